@@ -1,0 +1,1 @@
+//! The rescale console backend.

@@ -1,0 +1,129 @@
+//! What the product knows of a Flink cluster and its jobs, independent of Flink's wire format.
+//!
+//! The backend's Flink client produces these; the phase machine and pre-flight checks read them;
+//! the console shows them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A job's status as Flink reports it (`GET /jobs/:id` `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Initializing,
+    Created,
+    Running,
+    Failing,
+    Failed,
+    Cancelling,
+    Canceled,
+    Finished,
+    Restarting,
+    Suspended,
+    Reconciling,
+    /// A status this version of the product does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl JobStatus {
+    /// Globally terminal: the job will never run again under this id.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Failed | Self::Canceled | Self::Finished)
+    }
+}
+
+/// A vertex's (or a task's) execution state as Flink reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Created,
+    Scheduled,
+    Deploying,
+    Initializing,
+    Running,
+    Finished,
+    Canceling,
+    Canceled,
+    Failed,
+    Reconciling,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Which scheduler runs the job. Only the adaptive one can rescale in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerKind {
+    Adaptive,
+    Default,
+    /// Older Flink versions do not report it.
+    Unknown,
+}
+
+/// One vertex (a chain of operators) of a job graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VertexView {
+    /// Flink's 32-hex vertex id; stable across resubmits when operators have `uid`s.
+    pub id: String,
+    pub name: String,
+    pub parallelism: u32,
+    pub max_parallelism: u32,
+    pub status: TaskStatus,
+}
+
+/// A job as observed in one read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub name: String,
+    pub status: JobStatus,
+    pub scheduler: SchedulerKind,
+    /// Periodic checkpointing is on (interval > 0).
+    pub checkpointing: bool,
+    pub start_time_ms: u64,
+    pub vertices: Vec<VertexView>,
+}
+
+impl JobView {
+    /// Current parallelism by vertex id.
+    pub fn parallelism_by_vertex(&self) -> BTreeMap<String, u32> {
+        self.vertices.iter().map(|v| (v.id.clone(), v.parallelism)).collect()
+    }
+
+    /// The job runs, and every vertex runs at exactly the given parallelism.
+    ///
+    /// Mid-rescale Flink shows RESTARTING, CANCELING or CREATED vertices, sometimes at
+    /// parallelism 1: only this is "done".
+    pub fn runs_at(&self, parallelism: &BTreeMap<String, u32>) -> bool {
+        self.status == JobStatus::Running
+            && self.vertices.len() == parallelism.len()
+            && self.vertices.iter().all(|vertex| {
+                vertex.status == TaskStatus::Running
+                    && parallelism.get(&vertex.id) == Some(&vertex.parallelism)
+            })
+    }
+}
+
+/// Slots and version of a cluster (`GET /overview`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub flink_version: String,
+    pub taskmanagers: u32,
+    pub slots_total: u32,
+    pub slots_available: u32,
+}
+
+/// Status of a savepoint (or stop-with-savepoint) triggered with a known trigger id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SavepointStatus {
+    /// Flink does not know this trigger id: never triggered, or forgotten (JobManager restart,
+    /// result cache expired).
+    Unknown,
+    InProgress,
+    Completed { location: String },
+    /// Flink answers `COMPLETED` with a `failure-cause` for a failed savepoint.
+    Failed { cause: String },
+}

@@ -1,0 +1,9 @@
+//! Types and pure logic used by both the backend and the console.
+//!
+//! Nothing here does I/O: no tokio, reqwest or AWS. The crate builds for wasm32 and native.
+
+pub mod api;
+pub mod flink;
+pub mod operation;
+pub mod phase;
+pub mod preflight;
