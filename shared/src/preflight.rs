@@ -1,1 +1,332 @@
-//! (placeholder: being written)
+//! Pre-flight checks: whether a rescale can start, and the plan it will follow if it can.
+//!
+//! The console runs [`check`] live while the user edits a request; the phase machine runs it
+//! again right before execution starts, against a fresh read of the job and the cluster.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus};
+use crate::operation::{ResolvedStrategy, Strategy, Target};
+
+/// Stable codes of [`PreflightFailure`].
+pub mod failure_code {
+    pub const JOB_NOT_RUNNING: &str = "job_not_running";
+    pub const EMPTY_TARGET: &str = "empty_target";
+    pub const UNKNOWN_VERTEX: &str = "unknown_vertex";
+    pub const PARALLELISM_OUT_OF_RANGE: &str = "parallelism_out_of_range";
+    pub const NOTHING_TO_CHANGE: &str = "nothing_to_change";
+    pub const NOT_ENOUGH_SLOTS: &str = "not_enough_slots";
+    pub const IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER: &str = "in_place_needs_adaptive_scheduler";
+    pub const IN_PLACE_NEEDS_CHECKPOINTING: &str = "in_place_needs_checkpointing";
+    pub const IN_PLACE_NEEDS_NEWER_FLINK: &str = "in_place_needs_newer_flink";
+    pub const SAVEPOINT_DIRECTORY_MISSING: &str = "savepoint_directory_missing";
+    pub const ARTIFACT_UNKNOWN: &str = "artifact_unknown";
+}
+
+/// One reason a rescale cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightFailure {
+    /// A stable snake_case code, see [`failure_code`].
+    pub code: String,
+    /// A lowercase sentence for people.
+    pub message: String,
+}
+
+impl PreflightFailure {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What execution will do: the strategy and the parallelism before and after, by vertex id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub strategy: ResolvedStrategy,
+    pub original: BTreeMap<String, u32>,
+    pub target: BTreeMap<String, u32>,
+}
+
+/// Checks a request against the job and cluster as they are now.
+///
+/// Returns every failure found, not just the first. Slot accounting assumes the job uses one
+/// slot sharing group (Flink's default): the job occupies as many slots as its largest vertex
+/// parallelism, and gives them back when it stops or rescales.
+pub fn check(
+    target: &Target,
+    strategy: Strategy,
+    job: &JobView,
+    cluster: &ClusterView,
+    savepoint_directory: Option<&str>,
+    artifact_known: bool,
+) -> Result<Plan, Vec<PreflightFailure>> {
+    let mut failures = Vec::new();
+
+    if job.status != JobStatus::Running {
+        failures.push(PreflightFailure::new(
+            failure_code::JOB_NOT_RUNNING,
+            format!(
+                "job {} is {}; only a RUNNING job can be rescaled",
+                job.id,
+                job_status_label(job.status)
+            ),
+        ));
+    }
+
+    let original = job.parallelism_by_vertex();
+    let resolved_target = target.resolve(job);
+    failures.extend(target_failures(target, job, &resolved_target));
+
+    let target_is_valid = failures.iter().all(|failure| {
+        failure.code != failure_code::UNKNOWN_VERTEX && failure.code != failure_code::EMPTY_TARGET
+    });
+    if target_is_valid && resolved_target == original {
+        failures.push(PreflightFailure::new(
+            failure_code::NOTHING_TO_CHANGE,
+            "the target equals the current parallelism: nothing to change",
+        ));
+    }
+
+    let slots_needed = resolved_target.values().copied().max().unwrap_or(0);
+    let slots_held = original.values().copied().max().unwrap_or(0);
+    let slots_usable = cluster.slots_available.saturating_add(slots_held);
+    if slots_needed > slots_usable {
+        failures.push(PreflightFailure::new(
+            failure_code::NOT_ENOUGH_SLOTS,
+            format!(
+                "the target needs {slots_needed} task slots but only {slots_usable} are usable \
+                 ({} free in the cluster and {slots_held} held by the job itself)",
+                cluster.slots_available
+            ),
+        ));
+    }
+
+    let resolved_strategy = strategy.resolve(job, cluster);
+    match resolved_strategy {
+        ResolvedStrategy::InPlace => failures.extend(in_place_failures(job, cluster)),
+        ResolvedStrategy::Savepoint => {
+            if savepoint_directory.is_none_or(|directory| directory.trim().is_empty()) {
+                failures.push(PreflightFailure::new(
+                    failure_code::SAVEPOINT_DIRECTORY_MISSING,
+                    "the savepoint strategy needs a savepoint directory, and none is configured \
+                     for this cluster",
+                ));
+            }
+            if !artifact_known {
+                failures.push(PreflightFailure::new(
+                    failure_code::ARTIFACT_UNKNOWN,
+                    "the savepoint strategy resubmits the job from its artifact, and no artifact \
+                     is known for this job: upload its jar or link it to the job",
+                ));
+            }
+        }
+    }
+
+    if failures.is_empty() {
+        Ok(Plan {
+            strategy: resolved_strategy,
+            original,
+            target: resolved_target,
+        })
+    } else {
+        Err(failures)
+    }
+}
+
+fn target_failures(
+    target: &Target,
+    job: &JobView,
+    resolved_target: &BTreeMap<String, u32>,
+) -> Vec<PreflightFailure> {
+    let mut failures = Vec::new();
+    match target {
+        Target::PerVertex { parallelism } if parallelism.is_empty() => {
+            failures.push(PreflightFailure::new(
+                failure_code::EMPTY_TARGET,
+                "the per-vertex target lists no vertex",
+            ));
+        }
+        Target::Uniform { parallelism: 0 } => {
+            failures.push(PreflightFailure::new(
+                failure_code::PARALLELISM_OUT_OF_RANGE,
+                "parallelism must be at least 1",
+            ));
+            return failures;
+        }
+        _ => {}
+    }
+    for vertex_id in target.unknown_vertices(job) {
+        failures.push(PreflightFailure::new(
+            failure_code::UNKNOWN_VERTEX,
+            format!("job {} has no vertex {vertex_id}", job.id),
+        ));
+    }
+    for vertex in &job.vertices {
+        let Some(&parallelism) = resolved_target.get(&vertex.id) else {
+            continue;
+        };
+        if parallelism == 0 || parallelism > vertex.max_parallelism {
+            failures.push(PreflightFailure::new(
+                failure_code::PARALLELISM_OUT_OF_RANGE,
+                format!(
+                    "vertex '{}' ({}) takes parallelism 1 to {} (its max parallelism); {} was \
+                     requested",
+                    vertex.name, vertex.id, vertex.max_parallelism, parallelism
+                ),
+            ));
+        }
+    }
+    failures
+}
+
+fn in_place_failures(job: &JobView, cluster: &ClusterView) -> Vec<PreflightFailure> {
+    let mut failures = Vec::new();
+    if job.scheduler != SchedulerKind::Adaptive {
+        let scheduler = match job.scheduler {
+            SchedulerKind::Adaptive => "adaptive",
+            SchedulerKind::Default => "default",
+            SchedulerKind::Unknown => "an unreported",
+        };
+        failures.push(PreflightFailure::new(
+            failure_code::IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER,
+            format!(
+                "an in-place rescale needs the adaptive scheduler (jobmanager.scheduler: \
+                 adaptive), and job {} runs on {scheduler} scheduler: use the savepoint strategy",
+                job.id
+            ),
+        ));
+    }
+    if !job.checkpointing {
+        failures.push(PreflightFailure::new(
+            failure_code::IN_PLACE_NEEDS_CHECKPOINTING,
+            format!(
+                "an in-place rescale restarts the job from its latest checkpoint, and job {} has \
+                 no periodic checkpointing: its state would be lost; use the savepoint strategy",
+                job.id
+            ),
+        ));
+    }
+    if supports_in_place_rescale(&cluster.flink_version) == Some(false) {
+        failures.push(PreflightFailure::new(
+            failure_code::IN_PLACE_NEEDS_NEWER_FLINK,
+            format!(
+                "an in-place rescale needs Flink 1.18 or later (the resource requirements \
+                 endpoint), and this cluster runs {}: use the savepoint strategy",
+                cluster.flink_version
+            ),
+        ));
+    }
+    failures
+}
+
+/// Whether a Flink version has the job resource requirements endpoint (Flink 1.18 and later).
+///
+/// `None` when the version does not start with `major.minor`.
+pub fn supports_in_place_rescale(flink_version: &str) -> Option<bool> {
+    let mut numbers = flink_version.trim().trim_start_matches('v').split('.');
+    let major = leading_number(numbers.next()?)?;
+    let minor = leading_number(numbers.next()?)?;
+    Some(major > 1 || (major == 1 && minor >= 18))
+}
+
+fn leading_number(text: &str) -> Option<u32> {
+    let digits_end = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
+    text[..digits_end].parse().ok()
+}
+
+/// How far a job can be rescaled, for the console's inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Free slots in the cluster plus the slots the job holds (given back when it stops or
+    /// rescales), assuming one slot sharing group.
+    pub slots_usable: u32,
+    /// The highest uniform parallelism every vertex takes and the slots allow; 0 when the job
+    /// has no vertices.
+    pub max_uniform_parallelism: u32,
+    pub vertices: Vec<VertexLimit>,
+}
+
+/// How far one vertex can be rescaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VertexLimit {
+    pub vertex_id: String,
+    pub vertex_name: String,
+    pub current_parallelism: u32,
+    pub max_parallelism: u32,
+    /// The lower of the vertex's max parallelism and the usable slots.
+    pub max_achievable_parallelism: u32,
+}
+
+impl Limits {
+    pub fn of(job: &JobView, cluster: &ClusterView) -> Self {
+        let slots_held = job
+            .vertices
+            .iter()
+            .map(|vertex| vertex.parallelism)
+            .max()
+            .unwrap_or(0);
+        let slots_usable = cluster.slots_available.saturating_add(slots_held);
+        let vertices: Vec<VertexLimit> = job
+            .vertices
+            .iter()
+            .map(|vertex| VertexLimit {
+                vertex_id: vertex.id.clone(),
+                vertex_name: vertex.name.clone(),
+                current_parallelism: vertex.parallelism,
+                max_parallelism: vertex.max_parallelism,
+                max_achievable_parallelism: vertex.max_parallelism.min(slots_usable),
+            })
+            .collect();
+        let max_uniform_parallelism = vertices
+            .iter()
+            .map(|vertex| vertex.max_achievable_parallelism)
+            .min()
+            .unwrap_or(0);
+        Self {
+            slots_usable,
+            max_uniform_parallelism,
+            vertices,
+        }
+    }
+}
+
+/// Flink's spelling of a job status, for messages.
+pub fn job_status_label(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Initializing => "INITIALIZING",
+        JobStatus::Created => "CREATED",
+        JobStatus::Running => "RUNNING",
+        JobStatus::Failing => "FAILING",
+        JobStatus::Failed => "FAILED",
+        JobStatus::Cancelling => "CANCELLING",
+        JobStatus::Canceled => "CANCELED",
+        JobStatus::Finished => "FINISHED",
+        JobStatus::Restarting => "RESTARTING",
+        JobStatus::Suspended => "SUSPENDED",
+        JobStatus::Reconciling => "RECONCILING",
+        JobStatus::Unknown => "UNKNOWN",
+    }
+}
+
+/// Flink's spelling of a vertex (task) status, for messages.
+pub fn task_status_label(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Created => "CREATED",
+        TaskStatus::Scheduled => "SCHEDULED",
+        TaskStatus::Deploying => "DEPLOYING",
+        TaskStatus::Initializing => "INITIALIZING",
+        TaskStatus::Running => "RUNNING",
+        TaskStatus::Finished => "FINISHED",
+        TaskStatus::Canceling => "CANCELING",
+        TaskStatus::Canceled => "CANCELED",
+        TaskStatus::Failed => "FAILED",
+        TaskStatus::Reconciling => "RECONCILING",
+        TaskStatus::Unknown => "UNKNOWN",
+    }
+}

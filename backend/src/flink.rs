@@ -1,0 +1,170 @@
+//! The one boundary to Flink: the `FlinkClient` trait and its REST implementation.
+//!
+//! Everything the product asks of a Flink cluster goes through [`FlinkClient`]. The REST
+//! implementation, [`RestFlinkClient`], speaks Flink's JobManager REST API and turns its answers
+//! into the product's own types (`rescaler_shared::flink`) or the backend-only types in
+//! [`model`]. Flink's wire format stays private to this module.
+//!
+//! Facts about Flink's REST API this module relies on (verified on 1.20.5 and 2.3.0):
+//! - savepoint and stop-with-savepoint take a caller-chosen `triggerId`; triggering again with
+//!   the same id answers 202 with the same id and starts nothing new, as long as Flink still
+//!   remembers the operation (`rest.async.store-duration`, 5 minutes by default);
+//! - a savepoint status is `COMPLETED` for success (with a `location`) and for failure (with a
+//!   `failure-cause`);
+//! - `POST /jobs/<unknown>/stop` answers 202: the missing job only shows in the status;
+//! - checkpointing switched off shows as an interval of `Long.MAX_VALUE`, not 0.
+
+mod error;
+mod model;
+mod rest;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
+
+pub use error::FlinkError;
+pub use model::{
+    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail,
+    JobSummary, MetricAggregation, ParallelismBounds, RestoreMode, RunJar, TaskCounts,
+    VertexMetrics, savepoint_failed_for_missing_job,
+};
+pub use rest::{RestFlinkClient, RestFlinkClientConfig};
+
+/// The result of every Flink call.
+pub type FlinkResult<T> = Result<T, FlinkError>;
+
+/// What the product can ask of one Flink cluster.
+///
+/// Every method is one REST exchange (two for [`FlinkClient::job_detail`], which also reads the
+/// checkpoint configuration), so a caller can reason about which side effect happened when a
+/// call fails. Usable as `Arc<dyn FlinkClient>`.
+pub trait FlinkClient: Send + Sync {
+    /// Version, TaskManagers and slots (`GET /overview`).
+    fn cluster_overview(&self) -> BoxFuture<'_, FlinkResult<ClusterView>>;
+
+    /// Every job the cluster knows, running or finished (`GET /jobs/overview`).
+    fn list_jobs(&self) -> BoxFuture<'_, FlinkResult<Vec<JobSummary>>>;
+
+    /// A job with its vertices and their task counts; `None` when Flink does not know the job.
+    fn job_detail<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobDetail>>>;
+
+    /// A job with its vertices; `None` when Flink does not know the job.
+    fn job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobView>>> {
+        Box::pin(async move { Ok(self.job_detail(job_id).await?.map(|detail| detail.job)) })
+    }
+
+    /// Busy time, back-pressure and input rate of one vertex, aggregated over its subtasks.
+    fn vertex_metrics<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<VertexMetrics>>;
+
+    /// One metric of one vertex, aggregated over its subtasks; `None` while Flink has no value
+    /// (the JobManager fetches metrics every `metrics.fetcher.update-interval`, 10 s by default).
+    ///
+    /// Operator metrics are named `<operator name>.<metric>` at this level, e.g.
+    /// `Counter.freshKeys`; Flink replaces characters such as `:` and spaces in the operator
+    /// name with `_` (`Sink__Print.numRecordsIn`).
+    fn vertex_metric<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+        metric_id: &'a str,
+        aggregation: MetricAggregation,
+    ) -> BoxFuture<'a, FlinkResult<Option<f64>>>;
+
+    /// The sum over subtasks, and over every operator of the vertex, of the metrics whose id is
+    /// `metric_suffix` or ends with `.<metric_suffix>` (`freshKeys` or `Counter.freshKeys`).
+    /// `None` while no such metric is reported.
+    fn operator_metric_sum<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+        metric_suffix: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<f64>>>;
+
+    /// The job's checkpointing configuration; `None` when the job is unknown.
+    fn checkpoint_config<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>>;
+
+    /// The latest completed checkpoint and savepoint, and what the job restored from; `None`
+    /// when the job is unknown. Finished jobs keep this, so a forgotten trigger result can be
+    /// recovered here.
+    fn checkpoint_history<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
+
+    /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
+    ///
+    /// Triggering again with the same `trigger_id` is harmless. An unknown job is accepted too:
+    /// [`FlinkClient::savepoint_status`] then reports the failure.
+    fn stop_with_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        target_directory: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Takes a savepoint and keeps the job running (`POST /jobs/:id/savepoints`).
+    fn trigger_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        target_directory: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Where a savepoint triggered with `trigger_id` is.
+    fn savepoint_status<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<SavepointStatus>>;
+
+    /// Uploads a jar; answers its id for [`FlinkClient::run_jar`].
+    fn upload_jar<'a>(
+        &'a self,
+        file_name: &'a str,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'a, FlinkResult<String>>;
+
+    fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>>;
+
+    /// Deletes an uploaded jar; an unknown jar is `NotFound`.
+    fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Runs an uploaded jar and answers the job id.
+    ///
+    /// A job id Flink already knows (running or finished) is [`FlinkError::DuplicateJob`]. A
+    /// savepoint path Flink cannot read may still answer a job id: the job then fails.
+    fn run_jar<'a>(
+        &'a self,
+        jar_id: &'a str,
+        run: &'a RunJar,
+    ) -> BoxFuture<'a, FlinkResult<String>>;
+
+    /// Per-vertex parallelism bounds (adaptive scheduler only; other schedulers answer 500).
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>>;
+
+    /// Asks the adaptive scheduler for new per-vertex bounds. Every vertex must be listed. Flink
+    /// accepts at once and rescales later: poll the job.
+    fn set_resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+        requirements: &'a BTreeMap<String, ParallelismBounds>,
+    ) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Cancels the job; a job already in a terminal state is left as it is.
+    fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
+}

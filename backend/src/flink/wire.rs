@@ -1,0 +1,287 @@
+//! Flink's REST JSON, field for field: private to the `flink` module.
+//!
+//! Field names follow the wire (`flink-runtime-web/src/test/resources/rest_api_v1.snapshot` and
+//! what 1.20.5 and 2.3.0 answered), not Flink's OpenAPI file. Fields the product does not read
+//! are left out; unknown fields are ignored.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+/// Any error answer: `{"errors": ["..."]}`.
+#[derive(Debug, Deserialize)]
+pub(super) struct ErrorBody {
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// `GET /overview`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Overview {
+    #[serde(rename = "flink-version")]
+    pub flink_version: String,
+    pub taskmanagers: u32,
+    #[serde(rename = "slots-total")]
+    pub slots_total: u32,
+    #[serde(rename = "slots-available")]
+    pub slots_available: u32,
+}
+
+/// `GET /jobs/overview`.
+#[derive(Debug, Deserialize)]
+pub(super) struct JobsOverview {
+    pub jobs: Vec<JobOverview>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct JobOverview {
+    pub jid: String,
+    pub name: String,
+    pub state: String,
+    #[serde(rename = "start-time")]
+    pub start_time: i64,
+}
+
+/// `GET /jobs/:id`.
+#[derive(Debug, Deserialize)]
+pub(super) struct JobDetails {
+    pub jid: String,
+    pub name: String,
+    pub state: String,
+    #[serde(rename = "start-time")]
+    pub start_time: i64,
+    /// 2.x only: `Default`, `Adaptive`, `AdaptiveBatch`.
+    #[serde(rename = "schedulerType", default)]
+    pub scheduler_type: Option<String>,
+    pub vertices: Vec<JobVertex>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct JobVertex {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "maxParallelism")]
+    pub max_parallelism: u32,
+    pub parallelism: u32,
+    pub status: String,
+    /// Task count by execution state (`RUNNING`, `CANCELING`, ...).
+    #[serde(default)]
+    pub tasks: HashMap<String, u32>,
+}
+
+/// `GET /jobs/:id/checkpoints/config`.
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckpointConfig {
+    /// `Long.MAX_VALUE` when periodic checkpointing is off.
+    pub interval: i64,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `GET /jobs/:id/checkpoints`.
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckpointingStatistics {
+    pub latest: LatestCheckpoints,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LatestCheckpoints {
+    #[serde(default)]
+    pub completed: Option<CheckpointStatistics>,
+    #[serde(default)]
+    pub savepoint: Option<CheckpointStatistics>,
+    #[serde(default)]
+    pub restored: Option<RestoredCheckpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckpointStatistics {
+    pub id: u64,
+    #[serde(default)]
+    pub is_savepoint: bool,
+    #[serde(default)]
+    pub trigger_timestamp: i64,
+    #[serde(default)]
+    pub external_path: Option<String>,
+    #[serde(default)]
+    pub discarded: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RestoredCheckpoint {
+    pub id: u64,
+    #[serde(default)]
+    pub is_savepoint: bool,
+    #[serde(default)]
+    pub restore_timestamp: i64,
+    #[serde(default)]
+    pub external_path: Option<String>,
+}
+
+/// One entry of `GET /jobs/:id/vertices/:vid/subtasks/metrics`: only the asked aggregations
+/// are present. Listing without `get` gives entries with the `id` only.
+#[derive(Debug, Deserialize)]
+pub(super) struct AggregatedMetric {
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub min: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub max: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub avg: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub sum: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub skew: Option<f64>,
+}
+
+/// A metric value: a number, or a string such as `"NaN"` (Jackson writes non-finite doubles as
+/// strings); anything not finite reads as no value.
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+    let value = match NumberOrText::deserialize(deserializer)? {
+        NumberOrText::Number(number) => Some(number),
+        NumberOrText::Text(text) => text.trim().parse::<f64>().ok(),
+        NumberOrText::Null(()) => None,
+    };
+    Ok(value.filter(|number| number.is_finite()))
+}
+
+/// `POST /jobs/:id/stop`: camel case.
+#[derive(Debug, Serialize)]
+pub(super) struct StopWithSavepointRequest<'a> {
+    #[serde(rename = "triggerId")]
+    pub trigger_id: &'a str,
+    #[serde(rename = "targetDirectory", skip_serializing_if = "Option::is_none")]
+    pub target_directory: Option<&'a str>,
+    pub drain: bool,
+}
+
+/// `POST /jobs/:id/savepoints`: kebab case, unlike the stop request.
+#[derive(Debug, Serialize)]
+pub(super) struct SavepointTriggerRequest<'a> {
+    #[serde(rename = "triggerId")]
+    pub trigger_id: &'a str,
+    #[serde(rename = "target-directory", skip_serializing_if = "Option::is_none")]
+    pub target_directory: Option<&'a str>,
+    #[serde(rename = "cancel-job")]
+    pub cancel_job: bool,
+}
+
+/// The answer to any asynchronous trigger.
+#[derive(Debug, Deserialize)]
+pub(super) struct TriggerResponse {
+    #[serde(rename = "request-id")]
+    pub request_id: String,
+}
+
+/// `GET /jobs/:id/savepoints/:triggerid`.
+#[derive(Debug, Deserialize)]
+pub(super) struct SavepointStatusResponse {
+    pub status: QueueStatus,
+    #[serde(default)]
+    pub operation: Option<SavepointOperation>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct QueueStatus {
+    /// `IN_PROGRESS` or `COMPLETED`.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SavepointOperation {
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(rename = "failure-cause", default)]
+    pub failure_cause: Option<FailureCause>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FailureCause {
+    #[serde(rename = "stack-trace", default)]
+    pub stack_trace: Option<String>,
+}
+
+/// `POST /jars/upload`.
+#[derive(Debug, Deserialize)]
+pub(super) struct JarUploadResponse {
+    /// The server-side path; its last segment is the jar id.
+    pub filename: String,
+    pub status: String,
+}
+
+/// `GET /jars`.
+#[derive(Debug, Deserialize)]
+pub(super) struct JarList {
+    pub files: Vec<JarFile>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct JarFile {
+    pub id: String,
+    pub name: String,
+    pub uploaded: i64,
+    #[serde(default)]
+    pub entry: Vec<JarEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct JarEntry {
+    pub name: String,
+}
+
+/// `POST /jars/:jarid/run`.
+#[derive(Debug, Serialize)]
+pub(super) struct JarRunRequest<'a> {
+    #[serde(rename = "jobId", skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<&'a str>,
+    #[serde(rename = "entryClass", skip_serializing_if = "Option::is_none")]
+    pub entry_class: Option<&'a str>,
+    #[serde(rename = "programArgsList", skip_serializing_if = "<[_]>::is_empty")]
+    pub program_args: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(rename = "savepointPath", skip_serializing_if = "Option::is_none")]
+    pub savepoint_path: Option<&'a str>,
+    #[serde(rename = "allowNonRestoredState")]
+    pub allow_non_restored_state: bool,
+    /// 2.x name of the restore mode.
+    #[serde(rename = "claimMode", skip_serializing_if = "Option::is_none")]
+    pub claim_mode: Option<&'static str>,
+    /// 1.x name of the restore mode.
+    #[serde(rename = "restoreMode", skip_serializing_if = "Option::is_none")]
+    pub restore_mode: Option<&'static str>,
+    #[serde(
+        rename = "flinkConfiguration",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub flink_configuration: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct JarRunResponse {
+    pub jobid: String,
+}
+
+/// `GET`/`PUT /jobs/:id/resource-requirements`: vertex id to bounds.
+pub(super) type ResourceRequirements = BTreeMap<String, VertexResourceRequirements>;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct VertexResourceRequirements {
+    pub parallelism: Bounds,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Bounds {
+    #[serde(rename = "lowerBound")]
+    pub lower_bound: u32,
+    #[serde(rename = "upperBound")]
+    pub upper_bound: u32,
+}

@@ -1,0 +1,202 @@
+//! [`S3Store`]: the store in an S3 bucket, using conditional writes.
+//!
+//! `If-None-Match: *` makes a put create-only and `If-Match: <etag>` makes it a compare-and-swap.
+//! A failed condition is a 412 `PreconditionFailed`; real S3 may also answer a concurrent
+//! conditional write with 409 `ConditionalRequestConflict`. Both mean "lost the race".
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+
+use super::{Store, StoreError, StoreFuture, StoreResult, Version, validate_key};
+
+/// Where the store lives.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct S3StoreConfig {
+    pub bucket: String,
+    /// Prepended to every key, e.g. `rescaler/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// An S3-compatible endpoint (LocalStack, MinIO); unset for AWS.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Static keys, for S3-compatible servers; unset to use the default AWS credential chain.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+}
+
+/// A store in one bucket under one prefix.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        let mut prefix = prefix.into();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Self { client, bucket: bucket.into(), prefix }
+    }
+
+    /// Builds the client from configuration: static keys and a custom endpoint when given,
+    /// else the AWS default chain (what Lambda provides).
+    pub async fn from_config(config: &S3StoreConfig) -> Self {
+        let region = Region::new(config.region.clone().unwrap_or_else(|| "us-east-1".to_owned()));
+        let client = match (&config.access_key_id, &config.secret_access_key) {
+            (Some(key), Some(secret)) => {
+                let mut builder = aws_sdk_s3::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(region)
+                    .credentials_provider(Credentials::new(key, secret, None, None, "rescaler-config"));
+                if let Some(endpoint) = &config.endpoint {
+                    builder = builder.endpoint_url(endpoint).force_path_style(true);
+                }
+                aws_sdk_s3::Client::from_conf(builder.build())
+            }
+            _ => {
+                let shared = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
+                let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+                if let Some(endpoint) = &config.endpoint {
+                    builder = builder.endpoint_url(endpoint).force_path_style(true);
+                }
+                aws_sdk_s3::Client::from_conf(builder.build())
+            }
+        };
+        Self::new(client, config.bucket.clone(), config.prefix.clone())
+    }
+
+    fn object_key(&self, key: &str) -> StoreResult<String> {
+        validate_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+/// Maps an SDK error: lost conditions become [`StoreError::Conflict`], the rest unavailable.
+fn classify<E, R>(key: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = &error {
+        if matches!(service.err().code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) {
+            return StoreError::Conflict { key: key.to_owned() };
+        }
+    }
+    StoreError::Unavailable { detail: DisplayErrorContext(error).to_string() }
+}
+
+fn etag(etag: Option<&str>, key: &str) -> StoreResult<Version> {
+    etag.map(|tag| Version(tag.to_owned()))
+        .ok_or_else(|| StoreError::Unavailable { detail: format!("no ETag returned for {key}") })
+}
+
+impl Store for S3Store {
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<(Bytes, Version)>> {
+        Box::pin(async move {
+            let object_key = self.object_key(key)?;
+            let output = match self.client.get_object().bucket(&self.bucket).key(&object_key).send().await {
+                Ok(output) => output,
+                Err(SdkError::ServiceError(service)) if service.err().is_no_such_key() => return Ok(None),
+                Err(error) => return Err(classify(key, error)),
+            };
+            let version = etag(output.e_tag(), key)?;
+            let body = output
+                .body
+                .collect()
+                .await
+                .map_err(|error| StoreError::Unavailable { detail: error.to_string() })?
+                .into_bytes();
+            Ok(Some((body, version)))
+        })
+    }
+
+    fn create<'a>(&'a self, key: &'a str, body: Bytes) -> StoreFuture<'a, Version> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .if_none_match("*")
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|error| classify(key, error))?;
+            etag(output.e_tag(), key)
+        })
+    }
+
+    fn replace<'a>(&'a self, key: &'a str, body: Bytes, expected: &'a Version) -> StoreFuture<'a, Version> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .if_match(&expected.0)
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await;
+            match result {
+                Ok(output) => etag(output.e_tag(), key),
+                // If-Match on a key that is gone: the version we hold is no longer current.
+                Err(SdkError::ServiceError(service)) if service.raw().status().as_u16() == 404 => {
+                    Err(StoreError::Conflict { key: key.to_owned() })
+                }
+                Err(error) => Err(classify(key, error)),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(self.object_key(key)?)
+                .send()
+                .await
+                .map_err(|error| classify(key, error))?;
+            Ok(())
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let full_prefix = format!("{}{prefix}", self.prefix);
+            let mut keys = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full_prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|error| classify(prefix, error))?;
+                for object in page.contents() {
+                    if let Some(key) = object.key().and_then(|key| key.strip_prefix(&self.prefix)) {
+                        keys.push(key.to_owned());
+                    }
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+}

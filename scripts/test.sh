@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: sets up what is missing, builds the console, and runs every test
+# (unit, real Flink, real S3, headless Chromium). Extra arguments go to `cargo test`.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$here/scripts/env.sh"
+"$here/scripts/setup.sh"
+"$here/scripts/build-console.sh"
+cd "$here"
+# Flink clusters take ~1 GiB and a core each: at most two tests run at once.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
+cargo test --workspace "$@"

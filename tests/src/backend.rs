@@ -1,0 +1,66 @@
+//! The backend's router served in-process on a free loopback port, for API and browser tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rescaler_backend::config::{ClusterConfig, Config, StoreConfig};
+use rescaler_backend::http::{AppState, app_with_console};
+use rescaler_backend::store::{DirStore, Store};
+
+use crate::paths::{repo_root, scratch_dir};
+
+/// A served backend; dropping it stops the server.
+pub struct LocalBackend {
+    address: std::net::SocketAddr,
+    pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// The built console (`scripts/build-console.sh` writes it).
+pub fn console_dir() -> anyhow::Result<PathBuf> {
+    let dir = repo_root().join("frontend/dist");
+    anyhow::ensure!(dir.join("index.html").exists(), "the console is not built: run scripts/build-console.sh");
+    Ok(dir)
+}
+
+impl LocalBackend {
+    /// Serves the backend with a fresh directory store and the given clusters.
+    pub async fn start_with_dir_store(clusters: Vec<ClusterConfig>) -> anyhow::Result<Self> {
+        let store_dir = scratch_dir("store")?;
+        let store: Arc<dyn Store> = Arc::new(DirStore::open(&store_dir)?);
+        let config = Config {
+            listen: "127.0.0.1:0".to_owned(),
+            console_dir: Some(console_dir()?),
+            store: StoreConfig::Dir { path: store_dir },
+            clusters,
+            auth: Default::default(),
+            approvals: Default::default(),
+        };
+        Self::start(config, store).await
+    }
+
+    /// Serves the backend with this configuration and store.
+    pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let console = config.console_dir.clone().unwrap_or(console_dir()?);
+        let state = AppState { config: Arc::new(config), store };
+        let router = app_with_console(state.clone(), &console);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "test backend stopped");
+            }
+        });
+        Ok(Self { address, state, server })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for LocalBackend {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,396 @@
+//! A real Flink standalone cluster on loopback: one JobManager and N TaskManagers, started in
+//! the foreground from an assembled FLINK_HOME with a configuration of our own.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::paths::{default_flink_version, flink_home, scratch_dir};
+use crate::ports::free_port;
+use crate::process::{log_tail, ChildGuard};
+use crate::sample_job;
+
+/// Which scheduler the cluster runs jobs with (it is cluster-wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduler {
+    /// `jobmanager.scheduler: adaptive`: jobs can be rescaled in place.
+    Adaptive,
+    /// Flink's default scheduler: rescaling needs a savepoint and a restart.
+    Default,
+}
+
+/// How to start a cluster.
+#[derive(Debug, Clone)]
+pub struct FlinkOptions {
+    pub version: String,
+    pub scheduler: Scheduler,
+    pub taskmanagers: u32,
+    pub slots_per_taskmanager: u32,
+    /// Extra configuration keys, written last.
+    pub extra_config: BTreeMap<String, String>,
+}
+
+impl Default for FlinkOptions {
+    fn default() -> Self {
+        Self {
+            version: default_flink_version(),
+            scheduler: Scheduler::Adaptive,
+            taskmanagers: 1,
+            slots_per_taskmanager: 4,
+            extra_config: BTreeMap::new(),
+        }
+    }
+}
+
+impl FlinkOptions {
+    pub fn with_scheduler(mut self, scheduler: Scheduler) -> Self {
+        self.scheduler = scheduler;
+        self
+    }
+
+    pub fn with_version(mut self, version: &str) -> Self {
+        self.version = version.to_owned();
+        self
+    }
+}
+
+/// A running cluster; dropping it kills every process it started.
+pub struct FlinkCluster {
+    pub options: FlinkOptions,
+    home: PathBuf,
+    work_dir: PathBuf,
+    rest_url: String,
+    http: reqwest::Client,
+    // Field order matters: TaskManagers are dropped (killed) before the JobManager.
+    taskmanagers: Vec<ChildGuard>,
+    jobmanager: ChildGuard,
+}
+
+/// Java 17 module flags Flink needs, used when the shipped configuration has none (1.18).
+const FALLBACK_JAVA_OPTS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAMED \
+--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
+--add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED \
+--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
+--add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.text=ALL-UNNAMED \
+--add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
+--add-opens=java.base/java.util.concurrent=ALL-UNNAMED \
+--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED \
+--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED";
+
+impl FlinkCluster {
+    /// Starts a cluster and waits until every TaskManager has registered its slots.
+    pub async fn start(options: FlinkOptions) -> anyhow::Result<Self> {
+        let home = flink_home(&options.version)?;
+        let work_dir = scratch_dir(&format!("flink-{}", options.version))?;
+        let conf_dir = work_dir.join("conf");
+        let log_dir = work_dir.join("log");
+        let pid_dir = work_dir.join("pid");
+        for dir in [&conf_dir, &log_dir, &pid_dir, &work_dir.join("savepoints"), &work_dir.join("checkpoints")] {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Logging configuration comes from the distribution; the rest is ours.
+        for entry in std::fs::read_dir(home.join("conf"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("log4j") || name.starts_with("logback") {
+                std::fs::copy(entry.path(), conf_dir.join(&name))?;
+            }
+        }
+        let rest_port = free_port()?;
+        let rpc_port = free_port()?;
+        let blob_port = free_port()?;
+        // 1.19+ read a standard YAML `config.yaml`; 1.18 reads the flat `flink-conf.yaml`,
+        // whose parser does not unquote values.
+        let legacy = !home.join("conf/config.yaml").exists();
+        let config = render_config(&home, &work_dir, &options, [rest_port, rpc_port, blob_port], legacy)?;
+        let config_name = if legacy { "flink-conf.yaml" } else { "config.yaml" };
+        std::fs::write(conf_dir.join(config_name), config)?;
+        std::fs::write(conf_dir.join("masters"), format!("127.0.0.1:{rest_port}\n"))?;
+        std::fs::write(conf_dir.join("workers"), "127.0.0.1\n")?;
+
+        let script = |name: &str| {
+            let mut command = Command::new(home.join("bin").join(name));
+            command
+                .arg("start-foreground")
+                .env("FLINK_HOME", &home)
+                .env("FLINK_CONF_DIR", &conf_dir)
+                .env("FLINK_LOG_DIR", &log_dir)
+                .env("FLINK_PID_DIR", &pid_dir)
+                .env_remove("HADOOP_CLASSPATH");
+            command
+        };
+        let jobmanager = ChildGuard::spawn("flink-jobmanager", script("jobmanager.sh"), &log_dir.join("jobmanager.console"))?;
+        let mut taskmanagers = Vec::new();
+        for index in 0..options.taskmanagers {
+            taskmanagers.push(ChildGuard::spawn(
+                "flink-taskmanager",
+                script("taskmanager.sh"),
+                &log_dir.join(format!("taskmanager-{index}.console")),
+            )?);
+        }
+        let cluster = Self {
+            options,
+            home,
+            work_dir,
+            rest_url: format!("http://127.0.0.1:{rest_port}"),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+            taskmanagers,
+            jobmanager,
+        };
+        cluster.wait_ready(Duration::from_secs(120)).await?;
+        Ok(cluster)
+    }
+
+    /// Starts a cluster with the default options (adaptive scheduler, default version).
+    pub async fn start_default() -> anyhow::Result<Self> {
+        Self::start(FlinkOptions::default()).await
+    }
+
+    pub fn rest_url(&self) -> &str {
+        &self.rest_url
+    }
+
+    pub fn flink_home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Where savepoints go: an opaque target string, as a real cluster would have `s3://…`.
+    pub fn savepoint_dir(&self) -> String {
+        format!("file://{}", self.work_dir.join("savepoints").display())
+    }
+
+    pub fn slots_total(&self) -> u32 {
+        self.options.taskmanagers * self.options.slots_per_taskmanager
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let wanted = self.slots_total();
+        loop {
+            if let Ok(overview) = self.get_json("/overview").await {
+                if overview["slots-total"].as_u64() == Some(u64::from(wanted)) {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!(
+                    "Flink did not register {wanted} slots within {timeout:?}; jobmanager log:\n{}",
+                    self.jobmanager_log_tail(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The last lines of the JobManager's log, for failure messages.
+    pub fn jobmanager_log_tail(&self, lines: usize) -> String {
+        let log_dir = self.work_dir.join("log");
+        let mut text = log_tail(&log_dir.join("jobmanager.console"), lines);
+        if let Ok(entries) = std::fs::read_dir(&log_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.contains("standalonesession") && name.ends_with(".log") {
+                    text.push_str(&log_tail(&entry.path(), lines));
+                }
+            }
+        }
+        text
+    }
+
+    /// GET a REST path and decode it as JSON; errors on non-2xx.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self.http.get(format!("{}{path}", self.rest_url)).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {body}");
+        Ok(body)
+    }
+
+    /// The sample job's jar for this cluster's version (compiled once, cached).
+    pub fn sample_job_jar(&self) -> anyhow::Result<PathBuf> {
+        sample_job::jar_for(&self.home, &self.options.version)
+    }
+
+    /// Uploads the sample job's jar and returns Flink's jar id.
+    pub async fn upload_sample_job(&self) -> anyhow::Result<String> {
+        let jar = self.sample_job_jar()?;
+        let bytes = tokio::fs::read(&jar).await?;
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("keyed-counter.jar")
+            .mime_str("application/x-java-archive")?;
+        let response = self
+            .http
+            .post(format!("{}/jars/upload", self.rest_url))
+            .multipart(reqwest::multipart::Form::new().part("jarfile", part))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "jar upload answered {status}: {body}");
+        let filename = body["filename"].as_str().context("upload answer has no filename")?;
+        Ok(filename.rsplit('/').next().unwrap_or(filename).to_owned())
+    }
+
+    /// Submits the sample job at `parallelism` over REST and returns its job id.
+    pub async fn submit_sample_job(&self, parallelism: u32, program_args: &[&str]) -> anyhow::Result<String> {
+        let jar_id = self.upload_sample_job().await?;
+        let body = serde_json::json!({
+            "parallelism": parallelism,
+            "programArgsList": program_args,
+        });
+        let response = self
+            .http
+            .post(format!("{}/jars/{jar_id}/run", self.rest_url))
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let answer: Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "jar run answered {status}: {answer}");
+        Ok(answer["jobid"].as_str().context("run answer has no jobid")?.to_owned())
+    }
+
+    /// Waits until the job is RUNNING with every vertex RUNNING; returns the job detail.
+    pub async fn wait_job_running(&self, job_id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let detail = self.get_json(&format!("/jobs/{job_id}")).await;
+            if let Ok(detail) = &detail {
+                let vertices = detail["vertices"].as_array().cloned().unwrap_or_default();
+                if detail["state"] == "RUNNING"
+                    && !vertices.is_empty()
+                    && vertices.iter().all(|vertex| vertex["status"] == "RUNNING")
+                {
+                    return Ok(detail.clone());
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("job {job_id} not RUNNING within {timeout:?}: last answer {detail:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Sum over subtasks of a metric of the sample job's "Counter" operator (e.g. `freshKeys`).
+    pub async fn counter_metric(&self, job_id: &str, metric: &str) -> anyhow::Result<Option<f64>> {
+        let detail = self.get_json(&format!("/jobs/{job_id}")).await?;
+        let vertex = detail["vertices"]
+            .as_array()
+            .and_then(|vertices| vertices.iter().find(|v| v["name"].as_str().is_some_and(|n| n.contains("Counter"))))
+            .context("the sample job has no Counter vertex")?;
+        let vertex_id = vertex["id"].as_str().context("vertex without id")?;
+        let listing = self.get_json(&format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics")).await?;
+        let Some(metric_id) = listing
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry["id"].as_str())
+            .find(|id| id.ends_with(&format!("Counter.{metric}")))
+            .map(str::to_owned)
+        else {
+            return Ok(None);
+        };
+        let values = self
+            .get_json(&format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics?get={metric_id}&agg=sum,max"))
+            .await?;
+        let aggregate = if metric == "maxCount" { "max" } else { "sum" };
+        Ok(values.as_array().and_then(|a| a.first()).and_then(|m| m[aggregate].as_f64()))
+    }
+
+    /// Kills one TaskManager (for failure tests).
+    pub fn kill_taskmanager(&mut self, index: usize) {
+        if let Some(taskmanager) = self.taskmanagers.get_mut(index) {
+            taskmanager.kill();
+        }
+    }
+
+    /// The JobManager process is still alive.
+    pub fn jobmanager_alive(&mut self) -> bool {
+        !self.jobmanager.has_exited()
+    }
+}
+
+fn shipped_java_opts(home: &Path) -> String {
+    for name in ["conf/config.yaml", "conf/flink-conf.yaml"] {
+        let Ok(text) = std::fs::read_to_string(home.join(name)) else { continue };
+        for line in text.lines() {
+            if line.contains("--add-opens") && !line.trim_start().starts_with('#') {
+                if let Some((_, value)) = line.split_once(':') {
+                    return value.trim().to_owned();
+                }
+            }
+        }
+    }
+    FALLBACK_JAVA_OPTS.to_owned()
+}
+
+fn render_config(
+    home: &Path,
+    work_dir: &Path,
+    options: &FlinkOptions,
+    [rest_port, rpc_port, blob_port]: [u16; 3],
+    legacy: bool,
+) -> anyhow::Result<String> {
+    let savepoints = format!("file://{}", work_dir.join("savepoints").display());
+    let checkpoints = format!("file://{}", work_dir.join("checkpoints").display());
+    let mut keys: Vec<(String, String)> = vec![
+        ("env.java.opts.all".into(), shipped_java_opts(home)),
+        ("jobmanager.rpc.address".into(), "127.0.0.1".into()),
+        ("jobmanager.bind-host".into(), "127.0.0.1".into()),
+        ("jobmanager.rpc.port".into(), rpc_port.to_string()),
+        ("taskmanager.bind-host".into(), "127.0.0.1".into()),
+        ("taskmanager.host".into(), "127.0.0.1".into()),
+        ("rest.address".into(), "127.0.0.1".into()),
+        ("rest.bind-address".into(), "127.0.0.1".into()),
+        ("rest.port".into(), rest_port.to_string()),
+        ("blob.server.port".into(), blob_port.to_string()),
+        ("jobmanager.memory.process.size".into(), "1024m".into()),
+        ("taskmanager.memory.process.size".into(), "1024m".into()),
+        ("taskmanager.memory.managed.fraction".into(), "0.1".into()),
+        ("taskmanager.numberOfTaskSlots".into(), options.slots_per_taskmanager.to_string()),
+        ("parallelism.default".into(), "1".into()),
+        ("web.refresh-interval".into(), "500".into()),
+        ("heartbeat.interval".into(), "2000".into()),
+        ("heartbeat.timeout".into(), "10000".into()),
+        ("restart-strategy.type".into(), "fixed-delay".into()),
+        ("restart-strategy.fixed-delay.attempts".into(), "3".into()),
+        ("restart-strategy.fixed-delay.delay".into(), "1 s".into()),
+        // 2.x names, then 1.x names: Flink ignores keys it does not know.
+        ("execution.checkpointing.savepoint-dir".into(), savepoints.clone()),
+        ("execution.checkpointing.dir".into(), checkpoints.clone()),
+        ("state.savepoints.dir".into(), savepoints),
+        ("state.checkpoints.dir".into(), checkpoints),
+    ];
+    if options.scheduler == Scheduler::Adaptive {
+        keys.extend([
+            ("jobmanager.scheduler".into(), "adaptive".into()),
+            ("jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling".into(), "1s".into()),
+            ("jobmanager.adaptive-scheduler.executing.resource-stabilization-timeout".into(), "1s".into()),
+            ("jobmanager.adaptive-scheduler.scaling-interval.min".into(), "1s".into()),
+            ("jobmanager.adaptive-scheduler.resource-stabilization-timeout".into(), "1s".into()),
+        ]);
+    } else {
+        keys.push(("jobmanager.scheduler".into(), "default".into()));
+    }
+    keys.extend(options.extra_config.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut text = String::new();
+    for (key, value) in keys {
+        let value = if legacy { value } else { yaml_scalar(&value) };
+        writeln!(text, "{key}: {value}")?;
+    }
+    Ok(text)
+}
+
+/// Quotes a value for YAML when it could be misread.
+fn yaml_scalar(value: &str) -> String {
+    if value.contains(": ") || value.contains('#') || value.starts_with(['-', '*', '&', '!', '{', '[']) {
+        format!("'{}'", value.replace('\'', "''"))
+    } else {
+        value.to_owned()
+    }
+}

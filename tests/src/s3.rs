@@ -1,0 +1,110 @@
+//! A real S3-compatible server on loopback: LocalStack 4.13.1 (pinned by `scripts/setup.sh`),
+//! the server whose conditional writes hold under concurrent races.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+use crate::paths::{cache_dir, scratch_dir};
+use crate::ports::free_port;
+use crate::process::{log_tail, ChildGuard};
+
+/// Access keys LocalStack accepts.
+pub const ACCESS_KEY: &str = "test";
+pub const SECRET_KEY: &str = "test";
+pub const REGION: &str = "us-east-1";
+
+/// A running S3 server; dropping it kills the server.
+pub struct S3Server {
+    endpoint: String,
+    log_file: std::path::PathBuf,
+    server: ChildGuard,
+}
+
+impl S3Server {
+    /// Starts LocalStack with only S3 and waits until S3 reports running.
+    pub async fn start() -> anyhow::Result<Self> {
+        let venv = cache_dir().join("localstack-venv");
+        let python = venv.join("bin/python");
+        anyhow::ensure!(
+            python.exists(),
+            "LocalStack is not set up at {}: run scripts/setup.sh",
+            venv.display()
+        );
+        let port = free_port()?;
+        let data_dir = scratch_dir("localstack")?;
+        let log_file = data_dir.join("localstack.log");
+        let mut command = Command::new(python);
+        command
+            .args(["-m", "localstack.runtime.main"])
+            .env("GATEWAY_SERVER", "hypercorn")
+            .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SERVICES", "s3")
+            .env("EAGER_SERVICE_LOADING", "1")
+            .env("DISABLE_EVENTS", "1")
+            .env("SKIP_SSL_CERT_DOWNLOAD", "1")
+            .env("DNS_ADDRESS", "0")
+            .env("LOCALSTACK_VOLUME_DIR", &data_dir)
+            .env("FILESYSTEM_ROOT", &data_dir)
+            .env("LS_LOG", "warn")
+            .current_dir(&data_dir);
+        let server = ChildGuard::spawn("localstack", command, &log_file)?;
+        let s3 = Self { endpoint: format!("http://127.0.0.1:{port}"), log_file, server };
+        s3.wait_ready(Duration::from_secs(120)).await?;
+        Ok(s3)
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let health = http.get(format!("{}/_localstack/health", self.endpoint)).send().await;
+            if let Ok(response) = health {
+                if let Ok(body) = response.json::<serde_json::Value>().await {
+                    if matches!(body["services"]["s3"].as_str(), Some("running" | "available")) {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("LocalStack S3 not ready within {timeout:?}:\n{}", log_tail(&self.log_file, 30));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
+    /// An S3 client pointed at this server (path-style, static keys).
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "harness"))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Creates a new, empty bucket with a unique name and returns the name.
+    pub async fn fresh_bucket(&self) -> anyhow::Result<String> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let sequence = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("rescaler-test-{}-{sequence}", std::process::id());
+        self.client()
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .map_err(|error| anyhow::anyhow!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(error)))?;
+        Ok(name)
+    }
+}

@@ -1,0 +1,159 @@
+//! One contract for every `Store`: the directory store and the S3 store on LocalStack.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use harness::S3Server;
+use rescaler_backend::store::{DirStore, JsonStore, S3Store, Store, StoreError};
+
+async fn with_s3<F, Fut>(test: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    harness::init_tracing();
+    let server = S3Server::start().await?;
+    let bucket = server.fresh_bucket().await?;
+    let store: Arc<dyn Store> = Arc::new(S3Store::new(server.client(), bucket, "records"));
+    test(store).await
+}
+
+fn dir_store() -> anyhow::Result<(Arc<dyn Store>, tempdir::Dir)> {
+    let dir = tempdir::Dir::new()?;
+    Ok((Arc::new(DirStore::open(dir.path())?), dir))
+}
+
+/// A temporary directory removed on drop (no extra crate needed).
+mod tempdir {
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> anyhow::Result<Self> {
+            Ok(Self(harness::paths::scratch_dir("store")?))
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+async fn basic_contract(store: Arc<dyn Store>) -> anyhow::Result<()> {
+    assert!(store.get("operations/missing.json").await?.is_none());
+    let first = store.create("operations/a.json", Bytes::from_static(b"{\"n\":1}")).await?;
+    let again = store.create("operations/a.json", Bytes::from_static(b"{\"n\":2}")).await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "create over an existing key must conflict: {again:?}");
+    let (body, version) = store.get("operations/a.json").await?.expect("just created");
+    assert_eq!(&body[..], b"{\"n\":1}");
+    assert_eq!(version, first);
+    let second = store.replace("operations/a.json", Bytes::from_static(b"{\"n\":3}"), &version).await?;
+    assert_ne!(second, first);
+    let stale = store.replace("operations/a.json", Bytes::from_static(b"{\"n\":4}"), &first).await;
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })), "a stale version must conflict: {stale:?}");
+    let missing = store.replace("operations/zzz.json", Bytes::from_static(b"{}"), &first).await;
+    assert!(matches!(missing, Err(StoreError::Conflict { .. })), "replacing a missing key must conflict: {missing:?}");
+    store.create("operations/b.json", Bytes::from_static(b"{}")).await?;
+    store.create("audit/x.json", Bytes::from_static(b"{}")).await?;
+    assert_eq!(store.list("operations/").await?, vec!["operations/a.json", "operations/b.json"]);
+    store.delete("operations/b.json").await?;
+    store.delete("operations/b.json").await?;
+    assert_eq!(store.list("operations/").await?, vec!["operations/a.json"]);
+    let bad = store.get("../etc/passwd").await;
+    assert!(matches!(bad, Err(StoreError::InvalidKey { .. })), "{bad:?}");
+    let typed: Option<(serde_json::Value, _)> = store.get_json("operations/a.json").await?;
+    assert_eq!(typed.expect("exists").0["n"], 3);
+    Ok(())
+}
+
+/// Many writers create the same key at once: exactly one wins each key.
+async fn create_race(store: Arc<dyn Store>, keys: usize, writers: usize) -> anyhow::Result<()> {
+    for key_index in 0..keys {
+        let key = format!("races/create-{key_index}.json");
+        let attempts = (0..writers).map(|writer| {
+            let store = store.clone();
+            let key = key.clone();
+            tokio::spawn(async move { store.create(&key, Bytes::from(format!("{{\"writer\":{writer}}}"))).await })
+        });
+        let mut winners = Vec::new();
+        for (writer, attempt) in futures::future::join_all(attempts).await.into_iter().enumerate() {
+            match attempt? {
+                Ok(_) => winners.push(writer),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => anyhow::bail!("unexpected error in a create race: {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "key {key}: winners {winners:?}");
+        let (body, _) = store.get(&key).await?.expect("created");
+        assert_eq!(body, Bytes::from(format!("{{\"writer\":{}}}", winners[0])), "the stored body is the winner's");
+    }
+    Ok(())
+}
+
+/// Writers increment one counter with read + compare-and-swap + retry: no update is lost.
+async fn compare_and_swap_race(store: Arc<dyn Store>, writers: u64, increments: u64) -> anyhow::Result<()> {
+    let key = "races/counter.json";
+    store.create_json(key, &serde_json::json!({"count": 0, "by": []})).await?;
+    let tasks = (0..writers).map(|writer| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut conflicts = 0u64;
+            for _ in 0..increments {
+                loop {
+                    let (mut value, version): (serde_json::Value, _) =
+                        store.get_json(key).await?.expect("counter exists");
+                    let count = value["count"].as_u64().expect("count");
+                    value["count"] = (count + 1).into();
+                    value["by"].as_array_mut().expect("by").push(writer.into());
+                    match store.replace_json(key, &value, &version).await {
+                        Ok(_) => break,
+                        Err(StoreError::Conflict { .. }) => conflicts += 1,
+                        Err(other) => return Err(anyhow::Error::from(other)),
+                    }
+                }
+            }
+            anyhow::Ok(conflicts)
+        })
+    });
+    let mut conflicts = 0;
+    for result in futures::future::join_all(tasks).await {
+        conflicts += result??;
+    }
+    let (value, _): (serde_json::Value, _) = store.get_json(key).await?.expect("counter exists");
+    assert_eq!(value["count"].as_u64(), Some(writers * increments), "lost updates");
+    assert_eq!(value["by"].as_array().map(Vec::len), Some((writers * increments) as usize));
+    // The race was real: writers collided and had to retry.
+    assert!(conflicts > 0, "no conflict happened: the race test raced nothing");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dir_store_honours_the_contract() -> anyhow::Result<()> {
+    let (store, _dir) = dir_store()?;
+    basic_contract(store).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dir_store_create_race_has_exactly_one_winner() -> anyhow::Result<()> {
+    let (store, _dir) = dir_store()?;
+    create_race(store, 20, 16).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dir_store_compare_and_swap_race_loses_no_update() -> anyhow::Result<()> {
+    let (store, _dir) = dir_store()?;
+    compare_and_swap_race(store, 8, 15).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_store_on_a_real_server_honours_the_contract_and_its_races() -> anyhow::Result<()> {
+    // One server for the three checks: LocalStack takes seconds to start.
+    with_s3(|store| async move {
+        basic_contract(store.clone()).await?;
+        create_race(store.clone(), 20, 16).await?;
+        compare_and_swap_race(store, 8, 10).await
+    })
+    .await
+}
