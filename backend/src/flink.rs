@@ -2,13 +2,15 @@
 //!
 //! Everything the product asks of a Flink cluster goes through [`FlinkClient`]. The REST
 //! implementation, [`RestFlinkClient`], speaks Flink's JobManager REST API and turns its answers
-//! into the product's own types (`rescaler_shared::flink`) or the backend-only types in
-//! [`model`]. Flink's wire format stays private to this module.
+//! into the product's own types (`rescaler_shared::flink`) or the backend-only types re-exported
+//! here ([`JobDetail`], [`RunJar`], ...). Flink's wire format stays private to this module.
 //!
 //! Facts about Flink's REST API this module relies on (verified on 1.20.5 and 2.3.0):
-//! - savepoint and stop-with-savepoint take a caller-chosen `triggerId`; triggering again with
-//!   the same id answers 202 with the same id and starts nothing new, as long as Flink still
-//!   remembers the operation (`rest.async.store-duration`, 5 minutes by default);
+//! - savepoint and stop-with-savepoint take a caller-chosen `triggerId` (32 hex digits);
+//!   triggering again with the same id answers 202 with the same id and starts nothing new, as
+//!   long as Flink still remembers the operation (`rest.async.store-duration`, 5 minutes by
+//!   default). Both endpoints share that memory: a stop under the id of an earlier savepoint is
+//!   answered 202 and does **not** stop the job, so never reuse an id across kinds;
 //! - a savepoint status is `COMPLETED` for success (with a `location`) and for failure (with a
 //!   `failure-cause`);
 //! - `POST /jobs/<unknown>/stop` answers 202: the missing job only shows in the status;
@@ -31,18 +33,18 @@ pub use error::FlinkError;
 pub use model::{
     CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail,
     JobSummary, MetricAggregation, ParallelismBounds, RestoreMode, RunJar, TaskCounts,
-    VertexMetrics, savepoint_failed_for_missing_job,
+    VERTEX_PARALLELISM_OVERRIDES_KEY, VertexMetrics, savepoint_failed_for_missing_job,
 };
-pub use rest::{RestFlinkClient, RestFlinkClientConfig};
+pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig};
 
 /// The result of every Flink call.
 pub type FlinkResult<T> = Result<T, FlinkError>;
 
 /// What the product can ask of one Flink cluster.
 ///
-/// Every method is one REST exchange (two for [`FlinkClient::job_detail`], which also reads the
-/// checkpoint configuration), so a caller can reason about which side effect happened when a
-/// call fails. Usable as `Arc<dyn FlinkClient>`.
+/// Every method has at most one side effect on the cluster (reads may take two requests), so a
+/// caller knows which side effect may have happened when a call fails. Usable as
+/// `Arc<dyn FlinkClient>`.
 pub trait FlinkClient: Send + Sync {
     /// Version, TaskManagers and slots (`GET /overview`).
     fn cluster_overview(&self) -> BoxFuture<'_, FlinkResult<ClusterView>>;
@@ -105,8 +107,9 @@ pub trait FlinkClient: Send + Sync {
 
     /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
     ///
-    /// Triggering again with the same `trigger_id` is harmless. An unknown job is accepted too:
-    /// [`FlinkClient::savepoint_status`] then reports the failure.
+    /// Triggering again with the same `trigger_id` is harmless; an id already used for
+    /// [`FlinkClient::trigger_savepoint`] makes this a no-op. An unknown or finished job is
+    /// accepted too: [`FlinkClient::savepoint_status`] then reports the failure.
     fn stop_with_savepoint<'a>(
         &'a self,
         job_id: &'a str,

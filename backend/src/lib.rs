@@ -4,4 +4,6 @@
 pub mod config;
 pub mod flink;
 pub mod http;
+pub mod reconcile;
+pub mod records;
 pub mod store;

@@ -106,6 +106,27 @@ pub struct Operation {
     /// The uploaded job artifact used to resubmit the job (savepoint strategy).
     #[serde(default)]
     pub artifact: Option<ArtifactRef>,
+    /// Held by the reconciler that is performing a side effect on Flink right now, so that a
+    /// second reconciler on the same store waits instead of acting too.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+}
+
+/// A reconciler's claim on an operation while it performs one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The reconciler instance (stable across restarts of the same instance).
+    pub owner: String,
+    pub until_ms: u64,
+    /// What it is doing, for people reading the record.
+    pub action: String,
+}
+
+impl Lease {
+    /// Another reconciler holds this lease and it has not expired.
+    pub fn blocks(&self, owner: &str, now_ms: u64) -> bool {
+        self.owner != owner && now_ms < self.until_ms
+    }
 }
 
 fn default_required_approvals() -> u32 {
@@ -183,6 +204,7 @@ impl Operation {
             rollback_job_id: None,
             verify_timeout_ms: request.verify_timeout_ms,
             artifact: request.artifact,
+            lease: None,
         }
     }
 

@@ -1,0 +1,456 @@
+//! The reconcile engine: observe Flink, `decide` (the pure phase machine in `shared`), act.
+//!
+//! Shaped like a kube-rs controller: [`Engine::reconcile`] takes one operation through one step
+//! and answers an [`Action`](ReconcileAction) (requeue after a delay, or done);
+//! [`Engine::error_policy`] turns an error into a requeue. A pass assumes nothing about why it
+//! runs and checks everything afresh.
+//!
+//! Architecture Invariant: a pass performs at most one side effect on Flink per operation, and
+//! only after a compare-and-swap write that records the intent (a lease naming the action);
+//! the status after the effect is written by compare-and-swap too. A crash anywhere leaves
+//! either the intent or the result on record, and every action is idempotent on Flink's side
+//! (caller-chosen trigger id, job ids derived from the operation id, same PUT body), so the
+//! next pass simply does the same again.
+//!
+//! Architecture Invariant: two reconcilers on one store never perform an operation's action
+//! twice at once: the lease is taken by compare-and-swap and blocks other owners until it
+//! expires.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rescaler_shared::api::{AuditEvent, JobLink, SavepointRecord};
+use rescaler_shared::flink::SavepointStatus;
+use rescaler_shared::operation::{Lease, Operation};
+use rescaler_shared::phase::{self, Action, Decision, Observation, Phase, Seen};
+
+use crate::config::{ClusterConfig, Config};
+use crate::flink::{FlinkClient, FlinkError, ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar};
+use crate::records::Records;
+use crate::store::StoreError;
+
+/// How long a lease protects an action in flight. Every Flink call has a shorter timeout.
+pub const LEASE_MS: u64 = 60_000;
+
+/// What to do with an operation after a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileAction {
+    Requeue(Duration),
+    Done,
+}
+
+/// Why a pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("flink: {0}")]
+    Flink(#[from] FlinkError),
+    #[error("operation {0} not found")]
+    MissingOperation(String),
+    #[error("operation {operation_id} names unknown cluster {cluster_id}")]
+    UnknownCluster { operation_id: String, cluster_id: String },
+    #[error("cannot submit: {0}")]
+    Artifact(String),
+}
+
+/// A cluster as the engine reaches it.
+#[derive(Clone)]
+pub struct ClusterHandle {
+    pub config: ClusterConfig,
+    pub client: Arc<dyn FlinkClient>,
+}
+
+/// Points where a test asks the process to die (SIGKILL) right after a side effect, before its
+/// result is written (`RESCALER_CRASH_AFTER`): `stop_triggered`, `savepoint_completed`,
+/// `job_submitted`.
+#[derive(Debug, Clone, Default)]
+pub struct CrashPoints(Vec<String>);
+
+impl CrashPoints {
+    pub fn from_env() -> Self {
+        Self(
+            std::env::var("RESCALER_CRASH_AFTER")
+                .map(|value| value.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn check(&self, point: &str) {
+        if self.0.iter().any(|p| p == point) {
+            tracing::warn!(crash.point = point, "crashing on purpose (RESCALER_CRASH_AFTER)");
+            let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+            std::thread::sleep(Duration::from_secs(5));
+            std::process::abort();
+        }
+    }
+}
+
+/// The engine: records, clusters, and who this reconciler is.
+pub struct Engine {
+    pub records: Records,
+    pub clusters: BTreeMap<String, ClusterHandle>,
+    /// Names this reconciler in leases; stable across restarts of the same instance.
+    pub owner: String,
+    crash_points: CrashPoints,
+    unavailable_streaks: Mutex<HashMap<String, u32>>,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A REST client per configured cluster.
+pub fn clusters_from_config(config: &Config) -> anyhow::Result<BTreeMap<String, ClusterHandle>> {
+    let mut clusters = BTreeMap::new();
+    for cluster in &config.clusters {
+        let mut client_config = RestFlinkClientConfig::new(&cluster.rest_url);
+        if let Some((name, value)) = &cluster.auth_header {
+            client_config = client_config.with_auth_header(name, value);
+        }
+        let client: Arc<dyn FlinkClient> = Arc::new(RestFlinkClient::new(client_config)?);
+        clusters.insert(cluster.id.clone(), ClusterHandle { config: cluster.clone(), client });
+    }
+    Ok(clusters)
+}
+
+/// Counts of one engine pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub operations: usize,
+    pub next_in: Option<Duration>,
+}
+
+impl Engine {
+    pub fn new(records: Records, clusters: BTreeMap<String, ClusterHandle>, owner: impl Into<String>) -> Self {
+        Self {
+            records,
+            clusters,
+            owner: owner.into(),
+            crash_points: CrashPoints::from_env(),
+            unavailable_streaks: Mutex::new(HashMap::new()),
+            clock: Arc::new(now_ms),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// One pass over every active operation, concurrently; answers when the next is due.
+    pub async fn pass(&self) -> Result<PassReport, StoreError> {
+        let ids = self.records.active_operation_ids().await?;
+        let outcomes = futures::future::join_all(ids.iter().map(|id| async move {
+            match self.reconcile(id).await {
+                Ok(action) => action,
+                Err(error) => self.error_policy(id, &error),
+            }
+        }))
+        .await;
+        let next_in = outcomes
+            .iter()
+            .filter_map(|action| match action {
+                ReconcileAction::Requeue(delay) => Some(*delay),
+                ReconcileAction::Done => None,
+            })
+            .min();
+        Ok(PassReport { operations: ids.len(), next_in })
+    }
+
+    /// Logs an error and says when to try again.
+    pub fn error_policy(&self, operation_id: &str, error: &ReconcileError) -> ReconcileAction {
+        let delay = match error {
+            ReconcileError::Store(StoreError::Conflict { .. }) => Duration::from_millis(50),
+            ReconcileError::Flink(flink) if flink.is_retryable() => Duration::from_secs(1),
+            _ => Duration::from_secs(2),
+        };
+        tracing::warn!(operation.id = operation_id, error = %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+        ReconcileAction::Requeue(delay)
+    }
+
+    fn cluster(&self, operation: &Operation) -> Result<&ClusterHandle, ReconcileError> {
+        self.clusters.get(&operation.cluster_id).ok_or_else(|| ReconcileError::UnknownCluster {
+            operation_id: operation.id.clone(),
+            cluster_id: operation.cluster_id.clone(),
+        })
+    }
+
+    /// Takes one operation one step further.
+    pub async fn reconcile(&self, operation_id: &str) -> Result<ReconcileAction, ReconcileError> {
+        let (mut operation, version) = self
+            .records
+            .operation(operation_id)
+            .await?
+            .ok_or_else(|| ReconcileError::MissingOperation(operation_id.to_owned()))?;
+        if operation.is_terminal() {
+            self.finish(&operation).await?;
+            return Ok(ReconcileAction::Done);
+        }
+        let now = self.now();
+        if let Some(lease) = &operation.lease {
+            if lease.blocks(&self.owner, now) {
+                return Ok(ReconcileAction::Requeue(Duration::from_millis((lease.until_ms - now).min(1_000))));
+            }
+        }
+        let cluster = self.cluster(&operation)?.clone();
+        let observation = self.observe(&operation, &cluster, now).await;
+        let decision = phase::decide(&operation, &observation);
+        tracing::debug!(operation.id = operation_id, phase = %operation.phase.name(), ?decision, "decided");
+        match &decision {
+            Decision::Done => {
+                self.finish(&operation).await?;
+                Ok(ReconcileAction::Done)
+            }
+            Decision::Wait { requeue_after_ms, .. } => Ok(ReconcileAction::Requeue(Duration::from_millis(*requeue_after_ms))),
+            Decision::Transition { .. } => {
+                let events_before = operation.events.len();
+                phase::apply(&mut operation, &decision, now);
+                operation.lease = None;
+                self.records.replace_operation(&operation, &version).await?;
+                self.after_write(&operation, events_before).await?;
+                Ok(ReconcileAction::Requeue(Duration::ZERO))
+            }
+            Decision::Act { action, .. } => {
+                // Intent first: the lease names the action and keeps other reconcilers off.
+                operation.lease = Some(Lease {
+                    owner: self.owner.clone(),
+                    until_ms: now + LEASE_MS,
+                    action: action_label(action).to_owned(),
+                });
+                let leased = self.records.replace_operation(&operation, &version).await?;
+                self.perform(&operation, &cluster, action).await?;
+                let events_before = operation.events.len();
+                phase::apply(&mut operation, &decision, self.now());
+                operation.lease = None;
+                self.records.replace_operation(&operation, &leased).await?;
+                self.after_write(&operation, events_before).await?;
+                Ok(ReconcileAction::Requeue(Duration::ZERO))
+            }
+        }
+    }
+
+    /// Reads what `needs` asks for. Flink being unreachable is an observation, not an error.
+    async fn observe(&self, operation: &Operation, cluster: &ClusterHandle, now: u64) -> Observation {
+        let needs = phase::needs(operation);
+        let mut observation = Observation::at(now);
+        observation.savepoint_directory = cluster.config.savepoint_dir.clone();
+        let client = &cluster.client;
+        let result: Result<(), FlinkError> = async {
+            if needs.job {
+                observation.job = Some(seen(client.job(&operation.job_id).await?));
+            }
+            if let Some(job_id) = &needs.new_job {
+                observation.new_job = Some(seen(client.job(job_id).await?));
+            }
+            if let Some(job_id) = &needs.rollback_job {
+                observation.rollback_job = Some(seen(client.job(job_id).await?));
+            }
+            if let Some(query) = &needs.savepoint {
+                observation.savepoint = Some(client.savepoint_status(&query.job_id, &query.trigger_id).await?);
+                if matches!(observation.savepoint, Some(SavepointStatus::Completed { .. })) {
+                    self.crash_points.check("savepoint_completed");
+                }
+            }
+            if needs.cluster {
+                observation.cluster = Some(client.cluster_overview().await?);
+            }
+            Ok(())
+        }
+        .await;
+        let mut streaks = self.unavailable_streaks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match result {
+            Ok(()) => {
+                streaks.remove(&operation.id);
+            }
+            Err(error) => {
+                let streak = streaks.entry(operation.id.clone()).or_insert(0);
+                observation.unavailable_streak = *streak;
+                *streak += 1;
+                tracing::warn!(operation.id = %operation.id, error = %error, "flink unavailable");
+                observation.flink_unavailable = Some(error.to_string());
+            }
+        }
+        observation
+    }
+
+    /// Performs one action on Flink. Repeating it is harmless.
+    async fn perform(&self, operation: &Operation, cluster: &ClusterHandle, action: &Action) -> Result<(), ReconcileError> {
+        let client = &cluster.client;
+        match action {
+            Action::StopWithSavepoint { job_id, trigger_id } => {
+                client.stop_with_savepoint(job_id, trigger_id, cluster.config.savepoint_dir.as_deref()).await?;
+                self.crash_points.check("stop_triggered");
+            }
+            Action::SubmitJob { job_id, savepoint_location, parallelism } => {
+                let jar_id = self.ensure_jar(operation, cluster).await?;
+                let artifact = operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
+                let run = RunJar {
+                    job_id: Some(job_id.clone()),
+                    entry_class: artifact.entry_class.clone(),
+                    program_args: artifact.args.clone(),
+                    parallelism: parallelism.values().copied().max(),
+                    vertex_parallelism: if parallelism.values().all(|p| Some(p) == parallelism.values().next()) {
+                        BTreeMap::new()
+                    } else {
+                        parallelism.clone()
+                    },
+                    savepoint_path: Some(savepoint_location.clone()),
+                    allow_non_restored_state: false,
+                    restore_mode: RestoreMode::NoClaim,
+                    flink_configuration: BTreeMap::new(),
+                };
+                match client.run_jar(&jar_id, &run).await {
+                    Ok(_) | Err(FlinkError::DuplicateJob { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                // The new job can be rescaled again later: link it to the same artifact.
+                self.records
+                    .put_job_link(&JobLink {
+                        cluster_id: operation.cluster_id.clone(),
+                        job_id: job_id.clone(),
+                        artifact_sha256: artifact.sha256.clone(),
+                        entry_class: artifact.entry_class.clone(),
+                        args: artifact.args.clone(),
+                        linked_by: "system".to_owned(),
+                        linked_at_ms: self.now(),
+                    })
+                    .await?;
+                self.crash_points.check("job_submitted");
+            }
+            Action::PutResourceRequirements { job_id, parallelism } => {
+                let requirements: BTreeMap<String, ParallelismBounds> = parallelism
+                    .iter()
+                    .map(|(vertex, p)| (vertex.clone(), ParallelismBounds { lower: *p, upper: *p }))
+                    .collect();
+                client.set_resource_requirements(job_id, &requirements).await?;
+            }
+            Action::CancelJob { job_id } => match client.cancel_job(job_id).await {
+                Ok(()) | Err(FlinkError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            },
+        }
+        Ok(())
+    }
+
+    /// The operation's jar on the JobManager: found by its stored name, else uploaded again
+    /// from the store.
+    async fn ensure_jar(&self, operation: &Operation, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
+        let artifact = operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
+        let file_name = format!("rescaler-{}.jar", artifact.sha256);
+        let jars = cluster.client.list_jars().await?;
+        if let Some(jar) = jars.iter().find(|jar| jar.name == file_name) {
+            return Ok(jar.id.clone());
+        }
+        let bytes = self
+            .records
+            .artifact_bytes(&artifact.sha256)
+            .await?
+            .ok_or_else(|| ReconcileError::Artifact(format!("artifact {} is not in the store", artifact.sha256)))?;
+        Ok(cluster.client.upload_jar(&file_name, bytes.to_vec()).await?)
+    }
+
+    /// After a successful write: the savepoint catalog, and the audit trail of new events.
+    async fn after_write(&self, operation: &Operation, events_before: usize) -> Result<(), ReconcileError> {
+        if let (Some(savepoint), Phase::Restarting { .. }) = (&operation.savepoint, &operation.phase) {
+            self.records
+                .record_savepoint(&SavepointRecord {
+                    cluster_id: operation.cluster_id.clone(),
+                    job_id: operation.job_id.clone(),
+                    operation_id: operation.id.clone(),
+                    location: savepoint.location.clone(),
+                    taken_at_ms: savepoint.taken_at_ms,
+                })
+                .await?;
+        }
+        for (index, event) in operation.events.iter().enumerate().skip(events_before) {
+            self.audit_event(operation, index, event).await?;
+        }
+        if operation.is_terminal() {
+            self.finish(operation).await?;
+        }
+        Ok(())
+    }
+
+    async fn audit_event(
+        &self,
+        operation: &Operation,
+        index: usize,
+        event: &rescaler_shared::operation::OperationEvent,
+    ) -> Result<(), ReconcileError> {
+        let audit = AuditEvent {
+            at_ms: event.at_ms,
+            actor: event.actor.clone().unwrap_or_else(|| "system".to_owned()),
+            action: event.kind.clone(),
+            operation_id: Some(operation.id.clone()),
+            cluster_id: Some(operation.cluster_id.clone()),
+            job_id: Some(operation.job_id.clone()),
+            message: event.message.clone(),
+        };
+        self.records.audit(&audit, &format!("{}-{index:04}", operation.id)).await?;
+        Ok(())
+    }
+
+    /// A terminal operation: every event audited (idempotent backfill), the savepoint in the
+    /// catalog, the job freed for new requests.
+    async fn finish(&self, operation: &Operation) -> Result<(), ReconcileError> {
+        for (index, event) in operation.events.iter().enumerate() {
+            self.audit_event(operation, index, event).await?;
+        }
+        if let Some(savepoint) = &operation.savepoint {
+            self.records
+                .record_savepoint(&SavepointRecord {
+                    cluster_id: operation.cluster_id.clone(),
+                    job_id: operation.job_id.clone(),
+                    operation_id: operation.id.clone(),
+                    location: savepoint.location.clone(),
+                    taken_at_ms: savepoint.taken_at_ms,
+                })
+                .await?;
+        }
+        self.records.release_job(operation).await?;
+        Ok(())
+    }
+
+    /// Runs passes until `shutdown` resolves: at most 250 ms apart while an operation is
+    /// executing, woken at once by `kick` (an approval).
+    pub async fn run(self: Arc<Self>, kick: Arc<tokio::sync::Notify>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let next = match self.pass().await {
+                Ok(report) => report.next_in.unwrap_or(Duration::from_secs(2)),
+                Err(error) => {
+                    tracing::warn!(%error, "reconcile pass failed");
+                    Duration::from_secs(1)
+                }
+            };
+            let next = next.clamp(Duration::from_millis(20), Duration::from_millis(250).max(next.min(Duration::from_secs(2))));
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = kick.notified() => {}
+                _ = tokio::time::sleep(next) => {}
+            }
+        }
+    }
+}
+
+fn seen<T>(value: Option<T>) -> Seen<T> {
+    match value {
+        Some(value) => Seen::Present(value),
+        None => Seen::Absent,
+    }
+}
+
+fn action_label(action: &Action) -> &'static str {
+    match action {
+        Action::StopWithSavepoint { .. } => "stop_with_savepoint",
+        Action::SubmitJob { .. } => "submit_job",
+        Action::PutResourceRequirements { .. } => "put_resource_requirements",
+        Action::CancelJob { .. } => "cancel_job",
+    }
+}
