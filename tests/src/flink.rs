@@ -355,6 +355,7 @@ fn render_config(
         ("taskmanager.numberOfTaskSlots".into(), options.slots_per_taskmanager.to_string()),
         ("parallelism.default".into(), "1".into()),
         ("web.refresh-interval".into(), "500".into()),
+        ("metrics.fetcher.update-interval".into(), "1000".into()),
         ("heartbeat.interval".into(), "2000".into()),
         ("heartbeat.timeout".into(), "10000".into()),
         ("restart-strategy.type".into(), "fixed-delay".into()),

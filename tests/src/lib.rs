@@ -12,6 +12,7 @@ pub mod flink;
 pub mod paths;
 pub mod ports;
 pub mod process;
+pub mod rig;
 pub mod s3;
 pub mod sample_job;
 

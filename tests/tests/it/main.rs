@@ -6,3 +6,5 @@ mod flink_harness;
 mod store_contract;
 /// Headless Chromium loads the console served by the local binary and reads it.
 mod browser_console;
+/// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
+mod rescale_engine;
