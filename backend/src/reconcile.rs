@@ -243,7 +243,15 @@ impl Engine {
         let client = &cluster.client;
         let result: Result<(), FlinkError> = async {
             if needs.job {
-                observation.job = Some(seen(client.job(&operation.job_id).await?));
+                let mut job = client.job(&operation.job_id).await?;
+                // Before execution starts, learn whether an in-place restart has a checkpoint
+                // to restore: without one its state would be silently lost.
+                if let (true, Some(job)) = (needs.cluster, job.as_mut()) {
+                    let history = client.checkpoint_history(&operation.job_id).await?;
+                    job.has_completed_checkpoint =
+                        Some(history.is_some_and(|history| history.latest_checkpoint.is_some()));
+                }
+                observation.job = Some(seen(job));
             }
             if let Some(job_id) = &needs.new_job {
                 observation.new_job = Some(seen(client.job(job_id).await?));

@@ -82,6 +82,10 @@ pub struct JobView {
     pub scheduler: SchedulerKind,
     /// Periodic checkpointing is on (interval > 0).
     pub checkpointing: bool,
+    /// At least one checkpoint has completed, so an in-place restart has state to restore.
+    /// `None` when not read (the reconciler reads it before execution starts).
+    #[serde(default)]
+    pub has_completed_checkpoint: Option<bool>,
     pub start_time_ms: u64,
     pub vertices: Vec<VertexView>,
 }

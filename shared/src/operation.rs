@@ -375,6 +375,7 @@ impl Strategy {
             Self::Auto => {
                 let in_place_safe = job.scheduler == SchedulerKind::Adaptive
                     && job.checkpointing
+                    && job.has_completed_checkpoint != Some(false)
                     && supports_in_place_rescale(&cluster.flink_version) != Some(false);
                 if in_place_safe {
                     ResolvedStrategy::InPlace

@@ -20,6 +20,7 @@ pub mod failure_code {
     pub const NOT_ENOUGH_SLOTS: &str = "not_enough_slots";
     pub const IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER: &str = "in_place_needs_adaptive_scheduler";
     pub const IN_PLACE_NEEDS_CHECKPOINTING: &str = "in_place_needs_checkpointing";
+    pub const IN_PLACE_NEEDS_A_COMPLETED_CHECKPOINT: &str = "in_place_needs_a_completed_checkpoint";
     pub const IN_PLACE_NEEDS_NEWER_FLINK: &str = "in_place_needs_newer_flink";
     pub const SAVEPOINT_DIRECTORY_MISSING: &str = "savepoint_directory_missing";
     pub const ARTIFACT_UNKNOWN: &str = "artifact_unknown";
@@ -206,6 +207,17 @@ fn in_place_failures(job: &JobView, cluster: &ClusterView) -> Vec<PreflightFailu
             format!(
                 "an in-place rescale restarts the job from its latest checkpoint, and job {} has \
                  no periodic checkpointing: its state would be lost; use the savepoint strategy",
+                job.id
+            ),
+        ));
+    }
+    if job.checkpointing && job.has_completed_checkpoint == Some(false) {
+        failures.push(PreflightFailure::new(
+            failure_code::IN_PLACE_NEEDS_A_COMPLETED_CHECKPOINT,
+            format!(
+                "an in-place rescale restarts the job from its latest checkpoint, and job {} has \
+                 not completed one yet: its state would be lost; wait for a checkpoint or use \
+                 the savepoint strategy",
                 job.id
             ),
         ));

@@ -244,6 +244,14 @@ fn in_place_needs_adaptive_scheduler_checkpointing_and_a_recent_flink() {
         codes(in_place(&ready, "1.17.2")),
         [failure_code::IN_PLACE_NEEDS_NEWER_FLINK]
     );
+    // Checkpointing on but no checkpoint completed yet (seen on real Flink right after a
+    // start): an in-place restart would start every key from zero.
+    let mut before_first_checkpoint = ready.clone();
+    before_first_checkpoint.has_completed_checkpoint = Some(false);
+    assert_eq!(
+        codes(in_place(&before_first_checkpoint, "2.3.0")),
+        [failure_code::IN_PLACE_NEEDS_A_COMPLETED_CHECKPOINT]
+    );
 }
 
 #[test]
@@ -264,6 +272,9 @@ fn auto_picks_in_place_only_when_it_is_safe() {
         ResolvedStrategy::Savepoint
     );
     assert_eq!(resolve(&ready, "1.17.2"), ResolvedStrategy::Savepoint);
+    let mut before_first_checkpoint = ready.clone();
+    before_first_checkpoint.has_completed_checkpoint = Some(false);
+    assert_eq!(resolve(&before_first_checkpoint, "2.3.0"), ResolvedStrategy::Savepoint);
     // Explicit choices stay as asked; pre-flight judges them.
     assert_eq!(
         Strategy::InPlace.resolve(&running(), &cluster(8)),

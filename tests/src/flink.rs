@@ -284,6 +284,17 @@ impl FlinkCluster {
             .and_then(|vertices| vertices.iter().find(|v| v["name"].as_str().is_some_and(|n| n.contains("Counter"))))
             .context("the sample job has no Counter vertex")?;
         let vertex_id = vertex["id"].as_str().context("vertex without id")?;
+        // Right after a restart the JobManager's metric store may still hold the previous
+        // attempt's values: only answer once every current subtask reports the metric.
+        let parallelism = vertex["parallelism"].as_u64().unwrap_or(1);
+        for subtask in 0..parallelism {
+            let values = self
+                .get_json(&format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/{subtask}/metrics?get=Counter.{metric}"))
+                .await?;
+            if values.as_array().is_none_or(Vec::is_empty) {
+                return Ok(None);
+            }
+        }
         let listing = self.get_json(&format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics")).await?;
         let Some(metric_id) = listing
             .as_array()

@@ -146,9 +146,16 @@ impl Rig {
         loop {
             let fresh = self.flink.counter_metric(job_id, "freshKeys").await?;
             let max = self.flink.counter_metric(job_id, "maxCount").await?;
-            if let (Some(fresh), Some(max)) = (fresh, max) {
+            if let (Some(_), Some(max)) = (fresh, max) {
                 if max > above {
-                    return Ok((fresh, max));
+                    // One more fetch cycle (1 s in the harness) so no value is from before a
+                    // restart, then read both again.
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    let fresh = self.flink.counter_metric(job_id, "freshKeys").await?;
+                    let max = self.flink.counter_metric(job_id, "maxCount").await?;
+                    if let (Some(fresh), Some(max)) = (fresh, max) {
+                        return Ok((fresh, max));
+                    }
                 }
             }
             anyhow::ensure!(Instant::now() < deadline, "counter of {job_id} never passed {above}: fresh {fresh:?} max {max:?}");

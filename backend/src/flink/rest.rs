@@ -355,6 +355,7 @@ fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool) -> JobDe
         status: parse_status(&details.state, JobStatus::Unknown),
         scheduler: scheduler_kind(details.scheduler_type.as_deref()),
         checkpointing,
+        has_completed_checkpoint: None,
         start_time_ms: millis(details.start_time),
         vertices,
     };

@@ -58,6 +58,7 @@ pub fn job(id: &str, status: JobStatus, uniform: u32) -> JobView {
         status,
         scheduler: SchedulerKind::Default,
         checkpointing: true,
+        has_completed_checkpoint: Some(true),
         start_time_ms: 900_000,
         vertices: vec![
             VertexView {
