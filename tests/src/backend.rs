@@ -64,3 +64,20 @@ impl Drop for LocalBackend {
         self.server.abort();
     }
 }
+
+/// The `rescaler` binary, built if needed (tests of other packages cannot rely on cargo
+/// having built it).
+pub fn rescaler_binary() -> anyhow::Result<PathBuf> {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD.lock().map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "rescaler-backend", "--bin", "rescaler"])
+        .current_dir(repo_root())
+        .status()?;
+    anyhow::ensure!(status.success(), "cannot build the rescaler binary");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    Ok(target_dir.join("debug/rescaler"))
+}

@@ -82,6 +82,20 @@ impl ChildGuard {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; answers how it ended.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Kills the process group now and waits for the leader.
     pub fn kill(&mut self) {
         let group = self.child.id() as i32;

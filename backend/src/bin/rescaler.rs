@@ -6,6 +6,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use rescaler_backend::config::{Config, StoreConfig};
 use rescaler_backend::http::{app, app_with_console, AppState};
+use rescaler_backend::reconcile::{clusters_from_config, Engine};
+use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, S3Store, Store};
 
 #[tokio::main]
@@ -25,6 +27,18 @@ async fn main() -> anyhow::Result<()> {
         StoreConfig::Dir { path } => Arc::new(DirStore::open(path)?),
         StoreConfig::S3(s3) => Arc::new(S3Store::from_config(s3).await),
     };
+    // The reconciler's name in leases: stable for one process, or set to resume at once after
+    // a crash of the same instance.
+    let owner = std::env::var("RESCALER_INSTANCE_ID").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("local-{}-{}", host.trim(), std::process::id())
+    });
+    let engine = Arc::new(Engine::new(Records::new(store.clone()), clusters_from_config(&config)?, owner));
+    let kick = Arc::new(tokio::sync::Notify::new());
+    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine_task = tokio::spawn(engine.run(kick.clone(), async {
+        let _ = engine_stopped.await;
+    }));
     let listen = config.listen.clone();
     let console_dir = config.console_dir.clone();
     let state = AppState { config: Arc::new(config), store };
@@ -39,5 +53,7 @@ async fn main() -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_engine.send(());
+    let _ = engine_task.await;
     Ok(())
 }

@@ -8,3 +8,11 @@ mod store_contract;
 mod browser_console;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
 mod rescale_engine;
+/// SIGKILL after each side effect, restart: the operation completes exactly once.
+mod crash_recovery;
+/// Two reconcilers on one store: every operation's action reaches Flink once.
+mod two_reconcilers;
+/// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
+mod flink_client;
+/// OIDC sign-in: real RS256 tokens and a JWKS on loopback, checked by the backend.
+mod auth_oidc;
