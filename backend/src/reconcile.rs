@@ -170,7 +170,12 @@ impl Engine {
             ReconcileError::Flink(flink) if flink.is_retryable() => Duration::from_secs(1),
             _ => Duration::from_secs(2),
         };
-        tracing::warn!(operation.id = operation_id, error = %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+        if matches!(error, ReconcileError::Store(StoreError::Conflict { .. })) {
+            // Another reconciler moved the operation first: expected when several run.
+            tracing::debug!(operation.id = operation_id, "lost a write race; reading again");
+        } else {
+            tracing::warn!(operation.id = operation_id, error = %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+        }
         ReconcileAction::Requeue(delay)
     }
 

@@ -103,19 +103,25 @@ impl Store for S3Store {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<(Bytes, Version)>> {
         Box::pin(async move {
             let object_key = self.object_key(key)?;
-            let output = match self.client.get_object().bucket(&self.bucket).key(&object_key).send().await {
-                Ok(output) => output,
-                Err(SdkError::ServiceError(service)) if service.err().is_no_such_key() => return Ok(None),
-                Err(error) => return Err(classify(key, error)),
-            };
-            let version = etag(output.e_tag(), key)?;
-            let body = output
-                .body
-                .collect()
-                .await
-                .map_err(|error| StoreError::Unavailable { detail: error.to_string() })?
-                .into_bytes();
-            Ok(Some((body, version)))
+            // A body cut off mid-stream (seen when an object is rewritten while read) is
+            // transient: read again, a few times.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let output = match self.client.get_object().bucket(&self.bucket).key(&object_key).send().await {
+                    Ok(output) => output,
+                    Err(SdkError::ServiceError(service)) if service.err().is_no_such_key() => return Ok(None),
+                    Err(error) => return Err(classify(key, error)),
+                };
+                let version = etag(output.e_tag(), key)?;
+                match output.body.collect().await {
+                    Ok(body) => return Ok(Some((body.into_bytes(), version))),
+                    Err(error) if attempt < 4 => {
+                        tracing::debug!(store.key = key, %error, "object body cut off; reading again");
+                    }
+                    Err(error) => return Err(StoreError::Unavailable { detail: error.to_string() }),
+                }
+            }
         })
     }
 
