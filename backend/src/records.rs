@@ -236,3 +236,54 @@ fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {
         Err(error) => Err(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+    use rescaler_shared::phase::Phase;
+
+    use super::{CreateError, Records};
+    use crate::store::DirStore;
+
+    fn request(id: &str, job_id: &str) -> Operation {
+        Operation::new(
+            id.to_owned(),
+            OperationRequest {
+                cluster_id: "c".into(),
+                job_id: job_id.into(),
+                job_name: "j".into(),
+                target: Target::Uniform { parallelism: 2 },
+                strategy: Strategy::Auto,
+                reason: "r".into(),
+                requested_by: "alice".into(),
+                required_approvals: 1,
+                approval_window_ms: 1000,
+                verify_timeout_ms: 1000,
+                artifact: None,
+            },
+            1,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_second_request_for_a_busy_job_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records = Records::new(Arc::new(DirStore::open(dir.path()).expect("store")));
+        let first = request("a1", "job1");
+        records.create_operation(&first).await.expect("first request");
+        records.create_operation(&request("b1", "job2")).await.expect("another job is free");
+        let refused = records.create_operation(&request("a2", "job1")).await;
+        assert!(
+            matches!(&refused, Err(CreateError::JobBusy { operation_id, .. }) if operation_id == "a1"),
+            "{refused:?}"
+        );
+        // Once the first ends, the job is free again even if its marker was left behind.
+        let (mut ended, version) = records.operation("a1").await.expect("read").expect("exists");
+        ended.enter(Phase::Cancelled { by: "alice".into(), comment: "no".into() }, 2);
+        records.replace_operation(&ended, &version).await.expect("cancel");
+        records.create_operation(&request("a3", "job1")).await.expect("job free after the first ended");
+        assert_eq!(records.active_operation_ids().await.expect("list").len(), 2);
+    }
+}

@@ -21,6 +21,7 @@ pub mod failure_code {
     pub const IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER: &str = "in_place_needs_adaptive_scheduler";
     pub const IN_PLACE_NEEDS_CHECKPOINTING: &str = "in_place_needs_checkpointing";
     pub const IN_PLACE_NEEDS_A_COMPLETED_CHECKPOINT: &str = "in_place_needs_a_completed_checkpoint";
+    pub const PER_VERTEX_NEEDS_IN_PLACE: &str = "per_vertex_needs_in_place";
     pub const IN_PLACE_NEEDS_NEWER_FLINK: &str = "in_place_needs_newer_flink";
     pub const SAVEPOINT_DIRECTORY_MISSING: &str = "savepoint_directory_missing";
     pub const ARTIFACT_UNKNOWN: &str = "artifact_unknown";
@@ -110,6 +111,18 @@ pub fn check(
     match resolved_strategy {
         ResolvedStrategy::InPlace => failures.extend(in_place_failures(job, cluster)),
         ResolvedStrategy::Savepoint => {
+            let uneven = resolved_target.values().min() != resolved_target.values().max();
+            if uneven && !resubmit_applies_vertex_overrides(&cluster.flink_version) {
+                failures.push(PreflightFailure::new(
+                    failure_code::PER_VERTEX_NEEDS_IN_PLACE,
+                    format!(
+                        "Flink {} ignores per-vertex parallelism when a job is resubmitted from a \
+                         savepoint: rescale per vertex in place (adaptive scheduler), or give \
+                         every vertex the same parallelism",
+                        cluster.flink_version
+                    ),
+                ));
+            }
             if savepoint_directory.is_none_or(|directory| directory.trim().is_empty()) {
                 failures.push(PreflightFailure::new(
                     failure_code::SAVEPOINT_DIRECTORY_MISSING,
@@ -243,6 +256,16 @@ pub fn supports_in_place_rescale(flink_version: &str) -> Option<bool> {
     let major = leading_number(numbers.next()?)?;
     let minor = leading_number(numbers.next()?)?;
     Some(major > 1 || (major == 1 && minor >= 18))
+}
+
+/// Whether resubmitting a jar applies `pipeline.jobvertex-parallelism-overrides`: Flink 2.0 to
+/// 2.3 submit a stream graph from `/jars/:id/run` and skip the overrides (verified on 2.3.0);
+/// 1.x applies them. Unknown versions are given the benefit of the doubt.
+pub fn resubmit_applies_vertex_overrides(flink_version: &str) -> bool {
+    let mut numbers = flink_version.trim().trim_start_matches('v').split('.');
+    let major = numbers.next().and_then(leading_number);
+    let minor = numbers.next().and_then(leading_number);
+    !matches!((major, minor), (Some(2), Some(0..=3)))
 }
 
 fn leading_number(text: &str) -> Option<u32> {

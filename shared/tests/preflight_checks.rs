@@ -299,6 +299,25 @@ fn auto_picks_in_place_only_when_it_is_safe() {
 }
 
 #[test]
+fn per_vertex_savepoint_rescale_is_refused_where_flink_would_ignore_it() {
+    let mut target = BTreeMap::new();
+    let job = running();
+    let first_vertex = job.vertices[0].id.clone();
+    target.insert(first_vertex, 3);
+    let per_vertex = Target::PerVertex { parallelism: target };
+    let on = |version: &str| {
+        let mut cluster = cluster(8);
+        cluster.flink_version = version.to_owned();
+        check(&per_vertex, Strategy::Savepoint, &job, &cluster, SAVEPOINT_DIRECTORY, true)
+    };
+    assert_eq!(codes(on("2.3.0")), [failure_code::PER_VERTEX_NEEDS_IN_PLACE]);
+    assert!(on("1.20.5").is_ok());
+    assert!(on("2.4.0").is_ok());
+    // A uniform target is fine everywhere.
+    assert!(check(&uniform(3), Strategy::Savepoint, &job, &cluster(8), SAVEPOINT_DIRECTORY, true).is_ok());
+}
+
+#[test]
 fn flink_versions() {
     assert_eq!(supports_in_place_rescale("1.18.0"), Some(true));
     assert_eq!(supports_in_place_rescale("1.19-SNAPSHOT"), Some(true));
