@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/env.sh"
-"$here/scripts/setup.sh"
+"$here/scripts/setup.sh" --flink 1.20.5 --flink 1.18.1
 "$here/scripts/build-console.sh"
 cd "$here"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.

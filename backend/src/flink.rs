@@ -5,7 +5,8 @@
 //! into the product's own types (`rescaler_shared::flink`) or the backend-only types re-exported
 //! here ([`JobDetail`], [`RunJar`], ...). Flink's wire format stays private to this module.
 //!
-//! Facts about Flink's REST API this module relies on (verified on 1.20.5 and 2.3.0):
+//! Facts about Flink's REST API this module relies on (verified on 1.20.5 and 2.3.0; all but the
+//! shared trigger-id memory and the `Long.MAX_VALUE` interval also on 1.18.1):
 //! - savepoint and stop-with-savepoint take a caller-chosen `triggerId` (32 hex digits);
 //!   triggering again with the same id answers 202 with the same id and starts nothing new, as
 //!   long as Flink still remembers the operation (`rest.async.store-duration`, 5 minutes by

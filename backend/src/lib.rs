@@ -1,6 +1,7 @@
 //! The rescale console's backend: configuration, the durable store, the Flink client, the
 //! reconcile engine and the HTTP API. The binaries in `src/bin` are thin adapters.
 
+pub mod auth;
 pub mod config;
 pub mod flink;
 pub mod http;

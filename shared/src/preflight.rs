@@ -258,14 +258,15 @@ pub fn supports_in_place_rescale(flink_version: &str) -> Option<bool> {
     Some(major > 1 || (major == 1 && minor >= 18))
 }
 
-/// Whether resubmitting a jar applies `pipeline.jobvertex-parallelism-overrides`: Flink 2.0 to
-/// 2.3 submit a stream graph from `/jars/:id/run` and skip the overrides (verified on 2.3.0);
-/// 1.x applies them. Unknown versions are given the benefit of the doubt.
+/// Whether resubmitting a jar applies `pipeline.jobvertex-parallelism-overrides`: 1.18 reads
+/// the overrides from the cluster's configuration only, and 2.0 to 2.3 submit a stream graph
+/// from `/jars/:id/run` and skip them (both verified on real clusters, 1.18.1 and 2.3.0); 1.19
+/// and 1.20 apply them. Unknown versions are given the benefit of the doubt.
 pub fn resubmit_applies_vertex_overrides(flink_version: &str) -> bool {
     let mut numbers = flink_version.trim().trim_start_matches('v').split('.');
     let major = numbers.next().and_then(leading_number);
     let minor = numbers.next().and_then(leading_number);
-    !matches!((major, minor), (Some(2), Some(0..=3)))
+    !matches!((major, minor), (Some(2), Some(0..=3)) | (Some(1), Some(0..=18)))
 }
 
 fn leading_number(text: &str) -> Option<u32> {

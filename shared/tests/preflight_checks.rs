@@ -311,6 +311,7 @@ fn per_vertex_savepoint_rescale_is_refused_where_flink_would_ignore_it() {
         check(&per_vertex, Strategy::Savepoint, &job, &cluster, SAVEPOINT_DIRECTORY, true)
     };
     assert_eq!(codes(on("2.3.0")), [failure_code::PER_VERTEX_NEEDS_IN_PLACE]);
+    assert_eq!(codes(on("1.18.1")), [failure_code::PER_VERTEX_NEEDS_IN_PLACE]);
     assert!(on("1.20.5").is_ok());
     assert!(on("2.4.0").is_ok());
     // A uniform target is fine everywhere.

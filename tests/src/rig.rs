@@ -70,38 +70,7 @@ impl Rig {
     /// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
     /// and links the job to it, as an operator adopting a running job would.
     pub async fn adopt_sample_job(&self, parallelism: u32, args: &[&str]) -> anyhow::Result<(String, ArtifactRef)> {
-        let jar = self.flink.sample_job_jar()?;
-        let bytes = Bytes::from(std::fs::read(&jar)?);
-        let artifact = self.records.put_artifact("keyed-counter.jar", bytes.clone(), "test", now_ms()).await?;
-        let jar_id = self
-            .client
-            .upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec())
-            .await?;
-        let run = RunJar {
-            entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
-            program_args: args.iter().map(|a| (*a).to_owned()).collect(),
-            parallelism: Some(parallelism),
-            ..RunJar::default()
-        };
-        let job_id = self.client.run_jar(&jar_id, &run).await?;
-        self.flink.wait_job_running(&job_id, Duration::from_secs(60)).await?;
-        let link = JobLink {
-            cluster_id: CLUSTER_ID.to_owned(),
-            job_id: job_id.clone(),
-            artifact_sha256: artifact.sha256.clone(),
-            entry_class: run.entry_class.clone(),
-            args: run.program_args.clone(),
-            linked_by: "test".to_owned(),
-            linked_at_ms: now_ms(),
-        };
-        self.records.put_job_link(&link).await?;
-        let artifact_ref = ArtifactRef {
-            artifact_id: artifact.sha256.clone(),
-            sha256: artifact.sha256,
-            entry_class: run.entry_class,
-            args: run.program_args,
-        };
-        Ok((job_id, artifact_ref))
+        adopt_sample_job(&self.records, self.client.as_ref(), &self.flink, parallelism, args).await
     }
 
     /// Stores a request by `alice` and bob's approval of it; answers the operation id.
@@ -162,6 +131,50 @@ impl Rig {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
+/// and links the job to it, as an operator adopting a running job would.
+/// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
+/// and links the job to it (cluster [`CLUSTER_ID`]), as an operator adopting a job would.
+pub async fn adopt_sample_job(
+    records: &Records,
+    client: &dyn FlinkClient,
+    flink: &FlinkCluster,
+    parallelism: u32,
+    args: &[&str],
+) -> anyhow::Result<(String, ArtifactRef)> {
+    let jar = flink.sample_job_jar()?;
+    let bytes = Bytes::from(std::fs::read(&jar)?);
+    let artifact = records.put_artifact("keyed-counter.jar", bytes.clone(), "test", now_ms()).await?;
+    let jar_id = client
+        .upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec())
+        .await?;
+    let run = RunJar {
+        entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
+        program_args: args.iter().map(|a| (*a).to_owned()).collect(),
+        parallelism: Some(parallelism),
+        ..RunJar::default()
+    };
+    let job_id = client.run_jar(&jar_id, &run).await?;
+    flink.wait_job_running(&job_id, Duration::from_secs(60)).await?;
+    let link = JobLink {
+        cluster_id: CLUSTER_ID.to_owned(),
+        job_id: job_id.clone(),
+        artifact_sha256: artifact.sha256.clone(),
+        entry_class: run.entry_class.clone(),
+        args: run.program_args.clone(),
+        linked_by: "test".to_owned(),
+        linked_at_ms: now_ms(),
+    };
+    records.put_job_link(&link).await?;
+    let artifact_ref = ArtifactRef {
+        artifact_id: artifact.sha256.clone(),
+        sha256: artifact.sha256,
+        entry_class: run.entry_class,
+        args: run.program_args,
+    };
+    Ok((job_id, artifact_ref))
 }
 
 /// A request by alice, approved by bob.

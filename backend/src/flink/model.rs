@@ -138,8 +138,9 @@ pub struct RunJar {
     pub program_args: Vec<String>,
     /// Default parallelism of the job's vertices.
     pub parallelism: Option<u32>,
-    /// Per-vertex parallelism, written as `pipeline.jobvertex-parallelism-overrides`. Flink 2.0
-    /// to 2.3 ignore it for jar runs (see [`FlinkVersion::applies_vertex_overrides_on_jar_run`]).
+    /// Per-vertex parallelism, written as `pipeline.jobvertex-parallelism-overrides`. Flink 1.18
+    /// and 2.0 to 2.3 ignore it for jar runs (see
+    /// [`FlinkVersion::applies_vertex_overrides_on_jar_run`]).
     pub vertex_parallelism: BTreeMap<String, u32>,
     pub savepoint_path: Option<String>,
     pub allow_non_restored_state: bool,
@@ -256,12 +257,17 @@ impl FlinkVersion {
 
     /// `pipeline.jobvertex-parallelism-overrides` in a jar run's configuration takes effect.
     ///
-    /// 1.x submits a JobGraph and the dispatcher applies the overrides. 2.0 to 2.3 submit a
-    /// StreamGraph from `/jars/:id/run` and the dispatcher only applies overrides to JobGraphs:
-    /// verified on 2.3.0, where the job keeps its uniform parallelism. Later versions apply
-    /// them in the scheduler factories (upstream `ParallelismOverrideUtil`); not verified here.
+    /// 1.x submits a JobGraph and the dispatcher applies the overrides, but up to 1.18 it reads
+    /// them from the cluster's configuration only, not from the job's (verified on 1.18.1, where
+    /// the job keeps its uniform parallelism; 1.20.5 merges both, 1.19 is not verified). 2.0 to
+    /// 2.3 submit a StreamGraph from `/jars/:id/run` and the dispatcher only applies overrides
+    /// to JobGraphs: verified on 2.3.0, where the job keeps its uniform parallelism. Later
+    /// versions apply them in the scheduler factories (upstream `ParallelismOverrideUtil`); not
+    /// verified here.
     pub fn applies_vertex_overrides_on_jar_run(self) -> bool {
-        !(self.major == 2 && self.minor <= 3)
+        let before_1_19 = self.major == 1 && self.minor <= 18;
+        let streamgraph_2_x = self.major == 2 && self.minor <= 3;
+        !(before_1_19 || streamgraph_2_x)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Decoding and error classification of the REST client against a fake Flink (wiremock).
 //!
 //! The bodies are trimmed copies of what Flink 2.3.0 and 1.20.5 answered; the real cluster is
-//! exercised by `backend/tests/flink_real.rs`.
+//! exercised by `tests/tests/it/flink_client.rs` (2.3.0, 1.20.5 and 1.18.1).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -910,6 +910,19 @@ fn versions_parse_and_decide_the_wire_fields() {
     assert!(!v1.uses_claim_mode());
     assert!(!v2.applies_vertex_overrides_on_jar_run());
     assert!(v1.applies_vertex_overrides_on_jar_run());
+    let v1_18 = FlinkVersion::parse("1.18.1").expect("1.18.1");
+    assert!(!v1_18.uses_claim_mode());
+    assert!(!v1_18.applies_vertex_overrides_on_jar_run());
+    assert!(
+        FlinkVersion::parse("1.19.2")
+            .expect("1.19.2")
+            .applies_vertex_overrides_on_jar_run()
+    );
+    assert!(
+        FlinkVersion::parse("2.4.0")
+            .expect("2.4.0")
+            .applies_vertex_overrides_on_jar_run()
+    );
     assert_eq!(
         FlinkVersion::parse("2.1-SNAPSHOT"),
         Some(FlinkVersion {

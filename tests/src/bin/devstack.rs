@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use harness::process::ChildGuard;
+use rescaler_backend::records::Records;
+use rescaler_backend::store::DirStore;
+use std::sync::Arc;
 use harness::{FlinkCluster, FlinkOptions};
 
 const DEMO_USERS: [(&str, &str, &str); 3] = [
@@ -26,12 +29,17 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("starting a local Flink {} (adaptive scheduler)…", FlinkOptions::default().version);
     let cluster = FlinkCluster::start(FlinkOptions::default()).await?;
-    let job_id = cluster.submit_sample_job(2, &[]).await?;
-    cluster.wait_job_running(&job_id, Duration::from_secs(60)).await?;
+    let run_dir = harness::paths::repo_root().join(".rescaler-run");
+    // A fresh embedded store each run: the previous run's jobs are gone with its cluster.
+    let _ = std::fs::remove_dir_all(run_dir.join("store"));
+    std::fs::create_dir_all(&run_dir)?;
+    // The sample job runs from an artifact in the store and is linked to it, so the savepoint
+    // strategy can resubmit it.
+    let records = Records::new(Arc::new(DirStore::open(run_dir.join("store"))?));
+    let client = harness::rig::flink_client(&cluster)?;
+    let (job_id, _) = harness::rig::adopt_sample_job(&records, client.as_ref(), &cluster, 2, &[]).await?;
     eprintln!("sample job {job_id} is RUNNING at parallelism 2 on {}", cluster.rest_url());
 
-    let run_dir = harness::paths::repo_root().join(".rescaler-run");
-    std::fs::create_dir_all(&run_dir)?;
     let config_path = run_dir.join("config.toml");
     std::fs::write(&config_path, demo_config(&run_dir, port, &cluster))?;
     let mut command = Command::new(&binary);
@@ -98,7 +106,7 @@ kind = "dir"
 path = "{store}"
 
 [[clusters]]
-id = "local"
+id = "{cluster_id}"
 name = "Local Flink {version}"
 rest_url = "{rest}"
 savepoint_dir = "{savepoints}"
@@ -106,6 +114,7 @@ savepoint_dir = "{savepoints}"
 [auth]
 mode = "tokens"
 {users}"#,
+        cluster_id = harness::rig::CLUSTER_ID,
         console = harness::paths::repo_root().join("frontend/dist").display(),
         store = run_dir.join("store").display(),
         version = cluster.options.version,

@@ -1,0 +1,396 @@
+//! Who is calling: a bearer token from the configuration or an OIDC JWT, resolved to an
+//! `Identity` that holds a role per cluster.
+//!
+//! Two modes, chosen by `AuthConfig`: `tokens` compares the bearer token with the configured
+//! users' tokens; `oidc` verifies an RS256 JWT against the issuer's JWKS and reads roles from
+//! a groups claim (see `oidc` for the group-name convention). Every failure is an `AuthError`;
+//! callers turn it into `ApiError::Unauthenticated`, which never carries the detail.
+
+mod jwks;
+mod oidc;
+mod tokens;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::AuthConfig;
+use crate::http::ApiError;
+
+/// The key of a roles map that applies to every cluster.
+pub const ALL_CLUSTERS: &str = "*";
+
+/// What a caller may do on a cluster. Each role includes the rights of the roles below it:
+/// `Viewer < Requester < Approver < Admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees clusters, jobs and operations.
+    Viewer,
+    /// May also ask for a rescale.
+    Requester,
+    /// May also approve or reject other people's requests.
+    Approver,
+    /// May do everything, including cancelling and overriding.
+    Admin,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Requester, Role::Approver, Role::Admin];
+
+    /// The name used in configuration files and group names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Requester => "requester",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A role name that is none of `viewer`, `requester`, `approver`, `admin`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected viewer, requester, approver or admin)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    /// Parses the exact lowercase name.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|role| role.as_str() == name).ok_or_else(|| UnknownRole(name.to_owned()))
+    }
+}
+
+/// An authenticated caller: a name and a role per cluster id, `*` (`ALL_CLUSTERS`) standing
+/// for every cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    roles: BTreeMap<String, Role>,
+}
+
+impl Identity {
+    pub fn new(name: impl Into<String>, roles: BTreeMap<String, Role>) -> Self {
+        Self { name: name.into(), roles }
+    }
+
+    /// The roles as granted: cluster id (or `*`) to role.
+    pub fn roles(&self) -> &BTreeMap<String, Role> {
+        &self.roles
+    }
+
+    /// The caller's role on a cluster: the cluster's own entry when there is one (even if it
+    /// is lower than the `*` entry, so a cluster can be restricted), else the `*` entry.
+    pub fn role_on(&self, cluster_id: &str) -> Option<Role> {
+        self.roles.get(cluster_id).or_else(|| self.roles.get(ALL_CLUSTERS)).copied()
+    }
+
+    /// Whether the caller holds `role` (or a higher one) on the cluster.
+    pub fn can(&self, cluster_id: &str, role: Role) -> bool {
+        self.role_on(cluster_id).is_some_and(|held| held >= role)
+    }
+
+    /// The highest role held on any cluster: what screens that span clusters check.
+    pub fn max_role(&self) -> Option<Role> {
+        self.roles.values().max().copied()
+    }
+
+    pub fn is_admin_anywhere(&self) -> bool {
+        self.roles.values().any(|role| *role == Role::Admin)
+    }
+}
+
+/// Why a caller is not authenticated. The detail is for logs only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no authorization header")]
+    Missing,
+    #[error("authorization header or token is malformed")]
+    Malformed,
+    /// Tokens mode: the token belongs to no configured user.
+    #[error("token matches no configured user")]
+    UnknownToken,
+    /// The token's `exp` is past, or its `nbf` is ahead (beyond the leeway).
+    #[error("token is expired or not yet valid")]
+    Expired,
+    /// The signature does not verify, or the token is not RS256 (`none`, HS256, ...).
+    #[error("token signature is invalid or not RS256")]
+    InvalidSignature,
+    #[error("token issuer is not the configured issuer")]
+    WrongIssuer,
+    #[error("token audience is not the configured audience")]
+    WrongAudience,
+    /// The token's `kid` is not in the JWKS, even after a refetch.
+    #[error("token is signed by a key the JWKS does not list")]
+    UnknownKey,
+    #[error("the JWKS cannot be fetched")]
+    JwksUnavailable,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Missing => tracing::debug!(auth.error = %error, "request not authenticated"),
+            _ => tracing::info!(auth.error = %error, "request not authenticated"),
+        }
+        ApiError::Unauthenticated
+    }
+}
+
+/// Why an `Authenticator` cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("user {user}: {source}")]
+    UnknownRole { user: String, source: UnknownRole },
+    #[error("user {user} has an empty token or one containing whitespace")]
+    UnusableToken { user: String },
+    #[error("users {first} and {second} have the same token")]
+    SharedToken { first: String, second: String },
+}
+
+/// Checks `Authorization` header values. Build one at start-up and share it.
+pub struct Authenticator {
+    mode: Mode,
+}
+
+enum Mode {
+    Tokens(tokens::TokenUsers),
+    Oidc(Box<oidc::OidcVerifier>),
+}
+
+impl Authenticator {
+    /// Builds the authenticator for the configured mode; `http_client` fetches the JWKS in
+    /// `oidc` mode (each fetch has its own timeout).
+    pub fn new(config: &AuthConfig, http_client: reqwest::Client) -> Result<Self, AuthSetupError> {
+        let mode = match config {
+            AuthConfig::Tokens { users } => Mode::Tokens(tokens::TokenUsers::new(users)?),
+            AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim } => {
+                Mode::Oidc(Box::new(oidc::OidcVerifier::new(oidc::OidcSettings {
+                    jwks_url: jwks_url.clone(),
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    roles_claim: roles_claim.clone(),
+                    username_claim: username_claim.clone(),
+                    http_client,
+                })))
+            }
+        };
+        Ok(Self { mode })
+    }
+
+    /// Changes how long after a successful JWKS fetch an unknown `kid` may trigger the next
+    /// one (default 30 s). No effect in `tokens` mode.
+    pub fn with_jwks_refetch_interval(mut self, interval: Duration) -> Self {
+        if let Mode::Oidc(verifier) = &mut self.mode {
+            verifier.set_refetch_interval(interval);
+        }
+        self
+    }
+
+    /// Authenticates the value of an `Authorization` header (`None` when absent).
+    pub async fn authenticate(&self, authorization_header: Option<&str>) -> Result<Identity, AuthError> {
+        let token = bearer(authorization_header)?;
+        match &self.mode {
+            Mode::Tokens(users) => users.authenticate(token),
+            Mode::Oidc(verifier) => verifier.authenticate(token).await,
+        }
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match &self.mode {
+            Mode::Tokens(_) => "tokens",
+            Mode::Oidc(_) => "oidc",
+        };
+        formatter.debug_struct("Authenticator").field("mode", &mode).finish_non_exhaustive()
+    }
+}
+
+/// The token of a `Bearer <token>` header value (scheme case-insensitive).
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+    let token = token.trim_start();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UserConfig;
+
+    fn roles(entries: &[(&str, Role)]) -> BTreeMap<String, Role> {
+        entries.iter().map(|(cluster, role)| ((*cluster).to_owned(), *role)).collect()
+    }
+
+    fn user(name: &str, token: &str, roles: &[(&str, &str)]) -> UserConfig {
+        UserConfig {
+            name: name.to_owned(),
+            token: token.to_owned(),
+            roles: roles.iter().map(|(cluster, role)| ((*cluster).to_owned(), (*role).to_owned())).collect(),
+        }
+    }
+
+    fn tokens_authenticator(users: Vec<UserConfig>) -> Authenticator {
+        Authenticator::new(&AuthConfig::Tokens { users }, reqwest::Client::new()).expect("valid tokens config")
+    }
+
+    #[test]
+    fn roles_are_ordered_from_viewer_to_admin() {
+        assert!(Role::Viewer < Role::Requester);
+        assert!(Role::Requester < Role::Approver);
+        assert!(Role::Approver < Role::Admin);
+        let mut sorted = Role::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Role::ALL);
+    }
+
+    #[test]
+    fn roles_parse_from_their_lowercase_names_only() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(role.to_string(), role.as_str());
+        }
+        assert_eq!("Admin".parse::<Role>(), Err(UnknownRole("Admin".to_owned())));
+        assert!("operator".parse::<Role>().is_err());
+        assert!("".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn roles_serialize_in_snake_case() {
+        assert_eq!(serde_json::to_string(&Role::Approver).expect("serializes"), "\"approver\"");
+        assert_eq!(serde_json::from_str::<Role>("\"requester\"").expect("deserializes"), Role::Requester);
+        assert!(serde_json::from_str::<Role>("\"Requester\"").is_err());
+    }
+
+    #[test]
+    fn cluster_entry_wins_over_the_wildcard() {
+        let identity = Identity::new("ann", roles(&[("*", Role::Admin), ("prod", Role::Viewer)]));
+        assert_eq!(identity.role_on("prod"), Some(Role::Viewer));
+        assert_eq!(identity.role_on("staging"), Some(Role::Admin));
+        assert!(!identity.can("prod", Role::Requester));
+        assert!(identity.can("staging", Role::Approver));
+    }
+
+    #[test]
+    fn without_wildcard_only_listed_clusters_have_a_role() {
+        let identity = Identity::new("bob", roles(&[("prod", Role::Approver)]));
+        assert_eq!(identity.role_on("prod"), Some(Role::Approver));
+        assert_eq!(identity.role_on("staging"), None);
+        assert!(identity.can("prod", Role::Viewer));
+        assert!(identity.can("prod", Role::Requester));
+        assert!(identity.can("prod", Role::Approver));
+        assert!(!identity.can("prod", Role::Admin));
+        assert!(!identity.can("staging", Role::Viewer));
+    }
+
+    #[test]
+    fn max_role_and_admin_anywhere_look_at_every_entry() {
+        let identity = Identity::new("cy", roles(&[("*", Role::Viewer), ("lab", Role::Admin)]));
+        assert_eq!(identity.max_role(), Some(Role::Admin));
+        assert!(identity.is_admin_anywhere());
+        let identity = Identity::new("dee", roles(&[("*", Role::Requester), ("lab", Role::Approver)]));
+        assert_eq!(identity.max_role(), Some(Role::Approver));
+        assert!(!identity.is_admin_anywhere());
+        let nobody = Identity::new("eve", BTreeMap::new());
+        assert_eq!(nobody.max_role(), None);
+        assert!(!nobody.is_admin_anywhere());
+        assert!(!nobody.can("lab", Role::Viewer));
+    }
+
+    #[test]
+    fn bearer_reads_the_token_of_a_bearer_header() {
+        assert_eq!(bearer(Some("Bearer abc.def")), Ok("abc.def"));
+        assert_eq!(bearer(Some("bearer  abc")), Ok("abc"));
+        assert_eq!(bearer(Some("BEARER abc ")), Ok("abc"));
+        assert_eq!(bearer(None), Err(AuthError::Missing));
+        assert_eq!(bearer(Some("")), Err(AuthError::Malformed));
+        assert_eq!(bearer(Some("Bearer")), Err(AuthError::Malformed));
+        assert_eq!(bearer(Some("Bearer ")), Err(AuthError::Malformed));
+        assert_eq!(bearer(Some("Basic dXNlcjpwdw==")), Err(AuthError::Malformed));
+        assert_eq!(bearer(Some("Bearer a b")), Err(AuthError::Malformed));
+        assert_eq!(bearer(Some("abc")), Err(AuthError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn known_token_yields_its_user_and_roles() {
+        let authenticator = tokens_authenticator(vec![
+            user("alice", "alice-secret", &[("*", "viewer"), ("prod", "approver")]),
+            user("bob", "bob-secret", &[("staging", "admin")]),
+        ]);
+        let alice = authenticator.authenticate(Some("Bearer alice-secret")).await.expect("alice is known");
+        assert_eq!(alice.name, "alice");
+        assert_eq!(alice.roles(), &roles(&[("*", Role::Viewer), ("prod", Role::Approver)]));
+        assert_eq!(alice.role_on("prod"), Some(Role::Approver));
+        assert_eq!(alice.role_on("staging"), Some(Role::Viewer));
+        let bob = authenticator.authenticate(Some("Bearer bob-secret")).await.expect("bob is known");
+        assert_eq!(bob.name, "bob");
+        assert_eq!(bob.role_on("staging"), Some(Role::Admin));
+        assert_eq!(bob.role_on("prod"), None);
+    }
+
+    #[tokio::test]
+    async fn unknown_or_missing_token_is_refused() {
+        let authenticator = tokens_authenticator(vec![user("alice", "alice-secret", &[("*", "admin")])]);
+        assert_eq!(authenticator.authenticate(Some("Bearer alice-secreT")).await, Err(AuthError::UnknownToken));
+        assert_eq!(authenticator.authenticate(Some("Bearer alice-secret2")).await, Err(AuthError::UnknownToken));
+        assert_eq!(authenticator.authenticate(Some("Bearer alice")).await, Err(AuthError::UnknownToken));
+        assert_eq!(authenticator.authenticate(None).await, Err(AuthError::Missing));
+        assert_eq!(authenticator.authenticate(Some("alice-secret")).await, Err(AuthError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn tokens_mode_without_users_refuses_everyone() {
+        let authenticator = tokens_authenticator(Vec::new());
+        assert_eq!(authenticator.authenticate(Some("Bearer anything")).await, Err(AuthError::UnknownToken));
+    }
+
+    #[test]
+    fn bad_tokens_configuration_is_refused_at_start_up() {
+        let build = |users| Authenticator::new(&AuthConfig::Tokens { users }, reqwest::Client::new());
+        let unknown_role = build(vec![user("alice", "secret", &[("*", "superuser")])]);
+        assert!(matches!(unknown_role, Err(AuthSetupError::UnknownRole { ref user, .. }) if user == "alice"));
+        let empty = build(vec![user("alice", "", &[("*", "viewer")])]);
+        assert!(matches!(empty, Err(AuthSetupError::UnusableToken { .. })));
+        let spaced = build(vec![user("alice", "two words", &[("*", "viewer")])]);
+        assert!(matches!(spaced, Err(AuthSetupError::UnusableToken { .. })));
+        let shared = build(vec![user("alice", "same", &[]), user("bob", "same", &[])]);
+        assert!(
+            matches!(shared, Err(AuthSetupError::SharedToken { ref first, ref second }) if first == "alice" && second == "bob")
+        );
+    }
+
+    #[test]
+    fn every_auth_error_answers_unauthenticated() {
+        let errors = [
+            AuthError::Missing,
+            AuthError::Malformed,
+            AuthError::UnknownToken,
+            AuthError::Expired,
+            AuthError::InvalidSignature,
+            AuthError::WrongIssuer,
+            AuthError::WrongAudience,
+            AuthError::UnknownKey,
+            AuthError::JwksUnavailable,
+        ];
+        for error in errors {
+            assert!(matches!(ApiError::from(error), ApiError::Unauthenticated), "{error}");
+        }
+    }
+}
