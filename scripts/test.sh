@@ -9,4 +9,5 @@ source "$here/scripts/env.sh"
 cd "$here"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
-cargo test --workspace "$@"
+# Default members: shared, backend, tests. The console (wasm32) was built above.
+cargo test "$@"
