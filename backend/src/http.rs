@@ -1,30 +1,63 @@
 //! The HTTP API: one axum `Router` served by the Lambda binary and by the local binary.
 
+mod clusters;
 mod error;
+mod extract;
+mod rescales;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use rescaler_shared::api::Health;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use error::ApiError;
 
+use crate::auth::{Authenticator, Identity, Role};
 use crate::config::Config;
-use crate::store::Store;
+use crate::reconcile::Engine;
+use crate::records::Records;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    pub records: Records,
+    /// The clusters and their Flink clients (the engine itself runs elsewhere).
+    pub engine: Arc<Engine>,
+    pub auth: Arc<Authenticator>,
+    /// Wakes the reconcile loop (locally) when a request is approved.
+    pub kick: Arc<tokio::sync::Notify>,
+}
+
+/// Refuses a caller without `role` on `cluster_id`.
+pub(crate) fn require(identity: &Identity, cluster_id: &str, role: Role) -> Result<(), ApiError> {
+    if identity.can(cluster_id, role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("this needs the {role} role on cluster {cluster_id}")))
+    }
 }
 
 /// The API routes, without static files: what Lambda serves.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new().fallback(api_not_found);
+    let api = Router::new()
+        .route("/me", get(clusters::me))
+        .route("/clusters", get(clusters::list))
+        .route("/clusters/{cluster}/jobs", get(clusters::jobs))
+        .route("/clusters/{cluster}/jobs/{job}", get(clusters::job))
+        .route("/clusters/{cluster}/jobs/{job}/savepoints", get(clusters::savepoints))
+        .route("/preflight", post(rescales::preflight))
+        .route("/rescales", get(rescales::list).post(rescales::create))
+        .route("/rescales/{id}", get(rescales::get))
+        .route("/rescales/{id}/approve", post(rescales::approve))
+        .route("/rescales/{id}/reject", post(rescales::reject))
+        .route("/rescales/{id}/cancel", post(rescales::cancel))
+        .route("/rescales/{id}/break-glass", post(rescales::break_glass))
+        .route("/audit", get(rescales::audit_list))
+        .fallback(api_not_found);
     Router::new()
         .route("/healthz", get(health))
         .nest("/api/v1", api)

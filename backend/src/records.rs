@@ -108,6 +108,17 @@ impl Records {
         Ok(ids)
     }
 
+    /// The id of the job's non-terminal operation, if any.
+    pub async fn active_operation_for(&self, cluster_id: &str, job_id: &str) -> StoreResult<Option<String>> {
+        let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&active_key(cluster_id, job_id)).await? else {
+            return Ok(None);
+        };
+        Ok(match self.operation(&marker.operation_id).await? {
+            Some((operation, _)) if !operation.is_terminal() => Some(operation.id),
+            _ => None,
+        })
+    }
+
     /// Frees the job of a terminal operation, if the marker is still that operation's.
     pub async fn release_job(&self, operation: &Operation) -> StoreResult<()> {
         let key = active_key(&operation.cluster_id, &operation.job_id);

@@ -74,3 +74,99 @@ pub struct SavepointRecord {
     pub location: String,
     pub taken_at_ms: u64,
 }
+
+/// Answer of `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    /// Role by cluster id (`*` for every cluster).
+    pub roles: std::collections::BTreeMap<String, String>,
+}
+
+/// A configured cluster and whether it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub id: String,
+    pub name: String,
+    pub reachable: bool,
+    #[serde(default)]
+    pub flink_version: Option<String>,
+    #[serde(default)]
+    pub slots_total: u32,
+    #[serde(default)]
+    pub slots_available: u32,
+    pub required_approvals: u32,
+    /// Why it is unreachable.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A job in a cluster's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobListEntry {
+    pub id: String,
+    pub name: String,
+    pub status: crate::flink::JobStatus,
+    pub start_time_ms: u64,
+}
+
+/// A job with what a rescale of it may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetailResponse {
+    pub cluster_id: String,
+    pub job: crate::flink::JobView,
+    pub limits: crate::preflight::Limits,
+    /// The strategies and whether each is possible now, with the reason when not.
+    pub strategies: Vec<StrategyOption>,
+    #[serde(default)]
+    pub link: Option<JobLink>,
+    /// The job's non-terminal rescale request, if any.
+    #[serde(default)]
+    pub active_operation: Option<String>,
+}
+
+/// Whether a strategy can be used for a job now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyOption {
+    pub strategy: crate::operation::Strategy,
+    pub possible: bool,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+/// Body of `POST /api/v1/rescales` (and of the pre-flight check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRescale {
+    pub cluster_id: String,
+    pub job_id: String,
+    pub target: crate::operation::Target,
+    #[serde(default)]
+    pub strategy: crate::operation::Strategy,
+    pub reason: String,
+}
+
+/// Answer of the pre-flight check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightResponse {
+    pub ok: bool,
+    #[serde(default)]
+    pub plan: Option<crate::preflight::Plan>,
+    #[serde(default)]
+    pub failures: Vec<crate::preflight::PreflightFailure>,
+}
+
+/// A comment on approve, reject or cancel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Body of break-glass: the reason is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassBody {
+    pub reason: String,
+}

@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rescaler_backend::config::{ClusterConfig, Config, StoreConfig};
+use rescaler_backend::auth::Authenticator;
+use rescaler_backend::config::{AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
 use rescaler_backend::http::{AppState, app_with_console};
+use rescaler_backend::reconcile::{Engine, clusters_from_config};
+use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
 
 use crate::paths::{repo_root, scratch_dir};
@@ -14,6 +17,26 @@ pub struct LocalBackend {
     address: std::net::SocketAddr,
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
+    reconciler: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The demo users of the run command, by role: alice requests, bob and carol approve, admin,
+/// and victor only views.
+pub fn demo_users() -> AuthConfig {
+    let user = |name: &str, role: &str| UserConfig {
+        name: name.to_owned(),
+        token: format!("{name}-token"),
+        roles: [("*".to_owned(), role.to_owned())].into_iter().collect(),
+    };
+    AuthConfig::Tokens {
+        users: vec![
+            user("alice", "requester"),
+            user("bob", "approver"),
+            user("carol", "approver"),
+            user("admin", "admin"),
+            user("victor", "viewer"),
+        ],
+    }
 }
 
 /// The built console (`scripts/build-console.sh` writes it).
@@ -33,16 +56,22 @@ impl LocalBackend {
             console_dir: Some(console_dir()?),
             store: StoreConfig::Dir { path: store_dir },
             clusters,
-            auth: Default::default(),
+            auth: demo_users(),
             approvals: Default::default(),
         };
-        Self::start(config, store).await
+        Self::start(config, store, false).await
     }
 
-    /// Serves the backend with this configuration and store.
-    pub async fn start(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    /// Serves the backend with this configuration and store; with `reconcile`, also runs the
+    /// reconcile loop as the local binary does.
+    pub async fn start(config: Config, store: Arc<dyn Store>, reconcile: bool) -> anyhow::Result<Self> {
         let console = config.console_dir.clone().unwrap_or(console_dir()?);
-        let state = AppState { config: Arc::new(config), store };
+        let records = Records::new(store);
+        let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, "test-backend"));
+        let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let reconciler = reconcile.then(|| tokio::spawn(engine.clone().run(kick.clone(), std::future::pending())));
+        let state = AppState { config: Arc::new(config), records, engine, auth, kick };
         let router = app_with_console(state.clone(), &console);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -51,7 +80,7 @@ impl LocalBackend {
                 tracing::error!(%error, "test backend stopped");
             }
         });
-        Ok(Self { address, state, server })
+        Ok(Self { address, state, server, reconciler })
     }
 
     pub fn url(&self) -> String {
@@ -62,6 +91,9 @@ impl LocalBackend {
 impl Drop for LocalBackend {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(reconciler) = &self.reconciler {
+            reconciler.abort();
+        }
     }
 }
 

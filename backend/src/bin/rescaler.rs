@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use rescaler_backend::auth::Authenticator;
 use rescaler_backend::config::{Config, StoreConfig};
 use rescaler_backend::http::{app, app_with_console, AppState};
 use rescaler_backend::reconcile::{clusters_from_config, Engine};
@@ -33,15 +34,17 @@ async fn main() -> anyhow::Result<()> {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("local-{}-{}", host.trim(), std::process::id())
     });
-    let engine = Arc::new(Engine::new(Records::new(store.clone()), clusters_from_config(&config)?, owner));
+    let records = Records::new(store.clone());
+    let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, owner));
+    let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
     let kick = Arc::new(tokio::sync::Notify::new());
     let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine_task = tokio::spawn(engine.run(kick.clone(), async {
+    let engine_task = tokio::spawn(engine.clone().run(kick.clone(), async {
         let _ = engine_stopped.await;
     }));
     let listen = config.listen.clone();
     let console_dir = config.console_dir.clone();
-    let state = AppState { config: Arc::new(config), store };
+    let state = AppState { config: Arc::new(config), records, engine: engine.clone(), auth, kick: kick.clone() };
     let router = match &console_dir {
         Some(dir) => app_with_console(state, dir),
         None => app(state),

@@ -10,6 +10,8 @@ mod browser_console;
 mod rescale_engine;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
 mod crash_recovery;
+/// The HTTP API end to end: request, refused self-approval, approval, execution, audit.
+mod api_flow;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
 mod two_reconcilers;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.

@@ -1,0 +1,144 @@
+//! Clusters and their jobs, live from Flink, with the pre-flight limits.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use rescaler_shared::api::{ClusterSummary, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption};
+use rescaler_shared::flink::JobView;
+use rescaler_shared::operation::Strategy;
+use rescaler_shared::preflight::{self, Limits};
+
+use super::extract::Caller;
+use super::{ApiError, AppState, require};
+use crate::auth::Role;
+use crate::flink::FlinkError;
+use crate::reconcile::ClusterHandle;
+
+pub async fn me(Caller(identity): Caller) -> Json<Me> {
+    Json(Me {
+        name: identity.name.clone(),
+        roles: identity.roles().iter().map(|(cluster, role)| (cluster.clone(), role.as_str().to_owned())).collect(),
+    })
+}
+
+pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a ClusterHandle, ApiError> {
+    state.engine.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))
+}
+
+pub(super) fn flink_error(error: FlinkError) -> ApiError {
+    match error {
+        FlinkError::NotFound { what } => ApiError::NotFound(format!("flink does not know {what}")),
+        FlinkError::Rejected { message, .. } => ApiError::Unprocessable(format!("flink refused: {message}")),
+        other => ApiError::Unavailable(format!("flink is unavailable: {other}")),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Json<Vec<ClusterSummary>> {
+    let visible = state.engine.clusters.values().filter(|handle| identity.can(&handle.config.id, Role::Viewer));
+    let summaries = futures::future::join_all(visible.map(|handle| async {
+        let required_approvals = handle.config.required_approvals.unwrap_or(state.config.approvals.default_required);
+        match handle.client.cluster_overview().await {
+            Ok(view) => ClusterSummary {
+                id: handle.config.id.clone(),
+                name: handle.config.name.clone(),
+                reachable: true,
+                flink_version: Some(view.flink_version),
+                slots_total: view.slots_total,
+                slots_available: view.slots_available,
+                required_approvals,
+                error: None,
+            },
+            Err(error) => ClusterSummary {
+                id: handle.config.id.clone(),
+                name: handle.config.name.clone(),
+                reachable: false,
+                flink_version: None,
+                slots_total: 0,
+                slots_available: 0,
+                required_approvals,
+                error: Some(error.to_string()),
+            },
+        }
+    }))
+    .await;
+    Json(summaries)
+}
+
+pub async fn jobs(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(cluster_id): Path<String>,
+) -> Result<Json<Vec<JobListEntry>>, ApiError> {
+    let handle = cluster(&state, &cluster_id)?;
+    require(&identity, &cluster_id, Role::Viewer)?;
+    let jobs = handle.client.list_jobs().await.map_err(flink_error)?;
+    Ok(Json(
+        jobs.into_iter()
+            .map(|job| JobListEntry { id: job.id, name: job.name, status: job.status, start_time_ms: job.start_time_ms })
+            .collect(),
+    ))
+}
+
+/// A job as the rescale form needs it: vertices, limits, strategies possible now.
+pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<JobView, ApiError> {
+    if !rescaler_shared::operation::is_flink_id(job_id) {
+        return Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")));
+    }
+    let mut job = handle.client.job(job_id).await.map_err(flink_error)?.ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
+    let history = handle.client.checkpoint_history(job_id).await.map_err(flink_error)?;
+    job.has_completed_checkpoint = Some(history.is_some_and(|h| h.latest_checkpoint.is_some()));
+    Ok(job)
+}
+
+pub async fn job(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path((cluster_id, job_id)): Path<(String, String)>,
+) -> Result<Json<JobDetailResponse>, ApiError> {
+    let handle = cluster(&state, &cluster_id)?;
+    require(&identity, &cluster_id, Role::Viewer)?;
+    let job = job_view(handle, &job_id).await?;
+    let cluster_view = handle.client.cluster_overview().await.map_err(flink_error)?;
+    let link = state.records.job_link(&cluster_id, &job_id).await.map_err(ApiError::from)?;
+    let limits = Limits::of(&job, &cluster_view);
+    // What each strategy would say about a rescale to one more than now (the form's default).
+    let probe = rescaler_shared::operation::Target::Uniform {
+        parallelism: job.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1).saturating_add(1),
+    };
+    let strategies = [Strategy::Auto, Strategy::Savepoint, Strategy::InPlace]
+        .into_iter()
+        .map(|strategy| {
+            let result = preflight::check(
+                &probe,
+                strategy,
+                &job,
+                &cluster_view,
+                handle.config.savepoint_dir.as_deref(),
+                link.is_some(),
+            );
+            let reasons: Vec<String> = match result {
+                Ok(_) => Vec::new(),
+                Err(failures) => failures
+                    .into_iter()
+                    .filter(|f| f.code != preflight::failure_code::NOT_ENOUGH_SLOTS && f.code != preflight::failure_code::PARALLELISM_OUT_OF_RANGE)
+                    .map(|f| f.message)
+                    .collect(),
+            };
+            StrategyOption { strategy, possible: reasons.is_empty(), reasons }
+        })
+        .collect();
+    let active_operation = state.records.active_operation_for(&cluster_id, &job_id).await.map_err(ApiError::from)?;
+    Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation }))
+}
+
+pub async fn savepoints(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path((cluster_id, job_id)): Path<(String, String)>,
+) -> Result<Json<Vec<SavepointRecord>>, ApiError> {
+    cluster(&state, &cluster_id)?;
+    require(&identity, &cluster_id, Role::Viewer)?;
+    if !rescaler_shared::operation::is_flink_id(&job_id) {
+        return Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")));
+    }
+    Ok(Json(state.records.savepoints(&cluster_id, &job_id).await?))
+}

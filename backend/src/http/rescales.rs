@@ -1,0 +1,301 @@
+//! Rescale requests: create (with pre-flight), list, read, approve, reject, cancel, break glass;
+//! and the audit log.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, PreflightResponse};
+use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
+use rescaler_shared::phase::{self, PhaseName};
+use rescaler_shared::preflight;
+use serde::Deserialize;
+
+use super::clusters::{cluster, flink_error, job_view};
+use super::extract::{Body, Caller};
+use super::{ApiError, AppState, require};
+use crate::auth::{Identity, Role};
+use crate::records::CreateError;
+use crate::reconcile::now_ms;
+
+fn validate(request: &CreateRescale) -> Result<(), ApiError> {
+    if request.reason.trim().is_empty() {
+        return Err(ApiError::Unprocessable("a reason is required".to_owned()));
+    }
+    if request.reason.len() > 2000 {
+        return Err(ApiError::Unprocessable("the reason is longer than 2000 characters".to_owned()));
+    }
+    Ok(())
+}
+
+/// Pre-flight against live Flink, as at execution time.
+async fn check(state: &AppState, request: &CreateRescale) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
+    let handle = cluster(state, &request.cluster_id)?;
+    let job = job_view(handle, &request.job_id).await?;
+    let cluster_view = handle.client.cluster_overview().await.map_err(flink_error)?;
+    let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
+    let artifact = link.map(|link| ArtifactRef {
+        artifact_id: link.artifact_sha256.clone(),
+        sha256: link.artifact_sha256,
+        entry_class: link.entry_class,
+        args: link.args,
+    });
+    let result = preflight::check(
+        &request.target,
+        request.strategy,
+        &job,
+        &cluster_view,
+        handle.config.savepoint_dir.as_deref(),
+        artifact.is_some(),
+    );
+    let response = match result {
+        Ok(plan) => PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new() },
+        Err(failures) => PreflightResponse { ok: false, plan: None, failures },
+    };
+    Ok((response, artifact, job.name))
+}
+
+pub async fn preflight(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Body(request): Body<CreateRescale>,
+) -> Result<Json<PreflightResponse>, ApiError> {
+    cluster(&state, &request.cluster_id)?;
+    require(&identity, &request.cluster_id, Role::Viewer)?;
+    Ok(Json(check(&state, &request).await?.0))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Body(request): Body<CreateRescale>,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    let handle = cluster(&state, &request.cluster_id)?;
+    require(&identity, &request.cluster_id, Role::Requester)?;
+    validate(&request)?;
+    let (checked, artifact, job_name) = check(&state, &request).await?;
+    if !checked.ok {
+        let reasons: Vec<_> = checked.failures.iter().map(|f| f.message.as_str()).collect();
+        return Err(ApiError::Unprocessable(format!("pre-flight failed: {}", reasons.join("; "))));
+    }
+    let approvals = &state.config.approvals;
+    let now = now_ms();
+    let operation = Operation::new(
+        uuid::Uuid::new_v4().simple().to_string(),
+        OperationRequest {
+            cluster_id: request.cluster_id.clone(),
+            job_id: request.job_id.clone(),
+            job_name,
+            target: request.target.clone(),
+            strategy: request.strategy,
+            reason: request.reason.trim().to_owned(),
+            requested_by: identity.name.clone(),
+            required_approvals: handle.config.required_approvals.unwrap_or(approvals.default_required).max(1),
+            approval_window_ms: approvals.expire_after_secs.saturating_mul(1000),
+            verify_timeout_ms: approvals.verify_timeout_secs.saturating_mul(1000),
+            artifact,
+        },
+        now,
+    );
+    match state.records.create_operation(&operation).await {
+        Ok(_) => {}
+        Err(CreateError::JobBusy { job_id, operation_id }) => {
+            return Err(ApiError::Conflict(format!("job {job_id} already has an active rescale request ({operation_id})")));
+        }
+        Err(CreateError::Store(error)) => return Err(error.into()),
+    }
+    audit(&state, &identity, "requested", &operation, &format!("requested {}", operation.target.describe())).await;
+    Ok((StatusCode::CREATED, Json(operation)))
+}
+
+/// Filters of the request list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFilter {
+    pub phase: Option<PhaseName>,
+    pub cluster: Option<String>,
+    pub job: Option<String>,
+    /// Only the caller's own requests.
+    #[serde(default)]
+    pub mine: bool,
+    /// Only requests the caller could approve now.
+    #[serde(default)]
+    pub awaiting_me: bool,
+}
+
+fn can_approve(identity: &Identity, operation: &Operation) -> bool {
+    operation.phase.name() == PhaseName::AwaitingApproval
+        && identity.can(&operation.cluster_id, Role::Approver)
+        && !operation.requested_by.eq_ignore_ascii_case(&identity.name)
+        && !operation.approvals.iter().any(|a| a.by.eq_ignore_ascii_case(&identity.name))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    query: Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Operation>>, ApiError> {
+    let Query(filter) = query.map_err(|rejection| ApiError::BadRequest(format!("invalid filter: {}", rejection.body_text())))?;
+    let operations = state.records.all_operations().await?;
+    Ok(Json(
+        operations
+            .into_iter()
+            .filter(|op| identity.can(&op.cluster_id, Role::Viewer))
+            .filter(|op| filter.phase.is_none_or(|phase| op.phase.name() == phase))
+            .filter(|op| filter.cluster.as_ref().is_none_or(|c| &op.cluster_id == c))
+            .filter(|op| filter.job.as_ref().is_none_or(|j| &op.job_id == j))
+            .filter(|op| !filter.mine || op.requested_by.eq_ignore_ascii_case(&identity.name))
+            .filter(|op| !filter.awaiting_me || can_approve(&identity, op))
+            .collect(),
+    ))
+}
+
+async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operation, crate::store::Version), ApiError> {
+    if !rescaler_shared::operation::is_flink_id(id) {
+        return Err(ApiError::NotFound(format!("no rescale request {id:?}")));
+    }
+    let (operation, version) = state.records.operation(id).await?.ok_or_else(|| ApiError::NotFound(format!("no rescale request {id}")))?;
+    require(identity, &operation.cluster_id, Role::Viewer).map_err(|_| ApiError::NotFound(format!("no rescale request {id}")))?;
+    Ok((operation, version))
+}
+
+pub async fn get(State(state): State<AppState>, Caller(identity): Caller, Path(id): Path<String>) -> Result<Json<Operation>, ApiError> {
+    Ok(Json(load(&state, &identity, &id).await?.0))
+}
+
+/// Applies a user action with compare-and-swap, retrying when the reconciler wrote meanwhile.
+async fn act(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+    needed: Role,
+    verb: &str,
+    action: impl Fn(&mut Operation, u64) -> Result<(), phase::ActionRefused>,
+) -> Result<Json<Operation>, ApiError> {
+    for _ in 0..5 {
+        let (mut operation, version) = load(state, identity, id).await?;
+        require(identity, &operation.cluster_id, needed)?;
+        let now = now_ms();
+        action(&mut operation, now).map_err(|refused| match refused {
+            phase::ActionRefused::OwnRequest => ApiError::Forbidden(refused.to_string()),
+            other => ApiError::Conflict(other.to_string()),
+        })?;
+        match state.records.replace_operation(&operation, &version).await {
+            Ok(_) => {
+                let message = operation.events.last().map(|e| e.message.clone()).unwrap_or_default();
+                audit(state, identity, verb, &operation, &message).await;
+                state.kick.notify_one();
+                return Ok(Json(operation));
+            }
+            Err(error) if error.is_conflict() => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::Conflict("the request changed while acting on it; try again".to_owned()))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Operation>, ApiError> {
+    let comment = comment(&body)?;
+    let name = identity.name.clone();
+    act(&state, &identity, &id, Role::Approver, "approved", |op, now| phase::approve(op, &name, &comment, now)).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Operation>, ApiError> {
+    let comment = comment(&body)?;
+    let name = identity.name.clone();
+    act(&state, &identity, &id, Role::Approver, "rejected", |op, now| phase::reject(op, &name, &comment, now)).await
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Operation>, ApiError> {
+    let comment = comment(&body)?;
+    let name = identity.name.clone();
+    let (operation, _) = load(&state, &identity, &id).await?;
+    // The requester may withdraw their own request; otherwise an approver may cancel it.
+    let needed = if operation.requested_by.eq_ignore_ascii_case(&identity.name) { Role::Requester } else { Role::Approver };
+    act(&state, &identity, &id, needed, "cancelled", |op, now| phase::cancel(op, &name, &comment, now)).await
+}
+
+pub async fn break_glass(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<BreakGlassBody>,
+) -> Result<Json<Operation>, ApiError> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::Unprocessable("break glass needs a reason".to_owned()));
+    }
+    let name = identity.name.clone();
+    act(&state, &identity, &id, Role::Admin, "break_glass", |op, now| phase::break_glass(op, &name, &body.reason, now)).await
+}
+
+/// The optional `{"comment": …}` body of approve, reject and cancel.
+fn comment(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(String::new());
+    }
+    let parsed: CommentBody =
+        serde_json::from_slice(body).map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))?;
+    if parsed.comment.len() > 2000 {
+        return Err(ApiError::Unprocessable("the comment is longer than 2000 characters".to_owned()));
+    }
+    Ok(parsed.comment)
+}
+
+/// Query of the audit list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    200
+}
+
+pub async fn audit_list(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(format!("invalid query: {}", rejection.body_text())))?;
+    let events = state.records.audit_events(query.limit.min(1000)).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .filter(|event| event.cluster_id.as_ref().is_none_or(|cluster| identity.can(cluster, Role::Viewer)))
+            .collect(),
+    ))
+}
+
+async fn audit(state: &AppState, identity: &Identity, action: &str, operation: &Operation, message: &str) {
+    let event = AuditEvent {
+        at_ms: now_ms(),
+        actor: identity.name.clone(),
+        action: action.to_owned(),
+        operation_id: Some(operation.id.clone()),
+        cluster_id: Some(operation.cluster_id.clone()),
+        job_id: Some(operation.job_id.clone()),
+        message: message.to_owned(),
+    };
+    let dedup = format!("{}-{}-{}", operation.id, action, operation.events.len());
+    if let Err(error) = state.records.audit(&event, &dedup).await {
+        // The operation's own events still carry the step; the audit copy is retried by the
+        // reconciler's backfill when the operation ends.
+        tracing::warn!(operation.id = %operation.id, %error, "audit write failed");
+    }
+}

@@ -1,0 +1,144 @@
+//! The HTTP API end to end on real Flink and the real S3 server: one person asks, another
+//! approves, the rescale runs, and the audit shows every step. Plus the error envelope.
+
+use std::time::{Duration, Instant};
+
+use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::rig::{self, Rig};
+use harness::{FlinkOptions, Scheduler};
+use rescaler_backend::config::{Config, StoreConfig};
+use serde_json::{Value, json};
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, user: Option<&str>, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.base));
+        if let Some(user) = user {
+            request = request.bearer_auth(format!("{user}-token"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn get(&self, path: &str, user: &str) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::GET, path, Some(user), None).await
+    }
+
+    async fn post(&self, path: &str, user: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::POST, path, Some(user), Some(body)).await
+    }
+}
+
+fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
+    let config = Config {
+        listen: "127.0.0.1:0".to_owned(),
+        console_dir: Some(console_dir()?),
+        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
+        clusters: vec![rig::cluster_config(&rig.flink)],
+        auth: demo_users(),
+        approvals: Default::default(),
+    };
+    let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
+    let api = Api { http: reqwest::Client::new(), base: backend.url() };
+    let cluster = rig::CLUSTER_ID;
+
+    // Who am I, what is there.
+    let (status, me) = api.get("/me", "alice").await?;
+    assert_eq!((status, me["name"].as_str()), (200, Some("alice")));
+    let (status, clusters) = api.get("/clusters", "bob").await?;
+    assert_eq!(status, 200);
+    assert_eq!(clusters[0]["reachable"], true, "{clusters}");
+    let (status, jobs) = api.get(&format!("/clusters/{cluster}/jobs"), "victor").await?;
+    assert_eq!(status, 200);
+    assert!(jobs.as_array().is_some_and(|jobs| jobs.iter().any(|j| j["id"] == job_id.as_str())), "{jobs}");
+    let (status, detail) = api.get(&format!("/clusters/{cluster}/jobs/{job_id}"), "alice").await?;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["limits"]["vertices"].as_array().map(Vec::len), Some(2), "{detail}");
+
+    // Errors come in the envelope.
+    let (status, body) = api.call(reqwest::Method::GET, "/me", None, None).await?;
+    assert_envelope(status, &body, 401, "unauthenticated");
+    let (status, body) = api.get("/me", "mallory").await?;
+    assert_envelope(status, &body, 401, "unauthenticated");
+    let request = json!({"cluster_id": cluster, "job_id": job_id, "target": {"kind": "uniform", "parallelism": 2}, "strategy": "savepoint", "reason": "traffic peak"});
+    let (status, body) = api.post("/rescales", "victor", request.clone()).await?;
+    assert_envelope(status, &body, 403, "forbidden");
+    let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": cluster, "job_id": 7})).await?;
+    assert_envelope(status, &body, 400, "bad_request");
+    let raw = api.http.post(format!("{}/api/v1/rescales", api.base)).bearer_auth("alice-token").header("content-type", "application/json").body("{not json").send().await?;
+    let status = raw.status().as_u16();
+    assert_envelope(status, &raw.json().await?, 400, "bad_request");
+    let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": "nope", "job_id": job_id, "target": {"kind": "uniform", "parallelism": 2}, "reason": "x"})).await?;
+    assert_envelope(status, &body, 404, "not_found");
+    let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": cluster, "job_id": job_id, "target": {"kind": "uniform", "parallelism": 500}, "reason": "x"})).await?;
+    assert_envelope(status, &body, 422, "unprocessable");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("128")), "names the max parallelism: {body}");
+
+    // alice asks; a second request for the same job is refused.
+    let (status, operation) = api.post("/rescales", "alice", request.clone()).await?;
+    assert_eq!(status, 201, "{operation}");
+    let id = operation["id"].as_str().expect("id").to_owned();
+    assert_eq!(operation["phase"]["phase"], "awaiting_approval");
+    let (status, body) = api.post("/rescales", "alice", request).await?;
+    assert_envelope(status, &body, 409, "conflict");
+
+    // bob sees it in his inbox; alice cannot approve her own request.
+    let (_, inbox) = api.get("/rescales?awaiting_me=true", "bob").await?;
+    assert!(inbox.as_array().is_some_and(|ops| ops.iter().any(|op| op["id"] == id.as_str())), "{inbox}");
+    let (_, alice_inbox) = api.get("/rescales?awaiting_me=true", "alice").await?;
+    assert_eq!(alice_inbox.as_array().map(Vec::len), Some(0), "{alice_inbox}");
+    let (status, body) = api.post(&format!("/rescales/{id}/approve"), "alice", json!({"comment": "me"})).await?;
+    assert_envelope(status, &body, 403, "forbidden");
+    let (status, body) = api.post(&format!("/rescales/{id}/approve"), "victor", json!({})).await?;
+    assert_envelope(status, &body, 403, "forbidden");
+    let (status, approved) = api.post(&format!("/rescales/{id}/approve"), "bob", json!({"comment": "go"})).await?;
+    assert_eq!(status, 200, "{approved}");
+
+    // The local reconcile loop carries it out.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let (_, operation) = api.get(&format!("/rescales/{id}"), "victor").await?;
+        if operation["phase"]["phase"] == "completed" {
+            break operation;
+        }
+        assert!(Instant::now() < deadline && operation["phase"]["phase"] != "failed", "{operation:#}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let new_job = done["new_job_id"].as_str().expect("new job").to_owned();
+    assert!(rig.job(&new_job).await?.vertices.iter().all(|v| v.parallelism == 2));
+    let (_, savepoints) = api.get(&format!("/clusters/{cluster}/jobs/{job_id}/savepoints"), "victor").await?;
+    assert_eq!(savepoints.as_array().map(Vec::len), Some(1), "{savepoints}");
+    let (status, body) = api.post(&format!("/rescales/{id}/cancel"), "alice", json!({})).await?;
+    assert_envelope(status, &body, 409, "conflict");
+
+    let (_, audit) = api.get("/audit", "victor").await?;
+    let steps: Vec<(String, String)> = audit
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|event| event["operation_id"] == id.as_str())
+        .map(|event| (event["actor"].as_str().unwrap_or("").to_owned(), event["action"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    for (actor, action) in [("alice", "requested"), ("bob", "approved"), ("system", "stop_triggered"), ("system", "savepoint_completed"), ("system", "job_submitted"), ("system", "verified")] {
+        assert!(steps.iter().any(|(a, b)| a == actor && b == action), "audit lacks {actor} {action}: {steps:?}");
+    }
+    Ok(())
+}
