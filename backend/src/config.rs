@@ -170,7 +170,123 @@ impl Config {
         Ok(())
     }
 
+    /// The configuration of a process that has no file at hand (Lambda): the TOML text in
+    /// `RESCALER_CONFIG_TOML`, else the file named by `RESCALER_CONFIG`, then the overrides of
+    /// [`Config::apply_env`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] over any variable source (tests pass a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = match (var("RESCALER_CONFIG_TOML"), var("RESCALER_CONFIG")) {
+            (Some(text), _) => toml::from_str::<Self>(&text).map_err(|error| ConfigError::Invalid(error.to_string()))?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                toml::from_str::<Self>(&text).map_err(|error| ConfigError::Invalid(error.to_string()))?
+            }
+            (None, None) => Self {
+                listen: default_listen(),
+                console_dir: None,
+                store: StoreConfig::S3(S3StoreConfig::default()),
+                clusters: Vec::new(),
+                auth: AuthConfig::default(),
+                approvals: ApprovalConfig::default(),
+            },
+        };
+        config.apply_env(var)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Environment overrides (what the deployment template sets):
+    ///
+    /// | variable | overrides |
+    /// |---|---|
+    /// | `RESCALER_STORE_BUCKET`, `RESCALER_STORE_PREFIX` | an S3 store in that bucket |
+    /// | `RESCALER_CLUSTERS_JSON` | the clusters, as a JSON array of cluster tables |
+    /// | `RESCALER_OIDC_JWKS_URL`, `RESCALER_OIDC_ISSUER`, `RESCALER_OIDC_AUDIENCE` | `oidc` auth |
+    /// | `RESCALER_OIDC_ROLES_CLAIM` | the roles claim (default `cognito:groups`) |
+    /// | `RESCALER_DEFAULT_REQUIRED_APPROVALS`, `RESCALER_EXPIRE_AFTER_SECS`, `RESCALER_VERIFY_TIMEOUT_SECS` | approvals |
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(bucket) = var("RESCALER_STORE_BUCKET") {
+            self.store = StoreConfig::S3(S3StoreConfig {
+                bucket,
+                prefix: var("RESCALER_STORE_PREFIX").unwrap_or_default(),
+                ..S3StoreConfig::default()
+            });
+        }
+        if let Some(json) = var("RESCALER_CLUSTERS_JSON") {
+            self.clusters = serde_json::from_str(&json)
+                .map_err(|error| ConfigError::Invalid(format!("RESCALER_CLUSTERS_JSON: {error}")))?;
+        }
+        if let (Some(jwks_url), Some(issuer), Some(audience)) =
+            (var("RESCALER_OIDC_JWKS_URL"), var("RESCALER_OIDC_ISSUER"), var("RESCALER_OIDC_AUDIENCE"))
+        {
+            self.auth = AuthConfig::Oidc {
+                jwks_url,
+                issuer,
+                audience,
+                roles_claim: var("RESCALER_OIDC_ROLES_CLAIM").unwrap_or_else(default_roles_claim),
+                username_claim: var("RESCALER_OIDC_USERNAME_CLAIM").unwrap_or_else(default_username_claim),
+            };
+        }
+        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+            var(name)
+                .map(|text| text.trim().parse::<u64>().map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number"))))
+                .transpose()
+        };
+        if let Some(required) = number("RESCALER_DEFAULT_REQUIRED_APPROVALS")? {
+            self.approvals.default_required = u32::try_from(required).unwrap_or(u32::MAX).max(1);
+        }
+        if let Some(secs) = number("RESCALER_EXPIRE_AFTER_SECS")? {
+            self.approvals.expire_after_secs = secs;
+        }
+        if let Some(secs) = number("RESCALER_VERIFY_TIMEOUT_SECS")? {
+            self.approvals.verify_timeout_secs = secs;
+        }
+        Ok(())
+    }
+
     pub fn cluster(&self, id: &str) -> Option<&ClusterConfig> {
         self.clusters.iter().find(|cluster| cluster.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{AuthConfig, Config, StoreConfig};
+
+    #[test]
+    fn environment_overrides_the_toml() {
+        let vars = BTreeMap::from([
+            ("RESCALER_CONFIG_TOML", "[store]\nkind = \"dir\"\npath = \"/tmp/x\"\n"),
+            ("RESCALER_STORE_BUCKET", "records"),
+            ("RESCALER_STORE_PREFIX", "prod/"),
+            ("RESCALER_CLUSTERS_JSON", r#"[{"id":"prod","name":"Prod","rest_url":"http://jm:8081"}]"#),
+            ("RESCALER_OIDC_JWKS_URL", "https://idp/jwks.json"),
+            ("RESCALER_OIDC_ISSUER", "https://idp"),
+            ("RESCALER_OIDC_AUDIENCE", "client"),
+            ("RESCALER_DEFAULT_REQUIRED_APPROVALS", "2"),
+        ]);
+        let config = Config::from_vars(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid");
+        assert!(matches!(&config.store, StoreConfig::S3(s3) if s3.bucket == "records" && s3.prefix == "prod/"));
+        assert_eq!(config.clusters[0].id, "prod");
+        assert!(matches!(&config.auth, AuthConfig::Oidc { roles_claim, .. } if roles_claim == "cognito:groups"));
+        assert_eq!(config.approvals.default_required, 2);
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let bad = |name: &'static str, value: &'static str| {
+            Config::from_vars(|n| (n == name).then(|| value.to_owned())).expect_err("invalid").to_string()
+        };
+        assert!(bad("RESCALER_CLUSTERS_JSON", "[{").contains("RESCALER_CLUSTERS_JSON"));
+        assert!(bad("RESCALER_VERIFY_TIMEOUT_SECS", "soon").contains("whole number"));
+        assert!(bad("RESCALER_CONFIG_TOML", "store = 3").contains("invalid configuration"));
+        let duplicate = r#"[{"id":"a","name":"A","rest_url":"u"},{"id":"a","name":"B","rest_url":"v"}]"#;
+        assert!(bad("RESCALER_CLUSTERS_JSON", duplicate).contains("twice"));
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP API: one axum `Router` served by the Lambda binary and by the local binary.
 
+mod artifacts;
 mod clusters;
 mod error;
 mod extract;
@@ -49,6 +50,15 @@ pub fn app(state: AppState) -> Router {
         .route("/clusters/{cluster}/jobs", get(clusters::jobs))
         .route("/clusters/{cluster}/jobs/{job}", get(clusters::job))
         .route("/clusters/{cluster}/jobs/{job}/savepoints", get(clusters::savepoints))
+        .route("/clusters/{cluster}/jobs/{job}/metrics", get(artifacts::metrics))
+        .route("/clusters/{cluster}/jobs/{job}/link", post(artifacts::link))
+        .route("/clusters/{cluster}/deployments", post(artifacts::deploy))
+        .route(
+            "/artifacts",
+            get(artifacts::list)
+                .post(artifacts::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(artifacts::MAX_ARTIFACT_BYTES)),
+        )
         .route("/preflight", post(rescales::preflight))
         .route("/rescales", get(rescales::list).post(rescales::create))
         .route("/rescales/{id}", get(rescales::get))

@@ -2,6 +2,7 @@
 //! reconcile engine and the HTTP API. The binaries in `src/bin` are thin adapters.
 
 pub mod auth;
+pub mod boot;
 pub mod config;
 pub mod flink;
 pub mod http;

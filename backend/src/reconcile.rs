@@ -351,20 +351,25 @@ impl Engine {
         Ok(())
     }
 
-    /// The operation's jar on the JobManager: found by its stored name, else uploaded again
-    /// from the store.
+    /// The operation's jar on the JobManager (see [`Engine::jar_on_cluster`]).
     async fn ensure_jar(&self, operation: &Operation, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
         let artifact = operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
-        let file_name = format!("rescaler-{}.jar", artifact.sha256);
+        self.jar_on_cluster(&artifact.sha256, cluster).await
+    }
+
+    /// A stored artifact's jar id on the JobManager: found by its stored name, else uploaded
+    /// again from the store (a JobManager restart forgets uploaded jars).
+    pub async fn jar_on_cluster(&self, sha256: &str, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
+        let file_name = format!("rescaler-{sha256}.jar");
         let jars = cluster.client.list_jars().await?;
         if let Some(jar) = jars.iter().find(|jar| jar.name == file_name) {
             return Ok(jar.id.clone());
         }
         let bytes = self
             .records
-            .artifact_bytes(&artifact.sha256)
+            .artifact_bytes(sha256)
             .await?
-            .ok_or_else(|| ReconcileError::Artifact(format!("artifact {} is not in the store", artifact.sha256)))?;
+            .ok_or_else(|| ReconcileError::Artifact(format!("artifact {sha256} is not in the store")))?;
         Ok(cluster.client.upload_jar(&file_name, bytes.to_vec()).await?)
     }
 

@@ -170,3 +170,51 @@ pub struct CommentBody {
 pub struct BreakGlassBody {
     pub reason: String,
 }
+
+/// Body of `POST /api/v1/clusters/{cluster}/deployments`: start a job from a stored artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    pub artifact_sha256: String,
+    #[serde(default)]
+    pub entry_class: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub parallelism: u32,
+}
+
+/// Answer of a deployment: the new job, linked to its artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployResponse {
+    pub job_id: String,
+    pub link: JobLink,
+}
+
+/// Body of `POST /api/v1/clusters/{cluster}/jobs/{job}/link`: adopt a running job by saying
+/// which artifact, entry class and arguments started it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    pub artifact_sha256: String,
+    #[serde(default)]
+    pub entry_class: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// Load of one vertex now (`GET /api/v1/clusters/{cluster}/jobs/{job}/metrics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VertexLoad {
+    pub vertex_id: String,
+    pub name: String,
+    pub parallelism: u32,
+    /// The busiest subtask's busy time, 0–1000 ms per second.
+    #[serde(default)]
+    pub busy_time_ms_per_second: Option<f64>,
+    /// The most back-pressured subtask's back-pressured time, 0–1000 ms per second.
+    #[serde(default)]
+    pub backpressured_time_ms_per_second: Option<f64>,
+    /// Records per second into the vertex, all subtasks.
+    #[serde(default)]
+    pub num_records_in_per_second: Option<f64>,
+}

@@ -1,50 +1,33 @@
 //! The local binary: the API, the console's static files and the reconcile timer in one process.
-
-use std::path::PathBuf;
-use std::sync::Arc;
+//!
+//! usage: rescaler CONFIG.toml (or RESCALER_CONFIG / RESCALER_CONFIG_TOML)
 
 use anyhow::Context as _;
-use rescaler_backend::auth::Authenticator;
-use rescaler_backend::config::{Config, StoreConfig};
-use rescaler_backend::http::{app, app_with_console, AppState};
-use rescaler_backend::reconcile::{clusters_from_config, Engine};
-use rescaler_backend::records::Records;
-use rescaler_backend::store::{DirStore, S3Store, Store};
+use rescaler_backend::boot;
+use rescaler_backend::config::Config;
+use rescaler_backend::http::{app, app_with_console};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws=warn".into()),
-        )
-        .init();
-    let config_path: PathBuf = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("RESCALER_CONFIG").map(PathBuf::from))
-        .context("usage: rescaler CONFIG.toml (or RESCALER_CONFIG)")?;
-    let config = Config::load(&config_path)?;
-    let store: Arc<dyn Store> = match &config.store {
-        StoreConfig::Dir { path } => Arc::new(DirStore::open(path)?),
-        StoreConfig::S3(s3) => Arc::new(S3Store::from_config(s3).await),
+    boot::init_tracing();
+    let mut config = match std::env::args_os().nth(1) {
+        Some(path) => Config::load(std::path::Path::new(&path))?,
+        None => Config::from_env().context("usage: rescaler CONFIG.toml (or RESCALER_CONFIG)")?,
     };
-    // The reconciler's name in leases: stable for one process, or set to resume at once after
+    config.apply_env(|name| std::env::var(name).ok())?;
+    // The reconciler's name in leases: unique to this process, or set to resume at once after
     // a crash of the same instance.
     let owner = std::env::var("RESCALER_INSTANCE_ID").unwrap_or_else(|_| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("local-{}-{}", host.trim(), std::process::id())
     });
-    let records = Records::new(store.clone());
-    let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, owner));
-    let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
-    let kick = Arc::new(tokio::sync::Notify::new());
-    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine_task = tokio::spawn(engine.clone().run(kick.clone(), async {
-        let _ = engine_stopped.await;
-    }));
     let listen = config.listen.clone();
     let console_dir = config.console_dir.clone();
-    let state = AppState { config: Arc::new(config), records, engine: engine.clone(), auth, kick: kick.clone() };
+    let (state, engine) = boot::build(config, owner).await?;
+    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine_task = tokio::spawn(engine.run(state.kick.clone(), async {
+        let _ = engine_stopped.await;
+    }));
     let router = match &console_dir {
         Some(dir) => app_with_console(state, dir),
         None => app(state),

@@ -1,0 +1,49 @@
+//! Building the running parts from a configuration: store, records, engine, authenticator,
+//! and the HTTP state. Shared by the local binary and the Lambda binaries.
+
+use std::sync::Arc;
+
+use crate::auth::Authenticator;
+use crate::config::{Config, StoreConfig};
+use crate::http::AppState;
+use crate::reconcile::{Engine, clusters_from_config};
+use crate::records::Records;
+use crate::store::{DirStore, S3Store, Store};
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.store {
+        StoreConfig::Dir { path } => Arc::new(DirStore::open(path)?),
+        StoreConfig::S3(s3) => {
+            anyhow::ensure!(!s3.bucket.is_empty(), "no store configured: set [store] or RESCALER_STORE_BUCKET");
+            Arc::new(S3Store::from_config(s3).await)
+        }
+    })
+}
+
+/// The HTTP state and the engine for `config`; `owner` names this reconciler in leases.
+pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, Arc<Engine>)> {
+    let store = open_store(&config).await?;
+    let records = Records::new(store);
+    let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, owner));
+    let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
+    let state = AppState {
+        config: Arc::new(config),
+        records,
+        engine: engine.clone(),
+        auth,
+        kick: Arc::new(tokio::sync::Notify::new()),
+    };
+    Ok((state, engine))
+}
+
+/// Starts `tracing` output: JSON when `RESCALER_LOG_FORMAT=json` (Lambda), text otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("RESCALER_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().without_time().init();
+    } else {
+        builder.init();
+    }
+}
