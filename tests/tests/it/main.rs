@@ -14,6 +14,8 @@ mod crash_recovery;
 mod api_flow;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
+/// Roles × endpoints, cell by cell.
+mod role_matrix;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
 mod two_reconcilers;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
