@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::Authenticator;
 use crate::config::{Config, StoreConfig};
 use crate::http::AppState;
+use crate::kick::{Kicker, LambdaInvoker};
 use crate::reconcile::{Engine, clusters_from_config};
 use crate::records::Records;
 use crate::store::{DirStore, S3Store, Store};
@@ -32,7 +33,10 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
         records,
         engine: engine.clone(),
         auth,
-        kick: Arc::new(tokio::sync::Notify::new()),
+        kick: match std::env::var("RESCALER_RECONCILE_FUNCTION") {
+            Ok(function) if !function.is_empty() => Kicker::Lambda(Arc::new(LambdaInvoker::from_env(function).await?)),
+            _ => Kicker::local(),
+        },
     };
     Ok((state, engine))
 }

@@ -6,6 +6,7 @@ pub mod boot;
 pub mod config;
 pub mod flink;
 pub mod http;
+pub mod kick;
 pub mod reconcile;
 pub mod records;
 pub mod store;

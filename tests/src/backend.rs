@@ -69,8 +69,9 @@ impl LocalBackend {
         let records = Records::new(store);
         let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, "test-backend"));
         let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
-        let kick = Arc::new(tokio::sync::Notify::new());
-        let reconciler = reconcile.then(|| tokio::spawn(engine.clone().run(kick.clone(), std::future::pending())));
+        let kick = rescaler_backend::kick::Kicker::local();
+        let notify = kick.notify().unwrap_or_default();
+        let reconciler = reconcile.then(|| tokio::spawn(engine.clone().run(notify, std::future::pending())));
         let state = AppState { config: Arc::new(config), records, engine, auth, kick };
         let router = app_with_console(state.clone(), &console);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

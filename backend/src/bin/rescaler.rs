@@ -25,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let console_dir = config.console_dir.clone();
     let (state, engine) = boot::build(config, owner).await?;
     let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine_task = tokio::spawn(engine.run(state.kick.clone(), async {
+    let kick = state.kick.notify().unwrap_or_default();
+    let engine_task = tokio::spawn(engine.run(kick, async {
         let _ = engine_stopped.await;
     }));
     let router = match &console_dir {
