@@ -6,6 +6,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/env.sh"
 "$here/scripts/setup.sh" --flink 1.20.5 --flink 1.18.1
 "$here/scripts/build-console.sh"
+"$here/scripts/package-lambda.sh"
+# The deployment template: linted, and checked against the code (handlers, variables, keys).
+"$RESCALER_CACHE/cfn-lint-venv/bin/cfn-lint" "$here/infra/template.yaml"
+"$RESCALER_CACHE/cfn-lint-venv/bin/python" "$here/infra/check_template.py"
 cd "$here"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"

@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod browser;
 pub mod flink;
+pub mod lambda_runtime_api;
 pub mod paths;
 pub mod ports;
 pub mod process;

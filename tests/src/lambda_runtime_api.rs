@@ -1,0 +1,137 @@
+//! A local Lambda Runtime API (the protocol a `bootstrap` speaks to AWS Lambda), to run built
+//! Lambda binaries as Lambda would: `next` hands out queued events, `response` and `error`
+//! collect the answers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use tokio::sync::{Notify, oneshot};
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<(String, Bytes)>,
+    waiting: std::collections::HashMap<String, oneshot::Sender<Result<Bytes, Bytes>>>,
+    init_error: Option<Bytes>,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    arrived: Arc<Notify>,
+}
+
+/// A running Runtime API; dropping it stops the server.
+pub struct RuntimeApi {
+    shared: Shared,
+    address: std::net::SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> anyhow::Result<Self> {
+        let shared = Shared::default();
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Self { shared, address, server })
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API` for the function process.
+    pub fn address(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Queues an event and waits for the function's answer (Err = the function reported an error).
+    pub async fn invoke(&self, event: &[u8], timeout: Duration) -> anyhow::Result<Result<serde_json::Value, String>> {
+        let id = uuid_like();
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut inner = self.shared.inner.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            inner.waiting.insert(id.clone(), sender);
+            inner.queue.push_back((id, Bytes::copy_from_slice(event)));
+        }
+        self.shared.arrived.notify_one();
+        let answer = tokio::time::timeout(timeout, receiver).await.map_err(|_| {
+            let init = self.shared.inner.lock().ok().and_then(|i| i.init_error.clone());
+            anyhow::anyhow!("no answer within {timeout:?}; init error: {init:?}")
+        })??;
+        Ok(match answer {
+            Ok(body) => Ok(serde_json::from_slice(&body)?),
+            Err(body) => Err(String::from_utf8_lossy(&body).into_owned()),
+        })
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn uuid_like() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("00000000-0000-4000-8000-{:012x}", COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+async fn next(State(shared): State<Shared>) -> (HeaderMap, Bytes) {
+    loop {
+        let notified = shared.arrived.notified();
+        if let Some((id, event)) = shared.inner.lock().ok().and_then(|mut inner| inner.queue.pop_front()) {
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 60_000)
+                .unwrap_or_default();
+            let mut headers = HeaderMap::new();
+            let header = |value: String| HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("x"));
+            headers.insert("lambda-runtime-aws-request-id", header(id));
+            headers.insert("lambda-runtime-deadline-ms", header(deadline.to_string()));
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:rescaler-test"),
+            );
+            headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-6743a1b2-0a1b2c3d4e5f60718293a4b5;Sampled=0"));
+            return (headers, event);
+        }
+        notified.await;
+    }
+}
+
+fn answer(shared: &Shared, id: &str, result: Result<Bytes, Bytes>) -> StatusCode {
+    let sender = shared.inner.lock().ok().and_then(|mut inner| inner.waiting.remove(id));
+    match sender {
+        Some(sender) => {
+            let _ = sender.send(result);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn response(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    answer(&shared, &id, Ok(body))
+}
+
+async fn error(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    answer(&shared, &id, Err(body))
+}
+
+async fn init_error(State(shared): State<Shared>, body: Bytes) -> StatusCode {
+    if let Ok(mut inner) = shared.inner.lock() {
+        inner.init_error = Some(body);
+    }
+    StatusCode::ACCEPTED
+}
