@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Makes this machine ready to build, run and test: idempotent, cached outside the clone.
-# Usage: scripts/setup.sh [--flink VERSION ...] [--no-browser] [--no-wasm] [--no-s3]
+# Usage: scripts/setup.sh [--flink VERSION ...] [--no-browser] [--no-wasm] [--no-s3] [--no-fuzz]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$here/scripts/env.sh"
 
 flink_versions=("$RESCALER_FLINK_VERSION")
-want_browser=1 want_wasm=1 want_s3=1
+want_browser=1 want_wasm=1 want_s3=1 want_fuzz=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --flink) flink_versions+=("$2"); shift 2 ;;
     --no-browser) want_browser=0; shift ;;
     --no-wasm) want_wasm=0; shift ;;
     --no-s3) want_s3=0; shift ;;
+    --no-fuzz) want_fuzz=0; shift ;;
     *) echo "setup: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +54,26 @@ if [ "$want_s3" = 1 ] && [ ! -x "$RESCALER_CACHE/localstack-venv/.ready" ]; then
   "$RESCALER_CACHE/localstack-venv/bin/pip" install -q 'localstack-core[runtime]==4.13.1' \
     'cbor2<6' 'cryptography<44' 'pyopenssl<24.3' service_identity
   printf '#!/bin/sh\n' > "$RESCALER_CACHE/localstack-venv/.ready"; chmod +x "$RESCALER_CACHE/localstack-venv/.ready"
+fi
+
+# --- API fuzzer: schemathesis, pinned (the api_fuzz test runs it) ---------------------------
+schemathesis_version=4.32.5
+if [ "$want_fuzz" = 1 ] && ! grep -qx "$schemathesis_version" "$RESCALER_CACHE/schemathesis-venv/.ready" 2>/dev/null; then
+  log "installing schemathesis $schemathesis_version into a venv"
+  rm -rf "$RESCALER_CACHE/schemathesis-venv"
+  python3 -m venv "$RESCALER_CACHE/schemathesis-venv"
+  "$RESCALER_CACHE/schemathesis-venv/bin/pip" install -q "schemathesis==$schemathesis_version"
+  echo "$schemathesis_version" > "$RESCALER_CACHE/schemathesis-venv/.ready"
+fi
+
+# --- Deployment checks: cfn-lint, pinned (the test command lints infra/template.yaml) ---------
+cfn_lint_version=1.58.0
+if ! grep -qx "$cfn_lint_version" "$RESCALER_CACHE/cfn-lint-venv/.ready" 2>/dev/null; then
+  log "installing cfn-lint $cfn_lint_version into a venv"
+  rm -rf "$RESCALER_CACHE/cfn-lint-venv"
+  python3 -m venv "$RESCALER_CACHE/cfn-lint-venv"
+  "$RESCALER_CACHE/cfn-lint-venv/bin/pip" install -q "cfn-lint==$cfn_lint_version"
+  echo "$cfn_lint_version" > "$RESCALER_CACHE/cfn-lint-venv/.ready"
 fi
 
 # --- Wasm toolchain -------------------------------------------------------------
