@@ -4,6 +4,7 @@ mod artifacts;
 mod clusters;
 mod error;
 mod extract;
+pub mod openapi;
 mod rescales;
 
 use std::path::Path;
@@ -29,8 +30,8 @@ pub struct AppState {
     /// The clusters and their Flink clients (the engine itself runs elsewhere).
     pub engine: Arc<Engine>,
     pub auth: Arc<Authenticator>,
-    /// Wakes the reconcile loop (locally) when a request is approved.
-    pub kick: Arc<tokio::sync::Notify>,
+    /// Wakes the reconciler when a request is approved.
+    pub kick: crate::kick::Kicker,
 }
 
 /// Refuses a caller without `role` on `cluster_id`.
@@ -70,8 +71,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(api_not_found);
     Router::new()
         .route("/healthz", get(health))
+        .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        // After every route: it applies to the routes registered so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -82,10 +86,23 @@ pub fn app_with_console(state: AppState, console_dir: &Path) -> Router {
     app(state).fallback_service(ServeDir::new(console_dir).fallback(ServeFile::new(index)))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    operation_id = "health",
+    security(()),
+    responses((status = 200, description = "The backend runs", body = Health)),
+)]
 async fn health() -> Json<Health> {
     Json(Health { status: "ok".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() })
 }
 
 async fn api_not_found() -> ApiError {
     ApiError::NotFound("no such API endpoint".to_owned())
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::MethodNotAllowed(method)
 }

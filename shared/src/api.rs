@@ -4,12 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// The one JSON envelope every error response carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 /// What went wrong, for people (`message`) and for programs (`code`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A stable, machine-readable code such as `not_found` or `bad_request`.
     pub code: String,
@@ -19,6 +21,7 @@ pub struct ErrorBody {
 
 /// Answer of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -26,6 +29,7 @@ pub struct Health {
 
 /// One append-only audit entry: who did what, when, to which request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub at_ms: u64,
     /// A user name, or `system` for the reconciler.
@@ -43,6 +47,7 @@ pub struct AuditEvent {
 
 /// A stored job artifact (a jar), addressed by its sha256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Artifact {
     pub sha256: String,
     pub file_name: String,
@@ -53,6 +58,7 @@ pub struct Artifact {
 
 /// How to resubmit a job: which artifact, entry class and arguments started it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobLink {
     pub cluster_id: String,
     pub job_id: String,
@@ -67,6 +73,7 @@ pub struct JobLink {
 
 /// A savepoint the product took, in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SavepointRecord {
     pub cluster_id: String,
     pub job_id: String,
@@ -77,6 +84,7 @@ pub struct SavepointRecord {
 
 /// Answer of `GET /api/v1/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub name: String,
     /// Role by cluster id (`*` for every cluster).
@@ -85,6 +93,7 @@ pub struct Me {
 
 /// A configured cluster and whether it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterSummary {
     pub id: String,
     pub name: String,
@@ -103,6 +112,7 @@ pub struct ClusterSummary {
 
 /// A job in a cluster's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobListEntry {
     pub id: String,
     pub name: String,
@@ -112,6 +122,7 @@ pub struct JobListEntry {
 
 /// A job with what a rescale of it may do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobDetailResponse {
     pub cluster_id: String,
     pub job: crate::flink::JobView,
@@ -127,6 +138,7 @@ pub struct JobDetailResponse {
 
 /// Whether a strategy can be used for a job now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StrategyOption {
     pub strategy: crate::operation::Strategy,
     pub possible: bool,
@@ -136,18 +148,22 @@ pub struct StrategyOption {
 
 /// Body of `POST /api/v1/rescales` (and of the pre-flight check).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRescale {
     pub cluster_id: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub job_id: String,
     pub target: crate::operation::Target,
     #[serde(default)]
     pub strategy: crate::operation::Strategy,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 2000))]
     pub reason: String,
 }
 
 /// Answer of the pre-flight check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreflightResponse {
     pub ok: bool,
     #[serde(default)]
@@ -158,33 +174,41 @@ pub struct PreflightResponse {
 
 /// A comment on approve, reject or cancel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub comment: String,
 }
 
 /// Body of break-glass: the reason is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassBody {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub reason: String,
 }
 
 /// Body of `POST /api/v1/clusters/{cluster}/deployments`: start a job from a stored artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub artifact_sha256: String,
     #[serde(default)]
     pub entry_class: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 32768))]
     pub parallelism: u32,
 }
 
 /// Answer of a deployment: the new job, linked to its artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeployResponse {
     pub job_id: String,
     pub link: JobLink,
@@ -193,8 +217,10 @@ pub struct DeployResponse {
 /// Body of `POST /api/v1/clusters/{cluster}/jobs/{job}/link`: adopt a running job by saying
 /// which artifact, entry class and arguments started it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub artifact_sha256: String,
     #[serde(default)]
     pub entry_class: Option<String>,
@@ -204,6 +230,7 @@ pub struct LinkRequest {
 
 /// Load of one vertex now (`GET /api/v1/clusters/{cluster}/jobs/{job}/metrics`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VertexLoad {
     pub vertex_id: String,
     pub name: String,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A job's status as Flink reports it (`GET /jobs/:id` `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     Initializing,
@@ -36,6 +37,7 @@ impl JobStatus {
 
 /// A vertex's (or a task's) execution state as Flink reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
     Created,
@@ -54,6 +56,7 @@ pub enum TaskStatus {
 
 /// Which scheduler runs the job. Only the adaptive one can rescale in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SchedulerKind {
     Adaptive,
@@ -64,6 +67,7 @@ pub enum SchedulerKind {
 
 /// One vertex (a chain of operators) of a job graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VertexView {
     /// Flink's 32-hex vertex id; stable across resubmits when operators have `uid`s.
     pub id: String,
@@ -75,6 +79,7 @@ pub struct VertexView {
 
 /// A job as observed in one read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     pub id: String,
     pub name: String,

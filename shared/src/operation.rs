@@ -52,6 +52,7 @@ pub mod event_kind {
 
 /// One rescale request and everything that happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Operation {
     /// 32 lowercase hex characters (a uuid without dashes).
     pub id: String,
@@ -114,6 +115,7 @@ pub struct Operation {
 
 /// A reconciler's claim on an operation while it performs one action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lease {
     /// The reconciler instance (stable across restarts of the same instance).
     pub owner: String,
@@ -290,6 +292,7 @@ impl Operation {
 
 /// The parallelism a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// Every vertex at the same parallelism.
@@ -349,6 +352,7 @@ impl Target {
 
 /// How the requester wants the rescale done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// In place when the job can be rescaled in place safely, else savepoint.
@@ -397,6 +401,7 @@ impl Strategy {
 
 /// The strategy an operation executes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResolvedStrategy {
     Savepoint,
@@ -413,6 +418,7 @@ impl ResolvedStrategy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
     pub by: String,
     pub at_ms: u64,
@@ -422,6 +428,7 @@ pub struct Approval {
 
 /// An emergency bypass of the approval count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakGlass {
     pub by: String,
     pub at_ms: u64,
@@ -430,6 +437,7 @@ pub struct BreakGlass {
 
 /// Something that happened to an operation, for the audit trail and the console.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperationEvent {
     pub at_ms: u64,
     /// The user who acted; `None` for the backend itself.
@@ -464,6 +472,7 @@ impl OperationEvent {
 
 /// A completed savepoint the operation relies on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SavepointRef {
     pub location: String,
     pub trigger_id: String,
@@ -473,6 +482,7 @@ pub struct SavepointRef {
 
 /// The job artifact (jar) the backend resubmits the job from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactRef {
     pub artifact_id: String,
     pub sha256: String,
@@ -484,6 +494,7 @@ pub struct ArtifactRef {
 
 /// The time an operation spent in one phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhaseSpan {
     pub phase: PhaseName,
     pub started_at_ms: u64,

@@ -36,6 +36,7 @@ pub const UNAVAILABLE_BACKOFF_MAX_MS: u64 = 60_000;
 
 /// Where an operation is in its lifecycle, with the data valid in that phase only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// Waiting for enough approvals (or a break-glass) before the approval window closes.
@@ -93,6 +94,7 @@ pub enum Phase {
 
 /// How a rollback restores the original parallelism.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RollbackPlan {
     /// Savepoint strategy: cancel the failed new job if it is still alive, then resubmit the
@@ -117,6 +119,7 @@ pub enum RollbackPlan {
 
 /// The name of a [`Phase`] without its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseName {
     AwaitingApproval,

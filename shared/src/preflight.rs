@@ -29,6 +29,7 @@ pub mod failure_code {
 
 /// One reason a rescale cannot start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreflightFailure {
     /// A stable snake_case code, see [`failure_code`].
     pub code: String,
@@ -47,6 +48,7 @@ impl PreflightFailure {
 
 /// What execution will do: the strategy and the parallelism before and after, by vertex id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     pub strategy: ResolvedStrategy,
     pub original: BTreeMap<String, u32>,
@@ -278,6 +280,7 @@ fn leading_number(text: &str) -> Option<u32> {
 
 /// How far a job can be rescaled, for the console's inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// Free slots in the cluster plus the slots the job holds (given back when it stops or
     /// rescales), assuming one slot sharing group.
@@ -290,6 +293,7 @@ pub struct Limits {
 
 /// How far one vertex can be rescaled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VertexLimit {
     pub vertex_id: String,
     pub vertex_name: String,

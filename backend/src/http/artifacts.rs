@@ -1,12 +1,13 @@
 //! Job artifacts (jars) in the store, deployments from them, and adopting running jobs.
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, JobLink, LinkRequest, VertexLoad};
+use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelope, JobLink, LinkRequest, VertexLoad};
 
 use super::clusters::{cluster, flink_error, job_view};
-use super::extract::{Body, Caller};
+use super::extract::{Body, Caller, PathParams};
+use super::openapi::{ArtifactUpload, ClusterPath, JobPath};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
 use crate::flink::RunJar;
@@ -19,6 +20,22 @@ fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Stores a jar as an artifact, addressed by its sha256.
+#[utoipa::path(
+    post,
+    path = "/api/v1/artifacts",
+    tag = "artifacts",
+    operation_id = "upload_artifact",
+    request_body(content = ArtifactUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The stored artifact", body = Artifact),
+        (status = 400, description = "Not a multipart upload, or no file part", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not a requester anywhere", body = ErrorEnvelope),
+        (status = 422, description = "The file is not a jar (zip) file", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -45,6 +62,18 @@ pub async fn upload(
     Err(ApiError::BadRequest("the upload has no file part".to_owned()))
 }
 
+/// The stored artifacts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/artifacts",
+    tag = "artifacts",
+    operation_id = "list_artifacts",
+    responses(
+        (status = 200, description = "The artifacts", body = Vec<Artifact>),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, Caller(_identity): Caller) -> Result<Json<Vec<Artifact>>, ApiError> {
     Ok(Json(state.records.artifacts().await?))
 }
@@ -57,10 +86,28 @@ fn engine_error(error: ReconcileError) -> ApiError {
     }
 }
 
+/// Starts a job from a stored artifact at a parallelism, and links the new job to it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{cluster}/deployments",
+    tag = "artifacts",
+    operation_id = "deploy",
+    params(ClusterPath),
+    request_body = DeployRequest,
+    responses(
+        (status = 201, description = "The new job and its link", body = DeployResponse),
+        (status = 400, description = "Bad JSON, wrong field types or a malformed sha256", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster or artifact", body = ErrorEnvelope),
+        (status = 422, description = "Parallelism out of range, or Flink refused the job", body = ErrorEnvelope),
+        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn deploy(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(cluster_id): Path<String>,
+    PathParams(cluster_id): PathParams<String>,
     Body(request): Body<DeployRequest>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let handle = cluster(&state, &cluster_id)?;
@@ -95,10 +142,28 @@ pub async fn deploy(
     Ok((StatusCode::CREATED, Json(DeployResponse { job_id, link })))
 }
 
+/// Adopts a running job: records which artifact, entry class and arguments started it, so a
+/// savepoint rescale can resubmit it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{cluster}/jobs/{job}/link",
+    tag = "artifacts",
+    operation_id = "link_job",
+    params(JobPath),
+    request_body = LinkRequest,
+    responses(
+        (status = 200, description = "The link", body = JobLink),
+        (status = 400, description = "Bad JSON, wrong field types, a malformed sha256 or job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster, job or artifact", body = ErrorEnvelope),
+        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn link(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path((cluster_id, job_id)): Path<(String, String)>,
+    PathParams((cluster_id, job_id)): PathParams<(String, String)>,
     Body(request): Body<LinkRequest>,
 ) -> Result<Json<JobLink>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
@@ -123,10 +188,26 @@ pub async fn link(
     Ok(Json(link))
 }
 
+/// The load of each vertex of a job now, from Flink's metrics.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{cluster}/jobs/{job}/metrics",
+    tag = "clusters",
+    operation_id = "job_metrics",
+    params(JobPath),
+    responses(
+        (status = 200, description = "One entry per vertex; a metric Flink does not report is null", body = Vec<VertexLoad>),
+        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
+        (status = 503, description = "Flink is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path((cluster_id, job_id)): Path<(String, String)>,
+    PathParams((cluster_id, job_id)): PathParams<(String, String)>,
 ) -> Result<Json<Vec<VertexLoad>>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;

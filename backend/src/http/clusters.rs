@@ -1,18 +1,30 @@
 //! Clusters and their jobs, live from Flink, with the pre-flight limits.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use rescaler_shared::api::{ClusterSummary, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption};
+use axum::extract::State;
+use rescaler_shared::api::{ClusterSummary, ErrorEnvelope, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption};
 use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::Strategy;
 use rescaler_shared::preflight::{self, Limits};
 
-use super::extract::Caller;
+use super::extract::{Caller, PathParams};
+use super::openapi::{ClusterPath, JobPath};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
 use crate::flink::FlinkError;
 use crate::reconcile::ClusterHandle;
 
+/// The caller: name and role by cluster.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "clusters",
+    operation_id = "me",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn me(Caller(identity): Caller) -> Json<Me> {
     Json(Me {
         name: identity.name.clone(),
@@ -28,10 +40,22 @@ pub(super) fn flink_error(error: FlinkError) -> ApiError {
     match error {
         FlinkError::NotFound { what } => ApiError::NotFound(format!("flink does not know {what}")),
         FlinkError::Rejected { message, .. } => ApiError::Unprocessable(format!("flink refused: {message}")),
-        other => ApiError::Unavailable(format!("flink is unavailable: {other}")),
+        // Its message already says "flink is unavailable" or "could not decode flink's answer".
+        other => ApiError::Unavailable(other.to_string()),
     }
 }
 
+/// The configured clusters the caller may view, with their Flink version and reachability.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters",
+    tag = "clusters",
+    operation_id = "list_clusters",
+    responses(
+        (status = 200, description = "The clusters; an unreachable one says why", body = Vec<ClusterSummary>),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Json<Vec<ClusterSummary>> {
     let visible = state.engine.clusters.values().filter(|handle| identity.can(&handle.config.id, Role::Viewer));
     let summaries = futures::future::join_all(visible.map(|handle| async {
@@ -63,10 +87,25 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
     Json(summaries)
 }
 
+/// The jobs of a cluster, live from Flink.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{cluster}/jobs",
+    tag = "clusters",
+    operation_id = "list_jobs",
+    params(ClusterPath),
+    responses(
+        (status = 200, description = "The jobs Flink knows", body = Vec<JobListEntry>),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster", body = ErrorEnvelope),
+        (status = 503, description = "Flink is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn jobs(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(cluster_id): Path<String>,
+    PathParams(cluster_id): PathParams<String>,
 ) -> Result<Json<Vec<JobListEntry>>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
@@ -89,10 +128,27 @@ pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<Job
     Ok(job)
 }
 
+/// A job as the rescale form needs it: vertices, limits, the strategies possible now, its link
+/// to an artifact and its active rescale request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{cluster}/jobs/{job}",
+    tag = "clusters",
+    operation_id = "get_job",
+    params(JobPath),
+    responses(
+        (status = 200, description = "The job", body = JobDetailResponse),
+        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
+        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn job(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path((cluster_id, job_id)): Path<(String, String)>,
+    PathParams((cluster_id, job_id)): PathParams<(String, String)>,
 ) -> Result<Json<JobDetailResponse>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
@@ -130,10 +186,26 @@ pub async fn job(
     Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation }))
 }
 
+/// The savepoints the product took of a job, from the catalog.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{cluster}/jobs/{job}/savepoints",
+    tag = "clusters",
+    operation_id = "list_savepoints",
+    params(JobPath),
+    responses(
+        (status = 200, description = "The savepoints, newest first", body = Vec<SavepointRecord>),
+        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn savepoints(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path((cluster_id, job_id)): Path<(String, String)>,
+    PathParams((cluster_id, job_id)): PathParams<(String, String)>,
 ) -> Result<Json<Vec<SavepointRecord>>, ApiError> {
     cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;

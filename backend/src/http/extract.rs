@@ -40,3 +40,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
         }
     }
 }
+
+/// Path parameters; a bad one (say invalid UTF-8 after percent-decoding) is a 400 in the
+/// envelope, not axum's text.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest(format!("invalid path: {}", rejection.body_text()))),
+        }
+    }
+}

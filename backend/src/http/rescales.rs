@@ -2,16 +2,19 @@
 //! and the audit log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, PreflightResponse};
+use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope, PreflightResponse};
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
 use rescaler_shared::phase::{self, PhaseName};
 use rescaler_shared::preflight;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::clusters::{cluster, flink_error, job_view};
-use super::extract::{Body, Caller};
+use super::extract::{Body, Caller, PathParams};
+use super::openapi::RescalePath;
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
 use crate::records::CreateError;
@@ -21,7 +24,7 @@ fn validate(request: &CreateRescale) -> Result<(), ApiError> {
     if request.reason.trim().is_empty() {
         return Err(ApiError::Unprocessable("a reason is required".to_owned()));
     }
-    if request.reason.len() > 2000 {
+    if request.reason.chars().count() > 2000 {
         return Err(ApiError::Unprocessable("the reason is longer than 2000 characters".to_owned()));
     }
     Ok(())
@@ -54,6 +57,22 @@ async fn check(state: &AppState, request: &CreateRescale) -> Result<(PreflightRe
     Ok((response, artifact, job.name))
 }
 
+/// Checks a rescale against the job and cluster as they are now, without storing anything.
+#[utoipa::path(
+    post,
+    path = "/api/v1/preflight",
+    tag = "rescales",
+    operation_id = "preflight",
+    request_body = CreateRescale,
+    responses(
+        (status = 200, description = "The plan, or every reason the rescale cannot start", body = PreflightResponse),
+        (status = 400, description = "Bad JSON, wrong field types or a malformed job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
+        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn preflight(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -64,6 +83,24 @@ pub async fn preflight(
     Ok(Json(check(&state, &request).await?.0))
 }
 
+/// Requests a rescale; it waits for approval.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rescales",
+    tag = "rescales",
+    operation_id = "create_rescale",
+    request_body = CreateRescale,
+    responses(
+        (status = 201, description = "The request, awaiting approval", body = Operation),
+        (status = 400, description = "Bad JSON, wrong field types or a malformed job id", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not a requester on this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
+        (status = 409, description = "The job already has an active rescale request", body = ErrorEnvelope),
+        (status = 422, description = "No reason given, or pre-flight failed", body = ErrorEnvelope),
+        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -108,11 +145,15 @@ pub async fn create(
 }
 
 /// Filters of the request list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListFilter {
+    /// Only requests in this phase.
     pub phase: Option<PhaseName>,
+    /// Only requests for this cluster id.
     pub cluster: Option<String>,
+    /// Only requests for this Flink job id.
     pub job: Option<String>,
     /// Only the caller's own requests.
     #[serde(default)]
@@ -129,6 +170,20 @@ fn can_approve(identity: &Identity, operation: &Operation) -> bool {
         && !operation.approvals.iter().any(|a| a.by.eq_ignore_ascii_case(&identity.name))
 }
 
+/// The rescale requests the caller may view, newest first, filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rescales",
+    tag = "rescales",
+    operation_id = "list_rescales",
+    params(ListFilter),
+    responses(
+        (status = 200, description = "The requests", body = Vec<Operation>),
+        (status = 400, description = "An unknown filter or a bad value", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -158,7 +213,21 @@ async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operat
     Ok((operation, version))
 }
 
-pub async fn get(State(state): State<AppState>, Caller(identity): Caller, Path(id): Path<String>) -> Result<Json<Operation>, ApiError> {
+/// One rescale request: phase, per-phase timings, events, savepoint, new job id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rescales/{id}",
+    tag = "rescales",
+    operation_id = "get_rescale",
+    params(RescalePath),
+    responses(
+        (status = 200, description = "The request", body = Operation),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
+pub async fn get(State(state): State<AppState>, Caller(identity): Caller, PathParams(id): PathParams<String>) -> Result<Json<Operation>, ApiError> {
     Ok(Json(load(&state, &identity, &id).await?.0))
 }
 
@@ -183,7 +252,7 @@ async fn act(
             Ok(_) => {
                 let message = operation.events.last().map(|e| e.message.clone()).unwrap_or_default();
                 audit(state, identity, verb, &operation, &message).await;
-                state.kick.notify_one();
+                state.kick.kick().await;
                 return Ok(Json(operation));
             }
             Err(error) if error.is_conflict() => continue,
@@ -193,35 +262,92 @@ async fn act(
     Err(ApiError::Conflict("the request changed while acting on it; try again".to_owned()))
 }
 
+/// Approves a request; enough approvals start its execution.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rescales/{id}/approve",
+    tag = "rescales",
+    operation_id = "approve_rescale",
+    params(RescalePath),
+    request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
+    responses(
+        (status = 200, description = "The request after the action", body = Operation),
+        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an approver of this cluster, or requested it", body = ErrorEnvelope),
+        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        (status = 409, description = "The request no longer awaits approval, or the caller already approved it", body = ErrorEnvelope),
+        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    PathParams(id): PathParams<String>,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Operation>, ApiError> {
-    let comment = comment(&body)?;
+    let comment = comment(body)?;
     let name = identity.name.clone();
     act(&state, &identity, &id, Role::Approver, "approved", |op, now| phase::approve(op, &name, &comment, now)).await
 }
 
+/// Rejects a request awaiting approval.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rescales/{id}/reject",
+    tag = "rescales",
+    operation_id = "reject_rescale",
+    params(RescalePath),
+    request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
+    responses(
+        (status = 200, description = "The request after the action", body = Operation),
+        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an approver of this cluster, or requested it", body = ErrorEnvelope),
+        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        (status = 409, description = "The request no longer awaits approval", body = ErrorEnvelope),
+        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn reject(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    PathParams(id): PathParams<String>,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Operation>, ApiError> {
-    let comment = comment(&body)?;
+    let comment = comment(body)?;
     let name = identity.name.clone();
     act(&state, &identity, &id, Role::Approver, "rejected", |op, now| phase::reject(op, &name, &comment, now)).await
 }
 
+/// Cancels a request: its requester may withdraw it, an approver may cancel it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rescales/{id}/cancel",
+    tag = "rescales",
+    operation_id = "cancel_rescale",
+    params(RescalePath),
+    request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
+    responses(
+        (status = 200, description = "The request after the action", body = Operation),
+        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is neither its requester nor an approver of this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        (status = 409, description = "The request can no longer be cancelled", body = ErrorEnvelope),
+        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    PathParams(id): PathParams<String>,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Json<Operation>, ApiError> {
-    let comment = comment(&body)?;
+    let comment = comment(body)?;
     let name = identity.name.clone();
     let (operation, _) = load(&state, &identity, &id).await?;
     // The requester may withdraw their own request; otherwise an approver may cancel it.
@@ -229,10 +355,29 @@ pub async fn cancel(
     act(&state, &identity, &id, needed, "cancelled", |op, now| phase::cancel(op, &name, &comment, now)).await
 }
 
+/// Executes a request without approval (admins only, with a reason); marked in the audit.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rescales/{id}/break-glass",
+    tag = "rescales",
+    operation_id = "break_glass_rescale",
+    params(RescalePath),
+    request_body = BreakGlassBody,
+    responses(
+        (status = 200, description = "The request after the action", body = Operation),
+        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
+        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        (status = 409, description = "The request no longer awaits approval", body = ErrorEnvelope),
+        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn break_glass(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Body(body): Body<BreakGlassBody>,
 ) -> Result<Json<Operation>, ApiError> {
     if body.reason.trim().is_empty() {
@@ -242,23 +387,27 @@ pub async fn break_glass(
     act(&state, &identity, &id, Role::Admin, "break_glass", |op, now| phase::break_glass(op, &name, &body.reason, now)).await
 }
 
-/// The optional `{"comment": …}` body of approve, reject and cancel.
-fn comment(body: &[u8]) -> Result<String, ApiError> {
+/// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).
+fn comment(body: Result<axum::body::Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let body = body.map_err(|rejection| ApiError::BadRequest(format!("unreadable request body: {}", rejection.body_text())))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
-    let parsed: CommentBody =
-        serde_json::from_slice(body).map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))?;
-    if parsed.comment.len() > 2000 {
+    let parsed: Option<CommentBody> =
+        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))?;
+    let Some(parsed) = parsed else { return Ok(String::new()) };
+    if parsed.comment.chars().count() > 2000 {
         return Err(ApiError::Unprocessable("the comment is longer than 2000 characters".to_owned()));
     }
     Ok(parsed.comment)
 }
 
 /// Query of the audit list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// How many of the newest events to answer (at most 1000; 200 when absent).
     #[serde(default = "default_limit")]
     pub limit: usize,
 }
@@ -267,6 +416,20 @@ fn default_limit() -> usize {
     200
 }
 
+/// The newest audit events about clusters the caller may view.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    operation_id = "list_audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The events, newest first", body = Vec<AuditEvent>),
+        (status = 400, description = "An unknown parameter or a bad limit", body = ErrorEnvelope),
+        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+    ),
+)]
 pub async fn audit_list(
     State(state): State<AppState>,
     Caller(identity): Caller,

@@ -6,6 +6,8 @@ mod flink_harness;
 mod store_contract;
 /// Headless Chromium loads the console served by the local binary and reads it.
 mod browser_console;
+/// The console in two browsers: alice requests, bob approves from his inbox, both watch it complete.
+mod console_e2e;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
 mod rescale_engine;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
@@ -14,8 +16,12 @@ mod crash_recovery;
 mod api_flow;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
+/// The packaged Lambda bootstraps answer real events through a local Runtime API.
+mod lambda_bootstrap;
 /// Roles × endpoints, cell by cell.
 mod role_matrix;
+/// Schemathesis fuzzes the running backend from its OpenAPI document, on real Flink: no 5xx.
+mod api_fuzz;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
 mod two_reconcilers;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.

@@ -1,0 +1,130 @@
+//! The OpenAPI document of the HTTP API, generated from the handlers' `#[utoipa::path]`
+//! annotations and the wire types of `rescaler_shared` (their `openapi` feature).
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+/// Name of the bearer security scheme in the document (the `security` lists spell it too).
+pub const BEARER: &str = "bearer";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Flink Rescaler API",
+        description = "Rescale running Apache Flink jobs with two-person approval. Every error \
+                       answers with the `ErrorEnvelope` JSON body.",
+    ),
+    paths(
+        super::health,
+        document,
+        super::clusters::me,
+        super::clusters::list,
+        super::clusters::jobs,
+        super::clusters::job,
+        super::clusters::savepoints,
+        super::artifacts::metrics,
+        super::artifacts::link,
+        super::artifacts::deploy,
+        super::artifacts::list,
+        super::artifacts::upload,
+        super::rescales::preflight,
+        super::rescales::list,
+        super::rescales::create,
+        super::rescales::get,
+        super::rescales::approve,
+        super::rescales::reject,
+        super::rescales::cancel,
+        super::rescales::break_glass,
+        super::rescales::audit_list,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "meta", description = "Health and this document; no authentication"),
+        (name = "clusters", description = "Configured clusters and their jobs, live from Flink"),
+        (name = "artifacts", description = "Job jars, deployments from them, and adopting running jobs"),
+        (name = "rescales", description = "Rescale requests, their approval and execution"),
+        (name = "audit", description = "The append-only audit log"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// Declares the `Authorization: Bearer …` scheme every `/api/v1` operation requires.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from the configuration (`tokens` mode) or an RS256 JWT (`oidc` mode)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "meta",
+    operation_id = "openapi_document",
+    security(()),
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)),
+)]
+pub async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(&DOCUMENT)
+}
+
+/// A configured cluster, in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "only describes the path in the document")]
+pub struct ClusterPath {
+    /// The cluster id from the configuration.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
+    cluster: String,
+}
+
+/// A job of a configured cluster, in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "only describes the path in the document")]
+pub struct JobPath {
+    /// The cluster id from the configuration.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
+    cluster: String,
+    /// The Flink job id: 32 lowercase hex characters.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    job: String,
+}
+
+/// A rescale request, in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "only describes the path in the document")]
+pub struct RescalePath {
+    /// The request id: 32 lowercase hex characters.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+}
+
+/// The multipart body of an artifact upload: the first part with a file name is the jar.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "only describes the body in the document")]
+pub struct ArtifactUpload {
+    /// The jar (a zip file); its file name is kept, reduced to letters, digits, `.`, `-` and `_`.
+    #[schema(value_type = String, format = Binary, content_media_type = "application/java-archive")]
+    file: Vec<u8>,
+}

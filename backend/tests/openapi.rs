@@ -1,0 +1,298 @@
+//! The OpenAPI document at `/api/openapi.json`: it parses, it lists exactly the Router's routes,
+//! and real responses (tagged enums included) validate against the schemas it documents.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::http::StatusCode;
+use common::{JOB, TestApp};
+use rescaler_shared::api::AuditEvent;
+use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+use rescaler_shared::phase::{Phase, RollbackPlan};
+use serde_json::Value;
+
+/// Every route the Router serves, as (method, path template). A route added to `http::app`
+/// belongs here and in the document.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/clusters"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs/{job}"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/savepoints"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/metrics"),
+    ("POST", "/api/v1/clusters/{cluster}/jobs/{job}/link"),
+    ("POST", "/api/v1/clusters/{cluster}/deployments"),
+    ("GET", "/api/v1/artifacts"),
+    ("POST", "/api/v1/artifacts"),
+    ("POST", "/api/v1/preflight"),
+    ("GET", "/api/v1/rescales"),
+    ("POST", "/api/v1/rescales"),
+    ("GET", "/api/v1/rescales/{id}"),
+    ("POST", "/api/v1/rescales/{id}/approve"),
+    ("POST", "/api/v1/rescales/{id}/reject"),
+    ("POST", "/api/v1/rescales/{id}/cancel"),
+    ("POST", "/api/v1/rescales/{id}/break-glass"),
+    ("GET", "/api/v1/audit"),
+];
+
+/// The document as the Router serves it.
+async fn document(test_app: &TestApp) -> anyhow::Result<Value> {
+    let (status, document) = test_app.call("GET", "/api/openapi.json", None).await?;
+    anyhow::ensure!(status == StatusCode::OK, "the document answered {status}");
+    Ok(document)
+}
+
+#[tokio::test]
+async fn the_document_is_served_without_auth_and_parses_as_openapi_3() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let document = document(&test_app).await?;
+    let parsed: utoipa::openapi::OpenApi = serde_json::from_value(document.clone())?;
+    assert!(document["openapi"].as_str().is_some_and(|version| version.starts_with("3.")), "{}", document["openapi"]);
+    assert!(!parsed.paths.paths.is_empty());
+    // Bearer auth everywhere, except health and the document itself.
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(document["security"], serde_json::json!([{ "bearer": [] }]));
+    for open in ["/healthz", "/api/openapi.json"] {
+        assert_eq!(document["paths"][open]["get"]["security"], serde_json::json!([{}]), "{open}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_document_lists_every_route_of_the_router_and_no_other() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let document = document(&test_app).await?;
+    let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            documented.insert((method.to_uppercase(), path.clone()));
+            let operation_id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(operation_ids.insert(operation_id.clone()), "operationId {operation_id:?} twice");
+        }
+    }
+    let listed: BTreeSet<_> = ROUTES.iter().map(|(method, path)| ((*method).to_owned(), (*path).to_owned())).collect();
+    assert_eq!(documented, listed, "the document and the route list differ");
+
+    // Each listed route is served: neither the API's 404 fallback nor 405.
+    for (method, path) in ROUTES {
+        let uri = path.replace("{cluster}", "prod").replace("{job}", JOB).replace("{id}", JOB);
+        let (status, body) = test_app.call(method, &uri, Some("admin-token")).await?;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: {body}");
+        assert_ne!(body["error"]["message"], "no such API endpoint", "{method} {uri} is not routed");
+        let documented = &document["paths"][*path][method.to_lowercase()]["responses"][status.as_str()];
+        assert!(documented.is_object(), "{method} {path} answered {status}, which the document does not list: {body}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn real_responses_validate_against_their_documented_schemas() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let document = document(&test_app).await?;
+
+    // Records with tagged enums in several variants: a uniform target awaiting approval, a
+    // per-vertex target rolling back (a phase with a nested tagged plan).
+    let request = |job_id: &str, target: Target| OperationRequest {
+        cluster_id: "prod".to_owned(),
+        job_id: job_id.to_owned(),
+        job_name: "counter".to_owned(),
+        target,
+        strategy: Strategy::Savepoint,
+        reason: "peak".to_owned(),
+        requested_by: "alice".to_owned(),
+        required_approvals: 1,
+        approval_window_ms: 60_000,
+        verify_timeout_ms: 60_000,
+        artifact: None,
+    };
+    let waiting = Operation::new("a".repeat(32), request(JOB, Target::Uniform { parallelism: 2 }), 1_000);
+    let mut rolling_back = Operation::new(
+        "b".repeat(32),
+        request(&"c".repeat(32), Target::PerVertex { parallelism: BTreeMap::from([("v".repeat(32), 3)]) }),
+        2_000,
+    );
+    rolling_back.enter(
+        Phase::RollingBack {
+            reason: "verification timed out".to_owned(),
+            rollback: RollbackPlan::Resubmit {
+                failed_job_id: "d".repeat(32),
+                savepoint_location: "file:///tmp/sp".to_owned(),
+                rollback_job_id: "e".repeat(32),
+                since_ms: 3_000,
+                submitted_at_ms: None,
+            },
+        },
+        3_000,
+    );
+    for operation in [&waiting, &rolling_back] {
+        test_app.state.records.create_operation(operation).await.map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    }
+    let event = AuditEvent {
+        at_ms: 1_000,
+        actor: "alice".to_owned(),
+        action: "requested".to_owned(),
+        operation_id: Some(waiting.id.clone()),
+        cluster_id: Some("prod".to_owned()),
+        job_id: Some(JOB.to_owned()),
+        message: "alice requested".to_owned(),
+    };
+    test_app.state.records.audit(&event, "one").await?;
+
+    let bad_id = "z".repeat(32);
+    let cases: Vec<(&str, String, &str, Option<&str>, StatusCode)> = vec![
+        ("GET", "/healthz".into(), "/healthz", None, StatusCode::OK),
+        ("GET", "/api/v1/me".into(), "/api/v1/me", Some("alice-token"), StatusCode::OK),
+        ("GET", "/api/v1/clusters".into(), "/api/v1/clusters", Some("alice-token"), StatusCode::OK),
+        ("GET", "/api/v1/rescales".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::OK),
+        ("GET", format!("/api/v1/rescales/{}", rolling_back.id), "/api/v1/rescales/{id}", Some("alice-token"), StatusCode::OK),
+        ("GET", "/api/v1/audit".into(), "/api/v1/audit", Some("alice-token"), StatusCode::OK),
+        ("GET", "/api/v1/artifacts".into(), "/api/v1/artifacts", Some("alice-token"), StatusCode::OK),
+        ("GET", "/api/v1/me".into(), "/api/v1/me", None, StatusCode::UNAUTHORIZED),
+        ("GET", format!("/api/v1/rescales/{bad_id}"), "/api/v1/rescales/{id}", Some("alice-token"), StatusCode::NOT_FOUND),
+        ("GET", "/api/v1/rescales?phase=nope".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::BAD_REQUEST),
+        ("GET", "/api/v1/clusters/prod/jobs".into(), "/api/v1/clusters/{cluster}/jobs", Some("alice-token"), StatusCode::SERVICE_UNAVAILABLE),
+        ("POST", format!("/api/v1/rescales/{}/approve", waiting.id), "/api/v1/rescales/{id}/approve", Some("alice-token"), StatusCode::FORBIDDEN),
+    ];
+    let validator = Validator { document: &document };
+    for (method, uri, template, token, expected) in cases {
+        let (status, body) = test_app.call(method, &uri, token).await?;
+        assert_eq!(status, expected, "{method} {uri}: {body}");
+        let schema = &document["paths"][template][method.to_lowercase()]["responses"][status.as_str()]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {template} documents no JSON body for {status}");
+        if let Err(error) = validator.check(schema, &body, "$") {
+            panic!("{method} {uri} ({status}) does not match its schema: {error}\n{body:#}");
+        }
+    }
+    // The tagged enums really were exercised.
+    let (_, listed) = test_app.call("GET", "/api/v1/rescales", Some("alice-token")).await?;
+    let phases: BTreeSet<_> = listed.as_array().into_iter().flatten().filter_map(|op| op["phase"]["phase"].as_str()).collect();
+    assert_eq!(phases, BTreeSet::from(["awaiting_approval", "rolling_back"]), "{listed}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_validator_refuses_what_a_schema_forbids() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let document = document(&test_app).await?;
+    let validator = Validator { document: &document };
+    let operation = serde_json::json!({"$ref": "#/components/schemas/Operation"});
+    let target = serde_json::json!({"$ref": "#/components/schemas/Target"});
+    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": 2}), "$").is_ok());
+    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform"}), "$").is_err(), "required field");
+    assert!(validator.check(&target, &serde_json::json!({"kind": "Uniform", "parallelism": 2}), "$").is_err(), "tag spelling");
+    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": -1}), "$").is_err(), "minimum");
+    assert!(validator.check(&operation, &serde_json::json!([]), "$").is_err(), "type");
+    Ok(())
+}
+
+/// A JSON Schema checker for the keywords the document uses. A keyword it does not know fails
+/// the check, so a schema is never passed by skipping part of it.
+struct Validator<'a> {
+    document: &'a Value,
+}
+
+impl Validator<'_> {
+    fn check(&self, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+        let Some(keywords) = schema.as_object() else { return Err(format!("{at}: schema is not an object: {schema}")) };
+        for (keyword, rule) in keywords {
+            match keyword.as_str() {
+                "$ref" => {
+                    let name = rule.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).ok_or(format!("{at}: odd $ref {rule}"))?;
+                    self.check(&self.document["components"]["schemas"][name], value, at)?;
+                }
+                "type" => {
+                    let types: Vec<&str> = match rule {
+                        Value::String(one) => vec![one.as_str()],
+                        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                        _ => return Err(format!("{at}: odd type {rule}")),
+                    };
+                    if !types.iter().any(|ty| has_type(value, ty)) {
+                        return Err(format!("{at}: {value} is not of type {rule}"));
+                    }
+                }
+                "enum" => {
+                    if !rule.as_array().is_some_and(|allowed| allowed.contains(value)) {
+                        return Err(format!("{at}: {value} is not one of {rule}"));
+                    }
+                }
+                "oneOf" => {
+                    let branches = rule.as_array().ok_or(format!("{at}: odd oneOf"))?;
+                    let errors: Vec<String> = branches.iter().filter_map(|branch| self.check(branch, value, at).err()).collect();
+                    if branches.len() - errors.len() != 1 {
+                        return Err(format!("{at}: {} of {} oneOf branches match: {errors:?}", branches.len() - errors.len(), branches.len()));
+                    }
+                }
+                "allOf" => {
+                    for branch in rule.as_array().ok_or(format!("{at}: odd allOf"))? {
+                        self.check(branch, value, at)?;
+                    }
+                }
+                "required" => {
+                    if let Some(object) = value.as_object() {
+                        for name in rule.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                            if !object.contains_key(name) {
+                                return Err(format!("{at}: missing {name}"));
+                            }
+                        }
+                    }
+                }
+                "properties" => {
+                    if let Some(object) = value.as_object() {
+                        for (name, property) in rule.as_object().into_iter().flatten() {
+                            if let Some(field) = object.get(name) {
+                                self.check(property, field, &format!("{at}.{name}"))?;
+                            }
+                        }
+                    }
+                }
+                "additionalProperties" => {
+                    if let Some(object) = value.as_object() {
+                        let known = keywords.get("properties").and_then(Value::as_object);
+                        for (name, field) in object.iter().filter(|(name, _)| !known.is_some_and(|known| known.contains_key(*name))) {
+                            match rule {
+                                Value::Bool(false) => return Err(format!("{at}: unexpected field {name}")),
+                                Value::Bool(true) => {}
+                                schema => self.check(schema, field, &format!("{at}.{name}"))?,
+                            }
+                        }
+                    }
+                }
+                "items" => {
+                    for (index, item) in value.as_array().into_iter().flatten().enumerate() {
+                        self.check(rule, item, &format!("{at}[{index}]"))?;
+                    }
+                }
+                "minimum" => {
+                    if let (Some(number), Some(minimum)) = (value.as_f64(), rule.as_f64())
+                        && number < minimum
+                    {
+                        return Err(format!("{at}: {value} is below {rule}"));
+                    }
+                }
+                // Keys of a map are strings in JSON anyway.
+                "propertyNames" if rule == &serde_json::json!({"type": "string"}) => {}
+                // Annotations, not constraints.
+                "description" | "format" | "title" | "default" | "example" | "examples" | "contentMediaType" => {}
+                other => return Err(format!("{at}: the test's validator does not know the keyword {other:?}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_type(value: &Value, ty: &str) -> bool {
+    match ty {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        _ => false,
+    }
+}

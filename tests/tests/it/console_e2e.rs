@@ -1,0 +1,191 @@
+//! The console end to end in two headless Chromium sessions, against the local backend (API and
+//! reconcile loop) and a real Flink: alice requests a rescale of the sample job, bob sees it in
+//! his inbox and approves it, both pages follow it live to completed, and the new job's page
+//! shows the new parallelism. Each step leaves a screenshot under
+//! `target/test-artifacts/screenshots/console-e2e-*.png`.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use harness::Browser;
+use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::rig::{self, Rig};
+use harness::{FlinkOptions, Scheduler};
+use rescaler_backend::config::{Config, StoreConfig};
+
+/// How long a page may take to show what the test waits for.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the approved rescale may take to complete on real Flink.
+const RESCALE_TIMEOUT: Duration = Duration::from_secs(180);
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
+async fn screenshot(browser: &Browser, step: &str) -> anyhow::Result<()> {
+    browser.screenshot(&format!("console-e2e-{step}")).await?;
+    Ok(())
+}
+
+async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(PAGE_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|error| anyhow::anyhow!("no {css} within {PAGE_TIMEOUT:?}: {error}"))
+}
+
+/// Waits until every element matching `css` exists and `accept` holds for the texts of all of them.
+async fn texts_until(client: &Client, css: &str, timeout: Duration, accept: impl Fn(&[String]) -> bool) -> anyhow::Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let mut last = Vec::new();
+    loop {
+        if let Ok(elements) = client.find_all(Locator::Css(css)).await {
+            let mut texts = Vec::with_capacity(elements.len());
+            for element in elements {
+                // An element replaced while reading is read again on the next round.
+                texts.push(element.text().await.unwrap_or_default().trim().to_owned());
+            }
+            if !texts.is_empty() && accept(&texts) {
+                return Ok(texts);
+            }
+            last = texts;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{css} never matched within {timeout:?}; last texts: {last:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The phase the request page shows (`data-phase` of its badge).
+async fn shown_phase(client: &Client) -> Option<String> {
+    let badge = client.find(Locator::Css("#operation-phase [data-phase]")).await.ok()?;
+    badge.attr("data-phase").await.ok().flatten()
+}
+
+async fn wait_for_phase(client: &Client, phase: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let shown = shown_phase(client).await;
+        if shown.as_deref() == Some(phase) {
+            return Ok(());
+        }
+        anyhow::ensure!(shown.as_deref() != Some("failed") && shown.as_deref() != Some("rolled_back"), "the request ended {shown:?}");
+        anyhow::ensure!(Instant::now() < deadline, "the page never showed {phase} within {timeout:?}; it shows {shown:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -> anyhow::Result<()> {
+    let client = &browser.client;
+    client.goto(base).await?;
+    let token = element(client, "#token-input").await?;
+    screenshot(browser, &format!("{user}-01-sign-in")).await?;
+    if press_enter {
+        // Keyboard only: type the token and press Enter in the field.
+        token.send_keys(&format!("{user}-token{ENTER}")).await?;
+    } else {
+        token.send_keys(&format!("{user}-token")).await?;
+        element(client, "#sign-in-button").await?.click().await?;
+    }
+    texts_until(client, "#signed-in-user", PAGE_TIMEOUT, |texts| texts[0] == user).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_it_complete() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
+    let config = Config {
+        listen: "127.0.0.1:0".to_owned(),
+        console_dir: Some(console_dir()?),
+        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
+        clusters: vec![rig::cluster_config(&rig.flink)],
+        auth: demo_users(),
+        approvals: Default::default(),
+    };
+    let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
+    let base = backend.url();
+    let (alice, bob) = tokio::try_join!(Browser::start(), Browser::start())?;
+
+    // alice signs in with the keyboard and opens the job from the clusters page.
+    sign_in(&alice, &base, "alice", true).await?;
+    let job_link = element(&alice.client, &format!("a[data-job-id='{job_id}']")).await?;
+    texts_until(&alice.client, &format!("tr[data-job-row='{job_id}'] .chip"), PAGE_TIMEOUT, |chips| chips.iter().all(|chip| chip == "1")).await?;
+    screenshot(&alice, "alice-02-clusters").await?;
+    job_link.click().await?;
+    let before = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| cells.iter().all(|cell| cell == "1")).await?;
+    assert_eq!(before.len(), 2, "the sample job has two vertices: {before:?}");
+
+    // The rescale form: uniform 2, savepoint strategy, a reason; pre-flight passes live.
+    let parallelism = element(&alice.client, "#uniform-parallelism").await?;
+    parallelism.clear().await?;
+    parallelism.send_keys("2").await?;
+    element(&alice.client, "#strategy-savepoint").await?.click().await?;
+    element(&alice.client, "#rescale-reason").await?.send_keys("Lag is growing after the 09:00 traffic peak").await?;
+    element(&alice.client, "#preflight-result[data-state='ok']").await?;
+    let plan = element(&alice.client, "#preflight-result").await?.text().await?;
+    assert!(plan.contains("savepoint") && plan.contains("1 → 2"), "pre-flight plan: {plan:?}");
+    screenshot(&alice, "alice-03-job-and-rescale-form").await?;
+    element(&alice.client, "#submit-rescale:not([disabled])").await?.click().await?;
+
+    // The request page: awaiting approval, no approve button for the requester.
+    wait_for_phase(&alice.client, "awaiting_approval", PAGE_TIMEOUT).await?;
+    let url = alice.client.current_url().await?;
+    let operation_id = url.path().trim_start_matches("/rescales/").to_owned();
+    assert_eq!(operation_id.len(), 32, "request page address: {url}");
+    assert!(alice.client.find(Locator::Css("#approve-button")).await.is_err(), "alice must not be offered to approve her own request");
+    element(&alice.client, "#cancel-button").await?;
+    screenshot(&alice, "alice-04-request-awaiting-approval").await?;
+
+    // bob, in his own browser, sees one request in his inbox badge and opens it from the inbox.
+    sign_in(&bob, &base, "bob", false).await?;
+    texts_until(&bob.client, "#inbox-count", PAGE_TIMEOUT, |texts| texts[0] == "1").await?;
+    screenshot(&bob, "bob-02-inbox-badge").await?;
+    element(&bob.client, "#nav-inbox").await?.click().await?;
+    let inbox_link = element(&bob.client, &format!("a[data-operation-id='{operation_id}']")).await?;
+    screenshot(&bob, "bob-03-inbox").await?;
+    inbox_link.click().await?;
+
+    // bob approves with a comment.
+    let approve = element(&bob.client, "#approve-button").await?;
+    element(&bob.client, "#action-comment").await?.send_keys("Checked the slots and the savepoint directory: go").await?;
+    screenshot(&bob, "bob-04-request-before-approval").await?;
+    approve.click().await?;
+
+    // Both pages follow the execution live, without reloading.
+    let deadline = Instant::now() + RESCALE_TIMEOUT;
+    let mut seen_running = false;
+    loop {
+        let phase = shown_phase(&bob.client).await;
+        if !seen_running && matches!(phase.as_deref(), Some("stopping" | "restarting" | "verifying")) {
+            screenshot(&bob, "bob-05-request-in-progress").await?;
+            seen_running = true;
+        }
+        if phase.as_deref() == Some("completed") {
+            break;
+        }
+        anyhow::ensure!(!matches!(phase.as_deref(), Some("failed" | "rolled_back")), "the rescale ended {phase:?}");
+        anyhow::ensure!(Instant::now() < deadline, "no completion within {RESCALE_TIMEOUT:?}; bob's page shows {phase:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen_running, "bob's page never showed an execution phase: it did not update live");
+    let location = element(&bob.client, "#savepoint-location").await?.text().await?;
+    assert!(!location.trim().is_empty(), "the savepoint location is shown");
+    let events = element(&bob.client, "#events-timeline").await?.text().await?;
+    assert!(events.contains("Checked the slots"), "bob's comment is in the timeline: {events}");
+    screenshot(&bob, "bob-06-request-completed").await?;
+    texts_until(&bob.client, "#inbox-count", PAGE_TIMEOUT, |texts| texts[0] == "0").await?;
+    wait_for_phase(&alice.client, "completed", PAGE_TIMEOUT).await?;
+    screenshot(&alice, "alice-05-request-completed").await?;
+
+    // The new job's page shows parallelism 2 on every vertex.
+    element(&alice.client, "#current-job-link").await?.click().await?;
+    let after = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| cells.iter().all(|cell| cell == "2")).await?;
+    assert_eq!(after.len(), 2, "{after:?}");
+    let new_job_url = alice.client.current_url().await?;
+    assert!(!new_job_url.path().ends_with(&job_id), "the link leads to the new job, not the stopped one: {new_job_url}");
+    screenshot(&alice, "alice-06-new-job").await?;
+
+    alice.close().await?;
+    bob.close().await?;
+    Ok(())
+}
