@@ -163,8 +163,12 @@ impl Config {
             if !ids.insert(cluster.id.as_str()) {
                 return Err(ConfigError::Invalid(format!("cluster id {} appears twice", cluster.id)));
             }
-            if !cluster.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') || cluster.id.is_empty() {
-                return Err(ConfigError::Invalid(format!("cluster id {:?} must be letters, digits, - or _", cluster.id)));
+            if !cluster.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') || cluster.id.is_empty()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "cluster id {:?} must be letters, digits, - or _",
+                    cluster.id
+                )));
             }
         }
         Ok(())
@@ -180,9 +184,12 @@ impl Config {
     /// [`Config::from_env`] over any variable source (tests pass a map).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = match (var("RESCALER_CONFIG_TOML"), var("RESCALER_CONFIG")) {
-            (Some(text), _) => toml::from_str::<Self>(&text).map_err(|error| ConfigError::Invalid(error.to_string()))?,
+            (Some(text), _) => {
+                toml::from_str::<Self>(&text).map_err(|error| ConfigError::Invalid(error.to_string()))?
+            }
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
                 toml::from_str::<Self>(&text).map_err(|error| ConfigError::Invalid(error.to_string()))?
             }
             (None, None) => Self {
@@ -233,7 +240,11 @@ impl Config {
         }
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
             var(name)
-                .map(|text| text.trim().parse::<u64>().map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number"))))
+                .map(|text| {
+                    text.trim()
+                        .parse::<u64>()
+                        .map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number")))
+                })
                 .transpose()
         };
         if let Some(required) = number("RESCALER_DEFAULT_REQUIRED_APPROVALS")? {

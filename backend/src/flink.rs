@@ -32,9 +32,9 @@ use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
 
 pub use error::FlinkError;
 pub use model::{
-    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail,
-    JobSummary, MetricAggregation, ParallelismBounds, RestoreMode, RunJar, TaskCounts,
-    VERTEX_PARALLELISM_OVERRIDES_KEY, VertexMetrics, savepoint_failed_for_missing_job,
+    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
+    MetricAggregation, ParallelismBounds, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY,
+    VertexMetrics, savepoint_failed_for_missing_job,
 };
 pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig};
 
@@ -62,11 +62,7 @@ pub trait FlinkClient: Send + Sync {
     }
 
     /// Busy time, back-pressure and input rate of one vertex, aggregated over its subtasks.
-    fn vertex_metrics<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<VertexMetrics>>;
+    fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>>;
 
     /// One metric of one vertex, aggregated over its subtasks; `None` while Flink has no value
     /// (the JobManager fetches metrics every `metrics.fetcher.update-interval`, 10 s by default).
@@ -93,18 +89,12 @@ pub trait FlinkClient: Send + Sync {
     ) -> BoxFuture<'a, FlinkResult<Option<f64>>>;
 
     /// The job's checkpointing configuration; `None` when the job is unknown.
-    fn checkpoint_config<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>>;
+    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>>;
 
     /// The latest completed checkpoint and savepoint, and what the job restored from; `None`
     /// when the job is unknown. Finished jobs keep this, so a forgotten trigger result can be
     /// recovered here.
-    fn checkpoint_history<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
+    fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
 
     /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
     ///
@@ -134,11 +124,7 @@ pub trait FlinkClient: Send + Sync {
     ) -> BoxFuture<'a, FlinkResult<SavepointStatus>>;
 
     /// Uploads a jar; answers its id for [`FlinkClient::run_jar`].
-    fn upload_jar<'a>(
-        &'a self,
-        file_name: &'a str,
-        bytes: Vec<u8>,
-    ) -> BoxFuture<'a, FlinkResult<String>>;
+    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>>;
 
     fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>>;
 
@@ -149,11 +135,7 @@ pub trait FlinkClient: Send + Sync {
     ///
     /// A job id Flink already knows (running or finished) is [`FlinkError::DuplicateJob`]. A
     /// savepoint path Flink cannot read may still answer a job id: the job then fails.
-    fn run_jar<'a>(
-        &'a self,
-        jar_id: &'a str,
-        run: &'a RunJar,
-    ) -> BoxFuture<'a, FlinkResult<String>>;
+    fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>>;
 
     /// Per-vertex parallelism bounds (adaptive scheduler only; other schedulers answer 500).
     fn resource_requirements<'a>(

@@ -26,7 +26,9 @@ use rescaler_shared::operation::{Lease, Operation};
 use rescaler_shared::phase::{self, Action, Decision, Observation, Phase, Seen};
 
 use crate::config::{ClusterConfig, Config};
-use crate::flink::{FlinkClient, FlinkError, ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar};
+use crate::flink::{
+    FlinkClient, FlinkError, ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar,
+};
 use crate::records::Records;
 use crate::store::StoreError;
 
@@ -100,10 +102,7 @@ pub struct Engine {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A REST client per configured cluster.
@@ -198,10 +197,10 @@ impl Engine {
             return Ok(ReconcileAction::Done);
         }
         let now = self.now();
-        if let Some(lease) = &operation.lease {
-            if lease.blocks(&self.owner, now) {
-                return Ok(ReconcileAction::Requeue(Duration::from_millis((lease.until_ms - now).min(1_000))));
-            }
+        if let Some(lease) = &operation.lease
+            && lease.blocks(&self.owner, now)
+        {
+            return Ok(ReconcileAction::Requeue(Duration::from_millis((lease.until_ms - now).min(1_000))));
         }
         let cluster = self.cluster(&operation)?.clone();
         let observation = self.observe(&operation, &cluster, now).await;
@@ -212,7 +211,9 @@ impl Engine {
                 self.finish(&operation).await?;
                 Ok(ReconcileAction::Done)
             }
-            Decision::Wait { requeue_after_ms, .. } => Ok(ReconcileAction::Requeue(Duration::from_millis(*requeue_after_ms))),
+            Decision::Wait { requeue_after_ms, .. } => {
+                Ok(ReconcileAction::Requeue(Duration::from_millis(*requeue_after_ms)))
+            }
             Decision::Transition { .. } => {
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, now);
@@ -293,7 +294,12 @@ impl Engine {
     }
 
     /// Performs one action on Flink. Repeating it is harmless.
-    async fn perform(&self, operation: &Operation, cluster: &ClusterHandle, action: &Action) -> Result<(), ReconcileError> {
+    async fn perform(
+        &self,
+        operation: &Operation,
+        cluster: &ClusterHandle,
+        action: &Action,
+    ) -> Result<(), ReconcileError> {
         let client = &cluster.client;
         match action {
             Action::StopWithSavepoint { job_id, trigger_id } => {
@@ -302,7 +308,8 @@ impl Engine {
             }
             Action::SubmitJob { job_id, savepoint_location, parallelism } => {
                 let jar_id = self.ensure_jar(operation, cluster).await?;
-                let artifact = operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
+                let artifact =
+                    operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
                 let run = RunJar {
                     job_id: Some(job_id.clone()),
                     entry_class: artifact.entry_class.clone(),
@@ -353,7 +360,8 @@ impl Engine {
 
     /// The operation's jar on the JobManager (see [`Engine::jar_on_cluster`]).
     async fn ensure_jar(&self, operation: &Operation, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
-        let artifact = operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
+        let artifact =
+            operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
         self.jar_on_cluster(&artifact.sha256, cluster).await
     }
 
@@ -447,7 +455,8 @@ impl Engine {
                     Duration::from_secs(1)
                 }
             };
-            let next = next.clamp(Duration::from_millis(20), Duration::from_millis(250).max(next.min(Duration::from_secs(2))));
+            let next =
+                next.clamp(Duration::from_millis(20), Duration::from_millis(250).max(next.min(Duration::from_secs(2))));
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = kick.notified() => {}

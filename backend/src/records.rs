@@ -122,10 +122,10 @@ impl Records {
     /// Frees the job of a terminal operation, if the marker is still that operation's.
     pub async fn release_job(&self, operation: &Operation) -> StoreResult<()> {
         let key = active_key(&operation.cluster_id, &operation.job_id);
-        if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await? {
-            if marker.operation_id == operation.id {
-                self.store.delete(&key).await?;
-            }
+        if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await?
+            && marker.operation_id == operation.id
+        {
+            self.store.delete(&key).await?;
         }
         Ok(())
     }
@@ -143,7 +143,13 @@ impl Records {
     }
 
     /// Stores a jar (idempotent: the key is its sha256) and its metadata.
-    pub async fn put_artifact(&self, file_name: &str, bytes: Bytes, uploaded_by: &str, now_ms: u64) -> StoreResult<Artifact> {
+    pub async fn put_artifact(
+        &self,
+        file_name: &str,
+        bytes: Bytes,
+        uploaded_by: &str,
+        now_ms: u64,
+    ) -> StoreResult<Artifact> {
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let meta_key = format!("artifacts/{sha256}/meta.json");
         if let Some((existing, _)) = self.store.get_json::<Artifact>(&meta_key).await? {
@@ -178,13 +184,13 @@ impl Records {
     pub async fn artifacts(&self) -> StoreResult<Vec<Artifact>> {
         let mut artifacts = Vec::new();
         for key in self.store.list("artifacts/").await? {
-            if key.ends_with("/meta.json") {
-                if let Some((artifact, _)) = self.store.get_json::<Artifact>(&key).await? {
-                    artifacts.push(artifact);
-                }
+            if key.ends_with("/meta.json")
+                && let Some((artifact, _)) = self.store.get_json::<Artifact>(&key).await?
+            {
+                artifacts.push(artifact);
             }
         }
-        artifacts.sort_by(|a, b| b.uploaded_at_ms.cmp(&a.uploaded_at_ms));
+        artifacts.sort_by_key(|artifact| std::cmp::Reverse(artifact.uploaded_at_ms));
         Ok(artifacts)
     }
 
@@ -216,7 +222,7 @@ impl Records {
                 records.push(record);
             }
         }
-        records.sort_by(|a, b| b.taken_at_ms.cmp(&a.taken_at_ms));
+        records.sort_by_key(|record| std::cmp::Reverse(record.taken_at_ms));
         Ok(records)
     }
 

@@ -80,8 +80,15 @@ pub fn validate_key(key: &str) -> StoreResult<()> {
 
 /// Typed JSON access on top of any [`Store`].
 pub trait JsonStore {
-    fn get_json<T: DeserializeOwned>(&self, key: &str) -> impl Future<Output = StoreResult<Option<(T, Version)>>> + Send;
-    fn create_json<T: Serialize + Sync>(&self, key: &str, value: &T) -> impl Future<Output = StoreResult<Version>> + Send;
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = StoreResult<Option<(T, Version)>>> + Send;
+    fn create_json<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> impl Future<Output = StoreResult<Version>> + Send;
     fn replace_json<T: Serialize + Sync>(
         &self,
         key: &str,
@@ -102,7 +109,12 @@ impl<S: Store + ?Sized> JsonStore for S {
         self.create(key, encode(key, value)?).await
     }
 
-    async fn replace_json<T: Serialize + Sync>(&self, key: &str, value: &T, expected: &Version) -> StoreResult<Version> {
+    async fn replace_json<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+        expected: &Version,
+    ) -> StoreResult<Version> {
         self.replace(key, encode(key, value)?, expected).await
     }
 }

@@ -15,7 +15,9 @@ fn assert_envelope(status: StatusCode, body: &Value, expected: StatusCode, code:
 #[tokio::test]
 async fn a_wrong_method_is_a_405_in_the_envelope() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
-    for (method, uri) in [("DELETE", "/api/v1/me"), ("POST", "/healthz"), ("PUT", "/api/v1/rescales"), ("GET", "/api/v1/preflight")] {
+    for (method, uri) in
+        [("DELETE", "/api/v1/me"), ("POST", "/healthz"), ("PUT", "/api/v1/rescales"), ("GET", "/api/v1/preflight")]
+    {
         let (status, body) = test_app.call(method, uri, Some("admin-token")).await?;
         assert_envelope(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     }
@@ -25,7 +27,11 @@ async fn a_wrong_method_is_a_405_in_the_envelope() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_path_parameter_that_is_not_utf8_is_a_400_in_the_envelope() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
-    for uri in ["/api/v1/clusters/%FF/jobs", "/api/v1/rescales/%FF%FE", &format!("/api/v1/clusters/prod/jobs/{JOB}%C0/metrics")] {
+    for uri in [
+        "/api/v1/clusters/%FF/jobs",
+        "/api/v1/rescales/%FF%FE",
+        &format!("/api/v1/clusters/prod/jobs/{JOB}%C0/metrics"),
+    ] {
         let (status, body) = test_app.call("GET", uri, Some("admin-token")).await?;
         assert_envelope(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     }
@@ -36,7 +42,8 @@ async fn a_path_parameter_that_is_not_utf8_is_a_400_in_the_envelope() -> anyhow:
 async fn an_oversized_comment_body_is_a_400_in_the_envelope() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
     let huge = vec![b' '; 3 * 1024 * 1024];
-    let (status, body) = test_app.send("POST", &format!("/api/v1/rescales/{JOB}/approve"), Some("admin-token"), Some(huge)).await?;
+    let (status, body) =
+        test_app.send("POST", &format!("/api/v1/rescales/{JOB}/approve"), Some("admin-token"), Some(huge)).await?;
     assert_envelope(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     Ok(())
 }
@@ -45,7 +52,9 @@ async fn an_oversized_comment_body_is_a_400_in_the_envelope() -> anyhow::Result<
 async fn a_null_comment_body_means_no_comment() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
     // Past the body: the request id is unknown.
-    let (status, body) = test_app.send("POST", &format!("/api/v1/rescales/{JOB}/approve"), Some("admin-token"), Some(b"null".to_vec())).await?;
+    let (status, body) = test_app
+        .send("POST", &format!("/api/v1/rescales/{JOB}/approve"), Some("admin-token"), Some(b"null".to_vec()))
+        .await?;
     assert_envelope(status, &body, StatusCode::NOT_FOUND, "not_found");
     Ok(())
 }
@@ -54,12 +63,16 @@ async fn a_null_comment_body_means_no_comment() -> anyhow::Result<()> {
 async fn a_reason_is_measured_in_characters_not_bytes() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
     let request = |reason: String| {
-        serde_json::to_vec(&json!({"cluster_id": "prod", "job_id": JOB, "target": {"kind": "uniform", "parallelism": 2}, "reason": reason}))
+        serde_json::to_vec(
+            &json!({"cluster_id": "prod", "job_id": JOB, "target": {"kind": "uniform", "parallelism": 2}, "reason": reason}),
+        )
     };
     // 2000 two-byte characters pass validation (and reach Flink, which does not answer).
-    let (status, body) = test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request("é".repeat(2000))?)).await?;
+    let (status, body) =
+        test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request("é".repeat(2000))?)).await?;
     assert_envelope(status, &body, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
-    let (status, body) = test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request("é".repeat(2001))?)).await?;
+    let (status, body) =
+        test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request("é".repeat(2001))?)).await?;
     assert_envelope(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable");
     Ok(())
 }

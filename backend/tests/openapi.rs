@@ -148,20 +148,45 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
         ("GET", "/api/v1/me".into(), "/api/v1/me", Some("alice-token"), StatusCode::OK),
         ("GET", "/api/v1/clusters".into(), "/api/v1/clusters", Some("alice-token"), StatusCode::OK),
         ("GET", "/api/v1/rescales".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::OK),
-        ("GET", format!("/api/v1/rescales/{}", rolling_back.id), "/api/v1/rescales/{id}", Some("alice-token"), StatusCode::OK),
+        (
+            "GET",
+            format!("/api/v1/rescales/{}", rolling_back.id),
+            "/api/v1/rescales/{id}",
+            Some("alice-token"),
+            StatusCode::OK,
+        ),
         ("GET", "/api/v1/audit".into(), "/api/v1/audit", Some("alice-token"), StatusCode::OK),
         ("GET", "/api/v1/artifacts".into(), "/api/v1/artifacts", Some("alice-token"), StatusCode::OK),
         ("GET", "/api/v1/me".into(), "/api/v1/me", None, StatusCode::UNAUTHORIZED),
-        ("GET", format!("/api/v1/rescales/{bad_id}"), "/api/v1/rescales/{id}", Some("alice-token"), StatusCode::NOT_FOUND),
+        (
+            "GET",
+            format!("/api/v1/rescales/{bad_id}"),
+            "/api/v1/rescales/{id}",
+            Some("alice-token"),
+            StatusCode::NOT_FOUND,
+        ),
         ("GET", "/api/v1/rescales?phase=nope".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::BAD_REQUEST),
-        ("GET", "/api/v1/clusters/prod/jobs".into(), "/api/v1/clusters/{cluster}/jobs", Some("alice-token"), StatusCode::SERVICE_UNAVAILABLE),
-        ("POST", format!("/api/v1/rescales/{}/approve", waiting.id), "/api/v1/rescales/{id}/approve", Some("alice-token"), StatusCode::FORBIDDEN),
+        (
+            "GET",
+            "/api/v1/clusters/prod/jobs".into(),
+            "/api/v1/clusters/{cluster}/jobs",
+            Some("alice-token"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "POST",
+            format!("/api/v1/rescales/{}/approve", waiting.id),
+            "/api/v1/rescales/{id}/approve",
+            Some("alice-token"),
+            StatusCode::FORBIDDEN,
+        ),
     ];
     let validator = Validator { document: &document };
     for (method, uri, template, token, expected) in cases {
         let (status, body) = test_app.call(method, &uri, token).await?;
         assert_eq!(status, expected, "{method} {uri}: {body}");
-        let schema = &document["paths"][template][method.to_lowercase()]["responses"][status.as_str()]["content"]["application/json"]["schema"];
+        let schema = &document["paths"][template][method.to_lowercase()]["responses"][status.as_str()]["content"]["application/json"]
+            ["schema"];
         assert!(schema.is_object(), "{method} {template} documents no JSON body for {status}");
         if let Err(error) = validator.check(schema, &body, "$") {
             panic!("{method} {uri} ({status}) does not match its schema: {error}\n{body:#}");
@@ -169,7 +194,8 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
     }
     // The tagged enums really were exercised.
     let (_, listed) = test_app.call("GET", "/api/v1/rescales", Some("alice-token")).await?;
-    let phases: BTreeSet<_> = listed.as_array().into_iter().flatten().filter_map(|op| op["phase"]["phase"].as_str()).collect();
+    let phases: BTreeSet<_> =
+        listed.as_array().into_iter().flatten().filter_map(|op| op["phase"]["phase"].as_str()).collect();
     assert_eq!(phases, BTreeSet::from(["awaiting_approval", "rolling_back"]), "{listed}");
     Ok(())
 }
@@ -183,8 +209,14 @@ async fn the_validator_refuses_what_a_schema_forbids() -> anyhow::Result<()> {
     let target = serde_json::json!({"$ref": "#/components/schemas/Target"});
     assert!(validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": 2}), "$").is_ok());
     assert!(validator.check(&target, &serde_json::json!({"kind": "uniform"}), "$").is_err(), "required field");
-    assert!(validator.check(&target, &serde_json::json!({"kind": "Uniform", "parallelism": 2}), "$").is_err(), "tag spelling");
-    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": -1}), "$").is_err(), "minimum");
+    assert!(
+        validator.check(&target, &serde_json::json!({"kind": "Uniform", "parallelism": 2}), "$").is_err(),
+        "tag spelling"
+    );
+    assert!(
+        validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": -1}), "$").is_err(),
+        "minimum"
+    );
     assert!(validator.check(&operation, &serde_json::json!([]), "$").is_err(), "type");
     Ok(())
 }
@@ -201,7 +233,10 @@ impl Validator<'_> {
         for (keyword, rule) in keywords {
             match keyword.as_str() {
                 "$ref" => {
-                    let name = rule.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).ok_or(format!("{at}: odd $ref {rule}"))?;
+                    let name = rule
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        .ok_or(format!("{at}: odd $ref {rule}"))?;
                     self.check(&self.document["components"]["schemas"][name], value, at)?;
                 }
                 "type" => {
@@ -221,9 +256,14 @@ impl Validator<'_> {
                 }
                 "oneOf" => {
                     let branches = rule.as_array().ok_or(format!("{at}: odd oneOf"))?;
-                    let errors: Vec<String> = branches.iter().filter_map(|branch| self.check(branch, value, at).err()).collect();
+                    let errors: Vec<String> =
+                        branches.iter().filter_map(|branch| self.check(branch, value, at).err()).collect();
                     if branches.len() - errors.len() != 1 {
-                        return Err(format!("{at}: {} of {} oneOf branches match: {errors:?}", branches.len() - errors.len(), branches.len()));
+                        return Err(format!(
+                            "{at}: {} of {} oneOf branches match: {errors:?}",
+                            branches.len() - errors.len(),
+                            branches.len()
+                        ));
                     }
                 }
                 "allOf" => {
@@ -252,7 +292,9 @@ impl Validator<'_> {
                 "additionalProperties" => {
                     if let Some(object) = value.as_object() {
                         let known = keywords.get("properties").and_then(Value::as_object);
-                        for (name, field) in object.iter().filter(|(name, _)| !known.is_some_and(|known| known.contains_key(*name))) {
+                        for (name, field) in
+                            object.iter().filter(|(name, _)| !known.is_some_and(|known| known.contains_key(*name)))
+                        {
                             match rule {
                                 Value::Bool(false) => return Err(format!("{at}: unexpected field {name}")),
                                 Value::Bool(true) => {}

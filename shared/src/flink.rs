@@ -109,8 +109,7 @@ impl JobView {
         self.status == JobStatus::Running
             && self.vertices.len() == parallelism.len()
             && self.vertices.iter().all(|vertex| {
-                vertex.status == TaskStatus::Running
-                    && parallelism.get(&vertex.id) == Some(&vertex.parallelism)
+                vertex.status == TaskStatus::Running && parallelism.get(&vertex.id) == Some(&vertex.parallelism)
             })
     }
 }
@@ -132,7 +131,11 @@ pub enum SavepointStatus {
     /// result cache expired).
     Unknown,
     InProgress,
-    Completed { location: String },
+    Completed {
+        location: String,
+    },
     /// Flink answers `COMPLETED` with a `failure-cause` for a failed savepoint.
-    Failed { cause: String },
+    Failed {
+        cause: String,
+    },
 }

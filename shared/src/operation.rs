@@ -217,11 +217,7 @@ impl Operation {
     /// changed, say a rollback sub-step) keeps the current span.
     pub fn enter(&mut self, phase: Phase, now_ms: u64) {
         let name = phase.name();
-        let same_phase = self.phase.name() == name
-            && self
-                .phase_history
-                .last()
-                .is_some_and(|span| span.phase == name);
+        let same_phase = self.phase.name() == name && self.phase_history.last().is_some_and(|span| span.phase == name);
         self.phase = phase;
         if same_phase {
             return;
@@ -264,10 +260,7 @@ impl Operation {
 
     /// Each span's phase and duration in milliseconds, oldest first; `None` for the open span.
     pub fn phase_durations(&self) -> Vec<(PhaseName, Option<u64>)> {
-        self.phase_history
-            .iter()
-            .map(|span| (span.phase, span.duration_ms()))
-            .collect()
+        self.phase_history.iter().map(|span| (span.phase, span.duration_ms())).collect()
     }
 
     /// The id of the job that carries the workload now, or will when the operation is done:
@@ -277,9 +270,7 @@ impl Operation {
         let savepoint_strategy = self.strategy == Some(ResolvedStrategy::Savepoint);
         match (&self.phase, savepoint_strategy) {
             (Phase::Completed, true) => self.new_job_id.as_deref().unwrap_or(&self.job_id),
-            (Phase::RolledBack { .. }, true) => {
-                self.rollback_job_id.as_deref().unwrap_or(&self.job_id)
-            }
+            (Phase::RolledBack { .. }, true) => self.rollback_job_id.as_deref().unwrap_or(&self.job_id),
             _ => &self.job_id,
         }
     }
@@ -312,10 +303,9 @@ impl Target {
             .map(|vertex| {
                 let parallelism = match self {
                     Self::Uniform { parallelism } => *parallelism,
-                    Self::PerVertex { parallelism } => parallelism
-                        .get(&vertex.id)
-                        .copied()
-                        .unwrap_or(vertex.parallelism),
+                    Self::PerVertex { parallelism } => {
+                        parallelism.get(&vertex.id).copied().unwrap_or(vertex.parallelism)
+                    }
                 };
                 (vertex.id.clone(), parallelism)
             })
@@ -326,11 +316,9 @@ impl Target {
     pub fn unknown_vertices(&self, job: &JobView) -> Vec<String> {
         match self {
             Self::Uniform { .. } => Vec::new(),
-            Self::PerVertex { parallelism } => parallelism
-                .keys()
-                .filter(|id| !job.vertices.iter().any(|vertex| &vertex.id == *id))
-                .cloned()
-                .collect(),
+            Self::PerVertex { parallelism } => {
+                parallelism.keys().filter(|id| !job.vertices.iter().any(|vertex| &vertex.id == *id)).cloned().collect()
+            }
         }
     }
 
@@ -381,11 +369,7 @@ impl Strategy {
                     && job.checkpointing
                     && job.has_completed_checkpoint != Some(false)
                     && supports_in_place_rescale(&cluster.flink_version) != Some(false);
-                if in_place_safe {
-                    ResolvedStrategy::InPlace
-                } else {
-                    ResolvedStrategy::Savepoint
-                }
+                if in_place_safe { ResolvedStrategy::InPlace } else { ResolvedStrategy::Savepoint }
             }
         }
     }
@@ -451,22 +435,12 @@ pub struct OperationEvent {
 impl OperationEvent {
     /// An event written by the backend.
     pub fn by_system(at_ms: u64, kind: &str, message: impl Into<String>) -> Self {
-        Self {
-            at_ms,
-            actor: None,
-            kind: kind.to_owned(),
-            message: message.into(),
-        }
+        Self { at_ms, actor: None, kind: kind.to_owned(), message: message.into() }
     }
 
     /// An event caused by a user.
     pub fn by_user(at_ms: u64, actor: &str, kind: &str, message: impl Into<String>) -> Self {
-        Self {
-            at_ms,
-            actor: Some(actor.to_owned()),
-            kind: kind.to_owned(),
-            message: message.into(),
-        }
+        Self { at_ms, actor: Some(actor.to_owned()), kind: kind.to_owned(), message: message.into() }
     }
 }
 
@@ -505,8 +479,7 @@ pub struct PhaseSpan {
 
 impl PhaseSpan {
     pub fn duration_ms(&self) -> Option<u64> {
-        self.ended_at_ms
-            .map(|ended_at_ms| ended_at_ms.saturating_sub(self.started_at_ms))
+        self.ended_at_ms.map(|ended_at_ms| ended_at_ms.saturating_sub(self.started_at_ms))
     }
 }
 
@@ -550,8 +523,5 @@ fn mix_bits(mut value: u128) -> u128 {
 
 /// `text` has the shape of a Flink id and of an operation id: 32 lowercase hex characters.
 pub fn is_flink_id(text: &str) -> bool {
-    text.len() == 32
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+    text.len() == 32 && text.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::flink::{ClusterView, JobStatus, JobView, SavepointStatus, TaskStatus};
 use crate::operation::{
-    Approval, BreakGlass, Operation, OperationEvent, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE,
-    ResolvedStrategy, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
+    Approval, BreakGlass, Operation, OperationEvent, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy,
+    STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
 };
 use crate::preflight::{self, Plan, job_status_label, task_status_label};
 
@@ -158,12 +158,7 @@ impl PhaseName {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Completed
-                | Self::RolledBack
-                | Self::Failed
-                | Self::Rejected
-                | Self::Cancelled
-                | Self::Expired
+            Self::Completed | Self::RolledBack | Self::Failed | Self::Rejected | Self::Cancelled | Self::Expired
         )
     }
 
@@ -311,61 +306,29 @@ pub struct SavepointQuery {
 /// What to read from Flink for the operation's current phase.
 pub fn needs(op: &Operation) -> Needs {
     match &op.phase {
-        Phase::Approved => Needs {
-            job: true,
-            cluster: true,
-            ..Needs::default()
-        },
+        Phase::Approved => Needs { job: true, cluster: true, ..Needs::default() },
         Phase::Stopping { trigger_id } => Needs {
             job: true,
-            savepoint: Some(SavepointQuery {
-                job_id: op.job_id.clone(),
-                trigger_id: trigger_id.clone(),
-            }),
+            savepoint: Some(SavepointQuery { job_id: op.job_id.clone(), trigger_id: trigger_id.clone() }),
             ..Needs::default()
         },
-        Phase::Restarting { new_job_id, .. } => Needs {
-            job: true,
-            new_job: Some(new_job_id.clone()),
-            ..Needs::default()
-        },
-        Phase::Applying { .. } => Needs {
-            job: true,
-            ..Needs::default()
-        },
+        Phase::Restarting { new_job_id, .. } => {
+            Needs { job: true, new_job: Some(new_job_id.clone()), ..Needs::default() }
+        }
+        Phase::Applying { .. } => Needs { job: true, ..Needs::default() },
         Phase::Verifying { job_id, .. } => {
             if *job_id == op.job_id {
-                Needs {
-                    job: true,
-                    ..Needs::default()
-                }
+                Needs { job: true, ..Needs::default() }
             } else {
-                Needs {
-                    new_job: Some(job_id.clone()),
-                    ..Needs::default()
-                }
+                Needs { new_job: Some(job_id.clone()), ..Needs::default() }
             }
         }
-        Phase::RollingBack {
-            rollback:
-                RollbackPlan::Resubmit {
-                    failed_job_id,
-                    rollback_job_id,
-                    ..
-                },
-            ..
-        } => Needs {
+        Phase::RollingBack { rollback: RollbackPlan::Resubmit { failed_job_id, rollback_job_id, .. }, .. } => Needs {
             new_job: Some(failed_job_id.clone()),
             rollback_job: Some(rollback_job_id.clone()),
             ..Needs::default()
         },
-        Phase::RollingBack {
-            rollback: RollbackPlan::InPlace { .. },
-            ..
-        } => Needs {
-            job: true,
-            ..Needs::default()
-        },
+        Phase::RollingBack { rollback: RollbackPlan::InPlace { .. }, .. } => Needs { job: true, ..Needs::default() },
         Phase::AwaitingApproval
         | Phase::Completed
         | Phase::RolledBack { .. }
@@ -391,11 +354,7 @@ pub enum Decision {
     },
     /// Perform exactly one action on Flink, then write `then`. If the action fails, write
     /// nothing: the next pass decides again.
-    Act {
-        action: Action,
-        then: Phase,
-        event: OperationEvent,
-    },
+    Act { action: Action, then: Phase, event: OperationEvent },
     /// The operation is terminal.
     Done,
 }
@@ -404,9 +363,7 @@ impl Decision {
     /// When to run the next pass: right away after a write, later after a wait, never when done.
     pub fn requeue_after_ms(&self) -> Option<u64> {
         match self {
-            Self::Wait {
-                requeue_after_ms, ..
-            } => Some(*requeue_after_ms),
+            Self::Wait { requeue_after_ms, .. } => Some(*requeue_after_ms),
             Self::Transition { .. } | Self::Act { .. } => Some(0),
             Self::Done => None,
         }
@@ -423,16 +380,9 @@ pub enum Action {
     /// Submit the operation's artifact under this job id, restoring from the savepoint, at this
     /// parallelism by vertex id. Flink refuses a second job with the same id: the backend
     /// treats "duplicate job" as success.
-    SubmitJob {
-        job_id: String,
-        savepoint_location: String,
-        parallelism: BTreeMap<String, u32>,
-    },
+    SubmitJob { job_id: String, savepoint_location: String, parallelism: BTreeMap<String, u32> },
     /// `PUT /jobs/:job_id/resource-requirements` with this parallelism by vertex id.
-    PutResourceRequirements {
-        job_id: String,
-        parallelism: BTreeMap<String, u32>,
-    },
+    PutResourceRequirements { job_id: String, parallelism: BTreeMap<String, u32> },
     /// `PATCH /jobs/:job_id?mode=cancel`. Harmless on a job that already stopped.
     CancelJob { job_id: String },
 }
@@ -456,11 +406,9 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
     match &op.phase {
         Phase::Approved => decide_approved(op, obs),
         Phase::Stopping { trigger_id } => decide_stopping(op, obs, trigger_id),
-        Phase::Restarting {
-            savepoint_location,
-            new_job_id,
-            since_ms,
-        } => decide_restarting(op, obs, savepoint_location, new_job_id, *since_ms),
+        Phase::Restarting { savepoint_location, new_job_id, since_ms } => {
+            decide_restarting(op, obs, savepoint_location, new_job_id, *since_ms)
+        }
         Phase::Applying { since_ms } => decide_applying(op, obs, *since_ms),
         Phase::Verifying { job_id, since_ms } => decide_verifying(op, obs, job_id, *since_ms),
         Phase::RollingBack { reason, rollback } => match rollback {
@@ -482,10 +430,9 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
                     submitted_at_ms: *submitted_at_ms,
                 },
             ),
-            RollbackPlan::InPlace {
-                since_ms,
-                requirements_sent_at_ms,
-            } => decide_in_place_rollback(op, obs, reason, *since_ms, *requirements_sent_at_ms),
+            RollbackPlan::InPlace { since_ms, requirements_sent_at_ms } => {
+                decide_in_place_rollback(op, obs, reason, *since_ms, *requirements_sent_at_ms)
+            }
         },
         Phase::AwaitingApproval
         | Phase::Completed
@@ -500,9 +447,7 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
 /// The requeue after `streak` unavailable passes in a row: 1 s, 2 s, 4 s … up to a minute.
 pub fn unavailable_backoff_ms(streak: u32) -> u64 {
     let factor = 1_u64.checked_shl(streak.min(16)).unwrap_or(u64::MAX);
-    UNAVAILABLE_BACKOFF_BASE_MS
-        .saturating_mul(factor)
-        .min(UNAVAILABLE_BACKOFF_MAX_MS)
+    UNAVAILABLE_BACKOFF_BASE_MS.saturating_mul(factor).min(UNAVAILABLE_BACKOFF_MAX_MS)
 }
 
 fn decide_awaiting_approval(op: &Operation, now_ms: u64) -> Decision {
@@ -523,11 +468,7 @@ fn decide_awaiting_approval(op: &Operation, now_ms: u64) -> Decision {
             OperationEvent::by_system(
                 now_ms,
                 event_kind::APPROVAL_COMPLETE,
-                format!(
-                    "approved by {} of {} required",
-                    op.approval_count(),
-                    op.required_approvals
-                ),
+                format!("approved by {} of {} required", op.approval_count(), op.required_approvals),
             ),
         );
     }
@@ -537,21 +478,13 @@ fn decide_awaiting_approval(op: &Operation, now_ms: u64) -> Decision {
             OperationEvent::by_system(
                 now_ms,
                 event_kind::EXPIRED,
-                format!(
-                    "not approved in time: {} of {} approvals",
-                    op.approval_count(),
-                    op.required_approvals
-                ),
+                format!("not approved in time: {} of {} approvals", op.approval_count(), op.required_approvals),
             ),
         );
     }
     Decision::Wait {
         requeue_after_ms: APPROVAL_POLL_MS.min(op.expires_at_ms - now_ms),
-        why: format!(
-            "waiting for approval: {} of {}",
-            op.approval_count(),
-            op.required_approvals
-        ),
+        why: format!("waiting for approval: {} of {}", op.approval_count(), op.required_approvals),
     }
 }
 
@@ -564,19 +497,12 @@ fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
         return wait_for_observation("the cluster overview");
     };
     let Seen::Present(job) = job else {
-        return fail(
-            now_ms,
-            format!("job {} no longer exists; nothing was changed", op.job_id),
-        );
+        return fail(now_ms, format!("job {} no longer exists; nothing was changed", op.job_id));
     };
     if job.status != JobStatus::Running {
         return fail(
             now_ms,
-            format!(
-                "job {} is {}, not RUNNING; nothing was changed",
-                op.job_id,
-                job_status_label(job.status)
-            ),
+            format!("job {} is {}, not RUNNING; nothing was changed", op.job_id, job_status_label(job.status)),
         );
     }
     let checked = preflight::check(
@@ -590,22 +516,13 @@ fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
     let plan = match checked {
         Ok(plan) => plan,
         Err(failures) => {
-            let messages = failures
-                .iter()
-                .map(|failure| failure.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return fail(
-                now_ms,
-                format!("pre-flight failed: {messages}; nothing was changed"),
-            );
+            let messages = failures.iter().map(|failure| failure.message.as_str()).collect::<Vec<_>>().join("; ");
+            return fail(now_ms, format!("pre-flight failed: {messages}; nothing was changed"));
         }
     };
     let (to, message) = match plan.strategy {
         ResolvedStrategy::Savepoint => (
-            Phase::Stopping {
-                trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE),
-            },
+            Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) },
             format!(
                 "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}",
                 op.job_id,
@@ -614,11 +531,7 @@ fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
         ),
         ResolvedStrategy::InPlace => (
             Phase::Applying { since_ms: now_ms },
-            format!(
-                "in-place strategy: rescaling job {} to {}",
-                op.job_id,
-                describe_parallelism(job, &plan.target)
-            ),
+            format!("in-place strategy: rescaling job {} to {}", op.job_id, describe_parallelism(job, &plan.target)),
         ),
     };
     Decision::Transition {
@@ -665,10 +578,9 @@ fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &str) -> Decis
         },
         SavepointStatus::Failed { cause } => {
             let reason = match job {
-                Seen::Present(job) if job.status == JobStatus::Running => format!(
-                    "savepoint failed: {cause}; job {} is still RUNNING, untouched",
-                    op.job_id
-                ),
+                Seen::Present(job) if job.status == JobStatus::Running => {
+                    format!("savepoint failed: {cause}; job {} is still RUNNING, untouched", op.job_id)
+                }
                 Seen::Present(job) => format!(
                     "savepoint failed: {cause}; job {} is {} and no savepoint was taken: \
                      restore it from its latest checkpoint",
@@ -685,20 +597,12 @@ fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &str) -> Decis
         }
         SavepointStatus::Unknown => match job {
             Seen::Present(job) if job.status == JobStatus::Running => Decision::Act {
-                action: Action::StopWithSavepoint {
-                    job_id: op.job_id.clone(),
-                    trigger_id: trigger_id.to_owned(),
-                },
-                then: Phase::Stopping {
-                    trigger_id: trigger_id.to_owned(),
-                },
+                action: Action::StopWithSavepoint { job_id: op.job_id.clone(), trigger_id: trigger_id.to_owned() },
+                then: Phase::Stopping { trigger_id: trigger_id.to_owned() },
                 event: OperationEvent::by_system(
                     now_ms,
                     event_kind::STOP_TRIGGERED,
-                    format!(
-                        "stop-with-savepoint of job {} triggered (trigger {trigger_id})",
-                        op.job_id
-                    ),
+                    format!("stop-with-savepoint of job {} triggered (trigger {trigger_id})", op.job_id),
                 ),
             },
             // This is where a later version may look the savepoint up in the job's checkpoint
@@ -759,10 +663,7 @@ fn decide_restarting(
     };
     if let Seen::Present(_) = new_job {
         return transition(
-            Phase::Verifying {
-                job_id: new_job_id.to_owned(),
-                since_ms: now_ms,
-            },
+            Phase::Verifying { job_id: new_job_id.to_owned(), since_ms: now_ms },
             OperationEvent::by_system(
                 now_ms,
                 event_kind::JOB_FOUND,
@@ -784,10 +685,8 @@ fn decide_restarting(
         );
     }
     if op.timed_out(since_ms, now_ms) {
-        let reason = format!(
-            "job {new_job_id} could not be submitted within {}",
-            describe_duration(op.verify_timeout_ms)
-        );
+        let reason =
+            format!("job {new_job_id} could not be submitted within {}", describe_duration(op.verify_timeout_ms));
         return start_resubmit_rollback(op, now_ms, reason, new_job_id, savepoint_location);
     }
     Decision::Act {
@@ -796,10 +695,7 @@ fn decide_restarting(
             savepoint_location: savepoint_location.to_owned(),
             parallelism: op.target_parallelism.clone(),
         },
-        then: Phase::Verifying {
-            job_id: new_job_id.to_owned(),
-            since_ms: now_ms,
-        },
+        then: Phase::Verifying { job_id: new_job_id.to_owned(), since_ms: now_ms },
         event: OperationEvent::by_system(
             now_ms,
             event_kind::JOB_SUBMITTED,
@@ -851,10 +747,7 @@ fn decide_applying(op: &Operation, obs: &Observation, since_ms: u64) -> Decision
             job_id: op.job_id.clone(),
             parallelism: op.target_parallelism.clone(),
         },
-        then: Phase::Verifying {
-            job_id: op.job_id.clone(),
-            since_ms: now_ms,
-        },
+        then: Phase::Verifying { job_id: op.job_id.clone(), since_ms: now_ms },
         event: OperationEvent::by_system(
             now_ms,
             event_kind::REQUIREMENTS_SENT,
@@ -887,10 +780,9 @@ fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, since_ms: u
             );
         }
         Seen::Absent => format!("job {job_id} disappeared before it ran at the target parallelism"),
-        Seen::Present(job) if job.status.is_terminal() => format!(
-            "job {job_id} is {} before it ran at the target parallelism",
-            job_status_label(job.status)
-        ),
+        Seen::Present(job) if job.status.is_terminal() => {
+            format!("job {job_id} is {} before it ran at the target parallelism", job_status_label(job.status))
+        }
         Seen::Present(job) if op.timed_out(since_ms, now_ms) => format!(
             "job {job_id} did not run at the target parallelism within {}: {}",
             describe_duration(op.verify_timeout_ms),
@@ -917,13 +809,8 @@ fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, since_ms: u
         return start_in_place_rollback(now_ms, failure);
     }
     match &op.savepoint {
-        Some(savepoint) => {
-            start_resubmit_rollback(op, now_ms, failure, job_id, &savepoint.location)
-        }
-        None => fail(
-            now_ms,
-            format!("{failure}; the operation recorded no savepoint to roll back to"),
-        ),
+        Some(savepoint) => start_resubmit_rollback(op, now_ms, failure, job_id, &savepoint.location),
+        None => fail(now_ms, format!("{failure}; the operation recorded no savepoint to roll back to")),
     }
 }
 
@@ -966,16 +853,11 @@ fn decide_resubmit_rollback(
     let original = &op.original_parallelism;
     match (rollback_job, rollback.submitted_at_ms) {
         (Seen::Present(job), _) if job.runs_at(original) => transition(
-            Phase::RolledBack {
-                reason: reason.to_owned(),
-            },
+            Phase::RolledBack { reason: reason.to_owned() },
             OperationEvent::by_system(
                 now_ms,
                 event_kind::ROLLED_BACK,
-                format!(
-                    "job {rollback_job_id} runs at the original {}",
-                    describe_parallelism(job, original)
-                ),
+                format!("job {rollback_job_id} runs at the original {}", describe_parallelism(job, original)),
             ),
         ),
         (Seen::Present(job), _) if job.status.is_terminal() => fail(
@@ -1009,10 +891,7 @@ fn decide_resubmit_rollback(
             } else {
                 Decision::Wait {
                     requeue_after_ms: JOB_POLL_MS,
-                    why: format!(
-                        "verifying rollback job {rollback_job_id}: {}",
-                        describe_progress(job, original)
-                    ),
+                    why: format!("verifying rollback job {rollback_job_id}: {}", describe_progress(job, original)),
                 }
             }
         }
@@ -1063,17 +942,12 @@ fn decide_resubmit_before_submission(
             };
         }
         return Decision::Act {
-            action: Action::CancelJob {
-                job_id: failed_job_id.to_owned(),
-            },
+            action: Action::CancelJob { job_id: failed_job_id.to_owned() },
             then: rollback.phase(reason, None),
             event: OperationEvent::by_system(
                 now_ms,
                 event_kind::CANCEL_REQUESTED,
-                format!(
-                    "cancelling failed job {failed_job_id} (it was {})",
-                    job_status_label(job.status)
-                ),
+                format!("cancelling failed job {failed_job_id} (it was {})", job_status_label(job.status)),
             ),
         };
     }
@@ -1155,16 +1029,10 @@ fn decide_in_place_rollback(
             ),
         ),
         None => Decision::Act {
-            action: Action::PutResourceRequirements {
-                job_id: op.job_id.clone(),
-                parallelism: original.clone(),
-            },
+            action: Action::PutResourceRequirements { job_id: op.job_id.clone(), parallelism: original.clone() },
             then: Phase::RollingBack {
                 reason: reason.to_owned(),
-                rollback: RollbackPlan::InPlace {
-                    since_ms,
-                    requirements_sent_at_ms: Some(now_ms),
-                },
+                rollback: RollbackPlan::InPlace { since_ms, requirements_sent_at_ms: Some(now_ms) },
             },
             event: OperationEvent::by_system(
                 now_ms,
@@ -1177,17 +1045,11 @@ fn decide_in_place_rollback(
             ),
         },
         Some(_) if job.runs_at(original) => transition(
-            Phase::RolledBack {
-                reason: reason.to_owned(),
-            },
+            Phase::RolledBack { reason: reason.to_owned() },
             OperationEvent::by_system(
                 now_ms,
                 event_kind::ROLLED_BACK,
-                format!(
-                    "job {} runs at the original {}",
-                    op.job_id,
-                    describe_parallelism(job, original)
-                ),
+                format!("job {} runs at the original {}", op.job_id, describe_parallelism(job, original)),
             ),
         ),
         Some(sent_at_ms) if op.timed_out(sent_at_ms, now_ms) => fail(
@@ -1202,11 +1064,7 @@ fn decide_in_place_rollback(
         ),
         Some(_) => Decision::Wait {
             requeue_after_ms: JOB_POLL_MS,
-            why: format!(
-                "rolling back job {}: {}",
-                op.job_id,
-                describe_progress(job, original)
-            ),
+            why: format!("rolling back job {}: {}", op.job_id, describe_progress(job, original)),
         },
     }
 }
@@ -1239,37 +1097,22 @@ fn start_in_place_rollback(now_ms: u64, reason: String) -> Decision {
     transition(
         Phase::RollingBack {
             reason,
-            rollback: RollbackPlan::InPlace {
-                since_ms: now_ms,
-                requirements_sent_at_ms: None,
-            },
+            rollback: RollbackPlan::InPlace { since_ms: now_ms, requirements_sent_at_ms: None },
         },
         OperationEvent::by_system(now_ms, event_kind::ROLLBACK_STARTED, message),
     )
 }
 
 fn transition(to: Phase, event: OperationEvent) -> Decision {
-    Decision::Transition {
-        to,
-        event,
-        plan: None,
-    }
+    Decision::Transition { to, event, plan: None }
 }
 
 fn fail(now_ms: u64, reason: String) -> Decision {
-    transition(
-        Phase::Failed {
-            reason: reason.clone(),
-        },
-        OperationEvent::by_system(now_ms, event_kind::FAILED, reason),
-    )
+    transition(Phase::Failed { reason: reason.clone() }, OperationEvent::by_system(now_ms, event_kind::FAILED, reason))
 }
 
 fn wait_for_observation(what: &str) -> Decision {
-    Decision::Wait {
-        requeue_after_ms: MISSING_OBSERVATION_POLL_MS,
-        why: format!("{what} was not read in this pass"),
-    }
+    Decision::Wait { requeue_after_ms: MISSING_OBSERVATION_POLL_MS, why: format!("{what} was not read in this pass") }
 }
 
 /// `Source: numbers 2 → 4, Sink 2 → 4` style summary of a target against a job.
@@ -1286,11 +1129,7 @@ fn describe_parallelism(job: &JobView, parallelism: &BTreeMap<String, u32>) -> S
             })
         })
         .collect::<Vec<_>>();
-    if parts.is_empty() {
-        "parallelism by vertex {}".to_owned()
-    } else {
-        format!("parallelism {}", parts.join(", "))
-    }
+    if parts.is_empty() { "parallelism by vertex {}".to_owned() } else { format!("parallelism {}", parts.join(", ")) }
 }
 
 /// What still keeps `job` from running at `parallelism`.
@@ -1319,11 +1158,7 @@ fn describe_progress(job: &JobView, parallelism: &BTreeMap<String, u32>) -> Stri
         if job.vertices.len() == parallelism.len() {
             "job runs at the expected parallelism".to_owned()
         } else {
-            format!(
-                "job has {} vertices, {} expected",
-                job.vertices.len(),
-                parallelism.len()
-            )
+            format!("job has {} vertices, {} expected", job.vertices.len(), parallelism.len())
         }
     } else {
         format!("job is RUNNING; not there yet: {}", pending.join(", "))
@@ -1358,15 +1193,9 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
         op.target_parallelism = plan.target.clone();
     }
     match to {
-        Phase::Restarting {
-            savepoint_location,
-            new_job_id,
-            ..
-        } => {
-            let already_recorded = op
-                .savepoint
-                .as_ref()
-                .is_some_and(|savepoint| savepoint.location == *savepoint_location);
+        Phase::Restarting { savepoint_location, new_job_id, .. } => {
+            let already_recorded =
+                op.savepoint.as_ref().is_some_and(|savepoint| savepoint.location == *savepoint_location);
             if !already_recorded {
                 op.savepoint = Some(SavepointRef {
                     location: savepoint_location.clone(),
@@ -1376,12 +1205,9 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
             }
             op.new_job_id = Some(new_job_id.clone());
         }
-        Phase::RollingBack {
-            rollback: RollbackPlan::Resubmit {
-                rollback_job_id, ..
-            },
-            ..
-        } => op.rollback_job_id = Some(rollback_job_id.clone()),
+        Phase::RollingBack { rollback: RollbackPlan::Resubmit { rollback_job_id, .. }, .. } => {
+            op.rollback_job_id = Some(rollback_job_id.clone())
+        }
         _ => {}
     }
     op.enter(to.clone(), now_ms);
@@ -1412,154 +1238,72 @@ pub enum ActionRefused {
 /// Records `by`'s approval. Only while awaiting approval and before the window closes; nobody
 /// approves their own request, nobody approves twice. Users are compared ignoring ASCII case
 /// and surrounding spaces. Moving to [`Phase::Approved`] is left to [`decide`].
-pub fn approve(
-    op: &mut Operation,
-    by: &str,
-    comment: &str,
-    now_ms: u64,
-) -> Result<(), ActionRefused> {
+pub fn approve(op: &mut Operation, by: &str, comment: &str, now_ms: u64) -> Result<(), ActionRefused> {
     let by = acting_user(by)?;
     refuse_unless_open_for_approval(op, now_ms)?;
     if same_user(by, &op.requested_by) {
         return Err(ActionRefused::OwnRequest);
     }
-    if let Some(approval) = op
-        .approvals
-        .iter()
-        .find(|approval| same_user(&approval.by, by))
-    {
-        return Err(ActionRefused::AlreadyApproved {
-            by: approval.by.clone(),
-        });
+    if let Some(approval) = op.approvals.iter().find(|approval| same_user(&approval.by, by)) {
+        return Err(ActionRefused::AlreadyApproved { by: approval.by.clone() });
     }
-    op.approvals.push(Approval {
-        by: by.to_owned(),
-        at_ms: now_ms,
-        comment: comment.to_owned(),
-    });
-    let message = format!(
-        "{by} approved ({} of {}){}",
-        op.approval_count(),
-        op.required_approvals,
-        comment_suffix(comment)
-    );
-    op.record(OperationEvent::by_user(
-        now_ms,
-        by,
-        event_kind::APPROVED,
-        message,
-    ));
+    op.approvals.push(Approval { by: by.to_owned(), at_ms: now_ms, comment: comment.to_owned() });
+    let message =
+        format!("{by} approved ({} of {}){}", op.approval_count(), op.required_approvals, comment_suffix(comment));
+    op.record(OperationEvent::by_user(now_ms, by, event_kind::APPROVED, message));
     Ok(())
 }
 
 /// Rejects the request. Only while awaiting approval; anyone may reject, the requester too.
-pub fn reject(
-    op: &mut Operation,
-    by: &str,
-    comment: &str,
-    now_ms: u64,
-) -> Result<(), ActionRefused> {
+pub fn reject(op: &mut Operation, by: &str, comment: &str, now_ms: u64) -> Result<(), ActionRefused> {
     let by = acting_user(by)?;
     if op.phase != Phase::AwaitingApproval {
-        return Err(ActionRefused::NotAwaitingApproval {
-            phase: op.phase.name(),
-        });
+        return Err(ActionRefused::NotAwaitingApproval { phase: op.phase.name() });
     }
-    op.enter(
-        Phase::Rejected {
-            by: by.to_owned(),
-            comment: comment.to_owned(),
-        },
-        now_ms,
-    );
+    op.enter(Phase::Rejected { by: by.to_owned(), comment: comment.to_owned() }, now_ms);
     let message = format!("{by} rejected the request{}", comment_suffix(comment));
-    op.record(OperationEvent::by_user(
-        now_ms,
-        by,
-        event_kind::REJECTED,
-        message,
-    ));
+    op.record(OperationEvent::by_user(now_ms, by, event_kind::REJECTED, message));
     Ok(())
 }
 
 /// Cancels the operation. Only before it touched Flink: awaiting approval or approved.
-pub fn cancel(
-    op: &mut Operation,
-    by: &str,
-    comment: &str,
-    now_ms: u64,
-) -> Result<(), ActionRefused> {
+pub fn cancel(op: &mut Operation, by: &str, comment: &str, now_ms: u64) -> Result<(), ActionRefused> {
     let by = acting_user(by)?;
     if !matches!(op.phase, Phase::AwaitingApproval | Phase::Approved) {
-        return Err(ActionRefused::NotCancellable {
-            phase: op.phase.name(),
-        });
+        return Err(ActionRefused::NotCancellable { phase: op.phase.name() });
     }
-    op.enter(
-        Phase::Cancelled {
-            by: by.to_owned(),
-            comment: comment.to_owned(),
-        },
-        now_ms,
-    );
+    op.enter(Phase::Cancelled { by: by.to_owned(), comment: comment.to_owned() }, now_ms);
     let message = format!("{by} cancelled the operation{}", comment_suffix(comment));
-    op.record(OperationEvent::by_user(
-        now_ms,
-        by,
-        event_kind::CANCELLED,
-        message,
-    ));
+    op.record(OperationEvent::by_user(now_ms, by, event_kind::CANCELLED, message));
     Ok(())
 }
 
 /// Bypasses the approval count in an emergency. Needs a reason; only while awaiting approval
 /// and before the window closes; once per operation. The requester may break the glass on
 /// their own request: who may is a role, checked by the API.
-pub fn break_glass(
-    op: &mut Operation,
-    by: &str,
-    reason: &str,
-    now_ms: u64,
-) -> Result<(), ActionRefused> {
+pub fn break_glass(op: &mut Operation, by: &str, reason: &str, now_ms: u64) -> Result<(), ActionRefused> {
     let by = acting_user(by)?;
     refuse_unless_open_for_approval(op, now_ms)?;
     if let Some(existing) = &op.break_glass {
-        return Err(ActionRefused::AlreadyBrokenGlass {
-            by: existing.by.clone(),
-        });
+        return Err(ActionRefused::AlreadyBrokenGlass { by: existing.by.clone() });
     }
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ActionRefused::ReasonRequired);
     }
-    op.break_glass = Some(BreakGlass {
-        by: by.to_owned(),
-        at_ms: now_ms,
-        reason: reason.to_owned(),
-    });
-    op.record(OperationEvent::by_user(
-        now_ms,
-        by,
-        event_kind::BREAK_GLASS,
-        format!("{by} broke the glass: {reason}"),
-    ));
+    op.break_glass = Some(BreakGlass { by: by.to_owned(), at_ms: now_ms, reason: reason.to_owned() });
+    op.record(OperationEvent::by_user(now_ms, by, event_kind::BREAK_GLASS, format!("{by} broke the glass: {reason}")));
     Ok(())
 }
 
 fn acting_user(by: &str) -> Result<&str, ActionRefused> {
     let by = by.trim();
-    if by.is_empty() {
-        Err(ActionRefused::MissingActor)
-    } else {
-        Ok(by)
-    }
+    if by.is_empty() { Err(ActionRefused::MissingActor) } else { Ok(by) }
 }
 
 fn refuse_unless_open_for_approval(op: &Operation, now_ms: u64) -> Result<(), ActionRefused> {
     if op.phase != Phase::AwaitingApproval {
-        return Err(ActionRefused::NotAwaitingApproval {
-            phase: op.phase.name(),
-        });
+        return Err(ActionRefused::NotAwaitingApproval { phase: op.phase.name() });
     }
     if now_ms >= op.expires_at_ms {
         return Err(ActionRefused::ApprovalWindowClosed);
@@ -1573,9 +1317,5 @@ fn same_user(left: &str, right: &str) -> bool {
 
 fn comment_suffix(comment: &str) -> String {
     let comment = comment.trim();
-    if comment.is_empty() {
-        String::new()
-    } else {
-        format!(": {comment}")
-    }
+    if comment.is_empty() { String::new() } else { format!(": {comment}") }
 }

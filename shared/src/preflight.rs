@@ -39,10 +39,7 @@ pub struct PreflightFailure {
 
 impl PreflightFailure {
     fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        Self { code: code.to_owned(), message: message.into() }
     }
 }
 
@@ -73,11 +70,7 @@ pub fn check(
     if job.status != JobStatus::Running {
         failures.push(PreflightFailure::new(
             failure_code::JOB_NOT_RUNNING,
-            format!(
-                "job {} is {}; only a RUNNING job can be rescaled",
-                job.id,
-                job_status_label(job.status)
-            ),
+            format!("job {} is {}; only a RUNNING job can be rescaled", job.id, job_status_label(job.status)),
         ));
     }
 
@@ -85,9 +78,9 @@ pub fn check(
     let resolved_target = target.resolve(job);
     failures.extend(target_failures(target, job, &resolved_target));
 
-    let target_is_valid = failures.iter().all(|failure| {
-        failure.code != failure_code::UNKNOWN_VERTEX && failure.code != failure_code::EMPTY_TARGET
-    });
+    let target_is_valid = failures
+        .iter()
+        .all(|failure| failure.code != failure_code::UNKNOWN_VERTEX && failure.code != failure_code::EMPTY_TARGET);
     if target_is_valid && resolved_target == original {
         failures.push(PreflightFailure::new(
             failure_code::NOTHING_TO_CHANGE,
@@ -143,34 +136,21 @@ pub fn check(
     }
 
     if failures.is_empty() {
-        Ok(Plan {
-            strategy: resolved_strategy,
-            original,
-            target: resolved_target,
-        })
+        Ok(Plan { strategy: resolved_strategy, original, target: resolved_target })
     } else {
         Err(failures)
     }
 }
 
-fn target_failures(
-    target: &Target,
-    job: &JobView,
-    resolved_target: &BTreeMap<String, u32>,
-) -> Vec<PreflightFailure> {
+fn target_failures(target: &Target, job: &JobView, resolved_target: &BTreeMap<String, u32>) -> Vec<PreflightFailure> {
     let mut failures = Vec::new();
     match target {
         Target::PerVertex { parallelism } if parallelism.is_empty() => {
-            failures.push(PreflightFailure::new(
-                failure_code::EMPTY_TARGET,
-                "the per-vertex target lists no vertex",
-            ));
+            failures.push(PreflightFailure::new(failure_code::EMPTY_TARGET, "the per-vertex target lists no vertex"));
         }
         Target::Uniform { parallelism: 0 } => {
-            failures.push(PreflightFailure::new(
-                failure_code::PARALLELISM_OUT_OF_RANGE,
-                "parallelism must be at least 1",
-            ));
+            failures
+                .push(PreflightFailure::new(failure_code::PARALLELISM_OUT_OF_RANGE, "parallelism must be at least 1"));
             return failures;
         }
         _ => {}
@@ -272,9 +252,7 @@ pub fn resubmit_applies_vertex_overrides(flink_version: &str) -> bool {
 }
 
 fn leading_number(text: &str) -> Option<u32> {
-    let digits_end = text
-        .find(|character: char| !character.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|character: char| !character.is_ascii_digit()).unwrap_or(text.len());
     text[..digits_end].parse().ok()
 }
 
@@ -305,12 +283,7 @@ pub struct VertexLimit {
 
 impl Limits {
     pub fn of(job: &JobView, cluster: &ClusterView) -> Self {
-        let slots_held = job
-            .vertices
-            .iter()
-            .map(|vertex| vertex.parallelism)
-            .max()
-            .unwrap_or(0);
+        let slots_held = job.vertices.iter().map(|vertex| vertex.parallelism).max().unwrap_or(0);
         let slots_usable = cluster.slots_available.saturating_add(slots_held);
         let vertices: Vec<VertexLimit> = job
             .vertices
@@ -323,16 +296,9 @@ impl Limits {
                 max_achievable_parallelism: vertex.max_parallelism.min(slots_usable),
             })
             .collect();
-        let max_uniform_parallelism = vertices
-            .iter()
-            .map(|vertex| vertex.max_achievable_parallelism)
-            .min()
-            .unwrap_or(0);
-        Self {
-            slots_usable,
-            max_uniform_parallelism,
-            vertices,
-        }
+        let max_uniform_parallelism =
+            vertices.iter().map(|vertex| vertex.max_achievable_parallelism).min().unwrap_or(0);
+        Self { slots_usable, max_uniform_parallelism, vertices }
     }
 }
 

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 
 use rescaler_shared::flink::{JobStatus, SavepointStatus};
 use rescaler_shared::operation::{
-    Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE,
-    Strategy, Target, derive_flink_id, event_kind, is_flink_id,
+    Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy, Target,
+    derive_flink_id, event_kind, is_flink_id,
 };
 use rescaler_shared::phase::{
-    ActionRefused, Decision, Observation, Phase, PhaseName, RollbackPlan, apply, approve,
-    break_glass, cancel, decide, reject,
+    ActionRefused, Decision, Observation, Phase, PhaseName, RollbackPlan, apply, approve, break_glass, cancel, decide,
+    reject,
 };
 use support::*;
 
@@ -20,11 +20,7 @@ use support::*;
 
 #[test]
 fn derived_ids_look_like_flink_ids() {
-    for purpose in [
-        STOP_TRIGGER_PURPOSE,
-        RESTART_JOB_PURPOSE,
-        ROLLBACK_JOB_PURPOSE,
-    ] {
+    for purpose in [STOP_TRIGGER_PURPOSE, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE] {
         let id = derive_flink_id(OPERATION_ID, purpose);
         assert!(is_flink_id(&id), "{id}");
     }
@@ -34,14 +30,8 @@ fn derived_ids_look_like_flink_ids() {
 #[test]
 fn derived_ids_are_stable() {
     // Records in flight depend on these: a changed derivation would resubmit under a new id.
-    assert_eq!(
-        derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE),
-        "70d454cc440e497f02fdbda37f41c214"
-    );
-    assert_eq!(
-        derive_flink_id(OPERATION_ID, RESTART_JOB_PURPOSE),
-        derive_flink_id(OPERATION_ID, RESTART_JOB_PURPOSE)
-    );
+    assert_eq!(derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE), "70d454cc440e497f02fdbda37f41c214");
+    assert_eq!(derive_flink_id(OPERATION_ID, RESTART_JOB_PURPOSE), derive_flink_id(OPERATION_ID, RESTART_JOB_PURPOSE));
 }
 
 #[test]
@@ -49,15 +39,8 @@ fn derived_ids_differ_by_purpose_and_operation() {
     let mut seen = BTreeSet::new();
     let operations = (0..200).map(|index| format!("{index:032x}"));
     for operation_id in operations {
-        for purpose in [
-            STOP_TRIGGER_PURPOSE,
-            RESTART_JOB_PURPOSE,
-            ROLLBACK_JOB_PURPOSE,
-        ] {
-            assert!(
-                seen.insert(derive_flink_id(&operation_id, purpose)),
-                "collision for {operation_id} {purpose}"
-            );
+        for purpose in [STOP_TRIGGER_PURPOSE, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE] {
+            assert!(seen.insert(derive_flink_id(&operation_id, purpose)), "collision for {operation_id} {purpose}");
         }
     }
     // Length-prefixed fields: moving a character between operation id and purpose changes the id.
@@ -80,10 +63,7 @@ fn a_new_operation_awaits_approval() {
     let operation = requested(Strategy::Auto);
     assert_eq!(operation.phase, Phase::AwaitingApproval);
     assert_eq!(operation.expires_at_ms, CREATED_AT_MS + APPROVAL_WINDOW_MS);
-    assert_eq!(
-        operation.phase_durations(),
-        vec![(PhaseName::AwaitingApproval, None)]
-    );
+    assert_eq!(operation.phase_durations(), vec![(PhaseName::AwaitingApproval, None)]);
     assert_eq!(operation.events.len(), 1);
     assert_eq!(operation.events[0].kind, event_kind::REQUESTED);
     assert_eq!(operation.events[0].actor.as_deref(), Some(REQUESTER));
@@ -97,19 +77,9 @@ fn a_new_operation_awaits_approval() {
 fn entering_phases_keeps_spans() {
     let mut operation = requested(Strategy::Auto);
     operation.enter(Phase::Approved, CREATED_AT_MS + 100);
-    operation.enter(
-        Phase::Applying {
-            since_ms: CREATED_AT_MS + 150,
-        },
-        CREATED_AT_MS + 150,
-    );
+    operation.enter(Phase::Applying { since_ms: CREATED_AT_MS + 150 }, CREATED_AT_MS + 150);
     // Same phase name, new data: the span goes on.
-    operation.enter(
-        Phase::Applying {
-            since_ms: CREATED_AT_MS + 170,
-        },
-        CREATED_AT_MS + 170,
-    );
+    operation.enter(Phase::Applying { since_ms: CREATED_AT_MS + 170 }, CREATED_AT_MS + 170);
     assert!(operation.is_active());
     operation.enter(Phase::Completed, CREATED_AT_MS + 400);
     assert!(operation.is_terminal());
@@ -153,14 +123,8 @@ fn a_savepoint_rescale_from_request_to_completion() {
     );
     assert_eq!(operation.phase.name(), PhaseName::Stopping);
     assert_eq!(operation.strategy, Some(ResolvedStrategy::Savepoint));
-    assert_eq!(
-        operation.original_parallelism,
-        parallelism(ORIGINAL_PARALLELISM)
-    );
-    assert_eq!(
-        operation.target_parallelism,
-        parallelism(TARGET_PARALLELISM)
-    );
+    assert_eq!(operation.original_parallelism, parallelism(ORIGINAL_PARALLELISM));
+    assert_eq!(operation.target_parallelism, parallelism(TARGET_PARALLELISM));
 
     let decision = step(
         &mut operation,
@@ -184,10 +148,7 @@ fn a_savepoint_rescale_from_request_to_completion() {
     assert_eq!(operation.phase.name(), PhaseName::Restarting);
     let savepoint = operation.savepoint.clone().expect("savepoint recorded");
     assert_eq!(savepoint.location, SAVEPOINT_LOCATION);
-    assert_eq!(
-        savepoint.trigger_id,
-        derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE)
-    );
+    assert_eq!(savepoint.trigger_id, derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE));
     assert_eq!(savepoint.taken_at_ms, CREATED_AT_MS + 1_040);
     assert_eq!(operation.new_job_id.as_deref(), Some(new_job_id.as_str()));
 
@@ -199,13 +160,7 @@ fn a_savepoint_rescale_from_request_to_completion() {
             ..observation(CREATED_AT_MS + 1_050)
         },
     );
-    assert_eq!(
-        operation.phase,
-        Phase::Verifying {
-            job_id: new_job_id.clone(),
-            since_ms: CREATED_AT_MS + 1_050
-        }
-    );
+    assert_eq!(operation.phase, Phase::Verifying { job_id: new_job_id.clone(), since_ms: CREATED_AT_MS + 1_050 });
 
     step(
         &mut operation,
@@ -227,11 +182,7 @@ fn a_savepoint_rescale_from_request_to_completion() {
             (PhaseName::Completed, Some(0)),
         ]
     );
-    let kinds: Vec<&str> = operation
-        .events
-        .iter()
-        .map(|event| event.kind.as_str())
-        .collect();
+    let kinds: Vec<&str> = operation.events.iter().map(|event| event.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -248,20 +199,14 @@ fn a_savepoint_rescale_from_request_to_completion() {
 
     // A finished operation stays finished and `apply` of a wait or done changes nothing.
     let before = operation.clone();
-    assert_eq!(
-        step(&mut operation, &observation(CREATED_AT_MS + 9_999)),
-        Decision::Done
-    );
+    assert_eq!(step(&mut operation, &observation(CREATED_AT_MS + 9_999)), Decision::Done);
     assert_eq!(operation, before);
 }
 
 #[test]
 fn a_savepoint_rollback_records_the_rollback_job() {
     let mut operation = operation_in(
-        Phase::Verifying {
-            job_id: NEW_JOB_ID.to_owned(),
-            since_ms: PHASE_START_MS,
-        },
+        Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: PHASE_START_MS },
         ResolvedStrategy::Savepoint,
     );
     let rollback_job_id = derive_flink_id(OPERATION_ID, ROLLBACK_JOB_PURPOSE);
@@ -273,10 +218,7 @@ fn a_savepoint_rollback_records_the_rollback_job() {
         },
     );
     assert_eq!(operation.phase.name(), PhaseName::RollingBack);
-    assert_eq!(
-        operation.rollback_job_id.as_deref(),
-        Some(rollback_job_id.as_str())
-    );
+    assert_eq!(operation.rollback_job_id.as_deref(), Some(rollback_job_id.as_str()));
 
     step(
         &mut operation,
@@ -286,13 +228,7 @@ fn a_savepoint_rollback_records_the_rollback_job() {
             ..observation(NOW_MS + 100)
         },
     );
-    let Phase::RollingBack {
-        rollback: RollbackPlan::Resubmit {
-            submitted_at_ms, ..
-        },
-        ..
-    } = &operation.phase
-    else {
+    let Phase::RollingBack { rollback: RollbackPlan::Resubmit { submitted_at_ms, .. }, .. } = &operation.phase else {
         panic!("expected a resubmit rollback, got {:?}", operation.phase);
     };
     assert_eq!(*submitted_at_ms, Some(NOW_MS + 100));
@@ -301,11 +237,7 @@ fn a_savepoint_rollback_records_the_rollback_job() {
         &mut operation,
         &Observation {
             new_job: present(job(NEW_JOB_ID, JobStatus::Failed, TARGET_PARALLELISM)),
-            rollback_job: present(job(
-                &rollback_job_id,
-                JobStatus::Running,
-                ORIGINAL_PARALLELISM,
-            )),
+            rollback_job: present(job(&rollback_job_id, JobStatus::Running, ORIGINAL_PARALLELISM)),
             ..observation(NOW_MS + 900)
         },
     );
@@ -317,10 +249,7 @@ fn a_savepoint_rollback_records_the_rollback_job() {
     assert_eq!(
         operation.phase_durations(),
         vec![
-            (
-                PhaseName::AwaitingApproval,
-                Some(PHASE_START_MS - CREATED_AT_MS)
-            ),
+            (PhaseName::AwaitingApproval, Some(PHASE_START_MS - CREATED_AT_MS)),
             (PhaseName::Verifying, Some(NOW_MS - PHASE_START_MS)),
             (PhaseName::RollingBack, Some(900)),
             (PhaseName::RolledBack, Some(0)),
@@ -351,11 +280,7 @@ fn failure_reasons_name_the_savepoint() {
             ..observation(NOW_MS)
         },
     );
-    let Decision::Transition {
-        to: Phase::Failed { reason },
-        ..
-    } = decision
-    else {
+    let Decision::Transition { to: Phase::Failed { reason }, .. } = decision else {
         panic!("expected failed, got {decision:?}");
     };
     assert!(reason.contains(SAVEPOINT_LOCATION), "{reason}");
@@ -364,34 +289,19 @@ fn failure_reasons_name_the_savepoint() {
 
 #[test]
 fn a_failed_savepoint_leaves_a_running_job_untouched() {
-    let operation = operation_in(
-        Phase::Stopping {
-            trigger_id: "t".to_owned(),
-        },
-        ResolvedStrategy::Savepoint,
-    );
+    let operation = operation_in(Phase::Stopping { trigger_id: "t".to_owned() }, ResolvedStrategy::Savepoint);
     let decision = decide(
         &operation,
         &Observation {
             job: present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM)),
-            savepoint: Some(SavepointStatus::Failed {
-                cause: "checkpoint expired".to_owned(),
-            }),
+            savepoint: Some(SavepointStatus::Failed { cause: "checkpoint expired".to_owned() }),
             ..observation(NOW_MS)
         },
     );
-    let Decision::Transition {
-        to: Phase::Failed { reason },
-        event,
-        ..
-    } = decision
-    else {
+    let Decision::Transition { to: Phase::Failed { reason }, event, .. } = decision else {
         panic!("expected failed, got {decision:?}");
     };
-    assert_eq!(
-        reason,
-        format!("savepoint failed: checkpoint expired; job {JOB_ID} is still RUNNING, untouched")
-    );
+    assert_eq!(reason, format!("savepoint failed: checkpoint expired; job {JOB_ID} is still RUNNING, untouched"));
     assert_eq!(event.kind, event_kind::FAILED);
     assert_eq!(event.actor, None);
 }
@@ -403,31 +313,17 @@ fn a_failed_savepoint_leaves_a_running_job_untouched() {
 fn approvals() {
     let mut operation = requested(Strategy::Auto);
     operation.required_approvals = 2;
-    assert_eq!(
-        approve(&mut operation, REQUESTER, "", NOW_MS),
-        Err(ActionRefused::OwnRequest)
-    );
-    assert_eq!(
-        approve(&mut operation, " ALICE@example.com ", "", NOW_MS),
-        Err(ActionRefused::OwnRequest)
-    );
-    assert_eq!(
-        approve(&mut operation, "  ", "", NOW_MS),
-        Err(ActionRefused::MissingActor)
-    );
+    assert_eq!(approve(&mut operation, REQUESTER, "", NOW_MS), Err(ActionRefused::OwnRequest));
+    assert_eq!(approve(&mut operation, " ALICE@example.com ", "", NOW_MS), Err(ActionRefused::OwnRequest));
+    assert_eq!(approve(&mut operation, "  ", "", NOW_MS), Err(ActionRefused::MissingActor));
     approve(&mut operation, "bob@example.com", "lgtm", NOW_MS).expect("first approval");
     assert_eq!(
         approve(&mut operation, "Bob@example.com", "", NOW_MS),
-        Err(ActionRefused::AlreadyApproved {
-            by: "bob@example.com".to_owned()
-        })
+        Err(ActionRefused::AlreadyApproved { by: "bob@example.com".to_owned() })
     );
     assert_eq!(operation.approval_count(), 1);
     assert!(!operation.is_approved());
-    assert!(matches!(
-        decide(&operation, &observation(NOW_MS)),
-        Decision::Wait { .. }
-    ));
+    assert!(matches!(decide(&operation, &observation(NOW_MS)), Decision::Wait { .. }));
 
     approve(&mut operation, "carol@example.com", "", NOW_MS + 1).expect("second approval");
     assert!(operation.is_approved());
@@ -443,10 +339,7 @@ fn approvals() {
 fn approval_window() {
     let mut operation = requested(Strategy::Auto);
     let expiry = operation.expires_at_ms;
-    assert_eq!(
-        approve(&mut operation, "bob@example.com", "", expiry),
-        Err(ActionRefused::ApprovalWindowClosed)
-    );
+    assert_eq!(approve(&mut operation, "bob@example.com", "", expiry), Err(ActionRefused::ApprovalWindowClosed));
     assert_eq!(
         break_glass(&mut operation, "bob@example.com", "outage", expiry),
         Err(ActionRefused::ApprovalWindowClosed)
@@ -460,10 +353,7 @@ fn approving_outside_awaiting_approval_is_refused() {
         Phase::Approved,
         Phase::Completed,
         Phase::Expired,
-        Phase::Verifying {
-            job_id: NEW_JOB_ID.to_owned(),
-            since_ms: 0,
-        },
+        Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: 0 },
     ] {
         let name = phase.name();
         let mut operation = operation_in(phase, ResolvedStrategy::Savepoint);
@@ -488,16 +378,10 @@ fn rejecting() {
     reject(&mut operation, "bob@example.com", "not during peak", NOW_MS).expect("reject");
     assert_eq!(
         operation.phase,
-        Phase::Rejected {
-            by: "bob@example.com".to_owned(),
-            comment: "not during peak".to_owned()
-        }
+        Phase::Rejected { by: "bob@example.com".to_owned(), comment: "not during peak".to_owned() }
     );
     assert!(operation.is_terminal());
-    assert_eq!(
-        operation.events.last().map(|event| event.kind.as_str()),
-        Some("rejected")
-    );
+    assert_eq!(operation.events.last().map(|event| event.kind.as_str()), Some("rejected"));
     assert_eq!(decide(&operation, &observation(NOW_MS)), Decision::Done);
 }
 
@@ -509,32 +393,18 @@ fn cancelling_only_before_flink_is_touched() {
 
     let mut approved = operation_in(Phase::Approved, ResolvedStrategy::Savepoint);
     cancel(&mut approved, REQUESTER, "", NOW_MS).expect("cancel while approved");
-    assert_eq!(
-        approved.phase,
-        Phase::Cancelled {
-            by: REQUESTER.to_owned(),
-            comment: String::new()
-        }
-    );
+    assert_eq!(approved.phase, Phase::Cancelled { by: REQUESTER.to_owned(), comment: String::new() });
 
     for phase in [
-        Phase::Stopping {
-            trigger_id: "t".to_owned(),
-        },
+        Phase::Stopping { trigger_id: "t".to_owned() },
         Phase::Applying { since_ms: 0 },
         Phase::Completed,
-        Phase::Cancelled {
-            by: REQUESTER.to_owned(),
-            comment: String::new(),
-        },
+        Phase::Cancelled { by: REQUESTER.to_owned(), comment: String::new() },
     ] {
         let name = phase.name();
         let mut operation = operation_in(phase, ResolvedStrategy::Savepoint);
         let before = operation.clone();
-        assert_eq!(
-            cancel(&mut operation, REQUESTER, "", NOW_MS),
-            Err(ActionRefused::NotCancellable { phase: name })
-        );
+        assert_eq!(cancel(&mut operation, REQUESTER, "", NOW_MS), Err(ActionRefused::NotCancellable { phase: name }));
         assert_eq!(operation, before);
     }
 }
@@ -543,51 +413,25 @@ fn cancelling_only_before_flink_is_touched() {
 fn breaking_the_glass() {
     let mut operation = requested(Strategy::Auto);
     operation.required_approvals = 3;
-    assert_eq!(
-        break_glass(&mut operation, "oncall@example.com", "  ", NOW_MS),
-        Err(ActionRefused::ReasonRequired)
-    );
+    assert_eq!(break_glass(&mut operation, "oncall@example.com", "  ", NOW_MS), Err(ActionRefused::ReasonRequired));
     // The requester may break the glass: who may is a role, checked by the API.
-    break_glass(
-        &mut operation,
-        REQUESTER,
-        "backlog growing, pager storm",
-        NOW_MS,
-    )
-    .expect("break glass");
+    break_glass(&mut operation, REQUESTER, "backlog growing, pager storm", NOW_MS).expect("break glass");
     assert!(operation.is_approved());
     assert_eq!(
         break_glass(&mut operation, "oncall@example.com", "again", NOW_MS),
-        Err(ActionRefused::AlreadyBrokenGlass {
-            by: REQUESTER.to_owned()
-        })
+        Err(ActionRefused::AlreadyBrokenGlass { by: REQUESTER.to_owned() })
     );
     let decision = decide(&operation, &observation(NOW_MS));
-    assert!(
-        matches!(
-            &decision,
-            Decision::Transition {
-                to: Phase::Approved,
-                ..
-            }
-        ),
-        "{decision:?}"
-    );
+    assert!(matches!(&decision, Decision::Transition { to: Phase::Approved, .. }), "{decision:?}");
 }
 
 #[test]
 fn refusals_read_well() {
     assert_eq!(
-        ActionRefused::NotCancellable {
-            phase: PhaseName::Verifying
-        }
-        .to_string(),
+        ActionRefused::NotCancellable { phase: PhaseName::Verifying }.to_string(),
         "the operation is verifying; it can only be cancelled before it touches flink"
     );
-    assert_eq!(
-        ActionRefused::OwnRequest.to_string(),
-        "nobody may approve their own request"
-    );
+    assert_eq!(ActionRefused::OwnRequest.to_string(), "nobody may approve their own request");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,9 +439,7 @@ fn refusals_read_well() {
 
 #[test]
 fn phases_are_internally_tagged() {
-    let stopping = Phase::Stopping {
-        trigger_id: "abc".to_owned(),
-    };
+    let stopping = Phase::Stopping { trigger_id: "abc".to_owned() };
     assert_eq!(
         serde_json::to_value(&stopping).expect("serialize"),
         serde_json::json!({"phase": "stopping", "trigger_id": "abc"})
@@ -608,10 +450,7 @@ fn phases_are_internally_tagged() {
     );
     let rolling_back = Phase::RollingBack {
         reason: "r".to_owned(),
-        rollback: RollbackPlan::InPlace {
-            since_ms: 5,
-            requirements_sent_at_ms: None,
-        },
+        rollback: RollbackPlan::InPlace { since_ms: 5, requirements_sent_at_ms: None },
     };
     assert_eq!(
         serde_json::to_value(&rolling_back).expect("serialize"),
@@ -621,17 +460,13 @@ fn phases_are_internally_tagged() {
             "rollback": {"kind": "in_place", "since_ms": 5, "requirements_sent_at_ms": null}
         })
     );
-    assert_eq!(
-        serde_json::to_value(PhaseName::RolledBack).expect("serialize"),
-        serde_json::json!("rolled_back")
-    );
+    assert_eq!(serde_json::to_value(PhaseName::RolledBack).expect("serialize"), serde_json::json!("rolled_back"));
 }
 
 #[test]
 fn strategies_and_targets_in_json() {
     assert_eq!(
-        serde_json::to_value([Strategy::Auto, Strategy::Savepoint, Strategy::InPlace])
-            .expect("serialize"),
+        serde_json::to_value([Strategy::Auto, Strategy::Savepoint, Strategy::InPlace]).expect("serialize"),
         serde_json::json!(["auto", "savepoint", "in_place"])
     );
     assert_eq!(
@@ -692,10 +527,7 @@ fn a_minimal_record_reads_with_defaults() {
 
 #[test]
 fn decisions_serialize_for_logs() {
-    let decision = Decision::Wait {
-        requeue_after_ms: 5,
-        why: "w".to_owned(),
-    };
+    let decision = Decision::Wait { requeue_after_ms: 5, why: "w".to_owned() };
     assert_eq!(
         serde_json::to_value(&decision).expect("serialize"),
         serde_json::json!({"decision": "wait", "requeue_after_ms": 5, "why": "w"})

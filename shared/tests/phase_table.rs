@@ -4,12 +4,12 @@ mod support;
 
 use rescaler_shared::flink::{JobStatus, SavepointStatus, TaskStatus};
 use rescaler_shared::operation::{
-    BreakGlass, Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy,
-    STOP_TRIGGER_PURPOSE, Strategy, derive_flink_id,
+    BreakGlass, Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy,
+    derive_flink_id,
 };
 use rescaler_shared::phase::{
-    Action, Decision, Needs, Observation, Phase, PhaseName, RollbackPlan, SavepointQuery, decide,
-    needs, unavailable_backoff_ms,
+    Action, Decision, Needs, Observation, Phase, PhaseName, RollbackPlan, SavepointQuery, decide, needs,
+    unavailable_backoff_ms,
 };
 use support::*;
 
@@ -20,18 +20,8 @@ struct Case {
     expected: &'static str,
 }
 
-fn case(
-    name: &'static str,
-    operation: &Operation,
-    observation: Observation,
-    expected: &'static str,
-) -> Case {
-    Case {
-        name,
-        operation: operation.clone(),
-        observation,
-        expected,
-    }
+fn case(name: &'static str, operation: &Operation, observation: Observation, expected: &'static str) -> Case {
+    Case { name, operation: operation.clone(), observation, expected }
 }
 
 fn run_table(cases: Vec<Case>) {
@@ -40,47 +30,26 @@ fn run_table(cases: Vec<Case>) {
         .filter_map(|case| {
             let decision = decide(&case.operation, &case.observation);
             let got = summarize(&decision);
-            (got != case.expected).then(|| {
-                format!(
-                    "{}: expected `{}`, got `{got}` ({decision:?})",
-                    case.name, case.expected
-                )
-            })
+            (got != case.expected)
+                .then(|| format!("{}: expected `{}`, got `{got}` ({decision:?})", case.name, case.expected))
         })
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
 
 fn unavailable(now_ms: u64) -> Observation {
-    Observation {
-        flink_unavailable: Some("connection refused".to_owned()),
-        ..observation(now_ms)
-    }
+    Observation { flink_unavailable: Some("connection refused".to_owned()), ..observation(now_ms) }
 }
 
-fn with_job(
-    now_ms: u64,
-    job: Option<rescaler_shared::phase::Seen<rescaler_shared::flink::JobView>>,
-) -> Observation {
-    Observation {
-        job,
-        ..observation(now_ms)
-    }
+fn with_job(now_ms: u64, job: Option<rescaler_shared::phase::Seen<rescaler_shared::flink::JobView>>) -> Observation {
+    Observation { job, ..observation(now_ms) }
 }
 
 fn with_new_job(
     now_ms: u64,
     new_job: Option<rescaler_shared::phase::Seen<rescaler_shared::flink::JobView>>,
 ) -> Observation {
-    Observation {
-        new_job,
-        ..observation(now_ms)
-    }
+    Observation { new_job, ..observation(now_ms) }
 }
 
 fn running_mid_rescale(id: &str) -> rescaler_shared::flink::JobView {
@@ -93,59 +62,24 @@ fn running_mid_rescale(id: &str) -> rescaler_shared::flink::JobView {
 fn awaiting_approval() {
     let waiting = requested(Strategy::Savepoint);
     let mut approved = waiting.clone();
-    approved
-        .approvals
-        .push(rescaler_shared::operation::Approval {
-            by: "bob@example.com".to_owned(),
-            at_ms: CREATED_AT_MS + 10,
-            comment: String::new(),
-        });
-    let mut broken_glass = waiting.clone();
-    broken_glass.break_glass = Some(BreakGlass {
-        by: "carol@example.com".to_owned(),
+    approved.approvals.push(rescaler_shared::operation::Approval {
+        by: "bob@example.com".to_owned(),
         at_ms: CREATED_AT_MS + 10,
-        reason: "outage".to_owned(),
+        comment: String::new(),
     });
+    let mut broken_glass = waiting.clone();
+    broken_glass.break_glass =
+        Some(BreakGlass { by: "carol@example.com".to_owned(), at_ms: CREATED_AT_MS + 10, reason: "outage".to_owned() });
     let expiry = waiting.expires_at_ms;
     run_table(vec![
         case("no approval yet", &waiting, observation(NOW_MS), "wait"),
-        case(
-            "approved",
-            &approved,
-            observation(NOW_MS),
-            "transition approved",
-        ),
-        case(
-            "break-glass",
-            &broken_glass,
-            observation(NOW_MS),
-            "transition approved",
-        ),
-        case(
-            "expired",
-            &waiting,
-            observation(expiry),
-            "transition expired",
-        ),
-        case(
-            "well expired",
-            &waiting,
-            observation(expiry + 1),
-            "transition expired",
-        ),
-        case(
-            "approved in time, pass after expiry",
-            &approved,
-            observation(expiry + 1),
-            "transition approved",
-        ),
+        case("approved", &approved, observation(NOW_MS), "transition approved"),
+        case("break-glass", &broken_glass, observation(NOW_MS), "transition approved"),
+        case("expired", &waiting, observation(expiry), "transition expired"),
+        case("well expired", &waiting, observation(expiry + 1), "transition expired"),
+        case("approved in time, pass after expiry", &approved, observation(expiry + 1), "transition approved"),
         case("flink unavailable", &waiting, unavailable(NOW_MS), "wait"),
-        case(
-            "flink unavailable does not stop expiry",
-            &waiting,
-            unavailable(expiry),
-            "transition expired",
-        ),
+        case("flink unavailable does not stop expiry", &waiting, unavailable(expiry), "transition expired"),
     ]);
 }
 
@@ -153,16 +87,7 @@ fn awaiting_approval() {
 fn awaiting_approval_wait_ends_at_expiry() {
     let waiting = requested(Strategy::Savepoint);
     let decision = decide(&waiting, &observation(waiting.expires_at_ms - 3));
-    assert!(
-        matches!(
-            decision,
-            Decision::Wait {
-                requeue_after_ms: 3,
-                ..
-            }
-        ),
-        "{decision:?}"
-    );
+    assert!(matches!(decision, Decision::Wait { requeue_after_ms: 3, .. }), "{decision:?}");
 }
 
 #[test]
@@ -184,45 +109,11 @@ fn approved() {
     let at_old = job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM);
     run_table(vec![
         case("flink unavailable", &savepoint, unavailable(NOW_MS), "wait"),
-        case(
-            "job not read",
-            &savepoint,
-            Observation {
-                job: None,
-                ..ready(at_old.clone())
-            },
-            "wait",
-        ),
-        case(
-            "cluster not read",
-            &savepoint,
-            Observation {
-                cluster: None,
-                ..ready(at_old.clone())
-            },
-            "wait",
-        ),
-        case(
-            "job absent",
-            &savepoint,
-            Observation {
-                job: absent(),
-                ..ready(at_old.clone())
-            },
-            "transition failed",
-        ),
-        case(
-            "savepoint strategy",
-            &savepoint,
-            ready(at_old.clone()),
-            "transition stopping",
-        ),
-        case(
-            "auto on default scheduler",
-            &auto,
-            ready(at_old.clone()),
-            "transition stopping",
-        ),
+        case("job not read", &savepoint, Observation { job: None, ..ready(at_old.clone()) }, "wait"),
+        case("cluster not read", &savepoint, Observation { cluster: None, ..ready(at_old.clone()) }, "wait"),
+        case("job absent", &savepoint, Observation { job: absent(), ..ready(at_old.clone()) }, "transition failed"),
+        case("savepoint strategy", &savepoint, ready(at_old.clone()), "transition stopping"),
+        case("auto on default scheduler", &auto, ready(at_old.clone()), "transition stopping"),
         case(
             "auto on adaptive scheduler with checkpointing",
             &auto,
@@ -235,12 +126,7 @@ fn approved() {
             ready(adaptive(at_old.clone())),
             "transition applying",
         ),
-        case(
-            "explicit in-place on default scheduler",
-            &in_place,
-            ready(at_old.clone()),
-            "transition failed",
-        ),
+        case("explicit in-place on default scheduler", &in_place, ready(at_old.clone()), "transition failed"),
         case(
             "job restarting",
             &savepoint,
@@ -262,34 +148,20 @@ fn approved() {
         case(
             "not enough slots",
             &savepoint,
-            Observation {
-                cluster: Some(cluster(1)),
-                ..ready(at_old.clone())
-            },
+            Observation { cluster: Some(cluster(1)), ..ready(at_old.clone()) },
             "transition failed",
         ),
         case(
             "no savepoint directory",
             &savepoint,
-            Observation {
-                savepoint_directory: None,
-                ..ready(at_old.clone())
-            },
+            Observation { savepoint_directory: None, ..ready(at_old.clone()) },
             "transition failed",
         ),
-        case(
-            "no artifact",
-            &without_artifact,
-            ready(at_old.clone()),
-            "transition failed",
-        ),
+        case("no artifact", &without_artifact, ready(at_old.clone()), "transition failed"),
         case(
             "timed out does not matter before execution",
             &savepoint,
-            Observation {
-                now_ms: LATE_MS,
-                ..ready(at_old)
-            },
+            Observation { now_ms: LATE_MS, ..ready(at_old) },
             "transition stopping",
         ),
     ]);
@@ -298,38 +170,17 @@ fn approved() {
 #[test]
 fn stopping() {
     let trigger_id = derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE);
-    let stopping = operation_in(
-        Phase::Stopping {
-            trigger_id: trigger_id.clone(),
-        },
-        ResolvedStrategy::Savepoint,
-    );
-    let read = |view, savepoint| Observation {
-        job: view,
-        savepoint,
-        ..observation(NOW_MS)
-    };
+    let stopping = operation_in(Phase::Stopping { trigger_id: trigger_id.clone() }, ResolvedStrategy::Savepoint);
+    let read = |view, savepoint| Observation { job: view, savepoint, ..observation(NOW_MS) };
     let unknown = Some(SavepointStatus::Unknown);
     let in_progress = Some(SavepointStatus::InProgress);
-    let failed = Some(SavepointStatus::Failed {
-        cause: "checkpoint declined".to_owned(),
-    });
+    let failed = Some(SavepointStatus::Failed { cause: "checkpoint declined".to_owned() });
     let running = || present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM));
     let with_status = |status| present(job(JOB_ID, status, ORIGINAL_PARALLELISM));
     run_table(vec![
         case("flink unavailable", &stopping, unavailable(NOW_MS), "wait"),
-        case(
-            "savepoint not read",
-            &stopping,
-            read(running(), None),
-            "wait",
-        ),
-        case(
-            "job not read",
-            &stopping,
-            read(None, unknown.clone()),
-            "wait",
-        ),
+        case("savepoint not read", &stopping, read(running(), None), "wait"),
+        case("job not read", &stopping, read(None, unknown.clone()), "wait"),
         case(
             "unknown trigger, job running",
             &stopping,
@@ -354,25 +205,12 @@ fn stopping() {
             read(with_status(JobStatus::Failed), unknown.clone()),
             "transition failed",
         ),
-        case(
-            "unknown trigger, job absent",
-            &stopping,
-            read(absent(), unknown.clone()),
-            "transition failed",
-        ),
-        case(
-            "in progress",
-            &stopping,
-            read(running(), in_progress.clone()),
-            "wait",
-        ),
+        case("unknown trigger, job absent", &stopping, read(absent(), unknown.clone()), "transition failed"),
+        case("in progress", &stopping, read(running(), in_progress.clone()), "wait"),
         case(
             "in progress for long",
             &stopping,
-            Observation {
-                now_ms: LATE_MS,
-                ..read(running(), in_progress)
-            },
+            Observation { now_ms: LATE_MS, ..read(running(), in_progress) },
             "wait",
         ),
         case(
@@ -381,36 +219,16 @@ fn stopping() {
             read(with_status(JobStatus::Finished), completed_savepoint()),
             "transition restarting",
         ),
-        case(
-            "completed, job absent",
-            &stopping,
-            read(absent(), completed_savepoint()),
-            "transition restarting",
-        ),
-        case(
-            "completed, job still running",
-            &stopping,
-            read(running(), completed_savepoint()),
-            "wait",
-        ),
-        case(
-            "failed, job running",
-            &stopping,
-            read(running(), failed.clone()),
-            "transition failed",
-        ),
+        case("completed, job absent", &stopping, read(absent(), completed_savepoint()), "transition restarting"),
+        case("completed, job still running", &stopping, read(running(), completed_savepoint()), "wait"),
+        case("failed, job running", &stopping, read(running(), failed.clone()), "transition failed"),
         case(
             "failed, job failed",
             &stopping,
             read(with_status(JobStatus::Failed), failed.clone()),
             "transition failed",
         ),
-        case(
-            "failed, job absent",
-            &stopping,
-            read(absent(), failed),
-            "transition failed",
-        ),
+        case("failed, job absent", &stopping, read(absent(), failed), "transition failed"),
     ]);
 }
 
@@ -424,37 +242,13 @@ fn restarting() {
         },
         ResolvedStrategy::Savepoint,
     );
-    let read = |now_ms, original, new| Observation {
-        job: original,
-        new_job: new,
-        ..observation(now_ms)
-    };
+    let read = |now_ms, original, new| Observation { job: original, new_job: new, ..observation(now_ms) };
     let finished = || present(job(JOB_ID, JobStatus::Finished, ORIGINAL_PARALLELISM));
     run_table(vec![
-        case(
-            "flink unavailable",
-            &restarting,
-            unavailable(NOW_MS),
-            "wait",
-        ),
-        case(
-            "new job not read",
-            &restarting,
-            read(NOW_MS, finished(), None),
-            "wait",
-        ),
-        case(
-            "original job not read",
-            &restarting,
-            read(NOW_MS, None, absent()),
-            "wait",
-        ),
-        case(
-            "new job absent",
-            &restarting,
-            read(NOW_MS, finished(), absent()),
-            "act submit_job then verifying",
-        ),
+        case("flink unavailable", &restarting, unavailable(NOW_MS), "wait"),
+        case("new job not read", &restarting, read(NOW_MS, finished(), None), "wait"),
+        case("original job not read", &restarting, read(NOW_MS, None, absent()), "wait"),
+        case("new job absent", &restarting, read(NOW_MS, finished(), absent()), "act submit_job then verifying"),
         case(
             "new job absent, original job gone",
             &restarting,
@@ -464,62 +258,30 @@ fn restarting() {
         case(
             "new job already submitted",
             &restarting,
-            read(
-                NOW_MS,
-                finished(),
-                present(job(NEW_JOB_ID, JobStatus::Initializing, TARGET_PARALLELISM)),
-            ),
+            read(NOW_MS, finished(), present(job(NEW_JOB_ID, JobStatus::Initializing, TARGET_PARALLELISM))),
             "transition verifying",
         ),
         case(
             "new job already failed",
             &restarting,
-            read(
-                NOW_MS,
-                finished(),
-                present(job(NEW_JOB_ID, JobStatus::Failed, TARGET_PARALLELISM)),
-            ),
+            read(NOW_MS, finished(), present(job(NEW_JOB_ID, JobStatus::Failed, TARGET_PARALLELISM))),
             "transition verifying",
         ),
         case(
             "original job running again",
             &restarting,
-            read(
-                NOW_MS,
-                present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM)),
-                absent(),
-            ),
+            read(NOW_MS, present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM)), absent()),
             "transition failed",
         ),
-        case(
-            "submission timed out",
-            &restarting,
-            read(LATE_MS, finished(), absent()),
-            "transition rolling_back",
-        ),
-        case(
-            "flink unavailable past timeout",
-            &restarting,
-            unavailable(LATE_MS),
-            "wait",
-        ),
+        case("submission timed out", &restarting, read(LATE_MS, finished(), absent()), "transition rolling_back"),
+        case("flink unavailable past timeout", &restarting, unavailable(LATE_MS), "wait"),
     ]);
 }
 
 #[test]
 fn applying() {
-    let applying = operation_in(
-        Phase::Applying {
-            since_ms: PHASE_START_MS,
-        },
-        ResolvedStrategy::InPlace,
-    );
-    let with_status = |now_ms, status| {
-        with_job(
-            now_ms,
-            present(adaptive(job(JOB_ID, status, ORIGINAL_PARALLELISM))),
-        )
-    };
+    let applying = operation_in(Phase::Applying { since_ms: PHASE_START_MS }, ResolvedStrategy::InPlace);
+    let with_status = |now_ms, status| with_job(now_ms, present(adaptive(job(JOB_ID, status, ORIGINAL_PARALLELISM))));
     run_table(vec![
         case("flink unavailable", &applying, unavailable(NOW_MS), "wait"),
         case("job not read", &applying, observation(NOW_MS), "wait"),
@@ -538,28 +300,11 @@ fn applying() {
         case(
             "job running at target (requirements sent before a crash)",
             &applying,
-            with_job(
-                NOW_MS,
-                present(adaptive(job(
-                    JOB_ID,
-                    JobStatus::Running,
-                    TARGET_PARALLELISM,
-                ))),
-            ),
+            with_job(NOW_MS, present(adaptive(job(JOB_ID, JobStatus::Running, TARGET_PARALLELISM)))),
             "act put_resource_requirements then verifying",
         ),
-        case(
-            "job absent",
-            &applying,
-            with_job(NOW_MS, absent()),
-            "transition failed",
-        ),
-        case(
-            "job failed",
-            &applying,
-            with_status(NOW_MS, JobStatus::Failed),
-            "transition failed",
-        ),
+        case("job absent", &applying, with_job(NOW_MS, absent()), "transition failed"),
+        case("job failed", &applying, with_status(NOW_MS, JobStatus::Failed), "transition failed"),
         case(
             "requirements not sent in time",
             &applying,
@@ -572,10 +317,7 @@ fn applying() {
 #[test]
 fn verifying_savepoint_strategy() {
     let verifying = operation_in(
-        Phase::Verifying {
-            job_id: NEW_JOB_ID.to_owned(),
-            since_ms: PHASE_START_MS,
-        },
+        Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: PHASE_START_MS },
         ResolvedStrategy::Savepoint,
     );
     let mut without_savepoint = verifying.clone();
@@ -583,18 +325,8 @@ fn verifying_savepoint_strategy() {
     let new_job = |status, uniform| present(job(NEW_JOB_ID, status, uniform));
     run_table(vec![
         case("flink unavailable", &verifying, unavailable(NOW_MS), "wait"),
-        case(
-            "flink unavailable past timeout",
-            &verifying,
-            unavailable(LATE_MS),
-            "wait",
-        ),
-        case(
-            "new job not read",
-            &verifying,
-            with_job(NOW_MS, absent()),
-            "wait",
-        ),
+        case("flink unavailable past timeout", &verifying, unavailable(LATE_MS), "wait"),
+        case("new job not read", &verifying, with_job(NOW_MS, absent()), "wait"),
         case(
             "running at target",
             &verifying,
@@ -631,12 +363,7 @@ fn verifying_savepoint_strategy() {
             with_new_job(NOW_MS, new_job(JobStatus::Failed, TARGET_PARALLELISM)),
             "transition rolling_back",
         ),
-        case(
-            "absent",
-            &verifying,
-            with_new_job(NOW_MS, absent()),
-            "transition rolling_back",
-        ),
+        case("absent", &verifying, with_new_job(NOW_MS, absent()), "transition rolling_back"),
         case(
             "timed out at old",
             &verifying,
@@ -661,27 +388,14 @@ fn verifying_savepoint_strategy() {
 #[test]
 fn verifying_in_place() {
     let verifying = operation_in(
-        Phase::Verifying {
-            job_id: JOB_ID.to_owned(),
-            since_ms: PHASE_START_MS,
-        },
+        Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: PHASE_START_MS },
         ResolvedStrategy::InPlace,
     );
     let original = |status, uniform| present(adaptive(job(JOB_ID, status, uniform)));
     run_table(vec![
         case("flink unavailable", &verifying, unavailable(NOW_MS), "wait"),
-        case(
-            "flink unavailable past timeout",
-            &verifying,
-            unavailable(LATE_MS),
-            "wait",
-        ),
-        case(
-            "job not read",
-            &verifying,
-            with_new_job(NOW_MS, absent()),
-            "wait",
-        ),
+        case("flink unavailable past timeout", &verifying, unavailable(LATE_MS), "wait"),
+        case("job not read", &verifying, with_new_job(NOW_MS, absent()), "wait"),
         case(
             "running at target",
             &verifying,
@@ -694,12 +408,7 @@ fn verifying_in_place() {
             with_job(NOW_MS, original(JobStatus::Running, ORIGINAL_PARALLELISM)),
             "wait",
         ),
-        case(
-            "restarting",
-            &verifying,
-            with_job(NOW_MS, original(JobStatus::Restarting, TARGET_PARALLELISM)),
-            "wait",
-        ),
+        case("restarting", &verifying, with_job(NOW_MS, original(JobStatus::Restarting, TARGET_PARALLELISM)), "wait"),
         case(
             "vertices still deploying",
             &verifying,
@@ -715,10 +424,7 @@ fn verifying_in_place() {
         case(
             "timed out restarting",
             &verifying,
-            with_job(
-                LATE_MS,
-                original(JobStatus::Restarting, ORIGINAL_PARALLELISM),
-            ),
+            with_job(LATE_MS, original(JobStatus::Restarting, ORIGINAL_PARALLELISM)),
             "transition rolling_back",
         ),
         case(
@@ -727,12 +433,7 @@ fn verifying_in_place() {
             with_job(NOW_MS, original(JobStatus::Failed, TARGET_PARALLELISM)),
             "transition failed",
         ),
-        case(
-            "absent",
-            &verifying,
-            with_job(NOW_MS, absent()),
-            "transition failed",
-        ),
+        case("absent", &verifying, with_job(NOW_MS, absent()), "transition failed"),
     ]);
 }
 
@@ -755,38 +456,15 @@ fn resubmit_rollback(submitted_at_ms: Option<u64>) -> Operation {
 #[test]
 fn rolling_back_by_resubmit_before_submission() {
     let rolling_back = resubmit_rollback(None);
-    let read = |now_ms, failed, rollback| Observation {
-        new_job: failed,
-        rollback_job: rollback,
-        ..observation(now_ms)
-    };
+    let read =
+        |now_ms, failed, rollback| Observation { new_job: failed, rollback_job: rollback, ..observation(now_ms) };
     let failed_job = |status| present(job(NEW_JOB_ID, status, TARGET_PARALLELISM));
     let rollback_job = |status, uniform| present(job(ROLLBACK_JOB_ID, status, uniform));
     run_table(vec![
-        case(
-            "flink unavailable",
-            &rolling_back,
-            unavailable(NOW_MS),
-            "wait",
-        ),
-        case(
-            "flink unavailable past timeout",
-            &rolling_back,
-            unavailable(LATE_MS),
-            "wait",
-        ),
-        case(
-            "rollback job not read",
-            &rolling_back,
-            read(NOW_MS, failed_job(JobStatus::Canceled), None),
-            "wait",
-        ),
-        case(
-            "failed job not read",
-            &rolling_back,
-            read(NOW_MS, None, absent()),
-            "wait",
-        ),
+        case("flink unavailable", &rolling_back, unavailable(NOW_MS), "wait"),
+        case("flink unavailable past timeout", &rolling_back, unavailable(LATE_MS), "wait"),
+        case("rollback job not read", &rolling_back, read(NOW_MS, failed_job(JobStatus::Canceled), None), "wait"),
+        case("failed job not read", &rolling_back, read(NOW_MS, None, absent()), "wait"),
         case(
             "failed job running",
             &rolling_back,
@@ -799,12 +477,7 @@ fn rolling_back_by_resubmit_before_submission() {
             read(NOW_MS, failed_job(JobStatus::Restarting), absent()),
             "act cancel_job then rolling_back",
         ),
-        case(
-            "failed job cancelling",
-            &rolling_back,
-            read(NOW_MS, failed_job(JobStatus::Cancelling), absent()),
-            "wait",
-        ),
+        case("failed job cancelling", &rolling_back, read(NOW_MS, failed_job(JobStatus::Cancelling), absent()), "wait"),
         case(
             "failed job canceled",
             &rolling_back,
@@ -817,12 +490,7 @@ fn rolling_back_by_resubmit_before_submission() {
             read(NOW_MS, failed_job(JobStatus::Failed), absent()),
             "act submit_job then rolling_back",
         ),
-        case(
-            "failed job absent",
-            &rolling_back,
-            read(NOW_MS, absent(), absent()),
-            "act submit_job then rolling_back",
-        ),
+        case("failed job absent", &rolling_back, read(NOW_MS, absent(), absent()), "act submit_job then rolling_back"),
         case(
             "failed job does not stop in time",
             &rolling_back,
@@ -838,31 +506,19 @@ fn rolling_back_by_resubmit_before_submission() {
         case(
             "rollback job found running at original (submitted before a crash)",
             &rolling_back,
-            read(
-                NOW_MS,
-                failed_job(JobStatus::Canceled),
-                rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, failed_job(JobStatus::Canceled), rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM)),
             "transition rolled_back",
         ),
         case(
             "rollback job found starting (submitted before a crash)",
             &rolling_back,
-            read(
-                NOW_MS,
-                failed_job(JobStatus::Canceled),
-                rollback_job(JobStatus::Initializing, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, failed_job(JobStatus::Canceled), rollback_job(JobStatus::Initializing, ORIGINAL_PARALLELISM)),
             "transition rolling_back",
         ),
         case(
             "rollback job found failed",
             &rolling_back,
-            read(
-                NOW_MS,
-                failed_job(JobStatus::Canceled),
-                rollback_job(JobStatus::Failed, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, failed_job(JobStatus::Canceled), rollback_job(JobStatus::Failed, ORIGINAL_PARALLELISM)),
             "transition failed",
         ),
     ]);
@@ -880,25 +536,12 @@ fn rolling_back_by_resubmit_after_submission() {
     };
     let rollback_job = |status, uniform| present(job(ROLLBACK_JOB_ID, status, uniform));
     run_table(vec![
-        case(
-            "flink unavailable",
-            &rolling_back,
-            unavailable(NOW_MS),
-            "wait",
-        ),
-        case(
-            "rollback job not read",
-            &rolling_back,
-            read(NOW_MS, None),
-            "wait",
-        ),
+        case("flink unavailable", &rolling_back, unavailable(NOW_MS), "wait"),
+        case("rollback job not read", &rolling_back, read(NOW_MS, None), "wait"),
         case(
             "running at original",
             &rolling_back,
-            read(
-                NOW_MS,
-                rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM)),
             "transition rolled_back",
         ),
         case(
@@ -910,52 +553,32 @@ fn rolling_back_by_resubmit_after_submission() {
         case(
             "restarting",
             &rolling_back,
-            read(
-                NOW_MS,
-                rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM)),
             "wait",
         ),
         case(
             "failed",
             &rolling_back,
-            read(
-                NOW_MS,
-                rollback_job(JobStatus::Failed, ORIGINAL_PARALLELISM),
-            ),
+            read(NOW_MS, rollback_job(JobStatus::Failed, ORIGINAL_PARALLELISM)),
             "transition failed",
         ),
-        case(
-            "absent",
-            &rolling_back,
-            read(NOW_MS, absent()),
-            "transition failed",
-        ),
+        case("absent", &rolling_back, read(NOW_MS, absent()), "transition failed"),
         case(
             "the rollback clock starts at submission",
             &rolling_back,
-            read(
-                LATE_MS,
-                rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM),
-            ),
+            read(LATE_MS, rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM)),
             "wait",
         ),
         case(
             "timed out",
             &rolling_back,
-            read(
-                after_timeout,
-                rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM),
-            ),
+            read(after_timeout, rollback_job(JobStatus::Restarting, ORIGINAL_PARALLELISM)),
             "transition failed",
         ),
         case(
             "running at original past timeout",
             &rolling_back,
-            read(
-                after_timeout,
-                rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM),
-            ),
+            read(after_timeout, rollback_job(JobStatus::Running, ORIGINAL_PARALLELISM)),
             "transition rolled_back",
         ),
     ]);
@@ -965,10 +588,7 @@ fn in_place_rollback(requirements_sent_at_ms: Option<u64>) -> Operation {
     operation_in(
         Phase::RollingBack {
             reason: "job did not rescale".to_owned(),
-            rollback: RollbackPlan::InPlace {
-                since_ms: PHASE_START_MS,
-                requirements_sent_at_ms,
-            },
+            rollback: RollbackPlan::InPlace { since_ms: PHASE_START_MS, requirements_sent_at_ms },
         },
         ResolvedStrategy::InPlace,
     )
@@ -980,21 +600,10 @@ fn rolling_back_in_place() {
     let not_sent = in_place_rollback(None);
     let sent = in_place_rollback(Some(sent_at_ms));
     let after_timeout = sent_at_ms + VERIFY_TIMEOUT_MS + 1;
-    let original =
-        |now_ms, status, uniform| with_job(now_ms, present(adaptive(job(JOB_ID, status, uniform))));
+    let original = |now_ms, status, uniform| with_job(now_ms, present(adaptive(job(JOB_ID, status, uniform))));
     run_table(vec![
-        case(
-            "not sent, flink unavailable",
-            &not_sent,
-            unavailable(NOW_MS),
-            "wait",
-        ),
-        case(
-            "not sent, job not read",
-            &not_sent,
-            observation(NOW_MS),
-            "wait",
-        ),
+        case("not sent, flink unavailable", &not_sent, unavailable(NOW_MS), "wait"),
+        case("not sent, job not read", &not_sent, observation(NOW_MS), "wait"),
         case(
             "not sent, job at target",
             &not_sent,
@@ -1019,42 +628,22 @@ fn rolling_back_in_place() {
             original(LATE_MS, JobStatus::Running, TARGET_PARALLELISM),
             "transition failed",
         ),
-        case(
-            "not sent, job absent",
-            &not_sent,
-            with_job(NOW_MS, absent()),
-            "transition failed",
-        ),
+        case("not sent, job absent", &not_sent, with_job(NOW_MS, absent()), "transition failed"),
         case(
             "not sent, job failed",
             &not_sent,
             original(NOW_MS, JobStatus::Failed, TARGET_PARALLELISM),
             "transition failed",
         ),
-        case(
-            "sent, flink unavailable",
-            &sent,
-            unavailable(after_timeout),
-            "wait",
-        ),
+        case("sent, flink unavailable", &sent, unavailable(after_timeout), "wait"),
         case(
             "sent, job at original",
             &sent,
             original(NOW_MS, JobStatus::Running, ORIGINAL_PARALLELISM),
             "transition rolled_back",
         ),
-        case(
-            "sent, job still at target",
-            &sent,
-            original(NOW_MS, JobStatus::Running, TARGET_PARALLELISM),
-            "wait",
-        ),
-        case(
-            "sent, job restarting",
-            &sent,
-            original(NOW_MS, JobStatus::Restarting, ORIGINAL_PARALLELISM),
-            "wait",
-        ),
+        case("sent, job still at target", &sent, original(NOW_MS, JobStatus::Running, TARGET_PARALLELISM), "wait"),
+        case("sent, job restarting", &sent, original(NOW_MS, JobStatus::Restarting, ORIGINAL_PARALLELISM), "wait"),
         case(
             "sent, the clock starts at sending",
             &sent,
@@ -1067,18 +656,8 @@ fn rolling_back_in_place() {
             original(after_timeout, JobStatus::Running, TARGET_PARALLELISM),
             "transition failed",
         ),
-        case(
-            "sent, job absent",
-            &sent,
-            with_job(NOW_MS, absent()),
-            "transition failed",
-        ),
-        case(
-            "sent, job failed",
-            &sent,
-            original(NOW_MS, JobStatus::Failed, ORIGINAL_PARALLELISM),
-            "transition failed",
-        ),
+        case("sent, job absent", &sent, with_job(NOW_MS, absent()), "transition failed"),
+        case("sent, job failed", &sent, original(NOW_MS, JobStatus::Failed, ORIGINAL_PARALLELISM), "transition failed"),
     ]);
 }
 
@@ -1086,32 +665,17 @@ fn rolling_back_in_place() {
 fn terminal_phases_are_done() {
     let terminal_phases = [
         Phase::Completed,
-        Phase::RolledBack {
-            reason: "r".to_owned(),
-        },
-        Phase::Failed {
-            reason: "r".to_owned(),
-        },
-        Phase::Rejected {
-            by: "bob".to_owned(),
-            comment: String::new(),
-        },
-        Phase::Cancelled {
-            by: "alice".to_owned(),
-            comment: String::new(),
-        },
+        Phase::RolledBack { reason: "r".to_owned() },
+        Phase::Failed { reason: "r".to_owned() },
+        Phase::Rejected { by: "bob".to_owned(), comment: String::new() },
+        Phase::Cancelled { by: "alice".to_owned(), comment: String::new() },
         Phase::Expired,
     ];
     let mut cases = Vec::new();
     for phase in terminal_phases {
         let operation = operation_in(phase, ResolvedStrategy::Savepoint);
         cases.push(case("terminal", &operation, observation(NOW_MS), "done"));
-        cases.push(case(
-            "terminal, flink unavailable",
-            &operation,
-            unavailable(LATE_MS),
-            "done",
-        ));
+        cases.push(case("terminal, flink unavailable", &operation, unavailable(LATE_MS), "done"));
         cases.push(case(
             "terminal, job failed",
             &operation,
@@ -1126,21 +690,14 @@ fn terminal_phases_are_done() {
 fn flink_unavailable_never_moves_an_active_phase() {
     let active_phases = [
         Phase::Approved,
-        Phase::Stopping {
-            trigger_id: "t".to_owned(),
-        },
+        Phase::Stopping { trigger_id: "t".to_owned() },
         Phase::Restarting {
             savepoint_location: SAVEPOINT_LOCATION.to_owned(),
             new_job_id: NEW_JOB_ID.to_owned(),
             since_ms: PHASE_START_MS,
         },
-        Phase::Applying {
-            since_ms: PHASE_START_MS,
-        },
-        Phase::Verifying {
-            job_id: NEW_JOB_ID.to_owned(),
-            since_ms: PHASE_START_MS,
-        },
+        Phase::Applying { since_ms: PHASE_START_MS },
+        Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: PHASE_START_MS },
         resubmit_rollback(None).phase,
         in_place_rollback(None).phase,
     ];
@@ -1162,10 +719,7 @@ fn flink_unavailable_never_moves_an_active_phase() {
         let decision = decide(&operation, &observation);
         assert_eq!(
             decision,
-            Decision::Wait {
-                requeue_after_ms: 8_000,
-                why: "flink is unavailable: 502 bad gateway".to_owned()
-            },
+            Decision::Wait { requeue_after_ms: 8_000, why: "flink is unavailable: 502 bad gateway".to_owned() },
             "{name}"
         );
     }
@@ -1200,24 +754,14 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
     let Decision::Transition { to, plan, .. } = decision else {
         panic!("expected a transition, got {decision:?}");
     };
-    assert_eq!(
-        to,
-        Phase::Stopping {
-            trigger_id: trigger_id.clone()
-        }
-    );
+    assert_eq!(to, Phase::Stopping { trigger_id: trigger_id.clone() });
     let plan = plan.expect("a plan when execution starts");
     assert_eq!(plan.strategy, ResolvedStrategy::Savepoint);
     assert_eq!(plan.original, parallelism(ORIGINAL_PARALLELISM));
     assert_eq!(plan.target, parallelism(TARGET_PARALLELISM));
 
     // Stopping → the stop call uses the recorded trigger id on the original job.
-    let stopping = operation_in(
-        Phase::Stopping {
-            trigger_id: trigger_id.clone(),
-        },
-        ResolvedStrategy::Savepoint,
-    );
+    let stopping = operation_in(Phase::Stopping { trigger_id: trigger_id.clone() }, ResolvedStrategy::Savepoint);
     let decision = decide(
         &stopping,
         &Observation {
@@ -1229,13 +773,7 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
-    assert_eq!(
-        action,
-        Action::StopWithSavepoint {
-            job_id: JOB_ID.to_owned(),
-            trigger_id: trigger_id.clone()
-        }
-    );
+    assert_eq!(action, Action::StopWithSavepoint { job_id: JOB_ID.to_owned(), trigger_id: trigger_id.clone() });
     assert_eq!(then, stopping.phase);
 
     // Stopping → Restarting under the derived restart job id.
@@ -1280,13 +818,7 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
             parallelism: parallelism(TARGET_PARALLELISM)
         }
     );
-    assert_eq!(
-        then,
-        Phase::Verifying {
-            job_id: restart_job_id.clone(),
-            since_ms: NOW_MS
-        }
-    );
+    assert_eq!(then, Phase::Verifying { job_id: restart_job_id.clone(), since_ms: NOW_MS });
 
     // Verifying fails → the rollback resubmits under the derived rollback job id.
     let verifying = operation_in(then, ResolvedStrategy::Savepoint);
@@ -1297,11 +829,7 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
             ..observation(NOW_MS)
         },
     );
-    let Decision::Transition {
-        to: Phase::RollingBack { rollback, .. },
-        ..
-    } = decision
-    else {
+    let Decision::Transition { to: Phase::RollingBack { rollback, .. }, .. } = decision else {
         panic!("expected a rollback, got {decision:?}");
     };
     assert_eq!(
@@ -1317,20 +845,13 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
 
     // The failed job is alive: cancel it first.
     let rolling_back = operation_in(
-        Phase::RollingBack {
-            reason: "r".to_owned(),
-            rollback: rollback.clone(),
-        },
+        Phase::RollingBack { reason: "r".to_owned(), rollback: rollback.clone() },
         ResolvedStrategy::Savepoint,
     );
     let decision = decide(
         &rolling_back,
         &Observation {
-            new_job: present(job(
-                &restart_job_id,
-                JobStatus::Restarting,
-                TARGET_PARALLELISM,
-            )),
+            new_job: present(job(&restart_job_id, JobStatus::Restarting, TARGET_PARALLELISM)),
             rollback_job: absent(),
             ..observation(NOW_MS)
         },
@@ -1338,23 +859,14 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
-    assert_eq!(
-        action,
-        Action::CancelJob {
-            job_id: restart_job_id.clone()
-        }
-    );
+    assert_eq!(action, Action::CancelJob { job_id: restart_job_id.clone() });
     assert_eq!(then, rolling_back.phase);
 
     // The failed job stopped: submit the rollback job at the original parallelism.
     let decision = decide(
         &rolling_back,
         &Observation {
-            new_job: present(job(
-                &restart_job_id,
-                JobStatus::Canceled,
-                TARGET_PARALLELISM,
-            )),
+            new_job: present(job(&restart_job_id, JobStatus::Canceled, TARGET_PARALLELISM)),
             rollback_job: absent(),
             ..observation(NOW_MS + 7)
         },
@@ -1370,13 +882,7 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
             parallelism: parallelism(ORIGINAL_PARALLELISM)
         }
     );
-    let Phase::RollingBack {
-        rollback: RollbackPlan::Resubmit {
-            submitted_at_ms, ..
-        },
-        ..
-    } = then
-    else {
+    let Phase::RollingBack { rollback: RollbackPlan::Resubmit { submitted_at_ms, .. }, .. } = then else {
         panic!("expected a resubmit rollback, got {then:?}");
     };
     assert_eq!(submitted_at_ms, Some(NOW_MS + 7));
@@ -1384,63 +890,31 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
 
 #[test]
 fn in_place_actions_put_target_then_original_requirements() {
-    let applying = operation_in(
-        Phase::Applying {
-            since_ms: PHASE_START_MS,
-        },
-        ResolvedStrategy::InPlace,
-    );
-    let decision = decide(
-        &applying,
-        &with_job(
-            NOW_MS,
-            present(adaptive(job(JOB_ID, JobStatus::Running, 2))),
-        ),
-    );
+    let applying = operation_in(Phase::Applying { since_ms: PHASE_START_MS }, ResolvedStrategy::InPlace);
+    let decision = decide(&applying, &with_job(NOW_MS, present(adaptive(job(JOB_ID, JobStatus::Running, 2)))));
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
     assert_eq!(
         action,
-        Action::PutResourceRequirements {
-            job_id: JOB_ID.to_owned(),
-            parallelism: parallelism(TARGET_PARALLELISM)
-        }
+        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), parallelism: parallelism(TARGET_PARALLELISM) }
     );
-    assert_eq!(
-        then,
-        Phase::Verifying {
-            job_id: JOB_ID.to_owned(),
-            since_ms: NOW_MS
-        }
-    );
+    assert_eq!(then, Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: NOW_MS });
 
     let rolling_back = in_place_rollback(None);
-    let decision = decide(
-        &rolling_back,
-        &with_job(
-            NOW_MS,
-            present(adaptive(job(JOB_ID, JobStatus::Running, 4))),
-        ),
-    );
+    let decision = decide(&rolling_back, &with_job(NOW_MS, present(adaptive(job(JOB_ID, JobStatus::Running, 4)))));
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
     assert_eq!(
         action,
-        Action::PutResourceRequirements {
-            job_id: JOB_ID.to_owned(),
-            parallelism: parallelism(ORIGINAL_PARALLELISM)
-        }
+        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), parallelism: parallelism(ORIGINAL_PARALLELISM) }
     );
     assert_eq!(
         then,
         Phase::RollingBack {
             reason: "job did not rescale".to_owned(),
-            rollback: RollbackPlan::InPlace {
-                since_ms: PHASE_START_MS,
-                requirements_sent_at_ms: Some(NOW_MS)
-            }
+            rollback: RollbackPlan::InPlace { since_ms: PHASE_START_MS, requirements_sent_at_ms: Some(NOW_MS) }
         }
     );
 }
@@ -1450,9 +924,7 @@ fn a_repeated_pass_decides_the_same_action() {
     // A crash between the action and the write leaves the record as it was: the next pass
     // must ask Flink for exactly the same thing.
     let stopping = operation_in(
-        Phase::Stopping {
-            trigger_id: derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE),
-        },
+        Phase::Stopping { trigger_id: derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE) },
         ResolvedStrategy::Savepoint,
     );
     let observation = Observation {
@@ -1461,13 +933,7 @@ fn a_repeated_pass_decides_the_same_action() {
         ..observation(NOW_MS)
     };
     let first = decide(&stopping, &observation);
-    let retry = decide(
-        &stopping,
-        &Observation {
-            now_ms: NOW_MS + 30_000,
-            ..observation
-        },
-    );
+    let retry = decide(&stopping, &Observation { now_ms: NOW_MS + 30_000, ..observation });
     let action = |decision: &Decision| match decision {
         Decision::Act { action, .. } => Some(action.clone()),
         _ => None,
@@ -1479,33 +945,18 @@ fn a_repeated_pass_decides_the_same_action() {
 #[test]
 fn needs_follow_the_phase() {
     let trigger_id = derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE);
-    let job_only = Needs {
-        job: true,
-        ..Needs::default()
-    };
+    let job_only = Needs { job: true, ..Needs::default() };
     let expectations = [
         (requested(Strategy::Auto), Needs::default()),
         (
             operation_in(Phase::Approved, ResolvedStrategy::Savepoint),
-            Needs {
-                job: true,
-                cluster: true,
-                ..Needs::default()
-            },
+            Needs { job: true, cluster: true, ..Needs::default() },
         ),
         (
-            operation_in(
-                Phase::Stopping {
-                    trigger_id: trigger_id.clone(),
-                },
-                ResolvedStrategy::Savepoint,
-            ),
+            operation_in(Phase::Stopping { trigger_id: trigger_id.clone() }, ResolvedStrategy::Savepoint),
             Needs {
                 job: true,
-                savepoint: Some(SavepointQuery {
-                    job_id: JOB_ID.to_owned(),
-                    trigger_id,
-                }),
+                savepoint: Some(SavepointQuery { job_id: JOB_ID.to_owned(), trigger_id }),
                 ..Needs::default()
             },
         ),
@@ -1518,37 +969,15 @@ fn needs_follow_the_phase() {
                 },
                 ResolvedStrategy::Savepoint,
             ),
-            Needs {
-                job: true,
-                new_job: Some(NEW_JOB_ID.to_owned()),
-                ..Needs::default()
-            },
+            Needs { job: true, new_job: Some(NEW_JOB_ID.to_owned()), ..Needs::default() },
+        ),
+        (operation_in(Phase::Applying { since_ms: 0 }, ResolvedStrategy::InPlace), job_only.clone()),
+        (
+            operation_in(Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: 0 }, ResolvedStrategy::Savepoint),
+            Needs { new_job: Some(NEW_JOB_ID.to_owned()), ..Needs::default() },
         ),
         (
-            operation_in(Phase::Applying { since_ms: 0 }, ResolvedStrategy::InPlace),
-            job_only.clone(),
-        ),
-        (
-            operation_in(
-                Phase::Verifying {
-                    job_id: NEW_JOB_ID.to_owned(),
-                    since_ms: 0,
-                },
-                ResolvedStrategy::Savepoint,
-            ),
-            Needs {
-                new_job: Some(NEW_JOB_ID.to_owned()),
-                ..Needs::default()
-            },
-        ),
-        (
-            operation_in(
-                Phase::Verifying {
-                    job_id: JOB_ID.to_owned(),
-                    since_ms: 0,
-                },
-                ResolvedStrategy::InPlace,
-            ),
+            operation_in(Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: 0 }, ResolvedStrategy::InPlace),
             job_only.clone(),
         ),
         (
@@ -1560,14 +989,8 @@ fn needs_follow_the_phase() {
             },
         ),
         (in_place_rollback(Some(1)), job_only),
-        (
-            operation_in(Phase::Completed, ResolvedStrategy::Savepoint),
-            Needs::default(),
-        ),
-        (
-            operation_in(Phase::Expired, ResolvedStrategy::Savepoint),
-            Needs::default(),
-        ),
+        (operation_in(Phase::Completed, ResolvedStrategy::Savepoint), Needs::default()),
+        (operation_in(Phase::Expired, ResolvedStrategy::Savepoint), Needs::default()),
     ];
     for (operation, expected) in expectations {
         assert_eq!(needs(&operation), expected, "{}", operation.phase.name());

@@ -109,8 +109,7 @@ pub fn rescaler_binary() -> anyhow::Result<PathBuf> {
         .current_dir(repo_root())
         .status()?;
     anyhow::ensure!(status.success(), "cannot build the rescaler binary");
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
     Ok(target_dir.join("debug/rescaler"))
 }

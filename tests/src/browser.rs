@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::paths::scratch_dir;
 use crate::ports::free_port;
-use crate::process::{log_tail, ChildGuard};
+use crate::process::{ChildGuard, log_tail};
 
 /// A chromedriver process and one browser session on it; dropping it ends both.
 pub struct Browser {

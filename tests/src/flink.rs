@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::paths::{default_flink_version, flink_home, scratch_dir};
 use crate::ports::free_port;
-use crate::process::{log_tail, ChildGuard};
+use crate::process::{ChildGuard, log_tail};
 use crate::sample_job;
 
 /// Which scheduler the cluster runs jobs with (it is cluster-wide).
@@ -124,7 +124,8 @@ impl FlinkCluster {
                 .env_remove("HADOOP_CLASSPATH");
             command
         };
-        let jobmanager = ChildGuard::spawn("flink-jobmanager", script("jobmanager.sh"), &log_dir.join("jobmanager.console"))?;
+        let jobmanager =
+            ChildGuard::spawn("flink-jobmanager", script("jobmanager.sh"), &log_dir.join("jobmanager.console"))?;
         let mut taskmanagers = Vec::new();
         for index in 0..options.taskmanagers {
             taskmanagers.push(ChildGuard::spawn(
@@ -172,10 +173,10 @@ impl FlinkCluster {
         let deadline = Instant::now() + timeout;
         let wanted = self.slots_total();
         loop {
-            if let Ok(overview) = self.get_json("/overview").await {
-                if overview["slots-total"].as_u64() == Some(u64::from(wanted)) {
-                    return Ok(());
-                }
+            if let Ok(overview) = self.get_json("/overview").await
+                && overview["slots-total"].as_u64() == Some(u64::from(wanted))
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 anyhow::bail!(
@@ -243,12 +244,7 @@ impl FlinkCluster {
             "parallelism": parallelism,
             "programArgsList": program_args,
         });
-        let response = self
-            .http
-            .post(format!("{}/jars/{jar_id}/run", self.rest_url))
-            .json(&body)
-            .send()
-            .await?;
+        let response = self.http.post(format!("{}/jars/{jar_id}/run", self.rest_url)).json(&body).send().await?;
         let status = response.status();
         let answer: Value = response.json().await?;
         anyhow::ensure!(status.is_success(), "jar run answered {status}: {answer}");
@@ -289,7 +285,9 @@ impl FlinkCluster {
         let parallelism = vertex["parallelism"].as_u64().unwrap_or(1);
         for subtask in 0..parallelism {
             let values = self
-                .get_json(&format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/{subtask}/metrics?get=Counter.{metric}"))
+                .get_json(&format!(
+                    "/jobs/{job_id}/vertices/{vertex_id}/subtasks/{subtask}/metrics?get=Counter.{metric}"
+                ))
                 .await?;
             if values.as_array().is_none_or(Vec::is_empty) {
                 return Ok(None);
@@ -330,10 +328,11 @@ fn shipped_java_opts(home: &Path) -> String {
     for name in ["conf/config.yaml", "conf/flink-conf.yaml"] {
         let Ok(text) = std::fs::read_to_string(home.join(name)) else { continue };
         for line in text.lines() {
-            if line.contains("--add-opens") && !line.trim_start().starts_with('#') {
-                if let Some((_, value)) = line.split_once(':') {
-                    return value.trim().to_owned();
-                }
+            if line.contains("--add-opens")
+                && !line.trim_start().starts_with('#')
+                && let Some((_, value)) = line.split_once(':')
+            {
+                return value.trim().to_owned();
             }
         }
     }

@@ -103,7 +103,10 @@ async fn next(State(shared): State<Shared>) -> (HeaderMap, Bytes) {
                 "lambda-runtime-invoked-function-arn",
                 HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:rescaler-test"),
             );
-            headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-6743a1b2-0a1b2c3d4e5f60718293a4b5;Sampled=0"));
+            headers.insert(
+                "lambda-runtime-trace-id",
+                HeaderValue::from_static("Root=1-6743a1b2-0a1b2c3d4e5f60718293a4b5;Sampled=0"),
+            );
             return (headers, event);
         }
         notified.await;

@@ -49,11 +49,7 @@ impl ChildGuard {
     pub fn spawn(name: &str, mut command: Command, log_file: &Path) -> anyhow::Result<Self> {
         reap_stale();
         let log = fs::OpenOptions::new().create(true).append(true).open(log_file)?;
-        command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0);
+        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).process_group(0);
         // SAFETY: prctl is async-signal-safe; called between fork and exec in the child.
         unsafe {
             command.pre_exec(|| {
@@ -63,9 +59,7 @@ impl ChildGuard {
                 Ok(())
             });
         }
-        let child = command
-            .spawn()
-            .map_err(|error| anyhow::anyhow!("cannot start {name}: {error}"))?;
+        let child = command.spawn().map_err(|error| anyhow::anyhow!("cannot start {name}: {error}"))?;
         fs::create_dir_all(pid_dir())?;
         let pid_file = pid_dir().join(format!("{}.{}", std::process::id(), child.id()));
         fs::write(&pid_file, name)?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig, RunJar};
-use rescaler_backend::reconcile::{now_ms, ClusterHandle, Engine};
+use rescaler_backend::reconcile::{ClusterHandle, Engine, now_ms};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::api::JobLink;
@@ -16,7 +16,7 @@ use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy, Target};
 use rescaler_shared::phase;
 
-use crate::{sample_job, FlinkCluster, FlinkOptions, S3Server};
+use crate::{FlinkCluster, FlinkOptions, S3Server, sample_job};
 
 /// The cluster id rigs use.
 pub const CLUSTER_ID: &str = "local";
@@ -115,19 +115,22 @@ impl Rig {
         loop {
             let fresh = self.flink.counter_metric(job_id, "freshKeys").await?;
             let max = self.flink.counter_metric(job_id, "maxCount").await?;
-            if let (Some(_), Some(max)) = (fresh, max) {
-                if max > above {
-                    // One more fetch cycle (1 s in the harness) so no value is from before a
-                    // restart, then read both again.
-                    tokio::time::sleep(Duration::from_millis(1500)).await;
-                    let fresh = self.flink.counter_metric(job_id, "freshKeys").await?;
-                    let max = self.flink.counter_metric(job_id, "maxCount").await?;
-                    if let (Some(fresh), Some(max)) = (fresh, max) {
-                        return Ok((fresh, max));
-                    }
+            if let (Some(_), Some(max)) = (fresh, max)
+                && max > above
+            {
+                // One more fetch cycle (1 s in the harness) so no value is from before a
+                // restart, then read both again.
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let fresh = self.flink.counter_metric(job_id, "freshKeys").await?;
+                let max = self.flink.counter_metric(job_id, "maxCount").await?;
+                if let (Some(fresh), Some(max)) = (fresh, max) {
+                    return Ok((fresh, max));
                 }
             }
-            anyhow::ensure!(Instant::now() < deadline, "counter of {job_id} never passed {above}: fresh {fresh:?} max {max:?}");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "counter of {job_id} never passed {above}: fresh {fresh:?} max {max:?}"
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -147,9 +150,7 @@ pub async fn adopt_sample_job(
     let jar = flink.sample_job_jar()?;
     let bytes = Bytes::from(std::fs::read(&jar)?);
     let artifact = records.put_artifact("keyed-counter.jar", bytes.clone(), "test", now_ms()).await?;
-    let jar_id = client
-        .upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec())
-        .await?;
+    let jar_id = client.upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec()).await?;
     let run = RunJar {
         entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
         program_args: args.iter().map(|a| (*a).to_owned()).collect(),
@@ -209,11 +210,17 @@ pub fn approved_operation(
 }
 
 /// Runs passes of `engine` until the operation is terminal.
-pub async fn drive(engine: &Engine, records: &Records, operation_id: &str, timeout: Duration) -> anyhow::Result<Operation> {
+pub async fn drive(
+    engine: &Engine,
+    records: &Records,
+    operation_id: &str,
+    timeout: Duration,
+) -> anyhow::Result<Operation> {
     let deadline = Instant::now() + timeout;
     loop {
         let report = engine.pass().await?;
-        let (operation, _) = records.operation(operation_id).await?.ok_or_else(|| anyhow::anyhow!("operation vanished"))?;
+        let (operation, _) =
+            records.operation(operation_id).await?.ok_or_else(|| anyhow::anyhow!("operation vanished"))?;
         if operation.is_terminal() {
             return Ok(operation);
         }

@@ -8,7 +8,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
 use crate::paths::{cache_dir, scratch_dir};
 use crate::ports::free_port;
-use crate::process::{log_tail, ChildGuard};
+use crate::process::{ChildGuard, log_tail};
 
 /// Access keys LocalStack accepts.
 pub const ACCESS_KEY: &str = "test";
@@ -27,11 +27,7 @@ impl S3Server {
     pub async fn start() -> anyhow::Result<Self> {
         let venv = cache_dir().join("localstack-venv");
         let python = venv.join("bin/python");
-        anyhow::ensure!(
-            python.exists(),
-            "LocalStack is not set up at {}: run scripts/setup.sh",
-            venv.display()
-        );
+        anyhow::ensure!(python.exists(), "LocalStack is not set up at {}: run scripts/setup.sh", venv.display());
         let port = free_port()?;
         let data_dir = scratch_dir("localstack")?;
         let log_file = data_dir.join("localstack.log");
@@ -60,12 +56,11 @@ impl S3Server {
         let deadline = Instant::now() + timeout;
         loop {
             let health = http.get(format!("{}/_localstack/health", self.endpoint)).send().await;
-            if let Ok(response) = health {
-                if let Ok(body) = response.json::<serde_json::Value>().await {
-                    if matches!(body["services"]["s3"].as_str(), Some("running" | "available")) {
-                        return Ok(());
-                    }
-                }
+            if let Ok(response) = health
+                && let Ok(body) = response.json::<serde_json::Value>().await
+                && matches!(body["services"]["s3"].as_str(), Some("running" | "available"))
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 anyhow::bail!("LocalStack S3 not ready within {timeout:?}:\n{}", log_tail(&self.log_file, 30));
@@ -99,12 +94,9 @@ impl S3Server {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let sequence = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("rescaler-test-{}-{sequence}", std::process::id());
-        self.client()
-            .create_bucket()
-            .bucket(&name)
-            .send()
-            .await
-            .map_err(|error| anyhow::anyhow!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(error)))?;
+        self.client().create_bucket().bucket(&name).send().await.map_err(|error| {
+            anyhow::anyhow!("create bucket {name}: {}", aws_sdk_s3::error::DisplayErrorContext(error))
+        })?;
         Ok(name)
     }
 }

@@ -48,14 +48,8 @@ pub fn jar_for(flink_home: &Path, flink_version: &str) -> anyhow::Result<PathBuf
         .status()?;
     anyhow::ensure!(status.success(), "javac failed on the sample job");
     let partial = dir.join(format!("keyed-counter-{}.jar", std::process::id()));
-    let status = Command::new("jar")
-        .arg("cfe")
-        .arg(&partial)
-        .arg(ENTRY_CLASS)
-        .arg("-C")
-        .arg(&classes)
-        .arg(".")
-        .status()?;
+    let status =
+        Command::new("jar").arg("cfe").arg(&partial).arg(ENTRY_CLASS).arg("-C").arg(&classes).arg(".").status()?;
     anyhow::ensure!(status.success(), "jar failed on the sample job");
     // Rename is atomic: another test process either sees the whole jar or none.
     std::fs::rename(&partial, &jar)?;

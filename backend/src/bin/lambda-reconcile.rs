@@ -19,7 +19,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let engine = engine.clone();
         async move {
-            let deadline = Instant::now() + event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            let deadline = Instant::now()
+                + event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
             let mut passes = 0u32;
             loop {
                 let report = engine.pass().await?;

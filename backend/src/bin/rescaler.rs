@@ -33,7 +33,8 @@ async fn main() -> anyhow::Result<()> {
         Some(dir) => app_with_console(state, dir),
         None => app(state),
     };
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(listen.address = %listener.local_addr()?, "serving");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

@@ -40,10 +40,7 @@ impl FlinkError {
     }
 
     pub(super) fn undecodable(what: &str, detail: impl std::fmt::Display) -> Self {
-        Self::Undecodable {
-            what: what.to_owned(),
-            detail: detail.to_string(),
-        }
+        Self::Undecodable { what: what.to_owned(), detail: detail.to_string() }
     }
 
     /// A transport failure: nothing, or nothing complete, came back.
@@ -58,9 +55,7 @@ impl FlinkError {
         } else {
             "request failed"
         };
-        Self::Unavailable {
-            message: format!("{what}: {kind}: {}", error_chain(error)),
-        }
+        Self::Unavailable { message: format!("{what}: {kind}: {}", error_chain(error)) }
     }
 
     /// An error status from Flink, read from its `{"errors": [...]}` body.
@@ -70,9 +65,7 @@ impl FlinkError {
         let mentions = |needle: &str| errors.iter().any(|error| error.contains(needle));
         let code = status.as_u16();
         if code == 404 || (code == 500 && mentions("NotFoundException")) {
-            return Self::NotFound {
-                what: what.to_owned(),
-            };
+            return Self::NotFound { what: what.to_owned() };
         }
         let unavailable = matches!(code, 502..=504)
             || (status.is_server_error()
@@ -80,14 +73,9 @@ impl FlinkError {
                     || mentions("RecipientUnreachableException")
                     || mentions("RpcConnectionException")));
         if unavailable {
-            return Self::Unavailable {
-                message: format!("{what}: {code}: {message}"),
-            };
+            return Self::Unavailable { message: format!("{what}: {code}: {message}") };
         }
-        Self::Rejected {
-            status: code,
-            message,
-        }
+        Self::Rejected { status: code, message }
     }
 }
 
@@ -97,11 +85,7 @@ pub(super) fn flink_errors(body: &str) -> Vec<String> {
         Ok(parsed) if !parsed.errors.is_empty() => parsed.errors,
         _ => {
             let trimmed = body.trim();
-            if trimmed.is_empty() {
-                Vec::new()
-            } else {
-                vec![truncate(trimmed, 500)]
-            }
+            if trimmed.is_empty() { Vec::new() } else { vec![truncate(trimmed, 500)] }
         }
     }
 }
@@ -123,11 +107,7 @@ pub(super) fn summarize_errors(errors: &[String]) -> String {
         return "no error message".to_owned();
     };
     let headline = simplify_exception_line(first.strip_prefix("Caused by: ").unwrap_or(first));
-    let root = lines
-        .iter()
-        .rev()
-        .find_map(|line| line.strip_prefix("Caused by: "))
-        .map(simplify_exception_line);
+    let root = lines.iter().rev().find_map(|line| line.strip_prefix("Caused by: ")).map(simplify_exception_line);
     match root {
         Some(root) if root != headline && !headline.contains(&root) => {
             format!("{headline} (caused by {root})")
@@ -156,11 +136,7 @@ pub(super) fn simplify_exception_line(line: &str) -> String {
                     .rsplit('.')
                     .next()
                     .is_some_and(|simple| simple.starts_with(|c: char| c.is_ascii_uppercase()));
-            if looks_like_class {
-                segment.rsplit('.').next().unwrap_or(segment)
-            } else {
-                segment
-            }
+            if looks_like_class { segment.rsplit('.').next().unwrap_or(segment) } else { segment }
         })
         .collect::<Vec<_>>()
         .join(": ")

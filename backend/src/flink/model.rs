@@ -28,8 +28,7 @@ impl JobDetail {
     pub fn all_tasks_running(&self) -> bool {
         self.job.vertices.iter().all(|vertex| {
             self.tasks.get(&vertex.id).is_some_and(|counts| {
-                counts.total() == vertex.parallelism
-                    && counts.count(TaskStatus::Running) == counts.total()
+                counts.total() == vertex.parallelism && counts.count(TaskStatus::Running) == counts.total()
             })
         })
     }
@@ -52,10 +51,7 @@ impl TaskCounts {
 
     /// The states with at least one task.
     pub fn nonzero(&self) -> impl Iterator<Item = (TaskStatus, u32)> + '_ {
-        self.by_status
-            .iter()
-            .filter(|(_, count)| **count > 0)
-            .map(|(status, count)| (*status, *count))
+        self.by_status.iter().filter(|(_, count)| **count > 0).map(|(status, count)| (*status, *count))
     }
 
     pub(super) fn add(&mut self, status: TaskStatus, count: u32) {
@@ -166,11 +162,7 @@ impl RunJar {
                 .join(",");
             configuration.insert(VERTEX_PARALLELISM_OVERRIDES_KEY.to_owned(), overrides);
         }
-        configuration.extend(
-            self.flink_configuration
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        configuration.extend(self.flink_configuration.iter().map(|(k, v)| (k.clone(), v.clone())));
         configuration
     }
 }
@@ -243,11 +235,7 @@ impl FlinkVersion {
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         let patch = parts.next().and_then(|part| part.parse().ok()).unwrap_or(0);
-        Some(Self {
-            major,
-            minor,
-            patch,
-        })
+        Some(Self { major, minor, patch })
     }
 
     /// The jar-run field for the restore mode: `claimMode` from 2.0, `restoreMode` before.

@@ -7,15 +7,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
-use rescaler_shared::flink::{
-    ClusterView, JobStatus, JobView, SavepointStatus, SchedulerKind, TaskStatus, VertexView,
-};
+use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SavepointStatus, SchedulerKind, TaskStatus, VertexView};
 use serde::de::DeserializeOwned;
 
 use super::error::{FlinkError, flink_errors, summarize_errors};
 use super::model::{
-    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail,
-    JobSummary, MetricAggregation, ParallelismBounds, RunJar, TaskCounts, VertexMetrics,
+    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
+    MetricAggregation, ParallelismBounds, RunJar, TaskCounts, VertexMetrics,
 };
 use super::{FlinkClient, FlinkResult, wire};
 
@@ -84,16 +82,9 @@ impl RestFlinkClient {
             .map_err(|error| InvalidFlinkClientConfig(error.to_string()))?;
         let base_url = config.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(InvalidFlinkClientConfig(format!(
-                "base url {base_url} is not http(s)"
-            )));
+            return Err(InvalidFlinkClientConfig(format!("base url {base_url} is not http(s)")));
         }
-        Ok(Self {
-            http,
-            base_url,
-            upload_timeout: config.upload_timeout,
-            version: Mutex::new(None),
-        })
+        Ok(Self { http, base_url, upload_timeout: config.upload_timeout, version: Mutex::new(None) })
     }
 
     /// The cluster's version, from `/overview` on first use.
@@ -106,57 +97,31 @@ impl RestFlinkClient {
     }
 
     fn cached_version(&self) -> Option<FlinkVersion> {
-        *self
-            .version
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn remember_version(&self, text: &str) -> FlinkResult<FlinkVersion> {
-        let version = FlinkVersion::parse(text).ok_or_else(|| {
-            FlinkError::undecodable("the cluster overview", format!("version {text:?}"))
-        })?;
-        *self
-            .version
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(version);
+        let version = FlinkVersion::parse(text)
+            .ok_or_else(|| FlinkError::undecodable("the cluster overview", format!("version {text:?}")))?;
+        *self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(version);
         Ok(version)
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base_url))
+        self.http.request(method, format!("{}{path}", self.base_url))
     }
 
     /// Sends and reads the whole answer; transport failures become `Unavailable`.
-    async fn exchange(
-        &self,
-        what: &str,
-        request: RequestBuilder,
-    ) -> FlinkResult<(StatusCode, String)> {
-        let response = request
-            .send()
-            .await
-            .map_err(|error| FlinkError::from_transport(what, &error))?;
+    async fn exchange(&self, what: &str, request: RequestBuilder) -> FlinkResult<(StatusCode, String)> {
+        let response = request.send().await.map_err(|error| FlinkError::from_transport(what, &error))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|error| FlinkError::from_transport(what, &error))?;
-        tracing::debug!(
-            flink.what = what,
-            http.status = status.as_u16(),
-            "flink answered"
-        );
+        let body = response.text().await.map_err(|error| FlinkError::from_transport(what, &error))?;
+        tracing::debug!(flink.what = what, http.status = status.as_u16(), "flink answered");
         Ok((status, body))
     }
 
     /// A GET whose 404 means "no such thing".
-    async fn get_optional<T: DeserializeOwned>(
-        &self,
-        what: &str,
-        path: &str,
-    ) -> FlinkResult<Option<T>> {
+    async fn get_optional<T: DeserializeOwned>(&self, what: &str, path: &str) -> FlinkResult<Option<T>> {
         let (status, body) = self.exchange(what, self.request(Method::GET, path)).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -191,9 +156,7 @@ impl RestFlinkClient {
     async fn fetch_checkpoint_config(&self, job_id: &str) -> FlinkResult<Option<CheckpointConfig>> {
         let what = format!("the checkpoint configuration of job {job_id}");
         let path = format!("/jobs/{}/checkpoints/config", segment(job_id));
-        let config = self
-            .get_optional::<wire::CheckpointConfig>(&what, &path)
-            .await?;
+        let config = self.get_optional::<wire::CheckpointConfig>(&what, &path).await?;
         Ok(config.map(|config| CheckpointConfig {
             interval_ms: u64::try_from(config.interval)
                 .ok()
@@ -212,34 +175,16 @@ impl RestFlinkClient {
         aggregations: &[MetricAggregation],
     ) -> FlinkResult<Vec<wire::AggregatedMetric>> {
         let what = format!("the metrics of vertex {vertex_id} of job {job_id}");
-        let mut path = format!(
-            "/jobs/{}/vertices/{}/subtasks/metrics",
-            segment(job_id),
-            segment(vertex_id)
-        );
+        let mut path = format!("/jobs/{}/vertices/{}/subtasks/metrics", segment(job_id), segment(vertex_id));
         if !metric_ids.is_empty() {
-            let ids = metric_ids
-                .iter()
-                .map(|id| segment(id))
-                .collect::<Vec<_>>()
-                .join(",");
-            let aggs = aggregations
-                .iter()
-                .map(|agg| agg.wire_name())
-                .collect::<Vec<_>>()
-                .join(",");
+            let ids = metric_ids.iter().map(|id| segment(id)).collect::<Vec<_>>().join(",");
+            let aggs = aggregations.iter().map(|agg| agg.wire_name()).collect::<Vec<_>>().join(",");
             path.push_str(&format!("?get={ids}&agg={aggs}"));
         }
         self.get(&what, &path).await
     }
 
-    async fn trigger(
-        &self,
-        what: &str,
-        path: &str,
-        body: impl serde::Serialize,
-        trigger_id: &str,
-    ) -> FlinkResult<()> {
+    async fn trigger(&self, what: &str, path: &str, body: impl serde::Serialize, trigger_id: &str) -> FlinkResult<()> {
         let request = self.request(Method::POST, path).json(&body);
         let (status, body) = self.exchange(what, request).await?;
         let accepted: wire::TriggerResponse = decode(what, status, &body)?;
@@ -257,11 +202,7 @@ impl RestFlinkClient {
 
     async fn run(&self, jar_id: &str, run: &RunJar) -> FlinkResult<String> {
         let what = format!("the run of jar {jar_id}");
-        let restore_mode = if run.savepoint_path.is_some() {
-            Some(run.restore_mode.wire_name())
-        } else {
-            None
-        };
+        let restore_mode = if run.savepoint_path.is_some() { Some(run.restore_mode.wire_name()) } else { None };
         let claim_field = match restore_mode {
             Some(_) => self.flink_version().await?.uses_claim_mode(),
             None => false,
@@ -278,26 +219,18 @@ impl RestFlinkClient {
             flink_configuration: run.effective_configuration(),
         };
         let path = format!("/jars/{}/run", segment(jar_id));
-        let (status, text) = self
-            .exchange(&what, self.request(Method::POST, &path).json(&body))
-            .await?;
+        let (status, text) = self.exchange(&what, self.request(Method::POST, &path).json(&body)).await?;
         if !status.is_success() {
             let errors = flink_errors(&text);
             let mentions = |needle: &str| errors.iter().any(|error| error.contains(needle));
             // 1.x: DuplicateJobSubmissionException; 2.x: DuplicateApplicationSubmissionException
             // (a jar run is an application whose id is the job id). Both for running and for
             // finished jobs.
-            if mentions("DuplicateJobSubmissionException")
-                || mentions("DuplicateApplicationSubmissionException")
-            {
-                return Err(FlinkError::DuplicateJob {
-                    job_id: run.job_id.clone().unwrap_or_default(),
-                });
+            if mentions("DuplicateJobSubmissionException") || mentions("DuplicateApplicationSubmissionException") {
+                return Err(FlinkError::DuplicateJob { job_id: run.job_id.clone().unwrap_or_default() });
             }
             if mentions("Jar file") && mentions("does not exist") {
-                return Err(FlinkError::NotFound {
-                    what: format!("jar {jar_id}"),
-                });
+                return Err(FlinkError::NotFound { what: format!("jar {jar_id}") });
             }
             return Err(FlinkError::from_status(&what, status, &text));
         }
@@ -372,34 +305,22 @@ fn checkpoint_ref(statistics: wire::CheckpointStatistics) -> CheckpointRef {
     }
 }
 
-fn savepoint_status_from_wire(
-    what: &str,
-    answer: wire::SavepointStatusResponse,
-) -> FlinkResult<SavepointStatus> {
+fn savepoint_status_from_wire(what: &str, answer: wire::SavepointStatusResponse) -> FlinkResult<SavepointStatus> {
     match answer.status.id.as_str() {
         "IN_PROGRESS" => Ok(SavepointStatus::InProgress),
         "COMPLETED" => {
-            let operation = answer
-                .operation
-                .ok_or_else(|| FlinkError::undecodable(what, "completed without an operation"))?;
+            let operation =
+                answer.operation.ok_or_else(|| FlinkError::undecodable(what, "completed without an operation"))?;
             if let Some(cause) = operation.failure_cause {
                 let trace = cause.stack_trace.unwrap_or_default();
-                return Ok(SavepointStatus::Failed {
-                    cause: summarize_errors(&[trace]),
-                });
+                return Ok(SavepointStatus::Failed { cause: summarize_errors(&[trace]) });
             }
             match operation.location {
                 Some(location) => Ok(SavepointStatus::Completed { location }),
-                None => Err(FlinkError::undecodable(
-                    what,
-                    "completed with neither location nor failure cause",
-                )),
+                None => Err(FlinkError::undecodable(what, "completed with neither location nor failure cause")),
             }
         }
-        other => Err(FlinkError::undecodable(
-            what,
-            format!("unknown status {other:?}"),
-        )),
+        other => Err(FlinkError::undecodable(what, format!("unknown status {other:?}"))),
     }
 }
 
@@ -455,11 +376,7 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(self.fetch_job_detail(job_id))
     }
 
-    fn vertex_metrics<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
+    fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
         Box::pin(async move {
             const BUSY: &str = "busyTimeMsPerSecond";
             const BACKPRESSURED: &str = "backPressuredTimeMsPerSecond";
@@ -493,19 +410,14 @@ impl FlinkClient for RestFlinkClient {
         aggregation: MetricAggregation,
     ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
         Box::pin(async move {
-            let metrics = self
-                .aggregated_metrics(job_id, vertex_id, &[metric_id], &[aggregation])
-                .await?;
-            Ok(metrics
-                .into_iter()
-                .find(|metric| metric.id == metric_id)
-                .and_then(|metric| match aggregation {
-                    MetricAggregation::Min => metric.min,
-                    MetricAggregation::Max => metric.max,
-                    MetricAggregation::Avg => metric.avg,
-                    MetricAggregation::Sum => metric.sum,
-                    MetricAggregation::Skew => metric.skew,
-                }))
+            let metrics = self.aggregated_metrics(job_id, vertex_id, &[metric_id], &[aggregation]).await?;
+            Ok(metrics.into_iter().find(|metric| metric.id == metric_id).and_then(|metric| match aggregation {
+                MetricAggregation::Min => metric.min,
+                MetricAggregation::Max => metric.max,
+                MetricAggregation::Avg => metric.avg,
+                MetricAggregation::Sum => metric.sum,
+                MetricAggregation::Skew => metric.skew,
+            }))
         })
     }
 
@@ -526,39 +438,21 @@ impl FlinkClient for RestFlinkClient {
             if matching.is_empty() {
                 return Ok(None);
             }
-            let values = self
-                .aggregated_metrics(job_id, vertex_id, &matching, &[MetricAggregation::Sum])
-                .await?;
-            let sums = values
-                .into_iter()
-                .filter_map(|metric| metric.sum)
-                .collect::<Vec<_>>();
-            Ok(if sums.is_empty() {
-                None
-            } else {
-                Some(sums.iter().sum())
-            })
+            let values = self.aggregated_metrics(job_id, vertex_id, &matching, &[MetricAggregation::Sum]).await?;
+            let sums = values.into_iter().filter_map(|metric| metric.sum).collect::<Vec<_>>();
+            Ok(if sums.is_empty() { None } else { Some(sums.iter().sum()) })
         })
     }
 
-    fn checkpoint_config<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
+    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
         Box::pin(self.fetch_checkpoint_config(job_id))
     }
 
-    fn checkpoint_history<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
+    fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         Box::pin(async move {
             let what = format!("the checkpoints of job {job_id}");
             let path = format!("/jobs/{}/checkpoints", segment(job_id));
-            let Some(statistics) = self
-                .get_optional::<wire::CheckpointingStatistics>(&what, &path)
-                .await?
-            else {
+            let Some(statistics) = self.get_optional::<wire::CheckpointingStatistics>(&what, &path).await? else {
                 return Ok(None);
             };
             let latest = statistics.latest;
@@ -585,11 +479,7 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(async move {
             let what = format!("stop-with-savepoint {trigger_id} of job {job_id}");
             let path = format!("/jobs/{}/stop", segment(job_id));
-            let body = wire::StopWithSavepointRequest {
-                trigger_id,
-                target_directory,
-                drain: false,
-            };
+            let body = wire::StopWithSavepointRequest { trigger_id, target_directory, drain: false };
             self.trigger(&what, &path, body, trigger_id).await
         })
     }
@@ -603,11 +493,7 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(async move {
             let what = format!("savepoint {trigger_id} of job {job_id}");
             let path = format!("/jobs/{}/savepoints", segment(job_id));
-            let body = wire::SavepointTriggerRequest {
-                trigger_id,
-                target_directory,
-                cancel_job: false,
-            };
+            let body = wire::SavepointTriggerRequest { trigger_id, target_directory, cancel_job: false };
             self.trigger(&what, &path, body, trigger_id).await
         })
     }
@@ -619,42 +505,25 @@ impl FlinkClient for RestFlinkClient {
     ) -> BoxFuture<'a, FlinkResult<SavepointStatus>> {
         Box::pin(async move {
             let what = format!("savepoint {trigger_id} of job {job_id}");
-            let path = format!(
-                "/jobs/{}/savepoints/{}",
-                segment(job_id),
-                segment(trigger_id)
-            );
-            match self
-                .get_optional::<wire::SavepointStatusResponse>(&what, &path)
-                .await?
-            {
+            let path = format!("/jobs/{}/savepoints/{}", segment(job_id), segment(trigger_id));
+            match self.get_optional::<wire::SavepointStatusResponse>(&what, &path).await? {
                 None => Ok(SavepointStatus::Unknown),
                 Some(answer) => savepoint_status_from_wire(&what, answer),
             }
         })
     }
 
-    fn upload_jar<'a>(
-        &'a self,
-        file_name: &'a str,
-        bytes: Vec<u8>,
-    ) -> BoxFuture<'a, FlinkResult<String>> {
+    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>> {
         Box::pin(async move {
             let what = format!("the upload of {file_name}");
             // Flink keeps only files whose name ends with `.jar`.
             let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
             let form = reqwest::multipart::Form::new().part("jarfile", part);
-            let request = self
-                .request(Method::POST, "/jars/upload")
-                .multipart(form)
-                .timeout(self.upload_timeout);
+            let request = self.request(Method::POST, "/jars/upload").multipart(form).timeout(self.upload_timeout);
             let (status, body) = self.exchange(&what, request).await?;
             let uploaded: wire::JarUploadResponse = decode(&what, status, &body)?;
             if uploaded.status != "success" {
-                return Err(FlinkError::undecodable(
-                    &what,
-                    format!("upload status {:?}", uploaded.status),
-                ));
+                return Err(FlinkError::undecodable(&what, format!("upload status {:?}", uploaded.status)));
             }
             uploaded
                 .filename
@@ -662,9 +531,7 @@ impl FlinkClient for RestFlinkClient {
                 .next()
                 .filter(|id| !id.is_empty())
                 .map(str::to_owned)
-                .ok_or_else(|| {
-                    FlinkError::undecodable(&what, format!("file name {:?}", uploaded.filename))
-                })
+                .ok_or_else(|| FlinkError::undecodable(&what, format!("file name {:?}", uploaded.filename)))
         })
     }
 
@@ -688,28 +555,19 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(async move {
             let what = format!("jar {jar_id}");
             let path = format!("/jars/{}", segment(jar_id));
-            let (status, body) = self
-                .exchange(&what, self.request(Method::DELETE, &path))
-                .await?;
+            let (status, body) = self.exchange(&what, self.request(Method::DELETE, &path)).await?;
             if status.is_success() {
                 return Ok(());
             }
             // Flink answers 400 "File ... does not exist" for an unknown jar.
-            if flink_errors(&body)
-                .iter()
-                .any(|error| error.contains("does not exist"))
-            {
+            if flink_errors(&body).iter().any(|error| error.contains("does not exist")) {
                 return Err(FlinkError::NotFound { what });
             }
             Err(FlinkError::from_status(&what, status, &body))
         })
     }
 
-    fn run_jar<'a>(
-        &'a self,
-        jar_id: &'a str,
-        run: &'a RunJar,
-    ) -> BoxFuture<'a, FlinkResult<String>> {
+    fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
         Box::pin(self.run(jar_id, run))
     }
 
@@ -745,24 +603,12 @@ impl FlinkClient for RestFlinkClient {
             let body = requirements
                 .iter()
                 .map(|(vertex_id, bounds)| {
-                    let parallelism = wire::Bounds {
-                        lower_bound: bounds.lower,
-                        upper_bound: bounds.upper,
-                    };
-                    (
-                        vertex_id.clone(),
-                        wire::VertexResourceRequirements { parallelism },
-                    )
+                    let parallelism = wire::Bounds { lower_bound: bounds.lower, upper_bound: bounds.upper };
+                    (vertex_id.clone(), wire::VertexResourceRequirements { parallelism })
                 })
                 .collect::<wire::ResourceRequirements>();
-            let (status, text) = self
-                .exchange(&what, self.request(Method::PUT, &path).json(&body))
-                .await?;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(FlinkError::from_status(&what, status, &text))
-            }
+            let (status, text) = self.exchange(&what, self.request(Method::PUT, &path).json(&body)).await?;
+            if status.is_success() { Ok(()) } else { Err(FlinkError::from_status(&what, status, &text)) }
         })
     }
 
@@ -770,9 +616,7 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(async move {
             let what = format!("job {job_id}");
             let path = format!("/jobs/{}?mode=cancel", segment(job_id));
-            let (status, body) = self
-                .exchange(&what, self.request(Method::PATCH, &path))
-                .await?;
+            let (status, body) = self.exchange(&what, self.request(Method::PATCH, &path)).await?;
             // 409: "the job has already reached another terminal state": nothing to cancel.
             if status.is_success() || status == StatusCode::CONFLICT {
                 return Ok(());

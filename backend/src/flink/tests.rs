@@ -53,13 +53,7 @@ async fn mount_overview(server: &MockServer, version: &str) {
         .await;
 }
 
-fn vertex(
-    id: &str,
-    name: &str,
-    parallelism: u32,
-    status: &str,
-    tasks: serde_json::Value,
-) -> serde_json::Value {
+fn vertex(id: &str, name: &str, parallelism: u32, status: &str, tasks: serde_json::Value) -> serde_json::Value {
     json!({
         "id": id, "slotSharingGroupId": "79e1ee7b0e05745fdf228a39f829f00f", "name": name,
         "maxParallelism": 128, "parallelism": parallelism, "status": status,
@@ -120,24 +114,10 @@ async fn overview_is_decoded_and_remembers_the_version() {
 
     let cluster = client.cluster_overview().await.expect("overview");
     assert_eq!(cluster.flink_version, "2.3.0");
-    assert_eq!(
-        (
-            cluster.taskmanagers,
-            cluster.slots_total,
-            cluster.slots_available
-        ),
-        (1, 4, 2)
-    );
+    assert_eq!((cluster.taskmanagers, cluster.slots_total, cluster.slots_available), (1, 4, 2));
     // Cached: no second GET /overview (the mock expects exactly one).
     let version = client.flink_version().await.expect("version");
-    assert_eq!(
-        version,
-        FlinkVersion {
-            major: 2,
-            minor: 3,
-            patch: 0
-        }
-    );
+    assert_eq!(version, FlinkVersion { major: 2, minor: 3, patch: 0 });
 }
 
 #[tokio::test]
@@ -168,18 +148,9 @@ async fn job_list_reads_statuses_including_unknown_ones() {
 #[tokio::test]
 async fn job_detail_of_2_3_reads_scheduler_checkpointing_and_task_counts() {
     let server = MockServer::start().await;
-    mount_job(
-        &server,
-        job_details_2_3(),
-        ResponseTemplate::new(200).set_body_json(checkpoint_config(2000)),
-    )
-    .await;
+    mount_job(&server, job_details_2_3(), ResponseTemplate::new(200).set_body_json(checkpoint_config(2000))).await;
 
-    let detail = client(&server)
-        .job_detail(JOB)
-        .await
-        .expect("detail")
-        .expect("known job");
+    let detail = client(&server).job_detail(JOB).await.expect("detail").expect("known job");
     let job = &detail.job;
     assert_eq!(job.status, JobStatus::Running);
     assert_eq!(job.scheduler, SchedulerKind::Adaptive);
@@ -205,23 +176,11 @@ async fn job_detail_of_1_20_has_unknown_scheduler_and_max_interval_means_no_chec
     let object = details.as_object_mut().expect("object");
     object.remove("schedulerType");
     object.remove("application-id");
-    mount_job(
-        &server,
-        details,
-        ResponseTemplate::new(200).set_body_json(checkpoint_config(i64::MAX)),
-    )
-    .await;
+    mount_job(&server, details, ResponseTemplate::new(200).set_body_json(checkpoint_config(i64::MAX))).await;
 
-    let job = client(&server)
-        .job(JOB)
-        .await
-        .expect("job")
-        .expect("known job");
+    let job = client(&server).job(JOB).await.expect("job").expect("known job");
     assert_eq!(job.scheduler, SchedulerKind::Unknown);
-    assert!(
-        !job.checkpointing,
-        "interval Long.MAX_VALUE is Flink's 'off'"
-    );
+    assert!(!job.checkpointing, "interval Long.MAX_VALUE is Flink's 'off'");
 }
 
 #[tokio::test]
@@ -230,31 +189,17 @@ async fn job_detail_treats_a_missing_checkpoint_config_as_no_checkpointing() {
     let not_enabled = flink_error(&[
         "org.apache.flink.runtime.rest.handler.RestHandlerException: Checkpointing is not enabled for this job (x).",
     ]);
-    mount_job(
-        &server,
-        job_details_2_3(),
-        ResponseTemplate::new(404).set_body_json(not_enabled),
-    )
-    .await;
+    mount_job(&server, job_details_2_3(), ResponseTemplate::new(404).set_body_json(not_enabled)).await;
 
-    let job = client(&server)
-        .job(JOB)
-        .await
-        .expect("job")
-        .expect("known job");
+    let job = client(&server).job(JOB).await.expect("job").expect("known job");
     assert!(!job.checkpointing);
 }
 
 #[tokio::test]
 async fn unknown_job_is_none_and_unknown_checkpoints_are_none() {
     let server = MockServer::start().await;
-    let not_found = flink_error(&[&format!(
-        "org.apache.flink.runtime.rest.NotFoundException: Job {JOB} not found"
-    )]);
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(not_found))
-        .mount(&server)
-        .await;
+    let not_found = flink_error(&[&format!("org.apache.flink.runtime.rest.NotFoundException: Job {JOB} not found")]);
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(404).set_body_json(not_found)).mount(&server).await;
     let client = client(&server);
 
     assert_eq!(client.job(JOB).await.expect("job"), None);
@@ -275,9 +220,7 @@ async fn server_error_is_rejected_with_flinks_message_and_no_stack_trace() {
         .await;
 
     let error = client(&server).list_jobs().await.expect_err("500");
-    let FlinkError::Rejected { status, message } = &error else {
-        panic!("not rejected: {error:?}")
-    };
+    let FlinkError::Rejected { status, message } = &error else { panic!("not rejected: {error:?}") };
     assert_eq!(*status, 500);
     assert_eq!(
         message,
@@ -296,10 +239,7 @@ async fn garbage_body_is_undecodable() {
         .mount(&server)
         .await;
 
-    let error = client(&server)
-        .cluster_overview()
-        .await
-        .expect_err("garbage");
+    let error = client(&server).cluster_overview().await.expect_err("garbage");
     assert!(matches!(error, FlinkError::Undecodable { .. }), "{error:?}");
     assert!(!error.is_retryable());
 }
@@ -311,10 +251,7 @@ async fn connection_refused_is_unavailable_and_retryable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr").port()
     };
-    let client = RestFlinkClient::new(RestFlinkClientConfig::new(format!(
-        "http://127.0.0.1:{port}"
-    )))
-    .expect("client");
+    let client = RestFlinkClient::new(RestFlinkClientConfig::new(format!("http://127.0.0.1:{port}"))).expect("client");
 
     let error = client.cluster_overview().await.expect_err("refused");
     assert!(matches!(error, FlinkError::Unavailable { .. }), "{error:?}");
@@ -325,11 +262,7 @@ async fn connection_refused_is_unavailable_and_retryable() {
 async fn timeout_is_unavailable() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(overview("2.3.0"))
-                .set_delay(Duration::from_secs(2)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(overview("2.3.0")).set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
     let mut config = RestFlinkClientConfig::new(server.uri());
@@ -337,9 +270,7 @@ async fn timeout_is_unavailable() {
     let client = RestFlinkClient::new(config).expect("client");
 
     let error = client.cluster_overview().await.expect_err("timeout");
-    let FlinkError::Unavailable { message } = &error else {
-        panic!("{error:?}")
-    };
+    let FlinkError::Unavailable { message } = &error else { panic!("{error:?}") };
     assert!(message.contains("timed out"), "{message}");
 }
 
@@ -366,10 +297,7 @@ async fn gateway_errors_are_unavailable_and_job_not_found_500_is_not_found() {
 
     let error = client.cluster_overview().await.expect_err("503");
     assert!(error.is_retryable(), "{error:?}");
-    let error = client
-        .resource_requirements(JOB)
-        .await
-        .expect_err("unknown job");
+    let error = client.resource_requirements(JOB).await.expect_err("unknown job");
     assert!(error.is_not_found(), "{error:?}");
 }
 
@@ -380,8 +308,7 @@ async fn savepoint_status_reads_every_outcome() {
     Mock::given(method("GET"))
         .and(status_path("11111111111111111111111111111111"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"status": {"id": "IN_PROGRESS"}, "operation": null})),
+            ResponseTemplate::new(200).set_body_json(json!({"status": {"id": "IN_PROGRESS"}, "operation": null})),
         )
         .mount(&server)
         .await;
@@ -415,38 +342,20 @@ async fn savepoint_status_reads_every_outcome() {
     let client = client(&server);
 
     let status = |trigger: &'static str| client.savepoint_status(JOB, trigger);
+    assert_eq!(status("11111111111111111111111111111111").await.expect("in progress"), SavepointStatus::InProgress);
     assert_eq!(
-        status("11111111111111111111111111111111")
-            .await
-            .expect("in progress"),
-        SavepointStatus::InProgress
+        status("22222222222222222222222222222222").await.expect("completed"),
+        SavepointStatus::Completed { location: "file:/tmp/sp/savepoint-000000-0010a57e584a".to_owned() }
     );
-    assert_eq!(
-        status("22222222222222222222222222222222")
-            .await
-            .expect("completed"),
-        SavepointStatus::Completed {
-            location: "file:/tmp/sp/savepoint-000000-0010a57e584a".to_owned()
-        }
-    );
-    let failed = status("44444444444444444444444444444444")
-        .await
-        .expect("failed");
+    let failed = status("44444444444444444444444444444444").await.expect("failed");
     assert_eq!(
         failed,
         SavepointStatus::Failed {
-            cause: format!(
-                "CompletionException: FlinkJobNotFoundException: Could not find Flink job ({JOB})"
-            )
+            cause: format!("CompletionException: FlinkJobNotFoundException: Could not find Flink job ({JOB})")
         }
     );
     assert!(savepoint_failed_for_missing_job(&failed));
-    assert_eq!(
-        status("55555555555555555555555555555555")
-            .await
-            .expect("unknown"),
-        SavepointStatus::Unknown
-    );
+    assert_eq!(status("55555555555555555555555555555555").await.expect("unknown"), SavepointStatus::Unknown);
 }
 
 #[tokio::test]
@@ -454,9 +363,7 @@ async fn stop_and_savepoint_send_their_differently_cased_bodies() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(format!("/jobs/{JOB}/stop")))
-        .and(body_json(
-            json!({"triggerId": TRIGGER, "targetDirectory": "file:///tmp/sp", "drain": false}),
-        ))
+        .and(body_json(json!({"triggerId": TRIGGER, "targetDirectory": "file:///tmp/sp", "drain": false})))
         .respond_with(ResponseTemplate::new(202).set_body_json(json!({"request-id": TRIGGER})))
         .expect(2)
         .mount(&server)
@@ -470,19 +377,10 @@ async fn stop_and_savepoint_send_their_differently_cased_bodies() {
         .await;
     let client = client(&server);
 
-    client
-        .stop_with_savepoint(JOB, TRIGGER, Some("file:///tmp/sp"))
-        .await
-        .expect("stop");
+    client.stop_with_savepoint(JOB, TRIGGER, Some("file:///tmp/sp")).await.expect("stop");
     // Flink answers a repeated trigger id with 202 and the same id: not an error.
-    client
-        .stop_with_savepoint(JOB, TRIGGER, Some("file:///tmp/sp"))
-        .await
-        .expect("stop again");
-    client
-        .trigger_savepoint(JOB, TRIGGER, Some("file:///tmp/sp"))
-        .await
-        .expect("savepoint");
+    client.stop_with_savepoint(JOB, TRIGGER, Some("file:///tmp/sp")).await.expect("stop again");
+    client.trigger_savepoint(JOB, TRIGGER, Some("file:///tmp/sp")).await.expect("savepoint");
 }
 
 #[tokio::test]
@@ -492,16 +390,12 @@ async fn a_trigger_answered_with_another_request_id_is_undecodable() {
         .and(path(format!("/jobs/{JOB}/stop")))
         .and(body_json(json!({"triggerId": TRIGGER, "drain": false})))
         .respond_with(
-            ResponseTemplate::new(202)
-                .set_body_json(json!({"request-id": "99999999999999999999999999999999"})),
+            ResponseTemplate::new(202).set_body_json(json!({"request-id": "99999999999999999999999999999999"})),
         )
         .mount(&server)
         .await;
 
-    let error = client(&server)
-        .stop_with_savepoint(JOB, TRIGGER, None)
-        .await
-        .expect_err("other id");
+    let error = client(&server).stop_with_savepoint(JOB, TRIGGER, None).await.expect_err("other id");
     assert!(matches!(error, FlinkError::Undecodable { .. }), "{error:?}");
 }
 
@@ -533,16 +427,11 @@ async fn run_on_2_x_sends_claim_mode_and_vertex_overrides() {
                 "pipeline.jobvertex-parallelism-overrides": format!("{COUNTER}:3,{SOURCE}:1")
             }
         })))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"jobid": JOB, "applicationId": JOB})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"jobid": JOB, "applicationId": JOB})))
         .mount(&server)
         .await;
 
-    let job_id = client(&server)
-        .run_jar("abc_job.jar", &restore_run())
-        .await
-        .expect("run");
+    let job_id = client(&server).run_jar("abc_job.jar", &restore_run()).await.expect("run");
     assert_eq!(job_id, JOB);
 }
 
@@ -567,10 +456,7 @@ async fn run_on_1_x_sends_restore_mode() {
         .mount(&server)
         .await;
 
-    let job_id = client(&server)
-        .run_jar("abc_job.jar", &restore_run())
-        .await
-        .expect("run");
+    let job_id = client(&server).run_jar("abc_job.jar", &restore_run()).await.expect("run");
     assert_eq!(job_id, JOB);
 }
 
@@ -579,25 +465,13 @@ async fn a_fresh_run_does_not_need_the_version() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/jars/abc_job.jar/run"))
-        .and(body_json(
-            json!({"jobId": JOB, "parallelism": 2, "allowNonRestoredState": false}),
-        ))
+        .and(body_json(json!({"jobId": JOB, "parallelism": 2, "allowNonRestoredState": false})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"jobid": JOB})))
         .mount(&server)
         .await;
-    let run = RunJar {
-        job_id: Some(JOB.to_owned()),
-        parallelism: Some(2),
-        ..RunJar::default()
-    };
+    let run = RunJar { job_id: Some(JOB.to_owned()), parallelism: Some(2), ..RunJar::default() };
 
-    assert_eq!(
-        client(&server)
-            .run_jar("abc_job.jar", &run)
-            .await
-            .expect("run"),
-        JOB
-    );
+    assert_eq!(client(&server).run_jar("abc_job.jar", &run).await.expect("run"), JOB);
 }
 
 #[tokio::test]
@@ -616,21 +490,10 @@ async fn a_duplicate_job_id_is_classified_on_both_versions() {
             ])))
             .mount(&server)
             .await;
-        let run = RunJar {
-            job_id: Some(JOB.to_owned()),
-            ..RunJar::default()
-        };
+        let run = RunJar { job_id: Some(JOB.to_owned()), ..RunJar::default() };
 
-        let error = client(&server)
-            .run_jar("abc_job.jar", &run)
-            .await
-            .expect_err("duplicate");
-        assert_eq!(
-            error,
-            FlinkError::DuplicateJob {
-                job_id: JOB.to_owned()
-            }
-        );
+        let error = client(&server).run_jar("abc_job.jar", &run).await.expect_err("duplicate");
+        assert_eq!(error, FlinkError::DuplicateJob { job_id: JOB.to_owned() });
     }
 }
 
@@ -646,10 +509,7 @@ async fn running_an_unknown_jar_is_not_found() {
         .mount(&server)
         .await;
 
-    let error = client(&server)
-        .run_jar("nope.jar", &RunJar::default())
-        .await
-        .expect_err("no jar");
+    let error = client(&server).run_jar("nope.jar", &RunJar::default()).await.expect_err("no jar");
     assert!(error.is_not_found(), "{error:?}");
 }
 
@@ -665,12 +525,10 @@ async fn jars_are_uploaded_listed_and_deleted() {
         .await;
     Mock::given(method("GET"))
         .and(path("/jars"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"address": "http://x", "files": [
-                {"id": "82579b48-7e16_job.jar", "name": "job.jar", "uploaded": 1795506253158_i64,
-                 "entry": [{"name": "rescaler.sample.KeyedCounterJob", "description": null}]}
-            ]}),
-        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"address": "http://x", "files": [
+            {"id": "82579b48-7e16_job.jar", "name": "job.jar", "uploaded": 1795506253158_i64,
+             "entry": [{"name": "rescaler.sample.KeyedCounterJob", "description": null}]}
+        ]})))
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
@@ -687,10 +545,7 @@ async fn jars_are_uploaded_listed_and_deleted() {
         .await;
     let client = client(&server);
 
-    let jar_id = client
-        .upload_jar("job.jar", b"PK\x03\x04".to_vec())
-        .await
-        .expect("upload");
+    let jar_id = client.upload_jar("job.jar", b"PK\x03\x04".to_vec()).await.expect("upload");
     assert_eq!(jar_id, "82579b48-7e16_job.jar");
     let jars = client.list_jars().await.expect("list");
     assert_eq!(
@@ -703,13 +558,7 @@ async fn jars_are_uploaded_listed_and_deleted() {
         }]
     );
     client.delete_jar(&jar_id).await.expect("delete");
-    assert!(
-        client
-            .delete_jar("gone.jar")
-            .await
-            .expect_err("gone")
-            .is_not_found()
-    );
+    assert!(client.delete_jar("gone.jar").await.expect_err("gone").is_not_found());
 }
 
 #[tokio::test]
@@ -733,10 +582,7 @@ async fn cancel_is_harmless_on_terminal_jobs_and_not_found_on_unknown_ones() {
     let client = client(&server);
 
     client.cancel_job(JOB).await.expect("terminal job");
-    let error = client
-        .cancel_job("ffffffffffffffffffffffffffffffff")
-        .await
-        .expect_err("unknown");
+    let error = client.cancel_job("ffffffffffffffffffffffffffffffff").await.expect_err("unknown");
     assert!(error.is_not_found(), "{error:?}");
 }
 
@@ -762,28 +608,17 @@ async fn resource_requirements_round_trip() {
     let client = client(&server);
 
     let requirements = client.resource_requirements(JOB).await.expect("get");
-    assert_eq!(
-        requirements[COUNTER],
-        ParallelismBounds { lower: 1, upper: 3 }
-    );
+    assert_eq!(requirements[COUNTER], ParallelismBounds { lower: 1, upper: 3 });
     assert_eq!(requirements[SOURCE], ParallelismBounds::up_to(1));
-    client
-        .set_resource_requirements(JOB, &requirements)
-        .await
-        .expect("put");
+    client.set_resource_requirements(JOB, &requirements).await.expect("put");
 }
 
 #[tokio::test]
 async fn vertex_metrics_pick_max_load_and_summed_input() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path(format!(
-            "/jobs/{JOB}/vertices/{COUNTER}/subtasks/metrics"
-        )))
-        .and(query_param(
-            "get",
-            "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsInPerSecond",
-        ))
+        .and(path(format!("/jobs/{JOB}/vertices/{COUNTER}/subtasks/metrics")))
+        .and(query_param("get", "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsInPerSecond"))
         .and(query_param("agg", "max,sum"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": "busyTimeMsPerSecond", "max": 800.0, "sum": 1200.0},
@@ -793,10 +628,7 @@ async fn vertex_metrics_pick_max_load_and_summed_input() {
         .mount(&server)
         .await;
 
-    let metrics = client(&server)
-        .vertex_metrics(JOB, COUNTER)
-        .await
-        .expect("metrics");
+    let metrics = client(&server).vertex_metrics(JOB, COUNTER).await.expect("metrics");
     assert_eq!(
         metrics,
         VertexMetrics {
@@ -815,10 +647,7 @@ async fn operator_metric_sum_finds_the_metric_by_suffix() {
         .and(path(metrics_path.clone()))
         .and(query_param("get", "Counter.freshKeys"))
         .and(query_param("agg", "sum"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([{"id": "Counter.freshKeys", "sum": 512.0}])),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": "Counter.freshKeys", "sum": 512.0}])))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -831,20 +660,8 @@ async fn operator_metric_sum_finds_the_metric_by_suffix() {
         .await;
     let client = client(&server);
 
-    assert_eq!(
-        client
-            .operator_metric_sum(JOB, COUNTER, "freshKeys")
-            .await
-            .expect("sum"),
-        Some(512.0)
-    );
-    assert_eq!(
-        client
-            .operator_metric_sum(JOB, COUNTER, "noSuchMetric")
-            .await
-            .expect("none"),
-        None
-    );
+    assert_eq!(client.operator_metric_sum(JOB, COUNTER, "freshKeys").await.expect("sum"), Some(512.0));
+    assert_eq!(client.operator_metric_sum(JOB, COUNTER, "noSuchMetric").await.expect("none"), None);
 }
 
 #[tokio::test]
@@ -856,21 +673,16 @@ async fn the_auth_header_goes_with_every_request() {
         .respond_with(ResponseTemplate::new(200).set_body_json(overview("2.3.0")))
         .mount(&server)
         .await;
-    let config = RestFlinkClientConfig::new(format!("{}/", server.uri()))
-        .with_auth_header("x-proxy-token", "s3cret");
+    let config = RestFlinkClientConfig::new(format!("{}/", server.uri())).with_auth_header("x-proxy-token", "s3cret");
     let client = RestFlinkClient::new(config).expect("client");
 
-    client
-        .cluster_overview()
-        .await
-        .expect("overview with header");
+    client.cluster_overview().await.expect("overview with header");
 }
 
 #[test]
 fn the_client_is_usable_as_a_trait_object() {
     fn assert_dyn(_: std::sync::Arc<dyn FlinkClient>) {}
-    let client =
-        RestFlinkClient::new(RestFlinkClientConfig::new("http://127.0.0.1:1")).expect("client");
+    let client = RestFlinkClient::new(RestFlinkClientConfig::new("http://127.0.0.1:1")).expect("client");
     assert_dyn(std::sync::Arc::new(client));
 }
 
@@ -884,9 +696,7 @@ fn a_bad_base_url_or_header_is_refused() {
 #[test]
 fn error_summaries_drop_stack_traces_and_shorten_class_names() {
     assert_eq!(
-        simplify_exception_line(
-            "java.util.concurrent.CompletionException: org.apache.flink.X$Inner: a b: c.d"
-        ),
+        simplify_exception_line("java.util.concurrent.CompletionException: org.apache.flink.X$Inner: a b: c.d"),
         "CompletionException: X$Inner: a b: c.d"
     );
     assert_eq!(summarize_errors(&[]), "no error message");
@@ -913,24 +723,9 @@ fn versions_parse_and_decide_the_wire_fields() {
     let v1_18 = FlinkVersion::parse("1.18.1").expect("1.18.1");
     assert!(!v1_18.uses_claim_mode());
     assert!(!v1_18.applies_vertex_overrides_on_jar_run());
-    assert!(
-        FlinkVersion::parse("1.19.2")
-            .expect("1.19.2")
-            .applies_vertex_overrides_on_jar_run()
-    );
-    assert!(
-        FlinkVersion::parse("2.4.0")
-            .expect("2.4.0")
-            .applies_vertex_overrides_on_jar_run()
-    );
-    assert_eq!(
-        FlinkVersion::parse("2.1-SNAPSHOT"),
-        Some(FlinkVersion {
-            major: 2,
-            minor: 1,
-            patch: 0
-        })
-    );
+    assert!(FlinkVersion::parse("1.19.2").expect("1.19.2").applies_vertex_overrides_on_jar_run());
+    assert!(FlinkVersion::parse("2.4.0").expect("2.4.0").applies_vertex_overrides_on_jar_run());
+    assert_eq!(FlinkVersion::parse("2.1-SNAPSHOT"), Some(FlinkVersion { major: 2, minor: 1, patch: 0 }));
     assert_eq!(FlinkVersion::parse("<unknown>"), None);
     assert!(v1 < v2);
 }

@@ -258,10 +258,7 @@ pub(super) struct JarRunRequest<'a> {
     /// 1.x name of the restore mode.
     #[serde(rename = "restoreMode", skip_serializing_if = "Option::is_none")]
     pub restore_mode: Option<&'static str>,
-    #[serde(
-        rename = "flinkConfiguration",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "flinkConfiguration", skip_serializing_if = "BTreeMap::is_empty")]
     pub flink_configuration: BTreeMap<String, String>,
 }
 

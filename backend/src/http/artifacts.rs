@@ -41,21 +41,26 @@ pub async fn upload(
     Caller(identity): Caller,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Artifact>), ApiError> {
-    if !identity.max_role().is_some_and(|role| role >= Role::Requester) {
+    if identity.max_role().is_none_or(|role| role < Role::Requester) {
         return Err(ApiError::Forbidden("uploading an artifact needs the requester role".to_owned()));
     }
-    let mut multipart = multipart.map_err(|rejection| ApiError::BadRequest(format!("expected a multipart upload: {}", rejection.body_text())))?;
-    while let Some(field) = multipart.next_field().await.map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))? {
+    let mut multipart = multipart
+        .map_err(|rejection| ApiError::BadRequest(format!("expected a multipart upload: {}", rejection.body_text())))?;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))?
+    {
         let Some(file_name) = field.file_name().map(str::to_owned) else { continue };
-        let bytes = field.bytes().await.map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))?;
         if !bytes.starts_with(b"PK\x03\x04") {
             return Err(ApiError::Unprocessable(format!("{file_name} is not a jar (zip) file")));
         }
-        let safe_name: String = file_name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .take(128)
-            .collect();
+        let safe_name: String =
+            file_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(128).collect();
         let artifact = state.records.put_artifact(&safe_name, bytes, &identity.name, now_ms()).await?;
         return Ok((StatusCode::CREATED, Json(artifact)));
     }

@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use rescaler_shared::api::{ClusterSummary, ErrorEnvelope, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption};
+use rescaler_shared::api::{
+    ClusterSummary, ErrorEnvelope, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption,
+};
 use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::Strategy;
 use rescaler_shared::preflight::{self, Limits};
@@ -112,7 +114,12 @@ pub async fn jobs(
     let jobs = handle.client.list_jobs().await.map_err(flink_error)?;
     Ok(Json(
         jobs.into_iter()
-            .map(|job| JobListEntry { id: job.id, name: job.name, status: job.status, start_time_ms: job.start_time_ms })
+            .map(|job| JobListEntry {
+                id: job.id,
+                name: job.name,
+                status: job.status,
+                start_time_ms: job.start_time_ms,
+            })
             .collect(),
     ))
 }
@@ -122,7 +129,12 @@ pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<Job
     if !rescaler_shared::operation::is_flink_id(job_id) {
         return Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")));
     }
-    let mut job = handle.client.job(job_id).await.map_err(flink_error)?.ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
+    let mut job = handle
+        .client
+        .job(job_id)
+        .await
+        .map_err(flink_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
     let history = handle.client.checkpoint_history(job_id).await.map_err(flink_error)?;
     job.has_completed_checkpoint = Some(history.is_some_and(|h| h.latest_checkpoint.is_some()));
     Ok(job)
@@ -175,7 +187,10 @@ pub async fn job(
                 Ok(_) => Vec::new(),
                 Err(failures) => failures
                     .into_iter()
-                    .filter(|f| f.code != preflight::failure_code::NOT_ENOUGH_SLOTS && f.code != preflight::failure_code::PARALLELISM_OUT_OF_RANGE)
+                    .filter(|f| {
+                        f.code != preflight::failure_code::NOT_ENOUGH_SLOTS
+                            && f.code != preflight::failure_code::PARALLELISM_OUT_OF_RANGE
+                    })
                     .map(|f| f.message)
                     .collect(),
             };

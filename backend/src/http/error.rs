@@ -74,13 +74,17 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
         match error {
-            crate::store::StoreError::Conflict { .. } => Self::Conflict("the record changed meanwhile; try again".to_owned()),
+            crate::store::StoreError::Conflict { .. } => {
+                Self::Conflict("the record changed meanwhile; try again".to_owned())
+            }
             crate::store::StoreError::InvalidKey { key } => Self::BadRequest(format!("invalid identifier in {key:?}")),
             crate::store::StoreError::Unavailable { detail } => {
                 tracing::warn!(store.error = %detail, "store unavailable");
                 Self::Unavailable("the record store is unavailable".to_owned())
             }
-            crate::store::StoreError::Corrupt { key, detail } => Self::Internal(format!("corrupt record {key}: {detail}")),
+            crate::store::StoreError::Corrupt { key, detail } => {
+                Self::Internal(format!("corrupt record {key}: {detail}"))
+            }
         }
     }
 }

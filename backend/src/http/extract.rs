@@ -33,8 +33,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
                 JsonRejection::MissingJsonContentType(_) => {
                     ApiError::BadRequest("expected a JSON body (content-type: application/json)".to_owned())
                 }
-                JsonRejection::JsonDataError(error) => ApiError::BadRequest(format!("invalid request body: {}", error.body_text())),
-                JsonRejection::JsonSyntaxError(error) => ApiError::BadRequest(format!("malformed JSON: {}", error.body_text())),
+                JsonRejection::JsonDataError(error) => {
+                    ApiError::BadRequest(format!("invalid request body: {}", error.body_text()))
+                }
+                JsonRejection::JsonSyntaxError(error) => {
+                    ApiError::BadRequest(format!("malformed JSON: {}", error.body_text()))
+                }
                 other => ApiError::BadRequest(format!("unreadable request body: {}", other.body_text())),
             }),
         }

@@ -63,9 +63,7 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "A token from the configuration (`tokens` mode) or an RS256 JWT (`oidc` mode)",
-                    ))
+                    .description(Some("A token from the configuration (`tokens` mode) or an RS256 JWT (`oidc` mode)"))
                     .build(),
             ),
         );

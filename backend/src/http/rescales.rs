@@ -17,8 +17,8 @@ use super::extract::{Body, Caller, PathParams};
 use super::openapi::RescalePath;
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
-use crate::records::CreateError;
 use crate::reconcile::now_ms;
+use crate::records::CreateError;
 
 fn validate(request: &CreateRescale) -> Result<(), ApiError> {
     if request.reason.trim().is_empty() {
@@ -31,7 +31,10 @@ fn validate(request: &CreateRescale) -> Result<(), ApiError> {
 }
 
 /// Pre-flight against live Flink, as at execution time.
-async fn check(state: &AppState, request: &CreateRescale) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
+async fn check(
+    state: &AppState,
+    request: &CreateRescale,
+) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
     let job = job_view(handle, &request.job_id).await?;
     let cluster_view = handle.client.cluster_overview().await.map_err(flink_error)?;
@@ -136,7 +139,9 @@ pub async fn create(
     match state.records.create_operation(&operation).await {
         Ok(_) => {}
         Err(CreateError::JobBusy { job_id, operation_id }) => {
-            return Err(ApiError::Conflict(format!("job {job_id} already has an active rescale request ({operation_id})")));
+            return Err(ApiError::Conflict(format!(
+                "job {job_id} already has an active rescale request ({operation_id})"
+            )));
         }
         Err(CreateError::Store(error)) => return Err(error.into()),
     }
@@ -189,7 +194,8 @@ pub async fn list(
     Caller(identity): Caller,
     query: Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Operation>>, ApiError> {
-    let Query(filter) = query.map_err(|rejection| ApiError::BadRequest(format!("invalid filter: {}", rejection.body_text())))?;
+    let Query(filter) =
+        query.map_err(|rejection| ApiError::BadRequest(format!("invalid filter: {}", rejection.body_text())))?;
     let operations = state.records.all_operations().await?;
     Ok(Json(
         operations
@@ -208,8 +214,10 @@ async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operat
     if !rescaler_shared::operation::is_flink_id(id) {
         return Err(ApiError::NotFound(format!("no rescale request {id:?}")));
     }
-    let (operation, version) = state.records.operation(id).await?.ok_or_else(|| ApiError::NotFound(format!("no rescale request {id}")))?;
-    require(identity, &operation.cluster_id, Role::Viewer).map_err(|_| ApiError::NotFound(format!("no rescale request {id}")))?;
+    let (operation, version) =
+        state.records.operation(id).await?.ok_or_else(|| ApiError::NotFound(format!("no rescale request {id}")))?;
+    require(identity, &operation.cluster_id, Role::Viewer)
+        .map_err(|_| ApiError::NotFound(format!("no rescale request {id}")))?;
     Ok((operation, version))
 }
 
@@ -227,7 +235,11 @@ async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operat
         (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
     ),
 )]
-pub async fn get(State(state): State<AppState>, Caller(identity): Caller, PathParams(id): PathParams<String>) -> Result<Json<Operation>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Operation>, ApiError> {
     Ok(Json(load(&state, &identity, &id).await?.0))
 }
 
@@ -351,7 +363,8 @@ pub async fn cancel(
     let name = identity.name.clone();
     let (operation, _) = load(&state, &identity, &id).await?;
     // The requester may withdraw their own request; otherwise an approver may cancel it.
-    let needed = if operation.requested_by.eq_ignore_ascii_case(&identity.name) { Role::Requester } else { Role::Approver };
+    let needed =
+        if operation.requested_by.eq_ignore_ascii_case(&identity.name) { Role::Requester } else { Role::Approver };
     act(&state, &identity, &id, needed, "cancelled", |op, now| phase::cancel(op, &name, &comment, now)).await
 }
 
@@ -384,17 +397,19 @@ pub async fn break_glass(
         return Err(ApiError::Unprocessable("break glass needs a reason".to_owned()));
     }
     let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Admin, "break_glass", |op, now| phase::break_glass(op, &name, &body.reason, now)).await
+    act(&state, &identity, &id, Role::Admin, "break_glass", |op, now| phase::break_glass(op, &name, &body.reason, now))
+        .await
 }
 
 /// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).
 fn comment(body: Result<axum::body::Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let body = body.map_err(|rejection| ApiError::BadRequest(format!("unreadable request body: {}", rejection.body_text())))?;
+    let body =
+        body.map_err(|rejection| ApiError::BadRequest(format!("unreadable request body: {}", rejection.body_text())))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
-    let parsed: Option<CommentBody> =
-        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))?;
+    let parsed: Option<CommentBody> = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))?;
     let Some(parsed) = parsed else { return Ok(String::new()) };
     if parsed.comment.chars().count() > 2000 {
         return Err(ApiError::Unprocessable("the comment is longer than 2000 characters".to_owned()));
@@ -435,7 +450,8 @@ pub async fn audit_list(
     Caller(identity): Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(format!("invalid query: {}", rejection.body_text())))?;
+    let Query(query) =
+        query.map_err(|rejection| ApiError::BadRequest(format!("invalid query: {}", rejection.body_text())))?;
     let events = state.records.audit_events(query.limit.min(1000)).await?;
     Ok(Json(
         events

@@ -86,10 +86,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if let SdkError::ServiceError(service) = &error {
-        if matches!(service.err().code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) {
-            return StoreError::Conflict { key: key.to_owned() };
-        }
+    if let SdkError::ServiceError(service) = &error
+        && matches!(service.err().code(), Some("PreconditionFailed" | "ConditionalRequestConflict"))
+    {
+        return StoreError::Conflict { key: key.to_owned() };
     }
     StoreError::Unavailable { detail: DisplayErrorContext(error).to_string() }
 }
@@ -182,13 +182,8 @@ impl Store for S3Store {
         Box::pin(async move {
             let full_prefix = format!("{}{prefix}", self.prefix);
             let mut keys = Vec::new();
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&full_prefix)
-                .into_paginator()
-                .send();
+            let mut pages =
+                self.client.list_objects_v2().bucket(&self.bucket).prefix(&full_prefix).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|error| classify(prefix, error))?;
                 for object in page.contents() {

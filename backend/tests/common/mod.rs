@@ -48,7 +48,13 @@ impl TestApp {
 
     /// Sends a request with an optional JSON (or any) body; answers the status and the JSON
     /// body (`null` when the body is not JSON).
-    pub async fn send(&self, method: &str, uri: &str, token: Option<&str>, body: Option<Vec<u8>>) -> anyhow::Result<(StatusCode, Value)> {
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));

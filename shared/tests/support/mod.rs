@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rescaler_shared::flink::{
-    ClusterView, JobStatus, JobView, SavepointStatus, SchedulerKind, TaskStatus, VertexView,
-};
+use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SavepointStatus, SchedulerKind, TaskStatus, VertexView};
 use rescaler_shared::operation::{
     ArtifactRef, Operation, OperationRequest, ResolvedStrategy, SavepointRef, Strategy, Target,
 };
@@ -36,10 +34,7 @@ pub const ORIGINAL_PARALLELISM: u32 = 2;
 pub const TARGET_PARALLELISM: u32 = 4;
 
 pub fn parallelism(uniform: u32) -> BTreeMap<String, u32> {
-    BTreeMap::from([
-        (SOURCE_VERTEX.to_owned(), uniform),
-        (SINK_VERTEX.to_owned(), uniform),
-    ])
+    BTreeMap::from([(SOURCE_VERTEX.to_owned(), uniform), (SINK_VERTEX.to_owned(), uniform)])
 }
 
 /// A job on the default scheduler with checkpointing, every vertex at `uniform`.
@@ -93,18 +88,11 @@ pub fn absent() -> Option<Seen<JobView>> {
 }
 
 pub fn cluster(slots_available: u32) -> ClusterView {
-    ClusterView {
-        flink_version: "1.20.1".to_owned(),
-        taskmanagers: 2,
-        slots_total: 8,
-        slots_available,
-    }
+    ClusterView { flink_version: "1.20.1".to_owned(), taskmanagers: 2, slots_total: 8, slots_available }
 }
 
 pub fn completed_savepoint() -> Option<SavepointStatus> {
-    Some(SavepointStatus::Completed {
-        location: SAVEPOINT_LOCATION.to_owned(),
-    })
+    Some(SavepointStatus::Completed { location: SAVEPOINT_LOCATION.to_owned() })
 }
 
 pub fn request(strategy: Strategy) -> OperationRequest {
@@ -112,9 +100,7 @@ pub fn request(strategy: Strategy) -> OperationRequest {
         cluster_id: "prod-eu".to_owned(),
         job_id: JOB_ID.to_owned(),
         job_name: "keyed-counter".to_owned(),
-        target: Target::Uniform {
-            parallelism: TARGET_PARALLELISM,
-        },
+        target: Target::Uniform { parallelism: TARGET_PARALLELISM },
         strategy,
         reason: "traffic doubled".to_owned(),
         requested_by: REQUESTER.to_owned(),
@@ -146,17 +132,13 @@ pub fn operation_in(phase: Phase, strategy: ResolvedStrategy) -> Operation {
     if matches!(phase, Phase::AwaitingApproval) {
         return operation;
     }
-    operation
-        .approvals
-        .push(rescaler_shared::operation::Approval {
-            by: "bob@example.com".to_owned(),
-            at_ms: CREATED_AT_MS + 1,
-            comment: String::new(),
-        });
-    let executing = !matches!(
-        phase,
-        Phase::Approved | Phase::Rejected { .. } | Phase::Cancelled { .. } | Phase::Expired
-    );
+    operation.approvals.push(rescaler_shared::operation::Approval {
+        by: "bob@example.com".to_owned(),
+        at_ms: CREATED_AT_MS + 1,
+        comment: String::new(),
+    });
+    let executing =
+        !matches!(phase, Phase::Approved | Phase::Rejected { .. } | Phase::Cancelled { .. } | Phase::Expired);
     if executing {
         operation.strategy = Some(strategy);
         operation.original_parallelism = parallelism(ORIGINAL_PARALLELISM);

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use harness::process::ChildGuard;
+use harness::{FlinkCluster, FlinkOptions};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::DirStore;
 use std::sync::Arc;
-use harness::{FlinkCluster, FlinkOptions};
 
 const DEMO_USERS: [(&str, &str, &str); 3] = [
     ("alice", "alice-demo-token", "requester"),

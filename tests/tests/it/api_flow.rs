@@ -15,7 +15,13 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, user: Option<&str>, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}/api/v1{path}", self.base));
         if let Some(user) = user {
             request = request.bearer_auth(format!("{user}-token"));
@@ -83,7 +89,14 @@ async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::
     assert_envelope(status, &body, 403, "forbidden");
     let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": cluster, "job_id": 7})).await?;
     assert_envelope(status, &body, 400, "bad_request");
-    let raw = api.http.post(format!("{}/api/v1/rescales", api.base)).bearer_auth("alice-token").header("content-type", "application/json").body("{not json").send().await?;
+    let raw = api
+        .http
+        .post(format!("{}/api/v1/rescales", api.base))
+        .bearer_auth("alice-token")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
     let status = raw.status().as_u16();
     assert_envelope(status, &raw.json().await?, 400, "bad_request");
     let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": "nope", "job_id": job_id, "target": {"kind": "uniform", "parallelism": 2}, "reason": "x"})).await?;
@@ -135,9 +148,18 @@ async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::
         .expect("list")
         .iter()
         .filter(|event| event["operation_id"] == id.as_str())
-        .map(|event| (event["actor"].as_str().unwrap_or("").to_owned(), event["action"].as_str().unwrap_or("").to_owned()))
+        .map(|event| {
+            (event["actor"].as_str().unwrap_or("").to_owned(), event["action"].as_str().unwrap_or("").to_owned())
+        })
         .collect();
-    for (actor, action) in [("alice", "requested"), ("bob", "approved"), ("system", "stop_triggered"), ("system", "savepoint_completed"), ("system", "job_submitted"), ("system", "verified")] {
+    for (actor, action) in [
+        ("alice", "requested"),
+        ("bob", "approved"),
+        ("system", "stop_triggered"),
+        ("system", "savepoint_completed"),
+        ("system", "job_submitted"),
+        ("system", "verified"),
+    ] {
         assert!(steps.iter().any(|(a, b)| a == actor && b == action), "audit lacks {actor} {action}: {steps:?}");
     }
     Ok(())

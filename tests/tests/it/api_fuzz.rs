@@ -25,7 +25,11 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
 async fn schemathesis_finds_no_server_error_against_real_flink() -> anyhow::Result<()> {
     let started = Instant::now();
     let schemathesis = cache_dir().join("schemathesis-venv/bin/schemathesis");
-    anyhow::ensure!(schemathesis.exists(), "schemathesis is not set up at {}: run scripts/setup.sh", schemathesis.display());
+    anyhow::ensure!(
+        schemathesis.exists(),
+        "schemathesis is not set up at {}: run scripts/setup.sh",
+        schemathesis.display()
+    );
 
     let rig = Rig::start(FlinkOptions::default()).await?;
     let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
@@ -114,7 +118,10 @@ async fn schemathesis_finds_no_server_error_against_real_flink() -> anyhow::Resu
     let job_read = format!("/api/v1/clusters/{}/jobs/{job_id}", rig::CLUSTER_ID);
     let job_reads_ok = entries
         .iter()
-        .filter(|entry| entry["response"]["status"] == 200 && entry["request"]["url"].as_str().is_some_and(|url| url.contains(&job_read)))
+        .filter(|entry| {
+            entry["response"]["status"] == 200
+                && entry["request"]["url"].as_str().is_some_and(|url| url.contains(&job_read))
+        })
         .count();
     assert!(job_reads_ok > 0, "no request read the real job through Flink: the fuzz never got past the ids");
     // Some megabytes; kept only when the fuzz failed.
@@ -128,7 +135,9 @@ async fn schemathesis_finds_no_server_error_against_real_flink() -> anyhow::Resu
 /// fields that name them.
 fn fuzz_config(cluster_id: &str, job_id: &str, operation_id: &str, artifact_sha256: &str) -> String {
     let mut config = String::new();
-    for (dictionary, value) in [("cluster", cluster_id), ("job", job_id), ("rescale", operation_id), ("artifact", artifact_sha256)] {
+    for (dictionary, value) in
+        [("cluster", cluster_id), ("job", job_id), ("rescale", operation_id), ("artifact", artifact_sha256)]
+    {
         let _ = writeln!(config, "[dictionaries.{dictionary}]\nvalues = [\"{value}\"]\n");
     }
     config.push_str("[parameters]\n");

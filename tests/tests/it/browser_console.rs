@@ -12,12 +12,8 @@ async fn console_page_loads_in_headless_chromium_and_shows_backend_health() -> a
     let backend = LocalBackend::start_with_dir_store(Vec::new()).await?;
     let browser = Browser::start().await?;
     browser.client.goto(&backend.url()).await?;
-    let status = browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#backend-status .ok"))
-        .await?;
+    let status =
+        browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#backend-status .ok")).await?;
     let text = status.text().await?;
     assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains("ok"), "status line: {text:?}");
     assert_eq!(browser.client.title().await?, "Flink Rescaler");

@@ -35,7 +35,12 @@ async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::eleme
 }
 
 /// Waits until every element matching `css` exists and `accept` holds for the texts of all of them.
-async fn texts_until(client: &Client, css: &str, timeout: Duration, accept: impl Fn(&[String]) -> bool) -> anyhow::Result<Vec<String>> {
+async fn texts_until(
+    client: &Client,
+    css: &str,
+    timeout: Duration,
+    accept: impl Fn(&[String]) -> bool,
+) -> anyhow::Result<Vec<String>> {
     let deadline = Instant::now() + timeout;
     let mut last = Vec::new();
     loop {
@@ -68,8 +73,14 @@ async fn wait_for_phase(client: &Client, phase: &str, timeout: Duration) -> anyh
         if shown.as_deref() == Some(phase) {
             return Ok(());
         }
-        anyhow::ensure!(shown.as_deref() != Some("failed") && shown.as_deref() != Some("rolled_back"), "the request ended {shown:?}");
-        anyhow::ensure!(Instant::now() < deadline, "the page never showed {phase} within {timeout:?}; it shows {shown:?}");
+        anyhow::ensure!(
+            shown.as_deref() != Some("failed") && shown.as_deref() != Some("rolled_back"),
+            "the request ended {shown:?}"
+        );
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the page never showed {phase} within {timeout:?}; it shows {shown:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -109,10 +120,16 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     // alice signs in with the keyboard and opens the job from the clusters page.
     sign_in(&alice, &base, "alice", true).await?;
     let job_link = element(&alice.client, &format!("a[data-job-id='{job_id}']")).await?;
-    texts_until(&alice.client, &format!("tr[data-job-row='{job_id}'] .chip"), PAGE_TIMEOUT, |chips| chips.iter().all(|chip| chip == "1")).await?;
+    texts_until(&alice.client, &format!("tr[data-job-row='{job_id}'] .chip"), PAGE_TIMEOUT, |chips| {
+        chips.iter().all(|chip| chip == "1")
+    })
+    .await?;
     screenshot(&alice, "alice-02-clusters").await?;
     job_link.click().await?;
-    let before = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| cells.iter().all(|cell| cell == "1")).await?;
+    let before = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| {
+        cells.iter().all(|cell| cell == "1")
+    })
+    .await?;
     assert_eq!(before.len(), 2, "the sample job has two vertices: {before:?}");
 
     // The rescale form: uniform 2, savepoint strategy, a reason; pre-flight passes live.
@@ -132,7 +149,10 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     let url = alice.client.current_url().await?;
     let operation_id = url.path().trim_start_matches("/rescales/").to_owned();
     assert_eq!(operation_id.len(), 32, "request page address: {url}");
-    assert!(alice.client.find(Locator::Css("#approve-button")).await.is_err(), "alice must not be offered to approve her own request");
+    assert!(
+        alice.client.find(Locator::Css("#approve-button")).await.is_err(),
+        "alice must not be offered to approve her own request"
+    );
     element(&alice.client, "#cancel-button").await?;
     screenshot(&alice, "alice-04-request-awaiting-approval").await?;
 
@@ -147,7 +167,10 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
 
     // bob approves with a comment.
     let approve = element(&bob.client, "#approve-button").await?;
-    element(&bob.client, "#action-comment").await?.send_keys("Checked the slots and the savepoint directory: go").await?;
+    element(&bob.client, "#action-comment")
+        .await?
+        .send_keys("Checked the slots and the savepoint directory: go")
+        .await?;
     screenshot(&bob, "bob-04-request-before-approval").await?;
     approve.click().await?;
 
@@ -164,7 +187,10 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
             break;
         }
         anyhow::ensure!(!matches!(phase.as_deref(), Some("failed" | "rolled_back")), "the rescale ended {phase:?}");
-        anyhow::ensure!(Instant::now() < deadline, "no completion within {RESCALE_TIMEOUT:?}; bob's page shows {phase:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no completion within {RESCALE_TIMEOUT:?}; bob's page shows {phase:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(seen_running, "bob's page never showed an execution phase: it did not update live");
@@ -179,10 +205,16 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
 
     // The new job's page shows parallelism 2 on every vertex.
     element(&alice.client, "#current-job-link").await?.click().await?;
-    let after = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| cells.iter().all(|cell| cell == "2")).await?;
+    let after = texts_until(&alice.client, "#vertices-table [data-vertex-parallelism]", PAGE_TIMEOUT, |cells| {
+        cells.iter().all(|cell| cell == "2")
+    })
+    .await?;
     assert_eq!(after.len(), 2, "{after:?}");
     let new_job_url = alice.client.current_url().await?;
-    assert!(!new_job_url.path().ends_with(&job_id), "the link leads to the new job, not the stopped one: {new_job_url}");
+    assert!(
+        !new_job_url.path().ends_with(&job_id),
+        "the link leads to the new job, not the stopped one: {new_job_url}"
+    );
     screenshot(&alice, "alice-06-new-job").await?;
 
     alice.close().await?;

@@ -45,7 +45,11 @@ savepoint_dir = "{savepoints}"
     Ok(path)
 }
 
-fn start_backend(config: &std::path::Path, crash_after: Option<&str>, log: &std::path::Path) -> anyhow::Result<ChildGuard> {
+fn start_backend(
+    config: &std::path::Path,
+    crash_after: Option<&str>,
+    log: &std::path::Path,
+) -> anyhow::Result<ChildGuard> {
     let mut command = Command::new(rescaler_binary()?);
     command
         .arg(config)
@@ -65,15 +69,23 @@ async fn killed_after_each_side_effect_the_backend_resumes_and_completes() -> an
     let (mut job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
     let (_, mut max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
 
-    for (round, (point, target)) in [("stop_triggered", 2), ("savepoint_completed", 3), ("job_submitted", 2)].into_iter().enumerate() {
+    for (round, (point, target)) in
+        [("stop_triggered", 2), ("savepoint_completed", 3), ("job_submitted", 2)].into_iter().enumerate()
+    {
         let operation_id = rig
-            .request_approved(&job_id, &artifact, Target::Uniform { parallelism: target }, Strategy::Savepoint, Duration::from_secs(90))
+            .request_approved(
+                &job_id,
+                &artifact,
+                Target::Uniform { parallelism: target },
+                Strategy::Savepoint,
+                Duration::from_secs(90),
+            )
             .await?;
         let log = work.join(format!("rescaler-{round}.log"));
         let mut crashing = start_backend(&config, Some(point), &log)?;
-        let status = crashing
-            .wait_exit(Duration::from_secs(90))
-            .ok_or_else(|| anyhow::anyhow!("the backend never reached {point}:\n{}", harness::process::log_tail(&log, 30)))?;
+        let status = crashing.wait_exit(Duration::from_secs(90)).ok_or_else(|| {
+            anyhow::anyhow!("the backend never reached {point}:\n{}", harness::process::log_tail(&log, 30))
+        })?;
         assert_eq!(status.signal(), Some(9), "killed by SIGKILL at {point}: {status:?}");
         let (operation, _) = rig.records.operation(&operation_id).await?.expect("stored");
         assert!(!operation.is_terminal(), "crashed mid-way at {point}: {:?}", operation.phase);

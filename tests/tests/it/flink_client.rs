@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _};
+use anyhow::{Context as _, bail, ensure};
 use harness::{FlinkCluster, FlinkOptions, Scheduler};
 use rescaler_backend::flink::{
-    savepoint_failed_for_missing_job, FlinkClient, FlinkError, FlinkVersion, JobDetail, MetricAggregation,
-    ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar,
+    FlinkClient, FlinkError, FlinkVersion, JobDetail, MetricAggregation, ParallelismBounds, RestFlinkClient,
+    RestFlinkClientConfig, RestoreMode, RunJar, savepoint_failed_for_missing_job,
 };
 use rescaler_shared::flink::{JobStatus, SavepointStatus, SchedulerKind};
 
@@ -216,11 +216,9 @@ async fn job_lifecycle(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyh
     let expected_scheduler = if version.major >= 2 { SchedulerKind::Adaptive } else { SchedulerKind::Unknown };
     ensure!(job.scheduler == expected_scheduler, "scheduler {:?} on {version}", job.scheduler);
     ensure!(detail.tasks[COUNTER_VERTEX].total() == 2, "{detail:?}");
-    ensure!(client
-        .list_jobs()
-        .await?
-        .iter()
-        .any(|summary| summary.id == first_job && summary.status == JobStatus::Running));
+    ensure!(
+        client.list_jobs().await?.iter().any(|summary| summary.id == first_job && summary.status == JobStatus::Running)
+    );
 
     // The same job id again: recognisably a duplicate, and the running job is untouched.
     let error = client.run_jar(&jar_id, &first_run).await.expect_err("duplicate run");
@@ -316,10 +314,8 @@ async fn job_lifecycle(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyh
     let error = client.set_resource_requirements(&second_job, &partial).await.expect_err("a vertex missing");
     ensure!(matches!(error, FlinkError::Rejected { status: 400, .. }), "{error:?}");
     let in_place = BTreeMap::from([(SOURCE_VERTEX.to_owned(), 2), (COUNTER_VERTEX.to_owned(), 1)]);
-    let bounds = in_place
-        .iter()
-        .map(|(vertex, parallelism)| (vertex.clone(), ParallelismBounds::up_to(*parallelism)))
-        .collect();
+    let bounds =
+        in_place.iter().map(|(vertex, parallelism)| (vertex.clone(), ParallelismBounds::up_to(*parallelism))).collect();
     client.set_resource_requirements(&second_job, &bounds).await?;
     running_at(client, &second_job, &in_place).await?;
     ensure!(client.resource_requirements(&second_job).await? == bounds);

@@ -56,7 +56,8 @@ async fn packaged_bootstraps_answer_real_events_through_the_runtime_api() -> any
     let api = RuntimeApi::start().await?;
     let _reconciler = start("lambda-reconcile", &api, &work)?;
     let schedule = br#"{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Scheduled Event","source":"aws.scheduler","account":"123456789012","time":"2026-11-24T08:40:00Z","region":"eu-west-1","resources":["arn:aws:scheduler:eu-west-1:123456789012:schedule/default/rescaler"],"detail":{}}"#;
-    let answer = api.invoke(schedule, Duration::from_secs(20)).await?.map_err(|e| anyhow::anyhow!("reconcile error: {e}"))?;
+    let answer =
+        api.invoke(schedule, Duration::from_secs(20)).await?.map_err(|e| anyhow::anyhow!("reconcile error: {e}"))?;
     assert_eq!(answer["passes"], 1, "no active operation: one pass, then done: {answer}");
     Ok(())
 }

@@ -1,30 +1,30 @@
 //! The integration tests: one binary, one module per capability, all on real parts.
 
-/// The harness itself: a real Flink cluster runs the sample job submitted over REST.
-mod flink_harness;
-/// The store contract, on a directory and on the real S3 server, races included.
-mod store_contract;
+/// The HTTP API end to end: request, refused self-approval, approval, execution, audit.
+mod api_flow;
+/// Schemathesis fuzzes the running backend from its OpenAPI document, on real Flink: no 5xx.
+mod api_fuzz;
+/// OIDC sign-in: real RS256 tokens and a JWKS on loopback, checked by the backend.
+mod auth_oidc;
 /// Headless Chromium loads the console served by the local binary and reads it.
 mod browser_console;
 /// The console in two browsers: alice requests, bob approves from his inbox, both watch it complete.
 mod console_e2e;
-/// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
-mod rescale_engine;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
 mod crash_recovery;
-/// The HTTP API end to end: request, refused self-approval, approval, execution, audit.
-mod api_flow;
+/// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
+mod flink_client;
+/// The harness itself: a real Flink cluster runs the sample job submitted over REST.
+mod flink_harness;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
 mod lambda_bootstrap;
+/// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
+mod rescale_engine;
 /// Roles × endpoints, cell by cell.
 mod role_matrix;
-/// Schemathesis fuzzes the running backend from its OpenAPI document, on real Flink: no 5xx.
-mod api_fuzz;
+/// The store contract, on a directory and on the real S3 server, races included.
+mod store_contract;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
 mod two_reconcilers;
-/// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
-mod flink_client;
-/// OIDC sign-in: real RS256 tokens and a JWKS on loopback, checked by the backend.
-mod auth_oidc;

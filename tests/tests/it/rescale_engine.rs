@@ -44,7 +44,8 @@ async fn savepoint_rescale_1_to_3_then_3_to_2_keeps_the_counter_state() -> anyho
     assert!(operation.phase_history.iter().all(|span| span.ended_at_ms.is_some()), "every phase timed");
 
     // Second rescale, of the job the first one started (linked to the same artifact).
-    let second = rig.request_approved(&new_job, &artifact, uniform(2), Strategy::Savepoint, Duration::from_secs(90)).await?;
+    let second =
+        rig.request_approved(&new_job, &artifact, uniform(2), Strategy::Savepoint, Duration::from_secs(90)).await?;
     let operation = rig.drive(&second, Duration::from_secs(180)).await?;
     assert_eq!(operation.phase, Phase::Completed, "events: {:#?}", operation.events);
     let newest = operation.new_job_id.clone().expect("a new job id");

@@ -79,8 +79,18 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
         ("GET", "/api/v1/rescales".into(), String::new(), Needs::AnyRole),
         ("GET", "/api/v1/audit".into(), String::new(), Needs::AnyRole),
         ("GET", "/api/v1/artifacts".into(), String::new(), Needs::AnyRole),
-        ("POST", format!("/api/v1/clusters/prod/jobs/{JOB}/link"), format!(r#"{{"artifact_sha256":"{sha}"}}"#), Needs::Admin),
-        ("POST", "/api/v1/clusters/prod/deployments".into(), format!(r#"{{"artifact_sha256":"{sha}","parallelism":1}}"#), Needs::Admin),
+        (
+            "POST",
+            format!("/api/v1/clusters/prod/jobs/{JOB}/link"),
+            format!(r#"{{"artifact_sha256":"{sha}"}}"#),
+            Needs::Admin,
+        ),
+        (
+            "POST",
+            "/api/v1/clusters/prod/deployments".into(),
+            format!(r#"{{"artifact_sha256":"{sha}","parallelism":1}}"#),
+            Needs::Admin,
+        ),
         ("POST", "/api/v1/rescales/{op}/approve".into(), "{}".into(), Needs::Approver),
         ("POST", "/api/v1/rescales/{op}/reject".into(), "{}".into(), Needs::Approver),
         ("POST", "/api/v1/rescales/{op}/cancel".into(), "{}".into(), Needs::Approver),
@@ -123,8 +133,12 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
             let status = response.status();
             let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await?;
             let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-            let cell = format!("{method} {path} as {:?}: {status} {answer}", if user.is_empty() { "anonymous" } else { user });
-            assert!(status.as_u16() < 500 || status == StatusCode::SERVICE_UNAVAILABLE, "no 5xx but 503 from Flink: {cell}");
+            let cell =
+                format!("{method} {path} as {:?}: {status} {answer}", if user.is_empty() { "anonymous" } else { user });
+            assert!(
+                status.as_u16() < 500 || status == StatusCode::SERVICE_UNAVAILABLE,
+                "no 5xx but 503 from Flink: {cell}"
+            );
             if user.is_empty() {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{cell}");
             } else if allowed(user, *needs) {

@@ -41,7 +41,12 @@ impl FlinkClient for CountingClient {
     ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
         self.inner.vertex_metric(job_id, vertex_id, metric_id, aggregation)
     }
-    fn operator_metric_sum<'a>(&'a self, job_id: &'a str, vertex_id: &'a str, suffix: &'a str) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
+    fn operator_metric_sum<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+        suffix: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
         self.inner.operator_metric_sum(job_id, vertex_id, suffix)
     }
     fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
@@ -50,13 +55,27 @@ impl FlinkClient for CountingClient {
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         self.inner.checkpoint_history(job_id)
     }
-    fn stop_with_savepoint<'a>(&'a self, job_id: &'a str, trigger_id: &'a str, dir: Option<&'a str>) -> BoxFuture<'a, FlinkResult<()>> {
+    fn stop_with_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        dir: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>> {
         self.inner.stop_with_savepoint(job_id, trigger_id, dir)
     }
-    fn trigger_savepoint<'a>(&'a self, job_id: &'a str, trigger_id: &'a str, dir: Option<&'a str>) -> BoxFuture<'a, FlinkResult<()>> {
+    fn trigger_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        dir: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>> {
         self.inner.trigger_savepoint(job_id, trigger_id, dir)
     }
-    fn savepoint_status<'a>(&'a self, job_id: &'a str, trigger_id: &'a str) -> BoxFuture<'a, FlinkResult<SavepointStatus>> {
+    fn savepoint_status<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<SavepointStatus>> {
         self.inner.savepoint_status(job_id, trigger_id)
     }
     fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>> {
@@ -71,7 +90,10 @@ impl FlinkClient for CountingClient {
     fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
         self.inner.run_jar(jar_id, run)
     }
-    fn resource_requirements<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
         self.inner.resource_requirements(job_id)
     }
     fn set_resource_requirements<'a>(
@@ -106,7 +128,10 @@ async fn two_reconcilers_on_one_store_execute_each_of_20_operations_once() -> an
     let engines: Vec<_> = ["reconciler-a", "reconciler-b"]
         .into_iter()
         .map(|owner| {
-            let client = Arc::new(CountingClient { inner: rig::flink_client(&rig.flink).expect("client"), requirement_puts: puts.clone() });
+            let client = Arc::new(CountingClient {
+                inner: rig::flink_client(&rig.flink).expect("client"),
+                requirement_puts: puts.clone(),
+            });
             Arc::new(Rig::engine_for(&rig.records, &rig.flink, client, owner))
         })
         .collect();
@@ -151,7 +176,13 @@ async fn two_reconcilers_on_one_store_execute_each_of_20_operations_once() -> an
             }
             if let Some(target) = (!targets.is_empty()).then(|| targets.remove(0)) {
                 let id = rig
-                    .request_approved(job_id, artifact, Target::Uniform { parallelism: target }, Strategy::InPlace, Duration::from_secs(120))
+                    .request_approved(
+                        job_id,
+                        artifact,
+                        Target::Uniform { parallelism: target },
+                        Strategy::InPlace,
+                        Duration::from_secs(120),
+                    )
                     .await?;
                 *current = Some(id);
                 kick.notify_waiters();
