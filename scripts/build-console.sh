@@ -4,7 +4,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/env.sh"
 out="$here/frontend/dist"
-cargo build -q -p rescaler-console --target wasm32-unknown-unknown --profile release-wasm
+# Type-erased Leptos views: ~50 KB less gzipped wasm.
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--cfg erase_components" \
+  cargo build -q -p rescaler-console --target wasm32-unknown-unknown --profile release-wasm
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release-wasm/rescaler-console.wasm"
 rm -rf "$out.tmp"; mkdir -p "$out.tmp"
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rescaler_shared::api::{AuditEvent, JobLink, SavepointRecord};
+use rescaler_shared::api::{JobLink, SavepointRecord};
 use rescaler_shared::flink::SavepointStatus;
 use rescaler_shared::operation::{Lease, Operation};
 use rescaler_shared::phase::{self, Action, Decision, Observation, Phase, Seen};
@@ -394,40 +394,17 @@ impl Engine {
                 })
                 .await?;
         }
-        for (index, event) in operation.events.iter().enumerate().skip(events_before) {
-            self.audit_event(operation, index, event).await?;
-        }
+        self.records.audit_operation_events(operation, events_before).await?;
         if operation.is_terminal() {
             self.finish(operation).await?;
         }
         Ok(())
     }
 
-    async fn audit_event(
-        &self,
-        operation: &Operation,
-        index: usize,
-        event: &rescaler_shared::operation::OperationEvent,
-    ) -> Result<(), ReconcileError> {
-        let audit = AuditEvent {
-            at_ms: event.at_ms,
-            actor: event.actor.clone().unwrap_or_else(|| "system".to_owned()),
-            action: event.kind.clone(),
-            operation_id: Some(operation.id.clone()),
-            cluster_id: Some(operation.cluster_id.clone()),
-            job_id: Some(operation.job_id.clone()),
-            message: event.message.clone(),
-        };
-        self.records.audit(&audit, &format!("{}-{index:04}", operation.id)).await?;
-        Ok(())
-    }
-
     /// A terminal operation: every event audited (idempotent backfill), the savepoint in the
     /// catalog, the job freed for new requests.
     async fn finish(&self, operation: &Operation) -> Result<(), ReconcileError> {
-        for (index, event) in operation.events.iter().enumerate() {
-            self.audit_event(operation, index, event).await?;
-        }
+        self.records.audit_operation_events(operation, 0).await?;
         if let Some(savepoint) = &operation.savepoint {
             self.records
                 .record_savepoint(&SavepointRecord {

@@ -233,6 +233,25 @@ impl Records {
         ignore_conflict(self.store.create_json(&key, event).await)
     }
 
+    /// Audits the operation's events from index `from` on. The key derives from the operation
+    /// and the event's index, so whoever writes an event's audit entry first (the API, the
+    /// reconciler, or the backfill when the operation ends) writes the only one.
+    pub async fn audit_operation_events(&self, operation: &Operation, from: usize) -> StoreResult<()> {
+        for (index, event) in operation.events.iter().enumerate().skip(from) {
+            let audit = AuditEvent {
+                at_ms: event.at_ms,
+                actor: event.actor.clone().unwrap_or_else(|| "system".to_owned()),
+                action: event.kind.clone(),
+                operation_id: Some(operation.id.clone()),
+                cluster_id: Some(operation.cluster_id.clone()),
+                job_id: Some(operation.job_id.clone()),
+                message: event.message.clone(),
+            };
+            self.audit(&audit, &format!("{}-{index:04}", operation.id)).await?;
+        }
+        Ok(())
+    }
+
     /// The newest `limit` audit events, newest first.
     pub async fn audit_events(&self, limit: usize) -> StoreResult<Vec<AuditEvent>> {
         let keys = self.store.list("audit/").await?;

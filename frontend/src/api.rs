@@ -1,39 +1,296 @@
-//! Typed calls to the backend's HTTP API; errors decode the API's JSON envelope.
+//! Typed calls to the backend's HTTP API (`/api/v1`, Bearer token); errors decode the API's
+//! JSON envelope and say whether the server was reached at all.
 
-use rescaler_shared::api::{ErrorEnvelope, Health};
+use std::future::Future;
+use std::pin::Pin;
+
+use gloo_net::http::{Method, Request, RequestBuilder, Response};
+use leptos::prelude::GetUntracked;
+use rescaler_shared::api::{
+    AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health, JobDetailResponse,
+    JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
+};
+use rescaler_shared::operation::Operation;
+use rescaler_shared::phase::PhaseName;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// What a failed call tells the user.
+use crate::session::Session;
+
+/// Why a call failed, as the user needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiFailure {
-    pub message: String,
+pub enum ApiFailure {
+    /// No answer: the server or the network is down. Nothing is known about the outcome.
+    Network { detail: String },
+    /// The API answered with an error: its envelope's code and message.
+    Api { status: u16, code: String, message: String },
+    /// The answer could not be read (a proxy page, a version mismatch).
+    Undecodable { detail: String },
+}
+
+impl ApiFailure {
+    /// The API answered with this HTTP status.
+    pub fn is_status(&self, expected: u16) -> bool {
+        matches!(self, Self::Api { status, .. } if *status == expected)
+    }
+
+    /// The backend has no such endpoint (an older backend), as opposed to a missing object.
+    pub fn is_missing_endpoint(&self) -> bool {
+        matches!(self, Self::Api { status: 404, message, .. } if message.contains("no such API endpoint"))
+    }
 }
 
 impl std::fmt::Display for ApiFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Network { detail } => write!(formatter, "cannot reach the server: {detail}"),
+            Self::Api { message, .. } => formatter.write_str(message),
+            Self::Undecodable { detail } => write!(formatter, "unexpected answer from the server: {detail}"),
+        }
     }
 }
 
-async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
-    let response = gloo_net::http::Request::get(path)
-        .send()
-        .await
-        .map_err(|error| ApiFailure { message: format!("cannot reach the server: {error}") })?;
-    if !response.ok() {
-        let status = response.status();
-        return Err(match response.json::<ErrorEnvelope>().await {
-            Ok(envelope) => ApiFailure { message: envelope.error.message },
-            Err(_) => ApiFailure { message: format!("the server answered {status}") },
-        });
-    }
-    response
-        .json::<T>()
-        .await
-        .map_err(|error| ApiFailure { message: format!("unexpected answer from the server: {error}") })
+/// Filters of the request list (`GET /api/v1/rescales`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RescaleFilter {
+    pub phase: Option<PhaseName>,
+    pub cluster: Option<String>,
+    pub job: Option<String>,
+    pub mine: bool,
+    pub awaiting_me: bool,
 }
 
-/// `GET /healthz`.
-pub async fn health() -> Result<Health, ApiFailure> {
-    get_json("/healthz").await
+impl RescaleFilter {
+    fn query(&self) -> String {
+        let mut pairs = Vec::new();
+        if let Some(phase) = self.phase {
+            pairs.push(format!("phase={}", phase.as_str()));
+        }
+        if let Some(cluster) = &self.cluster {
+            pairs.push(format!("cluster={}", encode(cluster)));
+        }
+        if let Some(job) = &self.job {
+            pairs.push(format!("job={}", encode(job)));
+        }
+        if self.mine {
+            pairs.push("mine=true".to_owned());
+        }
+        if self.awaiting_me {
+            pairs.push("awaiting_me=true".to_owned());
+        }
+        if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(text: &str) -> String {
+    String::from(web_sys::js_sys::encode_uri_component(text))
+}
+
+/// What every call returns: a boxed future, so that the transport is compiled once rather than
+/// once per endpoint and caller (it keeps the wasm small).
+pub type ApiFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiFailure>>>>;
+
+/// The API as one user sees it: the session's token, or a token being tried at sign-in.
+#[derive(Clone, Copy)]
+pub struct Client {
+    session: Session,
+}
+
+impl Client {
+    pub fn new(session: Session) -> Self {
+        Self { session }
+    }
+
+    /// Sends a request and answers the body of a successful response. Not generic on purpose.
+    async fn send(
+        self,
+        method: Method,
+        path: String,
+        body: Option<String>,
+        candidate_token: Option<String>,
+    ) -> Result<String, ApiFailure> {
+        let token = candidate_token.clone().or_else(|| self.session.token.get_untracked());
+        let url = format!("/api/v1{path}");
+        let mut builder = RequestBuilder::new(&url).method(method);
+        if let Some(token) = &token {
+            builder = builder.header("Authorization", &format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(json) => builder.header("Content-Type", "application/json").body(json),
+            None => builder.build(),
+        }
+        .map_err(network)?;
+        let response = request.send().await.map_err(network)?;
+        if !response.ok() {
+            let failure = failure_of(response).await;
+            // The session's token is no longer accepted: back to the sign-in page.
+            if failure.is_status(401)
+                && candidate_token.is_none()
+                && token.is_some()
+                && token == self.session.token.get_untracked()
+            {
+                self.session.expire();
+            }
+            return Err(failure);
+        }
+        response.text().await.map_err(network)
+    }
+
+    fn call<T: DeserializeOwned + 'static>(
+        self,
+        method: Method,
+        path: String,
+        body: Option<String>,
+        candidate_token: Option<String>,
+    ) -> ApiFuture<T> {
+        let answer = Box::pin(self.send(method, path, body, candidate_token));
+        Box::pin(async move { decode(&answer.await?) })
+    }
+
+    fn get<T: DeserializeOwned + 'static>(self, path: String) -> ApiFuture<T> {
+        self.call(Method::GET, path, None, None)
+    }
+
+    fn post<T: DeserializeOwned + 'static>(self, path: String, body: &impl Serialize) -> ApiFuture<T> {
+        match serde_json::to_string(body) {
+            Ok(json) => self.call(Method::POST, path, Some(json), None),
+            Err(error) => Box::pin(std::future::ready(Err(ApiFailure::Undecodable { detail: error.to_string() }))),
+        }
+    }
+
+    /// `GET /api/v1/me` with a token that is not the session's yet (sign-in).
+    pub fn me_with(self, token: String) -> ApiFuture<Me> {
+        self.call(Method::GET, "/me".to_owned(), None, Some(token))
+    }
+
+    /// `GET /api/v1/me`.
+    pub fn me(self) -> ApiFuture<Me> {
+        self.get("/me".to_owned())
+    }
+
+    /// `GET /api/v1/clusters`.
+    pub fn clusters(self) -> ApiFuture<Vec<ClusterSummary>> {
+        self.get("/clusters".to_owned())
+    }
+
+    /// `GET /api/v1/clusters/{cluster}/jobs`.
+    pub fn jobs(self, cluster_id: &str) -> ApiFuture<Vec<JobListEntry>> {
+        self.get(format!("/clusters/{}/jobs", encode(cluster_id)))
+    }
+
+    /// `GET /api/v1/clusters/{cluster}/jobs/{job}`.
+    pub fn job(self, cluster_id: &str, job_id: &str) -> ApiFuture<JobDetailResponse> {
+        self.get(format!("/clusters/{}/jobs/{}", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `GET /api/v1/clusters/{cluster}/jobs/{job}/savepoints`.
+    pub fn savepoints(self, cluster_id: &str, job_id: &str) -> ApiFuture<Vec<SavepointRecord>> {
+        self.get(format!("/clusters/{}/jobs/{}/savepoints", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `GET /api/v1/clusters/{cluster}/jobs/{job}/metrics`: per-vertex load now. An older
+    /// backend lacks it; see [`ApiFailure::is_missing_endpoint`].
+    pub fn metrics(self, cluster_id: &str, job_id: &str) -> ApiFuture<Vec<VertexLoad>> {
+        self.get(format!("/clusters/{}/jobs/{}/metrics", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `POST /api/v1/preflight`.
+    pub fn preflight(self, request: &CreateRescale) -> ApiFuture<PreflightResponse> {
+        self.post("/preflight".to_owned(), request)
+    }
+
+    /// `POST /api/v1/rescales`.
+    pub fn create_rescale(self, request: &CreateRescale) -> ApiFuture<Operation> {
+        self.post("/rescales".to_owned(), request)
+    }
+
+    /// `GET /api/v1/rescales`, newest first.
+    pub fn rescales(self, filter: &RescaleFilter) -> ApiFuture<Vec<Operation>> {
+        let answer = self.get::<Vec<Operation>>(format!("/rescales{}", filter.query()));
+        Box::pin(async move { Ok(newest_first(answer.await?, |operation| operation.created_at_ms)) })
+    }
+
+    /// `GET /api/v1/rescales/{id}`.
+    pub fn rescale(self, id: &str) -> ApiFuture<Operation> {
+        self.get(format!("/rescales/{}", encode(id)))
+    }
+
+    /// `POST /api/v1/rescales/{id}/approve|reject|cancel`.
+    pub fn act(self, id: &str, action: UserAction, comment: String) -> ApiFuture<Operation> {
+        self.post(format!("/rescales/{}/{}", encode(id), action.path()), &CommentBody { comment })
+    }
+
+    /// `POST /api/v1/rescales/{id}/break-glass`.
+    pub fn break_glass(self, id: &str, reason: String) -> ApiFuture<Operation> {
+        self.post(format!("/rescales/{}/break-glass", encode(id)), &BreakGlassBody { reason })
+    }
+
+    /// `GET /api/v1/audit?limit=N`, newest first.
+    pub fn audit(self, limit: usize) -> ApiFuture<Vec<AuditEvent>> {
+        let answer = self.get::<Vec<AuditEvent>>(format!("/audit?limit={limit}"));
+        Box::pin(async move { Ok(newest_first(answer.await?, |event| event.at_ms)) })
+    }
+}
+
+/// `items` by descending time. Sorts (time, index) pairs, so that one sort is compiled for every
+/// item type.
+pub fn newest_first<T>(items: Vec<T>, at_ms: impl Fn(&T) -> u64) -> Vec<T> {
+    let mut order: Vec<(u64, usize)> = items.iter().enumerate().map(|(index, item)| (at_ms(item), index)).collect();
+    order.sort_unstable_by(|left, right| right.cmp(left));
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|(_, index)| slots[index].take()).collect()
+}
+
+fn network(error: gloo_net::Error) -> ApiFailure {
+    ApiFailure::Network { detail: error.to_string() }
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiFailure> {
+    serde_json::from_str(text).map_err(|error| ApiFailure::Undecodable { detail: error.to_string() })
+}
+
+/// A user's decision on a request that carries a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    Approve,
+    Reject,
+    Cancel,
+}
+
+impl UserAction {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+async fn failure_of(response: Response) -> ApiFailure {
+    let status = response.status();
+    let envelope = match response.text().await {
+        Ok(text) => decode::<ErrorEnvelope>(&text),
+        Err(error) => Err(network(error)),
+    };
+    match envelope {
+        Ok(envelope) => ApiFailure::Api { status, code: envelope.error.code, message: envelope.error.message },
+        Err(_) => ApiFailure::Api {
+            status,
+            code: "http_status".to_owned(),
+            message: format!("the server answered {status} {}", response.status_text()),
+        },
+    }
+}
+
+/// `GET /healthz` (no token).
+pub fn health() -> ApiFuture<Health> {
+    Box::pin(async {
+        let response = Request::get("/healthz").send().await.map_err(network)?;
+        if !response.ok() {
+            return Err(failure_of(response).await);
+        }
+        decode(&response.text().await.map_err(network)?)
+    })
 }

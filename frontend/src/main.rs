@@ -2,6 +2,12 @@
 
 mod api;
 mod app;
+mod components;
+mod fetch;
+mod format;
+mod metrics;
+mod pages;
+mod session;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -145,7 +145,7 @@ pub async fn create(
         }
         Err(CreateError::Store(error)) => return Err(error.into()),
     }
-    audit(&state, &identity, "requested", &operation, &format!("requested {}", operation.target.describe())).await;
+    audit(&state, &operation, 0).await;
     Ok((StatusCode::CREATED, Json(operation)))
 }
 
@@ -249,21 +249,20 @@ async fn act(
     identity: &Identity,
     id: &str,
     needed: Role,
-    verb: &str,
     action: impl Fn(&mut Operation, u64) -> Result<(), phase::ActionRefused>,
 ) -> Result<Json<Operation>, ApiError> {
     for _ in 0..5 {
         let (mut operation, version) = load(state, identity, id).await?;
         require(identity, &operation.cluster_id, needed)?;
         let now = now_ms();
+        let events_before = operation.events.len();
         action(&mut operation, now).map_err(|refused| match refused {
             phase::ActionRefused::OwnRequest => ApiError::Forbidden(refused.to_string()),
             other => ApiError::Conflict(other.to_string()),
         })?;
         match state.records.replace_operation(&operation, &version).await {
             Ok(_) => {
-                let message = operation.events.last().map(|e| e.message.clone()).unwrap_or_default();
-                audit(state, identity, verb, &operation, &message).await;
+                audit(state, &operation, events_before).await;
                 state.kick.kick().await;
                 return Ok(Json(operation));
             }
@@ -301,7 +300,7 @@ pub async fn approve(
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
     let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Approver, "approved", |op, now| phase::approve(op, &name, &comment, now)).await
+    act(&state, &identity, &id, Role::Approver, |op, now| phase::approve(op, &name, &comment, now)).await
 }
 
 /// Rejects a request awaiting approval.
@@ -331,7 +330,7 @@ pub async fn reject(
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
     let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Approver, "rejected", |op, now| phase::reject(op, &name, &comment, now)).await
+    act(&state, &identity, &id, Role::Approver, |op, now| phase::reject(op, &name, &comment, now)).await
 }
 
 /// Cancels a request: its requester may withdraw it, an approver may cancel it.
@@ -365,7 +364,7 @@ pub async fn cancel(
     // The requester may withdraw their own request; otherwise an approver may cancel it.
     let needed =
         if operation.requested_by.eq_ignore_ascii_case(&identity.name) { Role::Requester } else { Role::Approver };
-    act(&state, &identity, &id, needed, "cancelled", |op, now| phase::cancel(op, &name, &comment, now)).await
+    act(&state, &identity, &id, needed, |op, now| phase::cancel(op, &name, &comment, now)).await
 }
 
 /// Executes a request without approval (admins only, with a reason); marked in the audit.
@@ -397,8 +396,7 @@ pub async fn break_glass(
         return Err(ApiError::Unprocessable("break glass needs a reason".to_owned()));
     }
     let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Admin, "break_glass", |op, now| phase::break_glass(op, &name, &body.reason, now))
-        .await
+    act(&state, &identity, &id, Role::Admin, |op, now| phase::break_glass(op, &name, &body.reason, now)).await
 }
 
 /// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).
@@ -461,20 +459,11 @@ pub async fn audit_list(
     ))
 }
 
-async fn audit(state: &AppState, identity: &Identity, action: &str, operation: &Operation, message: &str) {
-    let event = AuditEvent {
-        at_ms: now_ms(),
-        actor: identity.name.clone(),
-        action: action.to_owned(),
-        operation_id: Some(operation.id.clone()),
-        cluster_id: Some(operation.cluster_id.clone()),
-        job_id: Some(operation.job_id.clone()),
-        message: message.to_owned(),
-    };
-    let dedup = format!("{}-{}-{}", operation.id, action, operation.events.len());
-    if let Err(error) = state.records.audit(&event, &dedup).await {
-        // The operation's own events still carry the step; the audit copy is retried by the
-        // reconciler's backfill when the operation ends.
+/// Audits the events a user action added (the same entries the reconciler would backfill).
+async fn audit(state: &AppState, operation: &Operation, events_before: usize) {
+    if let Err(error) = state.records.audit_operation_events(operation, events_before).await {
+        // The operation's own events still carry the step; the reconciler's backfill writes
+        // the audit copy when the operation ends.
         tracing::warn!(operation.id = %operation.id, %error, "audit write failed");
     }
 }

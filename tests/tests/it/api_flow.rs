@@ -160,7 +160,8 @@ async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::
         ("system", "job_submitted"),
         ("system", "verified"),
     ] {
-        assert!(steps.iter().any(|(a, b)| a == actor && b == action), "audit lacks {actor} {action}: {steps:?}");
+        let count = steps.iter().filter(|(a, b)| a == actor && b == action).count();
+        assert_eq!(count, 1, "audit has {actor} {action} {count} times: {steps:?}");
     }
     Ok(())
 }

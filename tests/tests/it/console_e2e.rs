@@ -34,6 +34,14 @@ async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::eleme
         .map_err(|error| anyhow::anyhow!("no {css} within {PAGE_TIMEOUT:?}: {error}"))
 }
 
+/// Scrolls the element matching `css` to the middle of the window (screenshots show the window).
+async fn scroll_to(client: &Client, css: &str) -> anyhow::Result<()> {
+    client
+        .execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", vec![serde_json::json!(css)])
+        .await?;
+    Ok(())
+}
+
 /// Waits until every element matching `css` exists and `accept` holds for the texts of all of them.
 async fn texts_until(
     client: &Client,
@@ -89,6 +97,15 @@ async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -
     let client = &browser.client;
     client.goto(base).await?;
     let token = element(client, "#token-input").await?;
+    if !press_enter {
+        // A token the server refuses: the API's message, not a network error.
+        token.send_keys("not-a-token").await?;
+        element(client, "#sign-in-button").await?.click().await?;
+        let refusal = element(client, "#sign-in-form [data-failure='api']").await?.text().await?;
+        assert!(refusal.contains("not valid"), "sign-in refusal: {refusal:?}");
+        screenshot(browser, &format!("{user}-00-refused-token")).await?;
+        token.clear().await?;
+    }
     screenshot(browser, &format!("{user}-01-sign-in")).await?;
     if press_enter {
         // Keyboard only: type the token and press Enter in the field.
@@ -141,6 +158,7 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     element(&alice.client, "#preflight-result[data-state='ok']").await?;
     let plan = element(&alice.client, "#preflight-result").await?.text().await?;
     assert!(plan.contains("savepoint") && plan.contains("1 → 2"), "pre-flight plan: {plan:?}");
+    scroll_to(&alice.client, "#preflight-result").await?;
     screenshot(&alice, "alice-03-job-and-rescale-form").await?;
     element(&alice.client, "#submit-rescale:not([disabled])").await?.click().await?;
 
@@ -216,6 +234,33 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
         "the link leads to the new job, not the stopped one: {new_job_url}"
     );
     screenshot(&alice, "alice-06-new-job").await?;
+
+    // Per vertex: no change yet, then an uneven target that Flink 2.3 cannot resubmit, refused live.
+    element(&alice.client, "#target-kind-per-vertex").await?.click().await?;
+    element(&alice.client, "#preflight-result[data-state='incomplete']").await?;
+    let first_vertex = element(&alice.client, "#vertex-parallelism-0").await?;
+    first_vertex.clear().await?;
+    first_vertex.send_keys("3").await?;
+    element(&alice.client, "#preflight-result[data-state='failed'] [data-code='per_vertex_needs_in_place']").await?;
+    assert!(
+        element(&alice.client, "#submit-rescale").await?.attr("disabled").await?.is_some(),
+        "a failed pre-flight blocks submitting"
+    );
+    scroll_to(&alice.client, "#preflight-result").await?;
+    screenshot(&alice, "alice-07-per-vertex-preflight-failed").await?;
+
+    // The lists: requests, savepoints, audit.
+    alice.client.find(Locator::LinkText("Requests")).await?.click().await?;
+    element(&alice.client, &format!("a[data-operation-id='{operation_id}']")).await?;
+    screenshot(&alice, "alice-08-requests").await?;
+    alice.client.find(Locator::LinkText("Savepoints")).await?.click().await?;
+    texts_until(&alice.client, "#savepoints-table tbody td.mono", PAGE_TIMEOUT, |cells| cells[0] == location.trim())
+        .await?;
+    screenshot(&alice, "alice-09-savepoints").await?;
+    alice.client.find(Locator::LinkText("Audit")).await?.click().await?;
+    let audit = element(&alice.client, "#audit-table").await?.text().await?;
+    assert!(audit.contains("bob") && audit.contains("approved"), "audit table: {audit}");
+    screenshot(&alice, "alice-10-audit").await?;
 
     alice.close().await?;
     bob.close().await?;

@@ -1,0 +1,16 @@
+//! Pieces the pages share, one component per file.
+
+pub mod backend_status;
+pub mod cluster_card;
+pub mod error_notice;
+pub mod events_timeline;
+pub mod job_charts;
+pub mod job_row;
+pub mod line_chart;
+pub mod loaded;
+pub mod nav_bar;
+pub mod operation_actions;
+pub mod operations_table;
+pub mod phase_badge;
+pub mod phase_progress;
+pub mod rescale_form;

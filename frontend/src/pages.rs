@@ -1,0 +1,11 @@
+//! One page per route, one file per page.
+
+pub mod audit;
+pub mod clusters;
+pub mod inbox;
+pub mod job;
+pub mod not_found;
+pub mod request;
+pub mod requests;
+pub mod savepoints;
+pub mod sign_in;

@@ -1,0 +1,171 @@
+//! Who is signed in: the token (kept in localStorage), the `me` answer with its roles, and the
+//! inbox count the navigation shows.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rescaler_shared::api::Me;
+
+use crate::api::{ApiFailure, Client};
+
+const TOKEN_KEY: &str = "rescaler.token";
+
+/// A role on a cluster, lowest first; the backend's ordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Requester,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Requester => "requester",
+            Self::Approver => "approver",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Self::Viewer),
+            "requester" => Some(Self::Requester),
+            "approver" => Some(Self::Approver),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Where signing in stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    SignedOut,
+    /// A stored token is being checked.
+    Checking,
+    /// The stored token could not be checked (network, server).
+    Unchecked(ApiFailure),
+    SignedIn,
+}
+
+/// The signed-in user, shared by every page through context.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub token: RwSignal<Option<String>>,
+    pub me: RwSignal<Option<Me>>,
+    me_failure: RwSignal<Option<ApiFailure>>,
+    /// Why the user was signed out, for the sign-in page.
+    pub notice: RwSignal<Option<String>>,
+    /// Bumped after an action that changes what awaits the user's approval.
+    pub inbox_version: RwSignal<u32>,
+    /// `false` once the backend answered that it has no metrics endpoint.
+    pub metrics_supported: RwSignal<bool>,
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+impl Session {
+    /// The session of the stored token, if any; checks it with `me`.
+    pub fn restore() -> Self {
+        let stored =
+            storage().and_then(|storage| storage.get_item(TOKEN_KEY).ok().flatten()).filter(|token| !token.is_empty());
+        let session = Self {
+            token: RwSignal::new(stored.clone()),
+            me: RwSignal::new(None),
+            me_failure: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            inbox_version: RwSignal::new(0),
+            metrics_supported: RwSignal::new(true),
+        };
+        if stored.is_some() {
+            session.check();
+        }
+        session
+    }
+
+    /// Asks the server who the stored token belongs to.
+    pub fn check(self) {
+        self.me_failure.set(None);
+        spawn_local(async move {
+            match self.client().me().await {
+                Ok(me) => self.me.set(Some(me)),
+                // A 401 already signed out (see `expire`).
+                Err(failure) if failure.is_status(401) => {}
+                Err(failure) => self.me_failure.set(Some(failure)),
+            }
+        });
+    }
+
+    pub fn client(self) -> Client {
+        Client::new(self)
+    }
+
+    pub fn status(self) -> SignIn {
+        if self.token.with(Option::is_none) {
+            SignIn::SignedOut
+        } else if self.me.with(Option::is_some) {
+            SignIn::SignedIn
+        } else if let Some(failure) = self.me_failure.get() {
+            SignIn::Unchecked(failure)
+        } else {
+            SignIn::Checking
+        }
+    }
+
+    /// Keeps a token the server accepted.
+    pub fn sign_in(self, token: String, me: Me) {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(TOKEN_KEY, &token);
+        }
+        self.notice.set(None);
+        self.me_failure.set(None);
+        self.me.set(Some(me));
+        self.token.set(Some(token));
+    }
+
+    pub fn sign_out(self) {
+        self.forget();
+        self.notice.set(Some("You signed out.".to_owned()));
+    }
+
+    /// The server refused the session's token: sign out and say why.
+    pub fn expire(self) {
+        self.forget();
+        self.notice.set(Some("The server no longer accepts your token: sign in again.".to_owned()));
+    }
+
+    fn forget(self) {
+        if let Some(storage) = storage() {
+            let _ = storage.remove_item(TOKEN_KEY);
+        }
+        self.token.set(None);
+        self.me.set(None);
+        self.me_failure.set(None);
+    }
+
+    /// The user's role on a cluster (`*` stands for every cluster).
+    pub fn role_on(self, cluster_id: &str) -> Option<Role> {
+        self.me.with(|me| {
+            let roles = &me.as_ref()?.roles;
+            roles.get(cluster_id).or_else(|| roles.get("*")).and_then(|role| Role::parse(role))
+        })
+    }
+
+    /// The user holds `role` or a higher one on the cluster.
+    pub fn can(self, cluster_id: &str, role: Role) -> bool {
+        self.role_on(cluster_id).is_some_and(|held| held >= role)
+    }
+
+    pub fn user_name(self) -> Option<String> {
+        self.me.with(|me| me.as_ref().map(|me| me.name.clone()))
+    }
+}
+
+/// The session from context (the app provides it).
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
