@@ -32,6 +32,9 @@ use crate::flink::{
 use crate::records::Records;
 use crate::store::StoreError;
 
+/// Steps one operation may take in one pass before the others get their turn.
+const MAX_STEPS_PER_PASS: usize = 6;
+
 /// How long a lease protects an action in flight. Every Flink call has a shorter timeout.
 pub const LEASE_MS: u64 = 60_000;
 
@@ -146,10 +149,16 @@ impl Engine {
     pub async fn pass(&self) -> Result<PassReport, StoreError> {
         let ids = self.records.active_operation_ids().await?;
         let outcomes = futures::future::join_all(ids.iter().map(|id| async move {
-            match self.reconcile(id).await {
-                Ok(action) => action,
-                Err(error) => self.error_policy(id, &error),
+            // A step that wrote a new phase is followed at once by the next one (a few at
+            // most per pass), without listing the store again.
+            for _ in 0..MAX_STEPS_PER_PASS {
+                match self.reconcile(id).await {
+                    Ok(ReconcileAction::Requeue(delay)) if delay.is_zero() => continue,
+                    Ok(action) => return action,
+                    Err(error) => return self.error_policy(id, &error),
+                }
             }
+            ReconcileAction::Requeue(Duration::ZERO)
         }))
         .await;
         let next_in = outcomes
@@ -432,8 +441,9 @@ impl Engine {
                     Duration::from_secs(1)
                 }
             };
-            let next =
-                next.clamp(Duration::from_millis(20), Duration::from_millis(250).max(next.min(Duration::from_secs(2))));
+            // Executing phases ask for 100 ms; waiting ones for longer, capped so that a missed
+            // kick costs at most 2 s.
+            let next = next.clamp(Duration::from_millis(10), Duration::from_secs(2));
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = kick.notified() => {}

@@ -23,10 +23,11 @@ use crate::preflight::{self, Plan, job_status_label, task_status_label};
 
 /// Requeue while a request waits for approval (approvals also trigger a pass directly).
 pub const APPROVAL_POLL_MS: u64 = 10_000;
-/// Requeue while a savepoint is being taken.
-pub const SAVEPOINT_POLL_MS: u64 = 250;
-/// Requeue while a job starts, rescales or stops.
-pub const JOB_POLL_MS: u64 = 1_000;
+/// Requeue while a savepoint is being taken. Every poll is one light REST call; the job is
+/// down between the stop and the restart, so polling tightly shortens the downtime.
+pub const SAVEPOINT_POLL_MS: u64 = 100;
+/// Requeue while a job starts, rescales or stops (the downtime, again: keep it short).
+pub const JOB_POLL_MS: u64 = 100;
 /// Requeue when this pass lacks an observation the phase needs.
 pub const MISSING_OBSERVATION_POLL_MS: u64 = 1_000;
 /// First requeue when Flink is unavailable; doubles with every further unavailable pass.
