@@ -237,7 +237,8 @@ impl Records {
     /// and the event's index, so whoever writes an event's audit entry first (the API, the
     /// reconciler, or the backfill when the operation ends) writes the only one.
     pub async fn audit_operation_events(&self, operation: &Operation, from: usize) -> StoreResult<()> {
-        for (index, event) in operation.events.iter().enumerate().skip(from) {
+        // Written concurrently: a step's writes cost one round trip, not one per event.
+        let writes = operation.events.iter().enumerate().skip(from).map(|(index, event)| {
             let audit = AuditEvent {
                 at_ms: event.at_ms,
                 actor: event.actor.clone().unwrap_or_else(|| "system".to_owned()),
@@ -247,8 +248,9 @@ impl Records {
                 job_id: Some(operation.job_id.clone()),
                 message: event.message.clone(),
             };
-            self.audit(&audit, &format!("{}-{index:04}", operation.id)).await?;
-        }
+            async move { self.audit(&audit, &format!("{}-{index:04}", operation.id)).await }
+        });
+        futures::future::try_join_all(writes).await?;
         Ok(())
     }
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The bench command: sets up what is missing (Flink, LocalStack, Chromium; the console and the
+# Lambda packages only if they were never built), builds the bench binary and runs it. Prints a
+# table and writes target/bench/results.json; see BENCHMARKS.md.
+# Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p7] [--quick]
+#   --rebuild  rebuild the console (build-console.sh) and the Lambda packages (package-lambda.sh)
+#   --release  build the bench (and so the in-process backend it measures) with the release profile
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$here/scripts/env.sh"
+rebuild=0 profile=dev args=()
+for arg in "$@"; do
+  case "$arg" in
+    --rebuild) rebuild=1 ;;
+    --release) profile=release ;;
+    *) args+=("$arg") ;;
+  esac
+done
+"$here/scripts/setup.sh" --no-fuzz
+if [ "$rebuild" = 1 ] || [ ! -f "$here/frontend/dist/size.json" ]; then
+  "$here/scripts/build-console.sh"
+fi
+if [ "$rebuild" = 1 ] || [ ! -f "$here/target/lambda/lambda-api/bootstrap.zip" ] \
+  || [ ! -f "$here/target/lambda/lambda-reconcile/bootstrap.zip" ]; then
+  "$here/scripts/package-lambda.sh"
+fi
+cd "$here"
+if [ "$profile" = release ]; then
+  cargo build -q --release -p rescaler-tests --bin bench
+  bench="$CARGO_TARGET_DIR/release/bench"
+else
+  cargo build -q -p rescaler-tests --bin bench
+  bench="$CARGO_TARGET_DIR/debug/bench"
+fi
+exec "$bench" "${args[@]}"

@@ -1,0 +1,443 @@
+//! The benchmarks (issue 6), on real Flink, the real S3 server and headless Chromium: prints a
+//! table and writes `target/bench/results.json`. `scripts/bench.sh` sets up and runs it.
+//!
+//! usage: bench [p1 p2 p3 p4 p5 p6 p7 ...] [--quick]
+//!
+//! - p1: rescale downtime through the product against a minimal direct REST sequence
+//! - p2: in-place against savepoint-restart downtime (adaptive scheduler)
+//! - p3: the console's wasm size, raw and gzipped
+//! - p4: time to the first job row on screen in headless Chromium
+//! - p5: Lambda binary sizes and time to the first served response
+//! - p6: API latency under 100 concurrent clients (S3 store)
+//! - p7: one reconcile pass over many stored operations, few active: time and S3 calls
+//!
+//! Without parts, all run. Parts run this time replace theirs in `results.json`; the others
+//! are kept. `--quick` runs fewer repetitions (a smoke run, not figures to quote).
+
+// A binary's modules cannot sit beside it in `src/bin/` (cargo would build each as a binary of
+// its own): they live in `src/bench/`.
+#[path = "../bench/api_load.rs"]
+mod api_load;
+#[path = "../bench/console.rs"]
+mod console;
+#[path = "../bench/downtime.rs"]
+mod downtime;
+#[path = "../bench/instrument.rs"]
+mod instrument;
+#[path = "../bench/lambda.rs"]
+mod lambda;
+#[path = "../bench/reconcile_pass.rs"]
+mod reconcile_pass;
+#[path = "../bench/report.rs"]
+mod report;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use harness::S3Server;
+use harness::paths::repo_root;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::report::{Machine, Row, show_bytes, show_ms};
+
+const PARTS: [&str; 7] = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+
+/// How much of each part to run.
+struct Settings {
+    parts: BTreeSet<String>,
+    overhead_repetitions: usize,
+    in_place_repetitions: usize,
+    console_cold_loads: usize,
+    console_warm_loads: usize,
+    lambda_cold_starts: usize,
+    api_clients: usize,
+    api_max_requests: usize,
+    api_max_time: Duration,
+    reconcile_max_stored: usize,
+}
+
+impl Settings {
+    fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let mut parts = BTreeSet::new();
+        let mut quick = false;
+        for arg in args {
+            match arg.as_str() {
+                "--quick" => quick = true,
+                "-h" | "--help" => {
+                    println!("usage: bench [{}] [--quick]", PARTS.join(" "));
+                    std::process::exit(0);
+                }
+                part if PARTS.contains(&part) => {
+                    parts.insert(part.to_owned());
+                }
+                other => anyhow::bail!("unknown argument {other:?}; usage: bench [{}] [--quick]", PARTS.join(" ")),
+            }
+        }
+        if parts.is_empty() {
+            parts = PARTS.iter().map(|part| (*part).to_owned()).collect();
+        }
+        Ok(Self {
+            parts,
+            overhead_repetitions: if quick { 1 } else { 5 },
+            in_place_repetitions: if quick { 1 } else { 3 },
+            console_cold_loads: if quick { 1 } else { 3 },
+            console_warm_loads: if quick { 1 } else { 5 },
+            lambda_cold_starts: if quick { 2 } else { 7 },
+            api_clients: 100,
+            api_max_requests: if quick { 300 } else { 3000 },
+            api_max_time: Duration::from_secs(if quick { 10 } else { 30 }),
+            reconcile_max_stored: if quick { 1000 } else { 5000 },
+        })
+    }
+
+    fn wants(&self, part: &str) -> bool {
+        self.parts.contains(part)
+    }
+}
+
+/// The results file: earlier parts kept, this run's replaced.
+struct Results {
+    path: std::path::PathBuf,
+    parts: Map<String, Value>,
+    machine: Machine,
+    rows: Vec<Row>,
+    failures: Vec<String>,
+}
+
+impl Results {
+    fn open(machine: Machine) -> Self {
+        let path = repo_root().join("target/bench/results.json");
+        let parts = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|value| value.get("parts").and_then(Value::as_object).cloned())
+            .unwrap_or_default();
+        Self { path, parts, machine, rows: Vec::new(), failures: Vec::new() }
+    }
+
+    /// Records a part's figures (or its failure) and writes the file at once.
+    fn record<T: Serialize>(&mut self, part: &str, outcome: anyhow::Result<T>, rows: impl FnOnce(&T) -> Vec<Row>) {
+        let entry = match outcome {
+            Ok(figures) => {
+                self.rows.extend(rows(&figures));
+                json!({ "measured_at": self.machine.date_utc, "machine": self.machine, "figures": figures })
+            }
+            Err(error) => {
+                eprintln!("[bench] {part} failed: {error:#}");
+                self.failures.push(format!("{part}: {error:#}"));
+                self.rows.push(Row::new(
+                    part,
+                    "FAILED",
+                    format!("{error:#}").chars().take(100).collect::<String>(),
+                    "",
+                ));
+                json!({ "measured_at": self.machine.date_utc, "machine": self.machine, "error": format!("{error:#}") })
+            }
+        };
+        self.parts.insert(part.to_owned(), entry);
+        if let Err(error) = self.write() {
+            eprintln!("[bench] cannot write {}: {error:#}", self.path.display());
+        }
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let document = json!({
+            "about": "scripts/bench.sh; see BENCHMARKS.md",
+            "last_run": self.machine,
+            "parts": self.parts,
+        });
+        std::fs::write(&self.path, serde_json::to_string_pretty(&document)? + "\n")?;
+        Ok(())
+    }
+}
+
+fn opt_ms(value: Option<f64>) -> String {
+    value.map(show_ms).unwrap_or_else(|| "–".to_owned())
+}
+
+fn overhead_rows(figures: &downtime::Overhead) -> Vec<Row> {
+    use downtime::Route;
+    let spread = |summary: &downtime::RouteSummary| {
+        summary
+            .downtime_ms
+            .map(|s| format!("{} (min {}, max {})", show_ms(s.median), show_ms(s.min), show_ms(s.max)))
+            .unwrap_or_default()
+    };
+    let summaries = [
+        (Route::ProductLocalLoop, &figures.product_local_loop),
+        (Route::ProductLambdaLoop, &figures.product_lambda_loop),
+        (Route::Direct, &figures.direct),
+    ];
+    let mut rows = Vec::new();
+    for (route, summary) in summaries {
+        rows.push(Row::new(
+            "P1",
+            &format!("downtime, {}, median of {}", route.label(), figures.repetitions),
+            spread(summary),
+            "",
+        ));
+    }
+    for comparison in &figures.comparisons {
+        rows.push(Row::new(
+            "P1",
+            &format!("overhead of the {}: difference, ratio", comparison.route.label()),
+            format!("{:+.0} ms, {:.3}", comparison.difference_ms, comparison.ratio),
+            if comparison.target_met { "≤ +150 ms or ≤ 2 %: met" } else { "≤ +150 ms or ≤ 2 %: MISSED" },
+        ));
+    }
+    for (route, summary) in summaries {
+        rows.push(Row::new(
+            "P1",
+            &format!("{}: stop → resubmit; resubmit → running", route.label()),
+            format!("{}; {}", opt_ms(summary.stop_to_submit_ms), opt_ms(summary.submit_to_running_ms)),
+            "",
+        ));
+    }
+    for (route, summary) in &summaries[..2] {
+        rows.push(Row::new(
+            "P1",
+            &format!("{}: approval → stop; running → completed", route.label()),
+            format!("{}; {}", opt_ms(summary.approval_to_trigger_ms), opt_ms(summary.running_to_completed_ms)),
+            "",
+        ));
+    }
+    rows
+}
+
+fn in_place_rows(figures: &downtime::InPlaceVsSavepoint) -> Vec<Row> {
+    let times = |summary: &downtime::RouteSummary| {
+        format!(
+            "{} from the trigger, {} observed",
+            opt_ms(summary.downtime_ms.map(|s| s.median)),
+            opt_ms(summary.observed_outage_ms)
+        )
+    };
+    vec![
+        Row::new("P2", &format!("in place, median of {}", figures.repetitions), times(&figures.in_place), ""),
+        Row::new(
+            "P2",
+            &format!("savepoint-restart (product), median of {}", figures.repetitions),
+            times(&figures.savepoint),
+            "",
+        ),
+        Row::new(
+            "P2",
+            &format!("savepoint-restart (direct REST), median of {}", figures.repetitions),
+            times(&figures.savepoint_direct),
+            "",
+        ),
+        Row::new(
+            "P2",
+            "outage ratio in place / savepoint-restart",
+            format!(
+                "{:.3} vs product, {:.3} vs direct (in place observed; savepoint from the stop)",
+                figures.outage_ratio, figures.outage_ratio_vs_direct
+            ),
+            "",
+        ),
+        Row::new(
+            "P2",
+            "same ratio (product), both from trigger / both observed",
+            format!(
+                "{:.3} / {}",
+                figures.from_trigger_ratio,
+                figures.observed_ratio.map(|ratio| format!("{ratio:.3}")).unwrap_or_else(|| "–".to_owned())
+            ),
+            "",
+        ),
+    ]
+}
+
+fn console_size_rows(size: &console::ConsoleSize) -> Vec<Row> {
+    let stale = if size.dist_older_than_sources { " (dist older than sources)" } else { "" };
+    vec![
+        Row::new("P3", "console wasm, raw", format!("{}{stale}", show_bytes(size.wasm_raw_bytes)), ""),
+        Row::new("P3", "console wasm, gzipped", show_bytes(size.wasm_gzip_bytes), ""),
+    ]
+}
+
+fn first_data_rows(figures: &console::FirstData) -> Vec<Row> {
+    let spread = |spread: Option<report::Spread>| {
+        spread.map(|s| format!("{} (n {}, max {})", show_ms(s.median), s.n, show_ms(s.max))).unwrap_or_default()
+    };
+    vec![
+        Row::new("P4", "first job row on screen, cold load", spread(figures.cold_ms), ""),
+        Row::new("P4", "first job row on screen, reload", spread(figures.warm_ms), ""),
+    ]
+}
+
+fn lambda_rows(figures: &[lambda::LambdaFigures]) -> Vec<Row> {
+    figures
+        .iter()
+        .flat_map(|lambda| {
+            [
+                Row::new(
+                    "P5",
+                    &format!("{} bootstrap / zip", lambda.binary),
+                    format!("{} / {}", show_bytes(lambda.bootstrap_bytes), show_bytes(lambda.zip_bytes)),
+                    "",
+                ),
+                Row::new(
+                    "P5",
+                    &format!("{} start → first response, uncached / cached", lambda.binary),
+                    format!(
+                        "{} / {} (medians of {})",
+                        opt_ms(lambda.first_response_uncached_ms.map(|s| s.median)),
+                        opt_ms(lambda.first_response_cached_ms.map(|s| s.median)),
+                        lambda.cached_samples_ms.len()
+                    ),
+                    "",
+                ),
+            ]
+        })
+        .collect()
+}
+
+/// `/api/v1/rescales/<32 hex>` → `/api/v1/rescales/{id}`, for the table.
+fn shorten_ids(endpoint: &str) -> String {
+    endpoint
+        .split('/')
+        .map(|segment| if rescaler_shared::operation::is_flink_id(segment) { "{id}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn api_rows(figures: &api_load::ApiLatency) -> Vec<Row> {
+    figures
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            Row::new(
+                "P6",
+                &format!("{} ({}), {} clients", shorten_ids(&endpoint.endpoint), endpoint.role, endpoint.clients),
+                format!(
+                    "p50 {} ms, p99 {} ms ({} req, {:.0} req/s, {} errors)",
+                    endpoint.p50_ms, endpoint.p99_ms, endpoint.requests, endpoint.requests_per_second, endpoint.errors
+                ),
+                "",
+            )
+        })
+        .collect()
+}
+
+fn pass_rows(figures: &reconcile_pass::ReconcilePass) -> Vec<Row> {
+    figures
+        .scenarios
+        .iter()
+        .map(|scenario| {
+            Row::new(
+                "P7",
+                &format!("one pass, {} stored / {} active", scenario.stored, scenario.active),
+                format!(
+                    "{}, {} store calls, {} S3 requests, {} Flink calls",
+                    opt_ms(scenario.pass_ms.map(|s| s.median)),
+                    scenario.store_calls_total,
+                    scenario.s3_requests,
+                    scenario.flink_calls
+                ),
+                "",
+            )
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,aws=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    // Both ring and aws-lc are linked in (reqwest, aws-sdk): pick one, as the harness does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = Settings::parse(std::env::args().skip(1))?;
+    let machine = Machine::now();
+    eprintln!(
+        "[bench] {} on {} × {} ({}), load {}; profile {}; parts {:?}",
+        machine.date_utc,
+        machine.cpus,
+        machine.cpu_model,
+        machine.memory_total,
+        machine.load_average_at_start,
+        machine.profile,
+        settings.parts
+    );
+    let mut results = Results::open(machine);
+
+    if settings.wants("p3") {
+        results.record("p3", console::size(), console_size_rows);
+    }
+    if settings.wants("p5") {
+        results.record("p5", lambda::lambdas(settings.lambda_cold_starts).await, |figures| lambda_rows(figures));
+    }
+
+    let needs_s3 = ["p1", "p2", "p4", "p6", "p7"].iter().any(|part| settings.wants(part));
+    let s3 = if needs_s3 { Some(S3Server::start().await?) } else { None };
+    if let Some(s3) = &s3 {
+        if settings.wants("p7") {
+            results.record("p7", reconcile_pass::reconcile_pass(s3, settings.reconcile_max_stored).await, pass_rows);
+        }
+        if ["p1", "p4", "p6"].iter().any(|part| settings.wants(part)) {
+            let scene = if settings.wants("p1") {
+                match downtime::overhead(s3, settings.overhead_repetitions).await {
+                    Ok((figures, scene)) => {
+                        results.record("p1", Ok(figures), overhead_rows);
+                        Some(scene)
+                    }
+                    Err(error) => {
+                        results.record("p1", Err::<downtime::Overhead, _>(error), overhead_rows);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let scene = match scene {
+                Some(scene) => Some(scene),
+                None => match downtime::Scene::start(s3, harness::Scheduler::Default).await {
+                    Ok(scene) => Some(scene),
+                    Err(error) => {
+                        eprintln!("[bench] cannot start Flink for p4/p6: {error:#}");
+                        None
+                    }
+                },
+            };
+            if let Some(scene) = scene {
+                if settings.wants("p4") {
+                    let figures =
+                        console::first_data(&scene, settings.console_cold_loads, settings.console_warm_loads).await;
+                    results.record("p4", figures, first_data_rows);
+                }
+                if settings.wants("p6") {
+                    let bounds = api_load::LoadBounds {
+                        clients: settings.api_clients,
+                        max_requests: settings.api_max_requests,
+                        max_time: settings.api_max_time,
+                    };
+                    let figures = api_load::api_latency(&scene, s3, bounds).await;
+                    results.record("p6", figures, api_rows);
+                }
+            }
+        }
+        if settings.wants("p2") {
+            results.record(
+                "p2",
+                downtime::in_place_vs_savepoint(s3, settings.in_place_repetitions).await,
+                in_place_rows,
+            );
+        }
+    }
+
+    println!();
+    print!("{}", report::table(&results.rows));
+    println!("\nwritten: {}", results.path.display());
+    if !results.failures.is_empty() {
+        anyhow::bail!("{} part(s) failed:\n{}", results.failures.len(), results.failures.join("\n"));
+    }
+    Ok(())
+}
