@@ -124,11 +124,18 @@ pub async fn jobs(
     ))
 }
 
+/// Refuses a path segment that cannot be a Flink job id.
+fn check_job_id(job_id: &str) -> Result<(), ApiError> {
+    if rescaler_shared::operation::is_flink_id(job_id) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")))
+    }
+}
+
 /// A job as the rescale form needs it: vertices, limits, strategies possible now.
 pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<JobView, ApiError> {
-    if !rescaler_shared::operation::is_flink_id(job_id) {
-        return Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")));
-    }
+    check_job_id(job_id)?;
     let mut job = handle
         .client
         .job(job_id)
@@ -224,8 +231,6 @@ pub async fn savepoints(
 ) -> Result<Json<Vec<SavepointRecord>>, ApiError> {
     cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
-    if !rescaler_shared::operation::is_flink_id(&job_id) {
-        return Err(ApiError::BadRequest(format!("{job_id:?} is not a Flink job id (32 hex characters)")));
-    }
+    check_job_id(&job_id)?;
     Ok(Json(state.records.savepoints(&cluster_id, &job_id).await?))
 }
