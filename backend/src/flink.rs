@@ -41,7 +41,9 @@ pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig}
 /// The result of every Flink call.
 pub type FlinkResult<T> = Result<T, FlinkError>;
 
-/// What the product can ask of one Flink cluster.
+/// What the product asks of one Flink cluster, and nothing more: a wrapper (a test's recording
+/// client, another kind of cluster) implements only these. Tests and the bench read more
+/// through [`FlinkClientExt`].
 ///
 /// Every method has at most one side effect on the cluster (reads may take two requests), so a
 /// caller knows which side effect may have happened when a call fails. Usable as
@@ -64,6 +66,57 @@ pub trait FlinkClient: Send + Sync {
     /// Busy time, back-pressure and input rate of one vertex, aggregated over its subtasks.
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>>;
 
+    /// The latest completed checkpoint and savepoint, and what the job restored from; `None`
+    /// when the job is unknown. Finished jobs keep this, so a forgotten trigger result can be
+    /// recovered here.
+    fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
+
+    /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
+    ///
+    /// Triggering again with the same `trigger_id` is harmless; an id already used for
+    /// [`FlinkClientExt::trigger_savepoint`] makes this a no-op. An unknown or finished job is
+    /// accepted too: [`FlinkClient::savepoint_status`] then reports the failure.
+    fn stop_with_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        target_directory: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Where a savepoint triggered with `trigger_id` is.
+    fn savepoint_status<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<SavepointStatus>>;
+
+    /// Uploads a jar; answers its id for [`FlinkClient::run_jar`].
+    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>>;
+
+    fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>>;
+
+    /// Runs an uploaded jar and answers the job id.
+    ///
+    /// A job id Flink already knows (running or finished) is [`FlinkError::DuplicateJob`]. A
+    /// savepoint path Flink cannot read may still answer a job id: the job then fails.
+    fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>>;
+
+    /// Asks the adaptive scheduler for new per-vertex bounds. Every vertex must be listed. Flink
+    /// accepts at once and rescales later: poll the job.
+    fn set_resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+        requirements: &'a BTreeMap<String, ParallelismBounds>,
+    ) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// Cancels the job; a job already in a terminal state is left as it is.
+    fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
+}
+
+/// What tests and the bench ask of a Flink cluster beyond the product's needs: single metrics,
+/// the checkpoint configuration, savepoints that keep the job running, jar deletion and the
+/// scheduler's current bounds. Only [`RestFlinkClient`] implements it; the product never calls it.
+pub trait FlinkClientExt: FlinkClient {
     /// One metric of one vertex, aggregated over its subtasks; `None` while Flink has no value
     /// (the JobManager fetches metrics every `metrics.fetcher.update-interval`, 10 s by default).
     ///
@@ -91,23 +144,6 @@ pub trait FlinkClient: Send + Sync {
     /// The job's checkpointing configuration; `None` when the job is unknown.
     fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>>;
 
-    /// The latest completed checkpoint and savepoint, and what the job restored from; `None`
-    /// when the job is unknown. Finished jobs keep this, so a forgotten trigger result can be
-    /// recovered here.
-    fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
-
-    /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
-    ///
-    /// Triggering again with the same `trigger_id` is harmless; an id already used for
-    /// [`FlinkClient::trigger_savepoint`] makes this a no-op. An unknown or finished job is
-    /// accepted too: [`FlinkClient::savepoint_status`] then reports the failure.
-    fn stop_with_savepoint<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-        target_directory: Option<&'a str>,
-    ) -> BoxFuture<'a, FlinkResult<()>>;
-
     /// Takes a savepoint and keeps the job running (`POST /jobs/:id/savepoints`).
     fn trigger_savepoint<'a>(
         &'a self,
@@ -116,41 +152,12 @@ pub trait FlinkClient: Send + Sync {
         target_directory: Option<&'a str>,
     ) -> BoxFuture<'a, FlinkResult<()>>;
 
-    /// Where a savepoint triggered with `trigger_id` is.
-    fn savepoint_status<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<SavepointStatus>>;
-
-    /// Uploads a jar; answers its id for [`FlinkClient::run_jar`].
-    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>>;
-
-    fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>>;
-
     /// Deletes an uploaded jar; an unknown jar is `NotFound`.
     fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
-
-    /// Runs an uploaded jar and answers the job id.
-    ///
-    /// A job id Flink already knows (running or finished) is [`FlinkError::DuplicateJob`]. A
-    /// savepoint path Flink cannot read may still answer a job id: the job then fails.
-    fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>>;
 
     /// Per-vertex parallelism bounds (adaptive scheduler only; other schedulers answer 500).
     fn resource_requirements<'a>(
         &'a self,
         job_id: &'a str,
     ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>>;
-
-    /// Asks the adaptive scheduler for new per-vertex bounds. Every vertex must be listed. Flink
-    /// accepts at once and rescales later: poll the job.
-    fn set_resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-        requirements: &'a BTreeMap<String, ParallelismBounds>,
-    ) -> BoxFuture<'a, FlinkResult<()>>;
-
-    /// Cancels the job; a job already in a terminal state is left as it is.
-    fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
 }

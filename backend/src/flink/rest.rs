@@ -1,4 +1,4 @@
-//! `RestFlinkClient`: the [`FlinkClient`] that speaks Flink's JobManager REST API over reqwest.
+//! `RestFlinkClient`: the [`FlinkClient`] (and [`FlinkClientExt`]) that speaks Flink's JobManager REST API over reqwest.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -15,7 +15,7 @@ use super::model::{
     CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
     MetricAggregation, ParallelismBounds, RunJar, TaskCounts, VertexMetrics,
 };
-use super::{FlinkClient, FlinkResult, wire};
+use super::{FlinkClient, FlinkClientExt, FlinkResult, wire};
 
 /// How to reach a Flink cluster's REST endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,52 +402,6 @@ impl FlinkClient for RestFlinkClient {
         })
     }
 
-    fn vertex_metric<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        metric_id: &'a str,
-        aggregation: MetricAggregation,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        Box::pin(async move {
-            let metrics = self.aggregated_metrics(job_id, vertex_id, &[metric_id], &[aggregation]).await?;
-            Ok(metrics.into_iter().find(|metric| metric.id == metric_id).and_then(|metric| match aggregation {
-                MetricAggregation::Min => metric.min,
-                MetricAggregation::Max => metric.max,
-                MetricAggregation::Avg => metric.avg,
-                MetricAggregation::Sum => metric.sum,
-                MetricAggregation::Skew => metric.skew,
-            }))
-        })
-    }
-
-    fn operator_metric_sum<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        metric_suffix: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        Box::pin(async move {
-            let dotted = format!(".{metric_suffix}");
-            let available = self.aggregated_metrics(job_id, vertex_id, &[], &[]).await?;
-            let matching = available
-                .iter()
-                .map(|metric| metric.id.as_str())
-                .filter(|id| *id == metric_suffix || id.ends_with(&dotted))
-                .collect::<Vec<_>>();
-            if matching.is_empty() {
-                return Ok(None);
-            }
-            let values = self.aggregated_metrics(job_id, vertex_id, &matching, &[MetricAggregation::Sum]).await?;
-            let sums = values.into_iter().filter_map(|metric| metric.sum).collect::<Vec<_>>();
-            Ok(if sums.is_empty() { None } else { Some(sums.iter().sum()) })
-        })
-    }
-
-    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
-        Box::pin(self.fetch_checkpoint_config(job_id))
-    }
-
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         Box::pin(async move {
             let what = format!("the checkpoints of job {job_id}");
@@ -480,20 +434,6 @@ impl FlinkClient for RestFlinkClient {
             let what = format!("stop-with-savepoint {trigger_id} of job {job_id}");
             let path = format!("/jobs/{}/stop", segment(job_id));
             let body = wire::StopWithSavepointRequest { trigger_id, target_directory, drain: false };
-            self.trigger(&what, &path, body, trigger_id).await
-        })
-    }
-
-    fn trigger_savepoint<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-        target_directory: Option<&'a str>,
-    ) -> BoxFuture<'a, FlinkResult<()>> {
-        Box::pin(async move {
-            let what = format!("savepoint {trigger_id} of job {job_id}");
-            let path = format!("/jobs/{}/savepoints", segment(job_id));
-            let body = wire::SavepointTriggerRequest { trigger_id, target_directory, cancel_job: false };
             self.trigger(&what, &path, body, trigger_id).await
         })
     }
@@ -551,45 +491,8 @@ impl FlinkClient for RestFlinkClient {
         })
     }
 
-    fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
-        Box::pin(async move {
-            let what = format!("jar {jar_id}");
-            let path = format!("/jars/{}", segment(jar_id));
-            let (status, body) = self.exchange(&what, self.request(Method::DELETE, &path)).await?;
-            if status.is_success() {
-                return Ok(());
-            }
-            // Flink answers 400 "File ... does not exist" for an unknown jar.
-            if flink_errors(&body).iter().any(|error| error.contains("does not exist")) {
-                return Err(FlinkError::NotFound { what });
-            }
-            Err(FlinkError::from_status(&what, status, &body))
-        })
-    }
-
     fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
         Box::pin(self.run(jar_id, run))
-    }
-
-    fn resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
-        Box::pin(async move {
-            let what = format!("the resource requirements of job {job_id}");
-            let path = format!("/jobs/{}/resource-requirements", segment(job_id));
-            let requirements: wire::ResourceRequirements = self.get(&what, &path).await?;
-            Ok(requirements
-                .into_iter()
-                .map(|(vertex_id, vertex)| {
-                    let bounds = ParallelismBounds {
-                        lower: vertex.parallelism.lower_bound,
-                        upper: vertex.parallelism.upper_bound,
-                    };
-                    (vertex_id, bounds)
-                })
-                .collect())
-        })
     }
 
     fn set_resource_requirements<'a>(
@@ -622,6 +525,105 @@ impl FlinkClient for RestFlinkClient {
                 return Ok(());
             }
             Err(FlinkError::from_status(&what, status, &body))
+        })
+    }
+}
+
+impl FlinkClientExt for RestFlinkClient {
+    fn vertex_metric<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+        metric_id: &'a str,
+        aggregation: MetricAggregation,
+    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
+        Box::pin(async move {
+            let metrics = self.aggregated_metrics(job_id, vertex_id, &[metric_id], &[aggregation]).await?;
+            Ok(metrics.into_iter().find(|metric| metric.id == metric_id).and_then(|metric| match aggregation {
+                MetricAggregation::Min => metric.min,
+                MetricAggregation::Max => metric.max,
+                MetricAggregation::Avg => metric.avg,
+                MetricAggregation::Sum => metric.sum,
+                MetricAggregation::Skew => metric.skew,
+            }))
+        })
+    }
+
+    fn operator_metric_sum<'a>(
+        &'a self,
+        job_id: &'a str,
+        vertex_id: &'a str,
+        metric_suffix: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
+        Box::pin(async move {
+            let dotted = format!(".{metric_suffix}");
+            let available = self.aggregated_metrics(job_id, vertex_id, &[], &[]).await?;
+            let matching = available
+                .iter()
+                .map(|metric| metric.id.as_str())
+                .filter(|id| *id == metric_suffix || id.ends_with(&dotted))
+                .collect::<Vec<_>>();
+            if matching.is_empty() {
+                return Ok(None);
+            }
+            let values = self.aggregated_metrics(job_id, vertex_id, &matching, &[MetricAggregation::Sum]).await?;
+            let sums = values.into_iter().filter_map(|metric| metric.sum).collect::<Vec<_>>();
+            Ok(if sums.is_empty() { None } else { Some(sums.iter().sum()) })
+        })
+    }
+
+    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
+        Box::pin(self.fetch_checkpoint_config(job_id))
+    }
+
+    fn trigger_savepoint<'a>(
+        &'a self,
+        job_id: &'a str,
+        trigger_id: &'a str,
+        target_directory: Option<&'a str>,
+    ) -> BoxFuture<'a, FlinkResult<()>> {
+        Box::pin(async move {
+            let what = format!("savepoint {trigger_id} of job {job_id}");
+            let path = format!("/jobs/{}/savepoints", segment(job_id));
+            let body = wire::SavepointTriggerRequest { trigger_id, target_directory, cancel_job: false };
+            self.trigger(&what, &path, body, trigger_id).await
+        })
+    }
+
+    fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
+        Box::pin(async move {
+            let what = format!("jar {jar_id}");
+            let path = format!("/jars/{}", segment(jar_id));
+            let (status, body) = self.exchange(&what, self.request(Method::DELETE, &path)).await?;
+            if status.is_success() {
+                return Ok(());
+            }
+            // Flink answers 400 "File ... does not exist" for an unknown jar.
+            if flink_errors(&body).iter().any(|error| error.contains("does not exist")) {
+                return Err(FlinkError::NotFound { what });
+            }
+            Err(FlinkError::from_status(&what, status, &body))
+        })
+    }
+
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
+        Box::pin(async move {
+            let what = format!("the resource requirements of job {job_id}");
+            let path = format!("/jobs/{}/resource-requirements", segment(job_id));
+            let requirements: wire::ResourceRequirements = self.get(&what, &path).await?;
+            Ok(requirements
+                .into_iter()
+                .map(|(vertex_id, vertex)| {
+                    let bounds = ParallelismBounds {
+                        lower: vertex.parallelism.lower_bound,
+                        upper: vertex.parallelism.upper_bound,
+                    };
+                    (vertex_id, bounds)
+                })
+                .collect())
         })
     }
 }

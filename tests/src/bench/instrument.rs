@@ -12,8 +12,8 @@ use aws_sdk_s3::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Reg
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use rescaler_backend::flink::{
-    CheckpointConfig, CheckpointHistory, FlinkClient, FlinkResult, JarInfo, JobDetail, JobSummary, MetricAggregation,
-    ParallelismBounds, RunJar, VertexMetrics,
+    CheckpointHistory, FlinkClient, FlinkResult, JarInfo, JobDetail, JobSummary, ParallelismBounds, RunJar,
+    VertexMetrics,
 };
 use rescaler_backend::store::{Store, StoreFuture, Version};
 use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
@@ -105,29 +105,6 @@ impl FlinkClient for LoggedFlinkClient {
         self.logged("vertex_metrics", self.inner.vertex_metrics(job_id, vertex_id))
     }
 
-    fn vertex_metric<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        metric_id: &'a str,
-        aggregation: MetricAggregation,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        self.logged("vertex_metric", self.inner.vertex_metric(job_id, vertex_id, metric_id, aggregation))
-    }
-
-    fn operator_metric_sum<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        metric_suffix: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        self.logged("operator_metric_sum", self.inner.operator_metric_sum(job_id, vertex_id, metric_suffix))
-    }
-
-    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
-        self.logged("checkpoint_config", self.inner.checkpoint_config(job_id))
-    }
-
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         self.logged("checkpoint_history", self.inner.checkpoint_history(job_id))
     }
@@ -139,15 +116,6 @@ impl FlinkClient for LoggedFlinkClient {
         target_directory: Option<&'a str>,
     ) -> BoxFuture<'a, FlinkResult<()>> {
         self.logged("stop_with_savepoint", self.inner.stop_with_savepoint(job_id, trigger_id, target_directory))
-    }
-
-    fn trigger_savepoint<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-        target_directory: Option<&'a str>,
-    ) -> BoxFuture<'a, FlinkResult<()>> {
-        self.logged("trigger_savepoint", self.inner.trigger_savepoint(job_id, trigger_id, target_directory))
     }
 
     fn savepoint_status<'a>(
@@ -166,19 +134,8 @@ impl FlinkClient for LoggedFlinkClient {
         self.logged("list_jars", self.inner.list_jars())
     }
 
-    fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
-        self.logged("delete_jar", self.inner.delete_jar(jar_id))
-    }
-
     fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
         self.logged("run_jar", self.inner.run_jar(jar_id, run))
-    }
-
-    fn resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
-        self.logged("resource_requirements", self.inner.resource_requirements(job_id))
     }
 
     fn set_resource_requirements<'a>(

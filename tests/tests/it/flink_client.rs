@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use harness::{FlinkCluster, FlinkOptions, Scheduler};
 use rescaler_backend::flink::{
-    FlinkClient, FlinkError, FlinkVersion, JobDetail, MetricAggregation, ParallelismBounds, RestFlinkClient,
+    FlinkClient, FlinkClientExt, FlinkError, FlinkVersion, JobDetail, MetricAggregation, ParallelismBounds, RestFlinkClient,
     RestFlinkClientConfig, RestoreMode, RunJar, savepoint_failed_for_missing_job,
 };
 use rescaler_shared::flink::{JobStatus, SavepointStatus, SchedulerKind};

@@ -32,26 +32,6 @@ impl FlinkClient for CountingClient {
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
         self.inner.vertex_metrics(job_id, vertex_id)
     }
-    fn vertex_metric<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        metric_id: &'a str,
-        aggregation: MetricAggregation,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        self.inner.vertex_metric(job_id, vertex_id, metric_id, aggregation)
-    }
-    fn operator_metric_sum<'a>(
-        &'a self,
-        job_id: &'a str,
-        vertex_id: &'a str,
-        suffix: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<Option<f64>>> {
-        self.inner.operator_metric_sum(job_id, vertex_id, suffix)
-    }
-    fn checkpoint_config<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointConfig>>> {
-        self.inner.checkpoint_config(job_id)
-    }
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         self.inner.checkpoint_history(job_id)
     }
@@ -62,14 +42,6 @@ impl FlinkClient for CountingClient {
         dir: Option<&'a str>,
     ) -> BoxFuture<'a, FlinkResult<()>> {
         self.inner.stop_with_savepoint(job_id, trigger_id, dir)
-    }
-    fn trigger_savepoint<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-        dir: Option<&'a str>,
-    ) -> BoxFuture<'a, FlinkResult<()>> {
-        self.inner.trigger_savepoint(job_id, trigger_id, dir)
     }
     fn savepoint_status<'a>(
         &'a self,
@@ -84,17 +56,8 @@ impl FlinkClient for CountingClient {
     fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>> {
         self.inner.list_jars()
     }
-    fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
-        self.inner.delete_jar(jar_id)
-    }
     fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
         self.inner.run_jar(jar_id, run)
-    }
-    fn resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
-        self.inner.resource_requirements(job_id)
     }
     fn set_resource_requirements<'a>(
         &'a self,
