@@ -82,14 +82,8 @@ pub struct SavepointRecord {
     pub taken_at_ms: u64,
 }
 
-/// Answer of `GET /api/v1/me`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Me {
-    pub name: String,
-    /// Role by cluster id (`*` for every cluster).
-    pub roles: std::collections::BTreeMap<String, String>,
-}
+/// Answer of `GET /api/v1/me`: the caller's name and role by cluster id.
+pub type Me = crate::access::Identity;
 
 /// A configured cluster and whether it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

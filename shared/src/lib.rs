@@ -2,8 +2,10 @@
 //!
 //! Nothing here does I/O: no tokio, reqwest or AWS. The crate builds for wasm32 and native.
 
+pub mod access;
 pub mod api;
 pub mod flink;
 pub mod operation;
 pub mod phase;
 pub mod preflight;
+pub mod user_action;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus};
+use crate::flink::{ClusterView, JobStatus, JobView, SchedulerKind, resubmit_applies_vertex_overrides, supports_in_place_rescale};
 use crate::operation::{ResolvedStrategy, Strategy, Target};
 
 /// Stable codes of [`PreflightFailure`].
@@ -70,7 +70,7 @@ pub fn check(
     if job.status != JobStatus::Running {
         failures.push(PreflightFailure::new(
             failure_code::JOB_NOT_RUNNING,
-            format!("job {} is {}; only a RUNNING job can be rescaled", job.id, job_status_label(job.status)),
+            format!("job {} is {}; only a RUNNING job can be rescaled", job.id, job.status.label()),
         ));
     }
 
@@ -230,32 +230,6 @@ fn in_place_failures(job: &JobView, cluster: &ClusterView) -> Vec<PreflightFailu
     failures
 }
 
-/// Whether a Flink version has the job resource requirements endpoint (Flink 1.18 and later).
-///
-/// `None` when the version does not start with `major.minor`.
-pub fn supports_in_place_rescale(flink_version: &str) -> Option<bool> {
-    let mut numbers = flink_version.trim().trim_start_matches('v').split('.');
-    let major = leading_number(numbers.next()?)?;
-    let minor = leading_number(numbers.next()?)?;
-    Some(major > 1 || (major == 1 && minor >= 18))
-}
-
-/// Whether resubmitting a jar applies `pipeline.jobvertex-parallelism-overrides`: 1.18 reads
-/// the overrides from the cluster's configuration only, and 2.0 to 2.3 submit a stream graph
-/// from `/jars/:id/run` and skip them (both verified on real clusters, 1.18.1 and 2.3.0); 1.19
-/// and 1.20 apply them. Unknown versions are given the benefit of the doubt.
-pub fn resubmit_applies_vertex_overrides(flink_version: &str) -> bool {
-    let mut numbers = flink_version.trim().trim_start_matches('v').split('.');
-    let major = numbers.next().and_then(leading_number);
-    let minor = numbers.next().and_then(leading_number);
-    !matches!((major, minor), (Some(2), Some(0..=3)) | (Some(1), Some(0..=18)))
-}
-
-fn leading_number(text: &str) -> Option<u32> {
-    let digits_end = text.find(|character: char| !character.is_ascii_digit()).unwrap_or(text.len());
-    text[..digits_end].parse().ok()
-}
-
 /// How far a job can be rescaled, for the console's inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -299,40 +273,5 @@ impl Limits {
         let max_uniform_parallelism =
             vertices.iter().map(|vertex| vertex.max_achievable_parallelism).min().unwrap_or(0);
         Self { slots_usable, max_uniform_parallelism, vertices }
-    }
-}
-
-/// Flink's spelling of a job status, for messages.
-pub fn job_status_label(status: JobStatus) -> &'static str {
-    match status {
-        JobStatus::Initializing => "INITIALIZING",
-        JobStatus::Created => "CREATED",
-        JobStatus::Running => "RUNNING",
-        JobStatus::Failing => "FAILING",
-        JobStatus::Failed => "FAILED",
-        JobStatus::Cancelling => "CANCELLING",
-        JobStatus::Canceled => "CANCELED",
-        JobStatus::Finished => "FINISHED",
-        JobStatus::Restarting => "RESTARTING",
-        JobStatus::Suspended => "SUSPENDED",
-        JobStatus::Reconciling => "RECONCILING",
-        JobStatus::Unknown => "UNKNOWN",
-    }
-}
-
-/// Flink's spelling of a vertex (task) status, for messages.
-pub fn task_status_label(status: TaskStatus) -> &'static str {
-    match status {
-        TaskStatus::Created => "CREATED",
-        TaskStatus::Scheduled => "SCHEDULED",
-        TaskStatus::Deploying => "DEPLOYING",
-        TaskStatus::Initializing => "INITIALIZING",
-        TaskStatus::Running => "RUNNING",
-        TaskStatus::Finished => "FINISHED",
-        TaskStatus::Canceling => "CANCELING",
-        TaskStatus::Canceled => "CANCELED",
-        TaskStatus::Failed => "FAILED",
-        TaskStatus::Reconciling => "RECONCILING",
-        TaskStatus::Unknown => "UNKNOWN",
     }
 }

@@ -9,10 +9,8 @@ use rescaler_shared::operation::{
     Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy, Target,
     derive_flink_id, event_kind, is_flink_id,
 };
-use rescaler_shared::phase::{
-    ActionRefused, Decision, Observation, Phase, PhaseName, RollbackPlan, apply, approve, break_glass, cancel, decide,
-    reject,
-};
+use rescaler_shared::phase::{Decision, Observation, Phase, PhaseName, RollbackPlan, apply, decide};
+use rescaler_shared::user_action::{ActionRefused, approve, break_glass, cancel, reject};
 use support::*;
 
 // ---------------------------------------------------------------------------------------------

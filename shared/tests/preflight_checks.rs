@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use rescaler_shared::flink::{JobStatus, JobView, SchedulerKind};
 use rescaler_shared::operation::{ResolvedStrategy, Strategy, Target};
-use rescaler_shared::preflight::{Limits, Plan, PreflightFailure, check, failure_code, supports_in_place_rescale};
+use rescaler_shared::flink::supports_in_place_rescale;
+use rescaler_shared::preflight::{Limits, Plan, PreflightFailure, check, failure_code};
 use support::*;
 
 const SAVEPOINT_DIRECTORY: Option<&str> = Some("s3://flink/savepoints");

@@ -1,0 +1,108 @@
+//! Before anything touches Flink: waiting for approvals (or expiry), then the last pre-flight
+//! check that fixes the plan and starts execution.
+
+use super::APPROVAL_POLL_MS;
+use super::decision::{Decision, fail, transition, wait_for_observation};
+use super::messages::describe_parallelism;
+use super::observation::{Needs, Observation, Seen};
+use crate::flink::JobStatus;
+use crate::operation::{
+    Operation, OperationEvent, Phase, ResolvedStrategy, STOP_TRIGGER_PURPOSE, derive_flink_id, event_kind,
+};
+use crate::preflight;
+
+pub(super) fn decide_awaiting_approval(op: &Operation, now_ms: u64) -> Decision {
+    // Approvals are refused once the window closed, so any recorded approval came in time.
+    if let Some(break_glass) = &op.break_glass {
+        return transition(
+            Phase::Approved,
+            OperationEvent::by_system(
+                now_ms,
+                event_kind::APPROVAL_COMPLETE,
+                format!("approval bypassed by {}'s break-glass", break_glass.by),
+            ),
+        );
+    }
+    if op.approval_count() >= op.required_approvals {
+        return transition(
+            Phase::Approved,
+            OperationEvent::by_system(
+                now_ms,
+                event_kind::APPROVAL_COMPLETE,
+                format!("approved by {} of {} required", op.approval_count(), op.required_approvals),
+            ),
+        );
+    }
+    if now_ms >= op.expires_at_ms {
+        return transition(
+            Phase::Expired,
+            OperationEvent::by_system(
+                now_ms,
+                event_kind::EXPIRED,
+                format!("not approved in time: {} of {} approvals", op.approval_count(), op.required_approvals),
+            ),
+        );
+    }
+    Decision::Wait {
+        requeue_after_ms: APPROVAL_POLL_MS.min(op.expires_at_ms - now_ms),
+        why: format!("waiting for approval: {} of {}", op.approval_count(), op.required_approvals),
+    }
+}
+
+/// Approved: the job and the cluster, for the last pre-flight check.
+pub(super) fn needs_approved() -> Needs {
+    Needs { job: true, cluster: true, ..Needs::default() }
+}
+
+pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
+    let now_ms = obs.now_ms;
+    let Some(job) = &obs.job else {
+        return wait_for_observation(&format!("job {}", op.job_id));
+    };
+    let Some(cluster) = &obs.cluster else {
+        return wait_for_observation("the cluster overview");
+    };
+    let Seen::Present(job) = job else {
+        return fail(now_ms, format!("job {} no longer exists; nothing was changed", op.job_id));
+    };
+    if job.status != JobStatus::Running {
+        return fail(
+            now_ms,
+            format!("job {} is {}, not RUNNING; nothing was changed", op.job_id, job.status.label()),
+        );
+    }
+    let checked = preflight::check(
+        &op.target,
+        op.requested_strategy,
+        job,
+        cluster,
+        obs.savepoint_directory.as_deref(),
+        op.artifact.is_some(),
+    );
+    let plan = match checked {
+        Ok(plan) => plan,
+        Err(failures) => {
+            let messages = failures.iter().map(|failure| failure.message.as_str()).collect::<Vec<_>>().join("; ");
+            return fail(now_ms, format!("pre-flight failed: {messages}; nothing was changed"));
+        }
+    };
+    let (to, message) = match plan.strategy {
+        ResolvedStrategy::Savepoint => (
+            Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) },
+            format!(
+                "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}",
+                op.job_id,
+                describe_parallelism(job, &plan.target)
+            ),
+        ),
+        ResolvedStrategy::InPlace => (
+            Phase::Applying { since_ms: now_ms },
+            format!("in-place strategy: rescaling job {} to {}", op.job_id, describe_parallelism(job, &plan.target)),
+        ),
+    };
+    Decision::Transition {
+        to,
+        event: OperationEvent::by_system(now_ms, event_kind::EXECUTION_STARTED, message),
+        plan: Some(plan),
+    }
+}

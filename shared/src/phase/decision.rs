@@ -1,0 +1,108 @@
+//! What the machine answers — wait, write a new phase, act once on Flink, or nothing — and how
+//! an answer is written into the record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::MISSING_OBSERVATION_POLL_MS;
+use crate::operation::{Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind};
+use crate::preflight::Plan;
+
+/// What the backend should do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// Nothing to do yet; look again later.
+    Wait { requeue_after_ms: u64, why: String },
+    /// Write a new phase (and the plan, when execution starts) without touching Flink.
+    Transition {
+        to: Phase,
+        event: OperationEvent,
+        #[serde(default)]
+        plan: Option<Plan>,
+    },
+    /// Perform exactly one action on Flink, then write `then`. If the action fails, write
+    /// nothing: the next pass decides again.
+    Act { action: Action, then: Phase, event: OperationEvent },
+    /// The operation is terminal.
+    Done,
+}
+
+impl Decision {
+    /// When to run the next pass: right away after a write, later after a wait, never when done.
+    pub fn requeue_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::Wait { requeue_after_ms, .. } => Some(*requeue_after_ms),
+            Self::Transition { .. } | Self::Act { .. } => Some(0),
+            Self::Done => None,
+        }
+    }
+}
+
+/// One side effect on Flink. Each is idempotent when repeated with the same data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// `POST /jobs/:job_id/stop` with the savepoint directory and this trigger id. Flink
+    /// answers a repeated trigger id with the first trigger.
+    StopWithSavepoint { job_id: String, trigger_id: String },
+    /// Submit the operation's artifact under this job id, restoring from the savepoint, at this
+    /// parallelism by vertex id. Flink refuses a second job with the same id: the backend
+    /// treats "duplicate job" as success.
+    SubmitJob { job_id: String, savepoint_location: String, parallelism: BTreeMap<String, u32> },
+    /// `PUT /jobs/:job_id/resource-requirements` with this parallelism by vertex id.
+    PutResourceRequirements { job_id: String, parallelism: BTreeMap<String, u32> },
+    /// `PATCH /jobs/:job_id?mode=cancel`. Harmless on a job that already stopped.
+    CancelJob { job_id: String },
+}
+
+/// Writes a decision into the record: the plan when execution starts, the savepoint and job ids
+/// the phase introduces, the phase (with its span) and the event.
+///
+/// The backend calls it for a [`Decision::Transition`], and for a [`Decision::Act`] after the
+/// action succeeded; [`Decision::Wait`] and [`Decision::Done`] change nothing.
+pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
+    let (to, event, plan) = match decision {
+        Decision::Wait { .. } | Decision::Done => return,
+        Decision::Transition { to, event, plan } => (to, event, plan.as_ref()),
+        Decision::Act { then, event, .. } => (then, event, None),
+    };
+    if let Some(plan) = plan {
+        op.strategy = Some(plan.strategy);
+        op.original_parallelism = plan.original.clone();
+        op.target_parallelism = plan.target.clone();
+    }
+    match to {
+        Phase::Restarting { savepoint_location, new_job_id, .. } => {
+            let already_recorded =
+                op.savepoint.as_ref().is_some_and(|savepoint| savepoint.location == *savepoint_location);
+            if !already_recorded {
+                op.savepoint = Some(SavepointRef {
+                    location: savepoint_location.clone(),
+                    trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE),
+                    taken_at_ms: now_ms,
+                });
+            }
+            op.new_job_id = Some(new_job_id.clone());
+        }
+        Phase::RollingBack { rollback: RollbackPlan::Resubmit { rollback_job_id, .. }, .. } => {
+            op.rollback_job_id = Some(rollback_job_id.clone())
+        }
+        _ => {}
+    }
+    op.enter(to.clone(), now_ms);
+    op.record(event.clone());
+}
+
+pub(super) fn transition(to: Phase, event: OperationEvent) -> Decision {
+    Decision::Transition { to, event, plan: None }
+}
+
+pub(super) fn fail(now_ms: u64, reason: String) -> Decision {
+    transition(Phase::Failed { reason: reason.clone() }, OperationEvent::by_system(now_ms, event_kind::FAILED, reason))
+}
+
+pub(super) fn wait_for_observation(what: &str) -> Decision {
+    Decision::Wait { requeue_after_ms: MISSING_OBSERVATION_POLL_MS, why: format!("{what} was not read in this pass") }
+}
