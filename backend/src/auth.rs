@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::AuthConfig;
-use crate::http::ApiError;
 
 /// The key of a roles map that applies to every cluster.
 pub const ALL_CLUSTERS: &str = "*";
@@ -137,16 +136,6 @@ pub enum AuthError {
     UnknownKey,
     #[error("the JWKS cannot be fetched")]
     JwksUnavailable,
-}
-
-impl From<AuthError> for ApiError {
-    fn from(error: AuthError) -> Self {
-        match error {
-            AuthError::Missing => tracing::debug!(auth.error = %error, "request not authenticated"),
-            _ => tracing::info!(auth.error = %error, "request not authenticated"),
-        }
-        ApiError::Unauthenticated
-    }
 }
 
 /// Why an `Authenticator` cannot be built from the configuration.
@@ -374,23 +363,5 @@ mod tests {
         assert!(
             matches!(shared, Err(AuthSetupError::SharedToken { ref first, ref second }) if first == "alice" && second == "bob")
         );
-    }
-
-    #[test]
-    fn every_auth_error_answers_unauthenticated() {
-        let errors = [
-            AuthError::Missing,
-            AuthError::Malformed,
-            AuthError::UnknownToken,
-            AuthError::Expired,
-            AuthError::InvalidSignature,
-            AuthError::WrongIssuer,
-            AuthError::WrongAudience,
-            AuthError::UnknownKey,
-            AuthError::JwksUnavailable,
-        ];
-        for error in errors {
-            assert!(matches!(ApiError::from(error), ApiError::Unauthenticated), "{error}");
-        }
     }
 }

@@ -5,13 +5,13 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelope, JobLink, LinkRequest, VertexLoad};
 
-use super::clusters::{cluster, flink_error, job_view};
+use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
 use super::openapi::{ArtifactUpload, ClusterPath, JobPath};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
 use crate::flink::RunJar;
-use crate::reconcile::{ReconcileError, now_ms};
+use crate::reconcile::now_ms;
 
 /// The largest jar accepted (the Lambda entry point is limited further by API Gateway).
 pub const MAX_ARTIFACT_BYTES: usize = 256 * 1024 * 1024;
@@ -83,14 +83,6 @@ pub async fn list(State(state): State<AppState>, Caller(_identity): Caller) -> R
     Ok(Json(state.records.artifacts().await?))
 }
 
-fn engine_error(error: ReconcileError) -> ApiError {
-    match error {
-        ReconcileError::Flink(flink) => flink_error(flink),
-        ReconcileError::Store(store) => store.into(),
-        other => ApiError::Unprocessable(other.to_string()),
-    }
-}
-
 /// Starts a job from a stored artifact at a parallelism, and links the new job to it.
 #[utoipa::path(
     post,
@@ -126,14 +118,14 @@ pub async fn deploy(
     if !(1..=32768).contains(&request.parallelism) {
         return Err(ApiError::Unprocessable("parallelism must be between 1 and 32768".to_owned()));
     }
-    let jar_id = state.engine.jar_on_cluster(&request.artifact_sha256, handle).await.map_err(engine_error)?;
+    let jar_id = state.engine.jar_on_cluster(&request.artifact_sha256, handle).await?;
     let run = RunJar {
         entry_class: request.entry_class.clone(),
         program_args: request.args.clone(),
         parallelism: Some(request.parallelism),
         ..RunJar::default()
     };
-    let job_id = handle.client.run_jar(&jar_id, &run).await.map_err(flink_error)?;
+    let job_id = handle.client.run_jar(&jar_id, &run).await?;
     let link = JobLink {
         cluster_id: cluster_id.clone(),
         job_id: job_id.clone(),

@@ -13,7 +13,6 @@ use super::extract::{Caller, PathParams};
 use super::openapi::{ClusterPath, JobPath};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
-use crate::flink::FlinkError;
 use crate::reconcile::ClusterHandle;
 
 /// The caller: name and role by cluster.
@@ -36,15 +35,6 @@ pub async fn me(Caller(identity): Caller) -> Json<Me> {
 
 pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a ClusterHandle, ApiError> {
     state.engine.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))
-}
-
-pub(super) fn flink_error(error: FlinkError) -> ApiError {
-    match error {
-        FlinkError::NotFound { what } => ApiError::NotFound(format!("flink does not know {what}")),
-        FlinkError::Rejected { message, .. } => ApiError::Unprocessable(format!("flink refused: {message}")),
-        // Its message already says "flink is unavailable" or "could not decode flink's answer".
-        other => ApiError::Unavailable(other.to_string()),
-    }
 }
 
 /// The configured clusters the caller may view, with their Flink version and reachability.
@@ -111,7 +101,7 @@ pub async fn jobs(
 ) -> Result<Json<Vec<JobListEntry>>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
-    let jobs = handle.client.list_jobs().await.map_err(flink_error)?;
+    let jobs = handle.client.list_jobs().await?;
     Ok(Json(
         jobs.into_iter()
             .map(|job| JobListEntry {
@@ -139,10 +129,9 @@ pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<Job
     let mut job = handle
         .client
         .job(job_id)
-        .await
-        .map_err(flink_error)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
-    let history = handle.client.checkpoint_history(job_id).await.map_err(flink_error)?;
+    let history = handle.client.checkpoint_history(job_id).await?;
     job.has_completed_checkpoint = Some(history.is_some_and(|h| h.latest_checkpoint.is_some()));
     Ok(job)
 }
@@ -172,8 +161,8 @@ pub async fn job(
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
     let job = job_view(handle, &job_id).await?;
-    let cluster_view = handle.client.cluster_overview().await.map_err(flink_error)?;
-    let link = state.records.job_link(&cluster_id, &job_id).await.map_err(ApiError::from)?;
+    let cluster_view = handle.client.cluster_overview().await?;
+    let link = state.records.job_link(&cluster_id, &job_id).await?;
     let limits = Limits::of(&job, &cluster_view);
     // What each strategy would say about a rescale to one more than now (the form's default).
     let probe = rescaler_shared::operation::Target::Uniform {
@@ -204,7 +193,7 @@ pub async fn job(
             StrategyOption { strategy, possible: reasons.is_empty(), reasons }
         })
         .collect();
-    let active_operation = state.records.active_operation_for(&cluster_id, &job_id).await.map_err(ApiError::from)?;
+    let active_operation = state.records.active_operation_for(&cluster_id, &job_id).await?;
     Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation }))
 }
 

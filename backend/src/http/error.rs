@@ -4,6 +4,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rescaler_shared::api::{ErrorBody, ErrorEnvelope};
+use rescaler_shared::phase::ActionRefused;
+
+use crate::auth::AuthError;
+use crate::flink::FlinkError;
+use crate::reconcile::ReconcileError;
+use crate::records::CreateError;
+use crate::store::StoreError;
 
 /// An error answered to a caller. Internal details are logged, never sent.
 #[derive(Debug, thiserror::Error)]
@@ -71,20 +78,110 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(error: crate::store::StoreError) -> Self {
+// Every mapping of a lower error to `ApiError` lives here, so that `?` converts in handlers.
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
         match error {
-            crate::store::StoreError::Conflict { .. } => {
-                Self::Conflict("the record changed meanwhile; try again".to_owned())
-            }
-            crate::store::StoreError::InvalidKey { key } => Self::BadRequest(format!("invalid identifier in {key:?}")),
-            crate::store::StoreError::Unavailable { detail } => {
+            StoreError::Conflict { .. } => Self::Conflict("the record changed meanwhile; try again".to_owned()),
+            StoreError::InvalidKey { key } => Self::BadRequest(format!("invalid identifier in {key:?}")),
+            StoreError::Unavailable { detail } => {
                 tracing::warn!(store.error = %detail, "store unavailable");
                 Self::Unavailable("the record store is unavailable".to_owned())
             }
-            crate::store::StoreError::Corrupt { key, detail } => {
-                Self::Internal(format!("corrupt record {key}: {detail}"))
+            StoreError::Corrupt { key, detail } => Self::Internal(format!("corrupt record {key}: {detail}")),
+        }
+    }
+}
+
+impl From<FlinkError> for ApiError {
+    fn from(error: FlinkError) -> Self {
+        match error {
+            FlinkError::NotFound { what } => Self::NotFound(format!("flink does not know {what}")),
+            FlinkError::Rejected { message, .. } => Self::Unprocessable(format!("flink refused: {message}")),
+            // Its message already says "flink is unavailable" or "could not decode flink's answer".
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<ReconcileError> for ApiError {
+    fn from(error: ReconcileError) -> Self {
+        match error {
+            ReconcileError::Flink(flink) => flink.into(),
+            ReconcileError::Store(store) => store.into(),
+            other => Self::Unprocessable(other.to_string()),
+        }
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(error: CreateError) -> Self {
+        match error {
+            CreateError::JobBusy { job_id, operation_id } => {
+                Self::Conflict(format!("job {job_id} already has an active rescale request ({operation_id})"))
             }
+            CreateError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// A user action the phase machine refused: approving one's own request is forbidden, every
+/// other refusal conflicts with the request's phase or history.
+impl From<ActionRefused> for ApiError {
+    fn from(refused: ActionRefused) -> Self {
+        match refused {
+            ActionRefused::OwnRequest => Self::Forbidden(refused.to_string()),
+            other => Self::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// Every authentication failure answers the same 401; the reason is logged here, never sent.
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Missing => tracing::debug!(auth.error = %error, "request not authenticated"),
+            _ => tracing::info!(auth.error = %error, "request not authenticated"),
+        }
+        Self::Unauthenticated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_auth_error_answers_unauthenticated() {
+        let errors = [
+            AuthError::Missing,
+            AuthError::Malformed,
+            AuthError::UnknownToken,
+            AuthError::Expired,
+            AuthError::InvalidSignature,
+            AuthError::WrongIssuer,
+            AuthError::WrongAudience,
+            AuthError::UnknownKey,
+            AuthError::JwksUnavailable,
+        ];
+        for error in errors {
+            assert!(matches!(ApiError::from(error), ApiError::Unauthenticated), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_approving_ones_own_request_is_forbidden() {
+        assert_eq!(ApiError::from(ActionRefused::OwnRequest).status(), StatusCode::FORBIDDEN);
+        let conflicts = [
+            ActionRefused::ApprovalWindowClosed,
+            ActionRefused::MissingActor,
+            ActionRefused::AlreadyApproved { by: "bob".to_owned() },
+            ActionRefused::AlreadyBrokenGlass { by: "bob".to_owned() },
+            ActionRefused::ReasonRequired,
+        ];
+        for refused in conflicts {
+            assert_eq!(ApiError::from(refused.clone()).status(), StatusCode::CONFLICT, "{refused}");
         }
     }
 }

@@ -12,13 +12,12 @@ use rescaler_shared::preflight;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::clusters::{cluster, flink_error, job_view};
+use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
 use super::openapi::RescalePath;
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
 use crate::reconcile::now_ms;
-use crate::records::CreateError;
 
 fn validate(request: &CreateRescale) -> Result<(), ApiError> {
     if request.reason.trim().is_empty() {
@@ -37,7 +36,7 @@ async fn check(
 ) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
     let job = job_view(handle, &request.job_id).await?;
-    let cluster_view = handle.client.cluster_overview().await.map_err(flink_error)?;
+    let cluster_view = handle.client.cluster_overview().await?;
     let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
     let artifact = link.map(|link| ArtifactRef {
         artifact_id: link.artifact_sha256.clone(),
@@ -136,15 +135,7 @@ pub async fn create(
         },
         now,
     );
-    match state.records.create_operation(&operation).await {
-        Ok(_) => {}
-        Err(CreateError::JobBusy { job_id, operation_id }) => {
-            return Err(ApiError::Conflict(format!(
-                "job {job_id} already has an active rescale request ({operation_id})"
-            )));
-        }
-        Err(CreateError::Store(error)) => return Err(error.into()),
-    }
+    state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
     Ok((StatusCode::CREATED, Json(operation)))
 }
@@ -256,10 +247,7 @@ async fn act(
         require(identity, &operation.cluster_id, needed)?;
         let now = now_ms();
         let events_before = operation.events.len();
-        action(&mut operation, now).map_err(|refused| match refused {
-            phase::ActionRefused::OwnRequest => ApiError::Forbidden(refused.to_string()),
-            other => ApiError::Conflict(other.to_string()),
-        })?;
+        action(&mut operation, now)?;
         match state.records.replace_operation(&operation, &version).await {
             Ok(_) => {
                 audit(state, &operation, events_before).await;
