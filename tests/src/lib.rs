@@ -13,6 +13,7 @@ pub mod lambda_runtime_api;
 pub mod paths;
 pub mod ports;
 pub mod process;
+pub mod recording;
 pub mod rig;
 pub mod s3;
 pub mod sample_job;

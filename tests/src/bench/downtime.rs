@@ -7,7 +7,7 @@
 //! shortest REST sequence a person could script: stop with a savepoint, poll the trigger every
 //! 20 ms, resubmit the jar from the savepoint at the new parallelism, poll until it runs.
 //!
-//! Both are measured the same way. Their Flink clients are wrapped in [`LoggedFlinkClient`], so
+//! Both are measured the same way. Their Flink clients are wrapped in [`RecordingClient`], so
 //! the start of the call that takes the job down (stop-with-savepoint, or the in-place
 //! `PUT resource-requirements`) is known to the microsecond; an [`Observer`] outside both polls
 //! `GET /jobs/overview` every 25 ms and notes when a job runs the target number of tasks, all
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use harness::recording::{FlinkCallLog, RecordingClient, first_call};
 use harness::rig::{self, CLUSTER_ID};
 use harness::{FlinkCluster, FlinkOptions, S3Server, Scheduler, sample_job};
 use rescaler_backend::flink::{FlinkClient, RestoreMode, RunJar};
@@ -32,7 +33,6 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
-use crate::instrument::{FlinkCallLog, LoggedFlinkClient, first_call};
 use crate::report::{Spread, median, ms, round1};
 
 /// How often the observer polls `/jobs/overview`.
@@ -248,7 +248,7 @@ impl Scene {
         let records = Records::new(store);
         let engine_log = Arc::new(FlinkCallLog::default());
         let engine_client: Arc<dyn FlinkClient> =
-            Arc::new(LoggedFlinkClient::new(rig::flink_client(&flink)?, engine_log.clone()));
+            Arc::new(RecordingClient::new(rig::flink_client(&flink)?, engine_log.clone()));
         let handle = ClusterHandle { config: rig::cluster_config(&flink), client: engine_client };
         let engine = Arc::new(Engine::new(
             records.clone(),
@@ -256,7 +256,7 @@ impl Scene {
             "bench-reconciler",
         ));
         let direct: Arc<dyn FlinkClient> =
-            Arc::new(LoggedFlinkClient::new(rig::flink_client(&flink)?, Arc::new(FlinkCallLog::default())));
+            Arc::new(RecordingClient::new(rig::flink_client(&flink)?, Arc::new(FlinkCallLog::default())));
         let (job_id, artifact) = rig::adopt_sample_job(&records, direct.as_ref(), &flink, 1, &[]).await?;
         let job = direct.job(&job_id).await?.context("the sample job vanished")?;
         let jar_name = format!("rescaler-{}.jar", artifact.sha256);

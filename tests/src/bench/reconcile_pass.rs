@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use futures::StreamExt as _;
 use harness::S3Server;
+use harness::recording::{FlinkCallLog, RecordingClient};
 use harness::rig::CLUSTER_ID;
 use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig};
@@ -23,10 +24,7 @@ use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
 use rescaler_shared::phase::Phase;
 use serde::Serialize;
 
-use crate::instrument::{
-    CountingStore, FlinkCallLog, LoggedFlinkClient, S3RequestCounter, StoreCallCounts, StoreCallSnapshot,
-    counted_s3_client,
-};
+use crate::instrument::{CountingStore, S3RequestCounter, StoreCallCounts, StoreCallSnapshot, counted_s3_client};
 use crate::report::{Spread, ms};
 
 /// Writes at once while seeding.
@@ -104,7 +102,7 @@ impl Series {
         let flink_log = Arc::new(FlinkCallLog::default());
         // Nothing listens there: a pass over operations awaiting approval never calls Flink.
         let rest_url = "http://127.0.0.1:9".to_owned();
-        let client: Arc<dyn FlinkClient> = Arc::new(LoggedFlinkClient::new(
+        let client: Arc<dyn FlinkClient> = Arc::new(RecordingClient::new(
             Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(&rest_url))?),
             flink_log.clone(),
         ));

@@ -2,81 +2,24 @@
 //! Flink exactly once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use harness::recording::{FlinkCallLog, RecordingClient};
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
-use rescaler_backend::flink::*;
-use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
+use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::{Strategy, Target};
 use rescaler_shared::phase::Phase;
 
-/// A real REST client that counts the side effects it performs, by job.
-struct CountingClient {
-    inner: Arc<dyn FlinkClient>,
-    requirement_puts: Arc<Mutex<HashMap<String, u32>>>,
-}
-
-impl FlinkClient for CountingClient {
-    fn cluster_overview(&self) -> BoxFuture<'_, FlinkResult<ClusterView>> {
-        self.inner.cluster_overview()
+/// The successful `PUT resource-requirements` calls in `log`, by `<job id>@<highest upper bound>`.
+fn requirement_puts(log: &FlinkCallLog) -> HashMap<String, u32> {
+    let mut puts = HashMap::new();
+    for call in log.calls().iter().filter(|call| call.method == "set_resource_requirements" && call.succeeded()) {
+        let upper = call.requirements.iter().flat_map(BTreeMap::values).map(|bounds| bounds.upper).max().unwrap_or(0);
+        *puts.entry(format!("{}@{upper}", call.job_id.as_deref().unwrap_or_default())).or_default() += 1;
     }
-    fn list_jobs(&self) -> BoxFuture<'_, FlinkResult<Vec<JobSummary>>> {
-        self.inner.list_jobs()
-    }
-    fn job_detail<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobDetail>>> {
-        self.inner.job_detail(job_id)
-    }
-    fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
-        self.inner.vertex_metrics(job_id, vertex_id)
-    }
-    fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
-        self.inner.checkpoint_history(job_id)
-    }
-    fn stop_with_savepoint<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-        dir: Option<&'a str>,
-    ) -> BoxFuture<'a, FlinkResult<()>> {
-        self.inner.stop_with_savepoint(job_id, trigger_id, dir)
-    }
-    fn savepoint_status<'a>(
-        &'a self,
-        job_id: &'a str,
-        trigger_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<SavepointStatus>> {
-        self.inner.savepoint_status(job_id, trigger_id)
-    }
-    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>> {
-        self.inner.upload_jar(file_name, bytes)
-    }
-    fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>> {
-        self.inner.list_jars()
-    }
-    fn run_jar<'a>(&'a self, jar_id: &'a str, run: &'a RunJar) -> BoxFuture<'a, FlinkResult<String>> {
-        self.inner.run_jar(jar_id, run)
-    }
-    fn set_resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-        requirements: &'a BTreeMap<String, ParallelismBounds>,
-    ) -> BoxFuture<'a, FlinkResult<()>> {
-        let counts = self.requirement_puts.clone();
-        Box::pin(async move {
-            let result = self.inner.set_resource_requirements(job_id, requirements).await;
-            if result.is_ok() {
-                let upper = requirements.values().map(|b| b.upper).max().unwrap_or(0);
-                *counts.lock().expect("counts").entry(format!("{job_id}@{upper}")).or_default() += 1;
-            }
-            result
-        })
-    }
-    fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
-        self.inner.cancel_job(job_id)
-    }
+    puts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -87,14 +30,12 @@ async fn two_reconcilers_on_one_store_execute_each_of_20_operations_once() -> an
     // pre-flight rightly counts them as taken: leave room for that.
     options.slots_per_taskmanager = 6;
     let rig = Rig::start(options).await?;
-    let puts = Arc::new(Mutex::new(HashMap::new()));
+    // A real REST client per reconciler, both recording into one log.
+    let log = Arc::new(FlinkCallLog::default());
     let engines: Vec<_> = ["reconciler-a", "reconciler-b"]
         .into_iter()
         .map(|owner| {
-            let client = Arc::new(CountingClient {
-                inner: rig::flink_client(&rig.flink).expect("client"),
-                requirement_puts: puts.clone(),
-            });
+            let client = Arc::new(RecordingClient::new(rig::flink_client(&rig.flink).expect("client"), log.clone()));
             Arc::new(Rig::engine_for(&rig.records, &rig.flink, client, owner))
         })
         .collect();
@@ -159,7 +100,7 @@ async fn two_reconcilers_on_one_store_execute_each_of_20_operations_once() -> an
         runner.await?;
     }
     // Every operation's one PUT reached Flink exactly once, whichever reconciler sent it.
-    let puts = puts.lock().expect("counts").clone();
+    let puts = requirement_puts(&log);
     let total: u32 = puts.values().sum();
     assert_eq!(total, 20, "PUTs by job@parallelism: {puts:?}");
     for operation in &completed {
