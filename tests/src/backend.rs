@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rescaler_backend::auth::Authenticator;
-use rescaler_backend::config::{AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
+use rescaler_backend::config::{ClusterConfig, Config};
 use rescaler_backend::http::{AppState, app_with_console};
 use rescaler_backend::reconcile::{Engine, clusters_from_config};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
 
+use crate::config::TestConfig;
 use crate::paths::{repo_root, scratch_dir};
 
 /// A served backend; dropping it stops the server.
@@ -18,25 +19,6 @@ pub struct LocalBackend {
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// The demo users of the run command, by role: alice requests, bob and carol approve, admin,
-/// and victor only views.
-pub fn demo_users() -> AuthConfig {
-    let user = |name: &str, role: &str| UserConfig {
-        name: name.to_owned(),
-        token: format!("{name}-token"),
-        roles: [("*".to_owned(), role.to_owned())].into_iter().collect(),
-    };
-    AuthConfig::Tokens {
-        users: vec![
-            user("alice", "requester"),
-            user("bob", "approver"),
-            user("carol", "approver"),
-            user("admin", "admin"),
-            user("victor", "viewer"),
-        ],
-    }
 }
 
 /// The built console (`scripts/build-console.sh` writes it).
@@ -51,14 +33,7 @@ impl LocalBackend {
     pub async fn start_with_dir_store(clusters: Vec<ClusterConfig>) -> anyhow::Result<Self> {
         let store_dir = scratch_dir("store")?;
         let store: Arc<dyn Store> = Arc::new(DirStore::open(&store_dir)?);
-        let config = Config {
-            listen: "127.0.0.1:0".to_owned(),
-            console_dir: Some(console_dir()?),
-            store: StoreConfig::Dir { path: store_dir },
-            clusters,
-            auth: demo_users(),
-            approvals: Default::default(),
-        };
+        let config = TestConfig::new().with_console()?.with_dir_store(store_dir).with_clusters(clusters).build();
         Self::start(config, store, false).await
     }
 

@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod browser;
+pub mod config;
 pub mod flink;
 pub mod lambda_runtime_api;
 pub mod paths;

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use harness::S3Server;
-use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
 use harness::rig;
-use rescaler_backend::config::{Config, StoreConfig};
 use serde::Serialize;
 
 use crate::downtime::Scene;
@@ -154,14 +154,7 @@ async fn load_http(
 /// Runs P6 against the scene's Flink and store: the jobs list and one request's detail, each
 /// beside what it calls, then `/healthz`.
 pub async fn api_latency(scene: &Scene, s3: &S3Server, bounds: LoadBounds) -> anyhow::Result<ApiLatency> {
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: Some(console_dir()?),
-        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
-        clusters: vec![rig::cluster_config(&scene.flink)],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&scene.flink)).build();
     let backend = LocalBackend::start(config, scene.records.store().clone(), false).await?;
     // A request that ran: its record carries the full history a detail page shows.
     let operation_id = match scene.operation_ids.last() {

@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use harness::Browser;
-use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
 use harness::paths::repo_root;
 use harness::rig;
-use rescaler_backend::config::{Config, StoreConfig};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -162,14 +162,7 @@ async fn store_token(browser: &Browser, base: &str) -> anyhow::Result<()> {
 
 /// Runs P4: `cold` first loads, each in a fresh browser, then `warm` reloads in the last one.
 pub async fn first_data(scene: &Scene, cold: usize, warm: usize) -> anyhow::Result<FirstData> {
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: Some(console_dir()?),
-        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
-        clusters: vec![rig::cluster_config(&scene.flink)],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&scene.flink)).build();
     let backend = LocalBackend::start(config, scene.records.store().clone(), false).await?;
     let base = backend.url();
     let mut loads = Vec::new();

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use futures::StreamExt as _;
 use harness::S3Server;
+use harness::config::unreachable_cluster;
 use harness::recording::{FlinkCallLog, RecordingClient};
 use harness::rig::CLUSTER_ID;
-use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig};
 use rescaler_backend::reconcile::{ClusterHandle, Engine, now_ms};
 use rescaler_backend::records::Records;
@@ -101,19 +101,11 @@ impl Series {
         let records = Records::new(Arc::new(CountingStore::new(counted_s3, counts.clone())));
         let flink_log = Arc::new(FlinkCallLog::default());
         // Nothing listens there: a pass over operations awaiting approval never calls Flink.
-        let rest_url = "http://127.0.0.1:9".to_owned();
+        let config = unreachable_cluster(CLUSTER_ID, "Unreachable");
         let client: Arc<dyn FlinkClient> = Arc::new(RecordingClient::new(
-            Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(&rest_url))?),
+            Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(&config.rest_url))?),
             flink_log.clone(),
         ));
-        let config = ClusterConfig {
-            id: CLUSTER_ID.to_owned(),
-            name: "Unreachable".to_owned(),
-            rest_url,
-            savepoint_dir: None,
-            auth_header: None,
-            required_approvals: None,
-        };
         let engine = Engine::new(
             records,
             BTreeMap::from([(CLUSTER_ID.to_owned(), ClusterHandle { config, client })]),

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
-use rescaler_backend::config::{Config, StoreConfig};
 use serde_json::{Value, json};
 
 struct Api {
@@ -54,14 +54,7 @@ fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &str) 
 async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::Result<()> {
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: Some(console_dir()?),
-        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
-        clusters: vec![rig::cluster_config(&rig.flink)],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
     let api = Api { http: reqwest::Client::new(), base: backend.url() };
     let cluster = rig::CLUSTER_ID;

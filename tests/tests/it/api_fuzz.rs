@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use harness::FlinkOptions;
-use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
 use harness::paths::{cache_dir, scratch_dir};
 use harness::process::{ChildGuard, log_tail};
 use harness::rig::{self, Rig};
-use rescaler_backend::config::{Config, StoreConfig};
 use serde_json::{Value, json};
 
 /// Test cases per operation and phase, and the fuzzer's own time budget: with Flink's start,
@@ -33,14 +33,7 @@ async fn schemathesis_finds_no_server_error_against_real_flink() -> anyhow::Resu
 
     let rig = Rig::start(FlinkOptions::default()).await?;
     let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: Some(console_dir()?),
-        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
-        clusters: vec![rig::cluster_config(&rig.flink)],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
     // No reconcile loop: an approval or break glass the fuzzer sends stays a record and never
     // stops the job under test.
     let backend = LocalBackend::start(config, rig.records.store().clone(), false).await?;

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use harness::Browser;
-use harness::backend::{LocalBackend, console_dir, demo_users};
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
-use rescaler_backend::config::{Config, StoreConfig};
 
 /// How long a page may take to show what the test waits for.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,14 +122,7 @@ async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -
 async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_it_complete() -> anyhow::Result<()> {
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: Some(console_dir()?),
-        store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
-        clusters: vec![rig::cluster_config(&rig.flink)],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
     let base = backend.url();
     let (alice, bob) = tokio::try_join!(Browser::start(), Browser::start())?;

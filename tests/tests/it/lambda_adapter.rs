@@ -1,26 +1,18 @@
 //! API Gateway HTTP API (v2) events, kept as fixtures, go through `lambda_http`'s adapter to
 //! the same Router the local binary serves, and get the same answers as direct requests.
 
-use harness::backend::demo_users;
+use harness::config::TestConfig;
 use harness::paths::{repo_root, scratch_dir};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context};
 use lambda_runtime::LambdaEvent;
-use rescaler_backend::config::{Config, StoreConfig};
 use rescaler_backend::http::app;
 use serde_json::Value;
 use tower::{Service, ServiceExt};
 
 async fn router() -> anyhow::Result<axum::Router> {
     let store_dir = scratch_dir("lambda")?;
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: None,
-        store: StoreConfig::Dir { path: store_dir },
-        clusters: Vec::new(),
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    let config = TestConfig::new().with_dir_store(store_dir).build();
     let (state, _engine) = rescaler_backend::boot::build(config, "lambda-test".to_owned()).await?;
     Ok(app(state))
 }

@@ -3,9 +3,9 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use harness::backend::demo_users;
+use harness::config::{TestConfig, unreachable_cluster};
 use harness::paths::scratch_dir;
-use rescaler_backend::config::{ClusterConfig, Config, StoreConfig};
+use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::http::app;
 use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
 use tower::ServiceExt;
@@ -44,22 +44,10 @@ fn allowed(user: &str, needs: Needs) -> bool {
 
 #[tokio::test]
 async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
-    let config = Config {
-        listen: "127.0.0.1:0".to_owned(),
-        console_dir: None,
-        store: StoreConfig::Dir { path: scratch_dir("roles")? },
-        // A cluster nobody listens for: past the role check, Flink calls answer 503.
-        clusters: vec![ClusterConfig {
-            id: "prod".to_owned(),
-            name: "Prod".to_owned(),
-            rest_url: "http://127.0.0.1:9".to_owned(),
-            savepoint_dir: Some("file:///tmp/sp".to_owned()),
-            auth_header: None,
-            required_approvals: None,
-        }],
-        auth: demo_users(),
-        approvals: Default::default(),
-    };
+    // A cluster nobody listens for: past the role check, Flink calls answer 503.
+    let cluster =
+        ClusterConfig { savepoint_dir: Some("file:///tmp/sp".to_owned()), ..unreachable_cluster("prod", "Prod") };
+    let config = TestConfig::new().with_dir_store(scratch_dir("roles")?).with_cluster(cluster).build();
     let (state, _engine) = rescaler_backend::boot::build(config, "roles-test".to_owned()).await?;
     let router = app(state.clone());
 

@@ -1,0 +1,96 @@
+//! Backend configurations for tests: the demo users, and a [`TestConfig`] builder for what
+//! differs between tests (the console, the store, the clusters).
+
+use std::path::PathBuf;
+
+use rescaler_backend::config::{AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
+
+use crate::backend::console_dir;
+
+/// The demo users of the run command, by role: alice requests, bob and carol approve, admin,
+/// and victor only views.
+pub fn demo_users() -> AuthConfig {
+    let user = |name: &str, role: &str| UserConfig {
+        name: name.to_owned(),
+        token: format!("{name}-token"),
+        roles: [("*".to_owned(), role.to_owned())].into_iter().collect(),
+    };
+    AuthConfig::Tokens {
+        users: vec![
+            user("alice", "requester"),
+            user("bob", "approver"),
+            user("carol", "approver"),
+            user("admin", "admin"),
+            user("victor", "viewer"),
+        ],
+    }
+}
+
+/// A cluster nobody listens for (port 9): past the role check, its Flink calls fail at once.
+pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
+    ClusterConfig {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        rest_url: "http://127.0.0.1:9".to_owned(),
+        savepoint_dir: None,
+        auth_header: None,
+        required_approvals: None,
+    }
+}
+
+/// A backend [`Config`] for a test: the demo users, default approval rules, port 0, no console,
+/// no cluster, and a directory store at a path nobody uses (for tests that hand their own store
+/// to [`crate::backend::LocalBackend::start`]).
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    config: Config,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestConfig {
+    pub fn new() -> Self {
+        Self {
+            config: Config {
+                listen: "127.0.0.1:0".to_owned(),
+                console_dir: None,
+                store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
+                clusters: Vec::new(),
+                auth: demo_users(),
+                approvals: Default::default(),
+            },
+        }
+    }
+
+    /// Serves the built console (fails when it is not built).
+    pub fn with_console(mut self) -> anyhow::Result<Self> {
+        self.config.console_dir = Some(console_dir()?);
+        Ok(self)
+    }
+
+    /// Records in a directory store at `path`.
+    pub fn with_dir_store(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.store = StoreConfig::Dir { path: path.into() };
+        self
+    }
+
+    /// Adds a cluster.
+    pub fn with_cluster(mut self, cluster: ClusterConfig) -> Self {
+        self.config.clusters.push(cluster);
+        self
+    }
+
+    /// Adds clusters.
+    pub fn with_clusters(mut self, clusters: impl IntoIterator<Item = ClusterConfig>) -> Self {
+        self.config.clusters.extend(clusters);
+        self
+    }
+
+    pub fn build(self) -> Config {
+        self.config
+    }
+}
