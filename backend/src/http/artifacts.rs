@@ -1,6 +1,7 @@
 //! Job artifacts (jars) in the store, deployments from them, and adopting running jobs.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelope, JobLink, LinkRequest, VertexLoad};
@@ -39,23 +40,16 @@ fn is_sha256(text: &str) -> bool {
 pub async fn upload(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    // Not an extractor that rejects: the role is checked before the body.
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Artifact>), ApiError> {
     if identity.max_role().is_none_or(|role| role < Role::Requester) {
         return Err(ApiError::Forbidden("uploading an artifact needs the requester role".to_owned()));
     }
-    let mut multipart = multipart
-        .map_err(|rejection| ApiError::BadRequest(format!("expected a multipart upload: {}", rejection.body_text())))?;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))?
-    {
+    let mut multipart = multipart?;
+    while let Some(field) = multipart.next_field().await? {
         let Some(file_name) = field.file_name().map(str::to_owned) else { continue };
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|error| ApiError::BadRequest(format!("unreadable upload: {}", error.body_text())))?;
+        let bytes = field.bytes().await?;
         if !bytes.starts_with(b"PK\x03\x04") {
             return Err(ApiError::Unprocessable(format!("{file_name} is not a jar (zip) file")));
         }

@@ -1,6 +1,8 @@
 //! The one HTTP error type: every error leaves as the JSON envelope of `rescaler_shared::api`.
 
 use axum::Json;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rescaler_shared::api::{ErrorBody, ErrorEnvelope};
@@ -145,6 +147,74 @@ impl From<AuthError> for ApiError {
             _ => tracing::info!(auth.error = %error, "request not authenticated"),
         }
         Self::Unauthenticated
+    }
+}
+
+// Rejections of the extractors in `extract.rs`: a 400 in the envelope, never axum's plain text.
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::BadRequest("expected a JSON body (content-type: application/json)".to_owned())
+            }
+            JsonRejection::JsonDataError(error) => {
+                Self::BadRequest(format!("invalid request body: {}", error.body_text()))
+            }
+            JsonRejection::JsonSyntaxError(error) => Self::BadRequest(format!("malformed JSON: {}", error.body_text())),
+            other => Self::BadRequest(format!("unreadable request body: {}", other.body_text())),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        Self::BadRequest(format!("unreadable request body: {}", rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(format!("invalid query: {}", rejection.body_text()))
+    }
+}
+
+/// A query rejected by the `Filters` extractor: its 400 says "invalid filter".
+pub struct InvalidFilter(QueryRejection);
+
+impl From<QueryRejection> for InvalidFilter {
+    fn from(rejection: QueryRejection) -> Self {
+        Self(rejection)
+    }
+}
+
+impl From<InvalidFilter> for ApiError {
+    fn from(InvalidFilter(rejection): InvalidFilter) -> Self {
+        Self::BadRequest(format!("invalid filter: {}", rejection.body_text()))
+    }
+}
+
+impl IntoResponse for InvalidFilter {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        Self::BadRequest(format!("expected a multipart upload: {}", rejection.body_text()))
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(error: MultipartError) -> Self {
+        Self::BadRequest(format!("unreadable upload: {}", error.body_text()))
     }
 }
 

@@ -1,9 +1,9 @@
-//! Extractors that answer in the API's error envelope: the caller's identity and JSON bodies.
+//! Extractors that answer in the API's error envelope: the caller's identity, JSON and raw
+//! bodies, path and query parameters. Each rejection becomes an `ApiError` through a `From`
+//! impl in `error.rs`.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
 use crate::auth::Identity;
@@ -21,41 +21,28 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// A JSON body; bad JSON and wrong field types are a 400 in the envelope, not axum's text.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Body<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::BadRequest("expected a JSON body (content-type: application/json)".to_owned())
-                }
-                JsonRejection::JsonDataError(error) => {
-                    ApiError::BadRequest(format!("invalid request body: {}", error.body_text()))
-                }
-                JsonRejection::JsonSyntaxError(error) => {
-                    ApiError::BadRequest(format!("malformed JSON: {}", error.body_text()))
-                }
-                other => ApiError::BadRequest(format!("unreadable request body: {}", other.body_text())),
-            }),
-        }
-    }
-}
+/// A body read whole, whatever its content type; one too large or cut short is a 400 in the
+/// envelope.
+#[derive(FromRequest)]
+#[from_request(rejection(ApiError))]
+pub struct RawBody(pub axum::body::Bytes);
 
 /// Path parameters; a bad one (say invalid UTF-8 after percent-decoding) is a 400 in the
 /// envelope, not axum's text.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct PathParams<T>(pub T);
 
-impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PathParams<T> {
-    type Rejection = ApiError;
+/// Query parameters; an unknown parameter or a bad value is a 400 in the envelope.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct QueryParams<T>(pub T);
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::BadRequest(format!("invalid path: {}", rejection.body_text()))),
-        }
-    }
-}
+/// The filters of a list, in the query; like `QueryParams`, but the 400 says "invalid filter".
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(super::error::InvalidFilter))]
+pub struct Filters<T>(pub T);

@@ -2,8 +2,7 @@
 //! and the audit log.
 
 use axum::Json;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope, PreflightResponse};
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::clusters::{cluster, job_view};
-use super::extract::{Body, Caller, PathParams};
+use super::extract::{Body, Caller, Filters, PathParams, QueryParams, RawBody};
 use super::openapi::RescalePath;
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
@@ -183,10 +182,8 @@ fn can_approve(identity: &Identity, operation: &Operation) -> bool {
 pub async fn list(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    query: Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>,
+    Filters(filter): Filters<ListFilter>,
 ) -> Result<Json<Vec<Operation>>, ApiError> {
-    let Query(filter) =
-        query.map_err(|rejection| ApiError::BadRequest(format!("invalid filter: {}", rejection.body_text())))?;
     let operations = state.records.all_operations().await?;
     Ok(Json(
         operations
@@ -284,7 +281,7 @@ pub async fn approve(
     State(state): State<AppState>,
     Caller(identity): Caller,
     PathParams(id): PathParams<String>,
-    body: Result<axum::body::Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
     let name = identity.name.clone();
@@ -314,7 +311,7 @@ pub async fn reject(
     State(state): State<AppState>,
     Caller(identity): Caller,
     PathParams(id): PathParams<String>,
-    body: Result<axum::body::Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
     let name = identity.name.clone();
@@ -344,7 +341,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     Caller(identity): Caller,
     PathParams(id): PathParams<String>,
-    body: Result<axum::body::Bytes, BytesRejection>,
+    RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
     let name = identity.name.clone();
@@ -388,9 +385,7 @@ pub async fn break_glass(
 }
 
 /// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).
-fn comment(body: Result<axum::body::Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let body =
-        body.map_err(|rejection| ApiError::BadRequest(format!("unreadable request body: {}", rejection.body_text())))?;
+fn comment(body: axum::body::Bytes) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
@@ -434,10 +429,8 @@ fn default_limit() -> usize {
 pub async fn audit_list(
     State(state): State<AppState>,
     Caller(identity): Caller,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::BadRequest(format!("invalid query: {}", rejection.body_text())))?;
     let events = state.records.audit_events(query.limit.min(1000)).await?;
     Ok(Json(
         events
