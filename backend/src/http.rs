@@ -76,6 +76,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         // After every route: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)
+        // After every route and fallback, so that it sees every error answered.
+        .layer(axum::middleware::from_fn(error::log_errors))
         .with_state(state)
 }
 

@@ -1,9 +1,13 @@
 //! The one HTTP error type: every error leaves as the JSON envelope of `rescaler_shared::api`.
 
+use std::sync::Arc;
+
 use axum::Json;
+use axum::extract::Request;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rescaler_shared::api::{ErrorBody, ErrorEnvelope};
 use rescaler_shared::phase::ActionRefused;
@@ -14,7 +18,7 @@ use crate::reconcile::ReconcileError;
 use crate::records::CreateError;
 use crate::store::StoreError;
 
-/// An error answered to a caller. Internal details are logged, never sent.
+/// An error answered to a caller. Internal details are logged (by `log_errors`), never sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -72,12 +76,40 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(error.detail = %detail, "internal error");
-        }
         let envelope = ErrorEnvelope { error: ErrorBody { code: self.code().to_owned(), message: self.to_string() } };
-        (self.status(), Json(envelope)).into_response()
+        let mut response = (self.status(), Json(envelope)).into_response();
+        // For `log_errors`; extensions stay in the process, they are never sent.
+        response.extensions_mut().insert(Arc::new(self));
+        response
     }
+}
+
+/// Middleware that logs the `ApiError` a response carries: an internal error with its detail
+/// (which the caller never sees), Flink or the store unavailable as a warning, every refusal at
+/// debug level.
+pub async fn log_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let Some(error) = response.extensions().get::<Arc<ApiError>>() {
+        let status = response.status().as_u16();
+        let code = error.code();
+        match error.as_ref() {
+            ApiError::Internal(detail) => tracing::error!(
+                error.code = code, error.detail = %detail, http.method = %method, http.path = %path,
+                http.status = status, "internal error"
+            ),
+            ApiError::Unavailable(message) => tracing::warn!(
+                error.code = code, error.message = %message, http.method = %method, http.path = %path,
+                http.status = status, "dependency unavailable"
+            ),
+            refused => tracing::debug!(
+                error.code = code, error.message = %refused, http.method = %method, http.path = %path,
+                http.status = status, "request refused"
+            ),
+        }
+    }
+    response
 }
 
 // Every mapping of a lower error to `ApiError` lives here, so that `?` converts in handlers.
@@ -238,6 +270,48 @@ mod tests {
         for error in errors {
             assert!(matches!(ApiError::from(error), ApiError::Unauthenticated), "{error}");
         }
+    }
+
+    /// Collects what a `fmt` subscriber writes.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layer_logs_an_internal_detail_that_the_response_never_carries() {
+        use tower::ServiceExt;
+
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let router = axum::Router::new()
+            .route("/boom", axum::routing::get(|| async { ApiError::Internal("corrupt record x: eof".to_owned()) }))
+            .layer(axum::middleware::from_fn(log_errors));
+        let request = axum::http::Request::get("/boom").body(axum::body::Body::empty()).expect("request");
+        let response = router.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(body, r#"{"error":{"code":"internal","message":"internal error"}}"#);
+        let logged = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+        assert!(logged.contains("ERROR"), "{logged}");
+        assert!(logged.contains("error.detail=corrupt record x: eof"), "{logged}");
+        assert!(logged.contains("http.status=500"), "{logged}");
     }
 
     #[test]
