@@ -12,6 +12,7 @@ use rescaler_shared::api::{
 };
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
+use rescaler_shared::user_action::UserAction;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -216,14 +217,16 @@ impl Client {
         self.get(format!("/rescales/{}", encode(id)))
     }
 
-    /// `POST /api/v1/rescales/{id}/approve|reject|cancel`.
-    pub fn act(self, id: &str, action: UserAction, comment: String) -> ApiFuture<Operation> {
-        self.post(format!("/rescales/{}/{}", encode(id), action.path()), &CommentBody { comment })
-    }
-
-    /// `POST /api/v1/rescales/{id}/break-glass`.
-    pub fn break_glass(self, id: &str, reason: String) -> ApiFuture<Operation> {
-        self.post(format!("/rescales/{}/break-glass", encode(id)), &BreakGlassBody { reason })
+    /// `POST /api/v1/rescales/{id}/approve|reject|cancel|break-glass`; `text` is the comment, or
+    /// the reason of a break-glass.
+    pub fn act(self, id: &str, action: UserAction, text: String) -> ApiFuture<Operation> {
+        let path = format!("/rescales/{}/{}", encode(id), action_segment(action));
+        match action {
+            UserAction::BreakGlass => self.post(path, &BreakGlassBody { reason: text }),
+            UserAction::Approve | UserAction::Reject | UserAction::Cancel => {
+                self.post(path, &CommentBody { comment: text })
+            }
+        }
     }
 
     /// `GET /api/v1/audit?limit=N`, newest first.
@@ -250,21 +253,13 @@ fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiFailure> {
     serde_json::from_str(text).map_err(|error| ApiFailure::Undecodable { detail: error.to_string() })
 }
 
-/// A user's decision on a request that carries a comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserAction {
-    Approve,
-    Reject,
-    Cancel,
-}
-
-impl UserAction {
-    fn path(self) -> &'static str {
-        match self {
-            Self::Approve => "approve",
-            Self::Reject => "reject",
-            Self::Cancel => "cancel",
-        }
+/// The last segment of an action's path, `/rescales/{id}/<segment>`.
+fn action_segment(action: UserAction) -> &'static str {
+    match action {
+        UserAction::Approve => "approve",
+        UserAction::Reject => "reject",
+        UserAction::Cancel => "cancel",
+        UserAction::BreakGlass => "break-glass",
     }
 }
 

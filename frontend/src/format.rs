@@ -105,10 +105,6 @@ pub fn job_status_tone(status: JobStatus) -> &'static str {
     }
 }
 
-pub fn job_status_label(status: JobStatus) -> &'static str {
-    rescaler_shared::preflight::job_status_label(status)
-}
-
 pub fn scheduler_label(scheduler: SchedulerKind) -> &'static str {
     match scheduler {
         SchedulerKind::Adaptive => "adaptive",

@@ -3,41 +3,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use rescaler_shared::access::Role;
 use rescaler_shared::api::Me;
+use rescaler_shared::operation::Operation;
+use rescaler_shared::user_action::Permitted;
 
 use crate::api::{ApiFailure, Client};
 
 const TOKEN_KEY: &str = "rescaler.token";
-
-/// A role on a cluster, lowest first; the backend's ordering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Requester,
-    Approver,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Requester => "requester",
-            Self::Approver => "approver",
-            Self::Admin => "admin",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "viewer" => Some(Self::Viewer),
-            "requester" => Some(Self::Requester),
-            "approver" => Some(Self::Approver),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-}
 
 /// Where signing in stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,17 +120,15 @@ impl Session {
         self.me_failure.set(None);
     }
 
-    /// The user's role on a cluster (`*` stands for every cluster).
-    pub fn role_on(self, cluster_id: &str) -> Option<Role> {
-        self.me.with(|me| {
-            let roles = &me.as_ref()?.roles;
-            roles.get(cluster_id).or_else(|| roles.get("*")).and_then(|role| Role::parse(role))
-        })
+    /// The user holds `role` or a higher one on the cluster: the shared rule,
+    /// [`rescaler_shared::access::Identity::can`].
+    pub fn can(self, cluster_id: &str, role: Role) -> bool {
+        self.me.with(|me| me.as_ref().is_some_and(|me| me.can(cluster_id, role)))
     }
 
-    /// The user holds `role` or a higher one on the cluster.
-    pub fn can(self, cluster_id: &str, role: Role) -> bool {
-        self.role_on(cluster_id).is_some_and(|held| held >= role)
+    /// What the user may do to a request now ([`Permitted::of`]); `None` while signed out.
+    pub fn permitted(self, operation: &Operation, now_ms: u64) -> Option<Permitted> {
+        self.me.with(|me| me.as_ref().map(|me| Permitted::of(operation, me, now_ms)))
     }
 
     pub fn user_name(self) -> Option<String> {

@@ -46,7 +46,7 @@ pub fn JobRow(
                 <a href=href data-job-id=job.id.clone()>{job.name.clone()}</a>
                 <span class="cell-sub mono">{short_id(&job.id).to_owned()}</span>
             </td>
-            <td><span class=format!("pill tone-{}", job_status_tone(job.status))>{format::job_status_label(job.status)}</span></td>
+            <td><span class=format!("pill tone-{}", job_status_tone(job.status))>{job.status.label()}</span></td>
             <td>
                 {move || match detail() {
                     Some(Ok(detail)) => detail.job.vertices.iter().map(|vertex| view! {

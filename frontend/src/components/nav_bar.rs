@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use rescaler_shared::access::ALL_CLUSTERS;
 
 use crate::api::{ApiFuture, RescaleFilter};
 use crate::fetch::Fetch;
@@ -35,12 +36,11 @@ pub fn NavBar() -> impl IntoView {
             me.as_ref()
                 .map(|me| {
                     me.roles
+                        .as_map()
                         .iter()
-                        .map(
-                            |(cluster, role)| {
-                                if cluster == "*" { role.clone() } else { format!("{role} on {cluster}") }
-                            },
-                        )
+                        .map(|(cluster, role)| {
+                            if cluster == ALL_CLUSTERS { role.to_string() } else { format!("{role} on {cluster}") }
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 })

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use rescaler_shared::access::Role;
 use rescaler_shared::api::JobDetailResponse;
 use rescaler_shared::flink::JobStatus;
 use rescaler_shared::operation::Operation;
@@ -16,7 +17,7 @@ use crate::components::rescale_form::RescaleForm;
 use crate::fetch::Fetch;
 use crate::format::{self, job_status_tone, short_id};
 use crate::metrics::MetricsFeed;
-use crate::session::{Role, use_session};
+use crate::session::use_session;
 
 /// `/clusters/:cluster/jobs/:job`.
 #[component]
@@ -94,7 +95,7 @@ fn job_body(
                     </th>
                     <td class="num strong" data-vertex-parallelism=vertex.parallelism>{vertex.parallelism}</td>
                     <td class="num">{vertex.max_parallelism}</td>
-                    <td>{rescaler_shared::preflight::task_status_label(vertex.status)}</td>
+                    <td>{vertex.status.label()}</td>
                     <td class="num">{move || format::load_percent(busy().and_then(|load| load.busy_time_ms_per_second))}</td>
                     <td class="num">{move || format::load_percent(pressure().and_then(|load| load.backpressured_time_ms_per_second))}</td>
                     <td class="num">{move || format::rate(records().and_then(|load| load.num_records_in_per_second))}</td>
@@ -119,7 +120,7 @@ fn job_body(
         })
     };
     let not_running = (!running).then(|| {
-        let status = format::job_status_label(job.status);
+        let status = job.status.label();
         let cluster_id = cluster_id.clone();
         view! {
             <div class="notice notice-warn" role="status">
@@ -159,7 +160,7 @@ fn job_body(
             <div>
                 <h1 id="job-title">{job.name.clone()}</h1>
                 <p class="meta">
-                    <span class=format!("pill tone-{}", job_status_tone(job.status)) id="job-status">{format::job_status_label(job.status)}</span>
+                    <span class=format!("pill tone-{}", job_status_tone(job.status)) id="job-status">{job.status.label()}</span>
                     <span class="mono">{job.id.clone()}</span>
                     <span>{format!("{} scheduler", format::scheduler_label(job.scheduler))}</span>
                     <span>{if job.checkpointing { "checkpointing on" } else { "checkpointing off" }}</span>

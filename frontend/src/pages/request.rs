@@ -12,7 +12,7 @@ use rescaler_shared::phase::Phase;
 use crate::api::ApiFailure;
 use crate::components::error_notice::{ErrorNotice, capitalize};
 use crate::components::events_timeline::EventsTimeline;
-use crate::components::operation_actions::{Allowed, OperationActions};
+use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
 use crate::format::{self, now_ms, short_id};
@@ -76,8 +76,8 @@ fn RequestView(id: String) -> impl IntoView {
     }
 
     let live = move || operation.with(|operation| operation.as_ref().map(|operation| !operation.is_terminal()));
-    let allowed = Memo::new(move |_| {
-        operation.with(|operation| operation.as_ref().map(|operation| Allowed::of(operation, session, now.get())))
+    let permitted = Memo::new(move |_| {
+        operation.with(|operation| operation.as_ref().and_then(|operation| session.permitted(operation, now.get())))
     });
 
     view! {
@@ -114,8 +114,8 @@ fn RequestView(id: String) -> impl IntoView {
                 <section class="panel" aria-labelledby="decision-title">
                     <h2 id="decision-title">"Decision"</h2>
                     {move || operation.with(|operation| operation.as_ref().map(approvals))}
-                    {move || allowed.get().map(|allowed| view! {
-                        <OperationActions operation_id=id.get_value() allowed=allowed shown=operation/>
+                    {move || permitted.get().map(|permitted| view! {
+                        <OperationActions operation_id=id.get_value() permitted=permitted shown=operation/>
                     })}
                 </section>
             </div>
