@@ -8,7 +8,10 @@ use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelop
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
-use super::openapi::{ArtifactUpload, ClusterPath, JobPath};
+use super::openapi::{
+    ArtifactUpload, BadJobId, CannotViewCluster, ClusterPath, FlinkOrStoreUnavailable, FlinkUnavailable, JobPath,
+    NoSuchClusterOrJob, NotClusterAdmin, StoreUnavailable, Unauthenticated,
+};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
 use crate::flink::RunJar;
@@ -31,10 +34,10 @@ fn is_sha256(text: &str) -> bool {
     responses(
         (status = 201, description = "The stored artifact", body = Artifact),
         (status = 400, description = "Not a multipart upload, or no file part", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        Unauthenticated,
         (status = 403, description = "The caller is not a requester anywhere", body = ErrorEnvelope),
         (status = 422, description = "The file is not a jar (zip) file", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        StoreUnavailable,
     ),
 )]
 pub async fn upload(
@@ -69,8 +72,8 @@ pub async fn upload(
     operation_id = "list_artifacts",
     responses(
         (status = 200, description = "The artifacts", body = Vec<Artifact>),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        Unauthenticated,
+        StoreUnavailable,
     ),
 )]
 pub async fn list(State(state): State<AppState>, Caller(_identity): Caller) -> Result<Json<Vec<Artifact>>, ApiError> {
@@ -88,11 +91,11 @@ pub async fn list(State(state): State<AppState>, Caller(_identity): Caller) -> R
     responses(
         (status = 201, description = "The new job and its link", body = DeployResponse),
         (status = 400, description = "Bad JSON, wrong field types or a malformed sha256", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
+        Unauthenticated,
+        NotClusterAdmin,
         (status = 404, description = "No such cluster or artifact", body = ErrorEnvelope),
         (status = 422, description = "Parallelism out of range, or Flink refused the job", body = ErrorEnvelope),
-        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+        FlinkOrStoreUnavailable,
     ),
 )]
 pub async fn deploy(
@@ -145,10 +148,10 @@ pub async fn deploy(
     responses(
         (status = 200, description = "The link", body = JobLink),
         (status = 400, description = "Bad JSON, wrong field types, a malformed sha256 or job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
+        Unauthenticated,
+        NotClusterAdmin,
         (status = 404, description = "No such cluster, job or artifact", body = ErrorEnvelope),
-        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+        FlinkOrStoreUnavailable,
     ),
 )]
 pub async fn link(
@@ -188,11 +191,11 @@ pub async fn link(
     params(JobPath),
     responses(
         (status = 200, description = "One entry per vertex; a metric Flink does not report is null", body = Vec<VertexLoad>),
-        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
-        (status = 503, description = "Flink is unavailable", body = ErrorEnvelope),
+        BadJobId,
+        Unauthenticated,
+        CannotViewCluster,
+        NoSuchClusterOrJob,
+        FlinkUnavailable,
     ),
 )]
 pub async fn metrics(

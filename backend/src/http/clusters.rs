@@ -10,7 +10,10 @@ use rescaler_shared::operation::Strategy;
 use rescaler_shared::preflight::{self, Limits};
 
 use super::extract::{Caller, PathParams};
-use super::openapi::{ClusterPath, JobPath};
+use super::openapi::{
+    BadJobId, CannotViewCluster, ClusterPath, FlinkOrStoreUnavailable, FlinkUnavailable, JobPath, NoSuchClusterOrJob,
+    StoreUnavailable, Unauthenticated,
+};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
 use crate::reconcile::ClusterHandle;
@@ -23,7 +26,7 @@ use crate::reconcile::ClusterHandle;
     operation_id = "me",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        Unauthenticated,
     ),
 )]
 pub async fn me(Caller(identity): Caller) -> Json<Me> {
@@ -45,7 +48,7 @@ pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a C
     operation_id = "list_clusters",
     responses(
         (status = 200, description = "The clusters; an unreachable one says why", body = Vec<ClusterSummary>),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        Unauthenticated,
     ),
 )]
 pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Json<Vec<ClusterSummary>> {
@@ -88,10 +91,10 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
     params(ClusterPath),
     responses(
         (status = 200, description = "The jobs Flink knows", body = Vec<JobListEntry>),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        Unauthenticated,
+        CannotViewCluster,
         (status = 404, description = "No such cluster", body = ErrorEnvelope),
-        (status = 503, description = "Flink is unavailable", body = ErrorEnvelope),
+        FlinkUnavailable,
     ),
 )]
 pub async fn jobs(
@@ -146,11 +149,11 @@ pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<Job
     params(JobPath),
     responses(
         (status = 200, description = "The job", body = JobDetailResponse),
-        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
-        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+        BadJobId,
+        Unauthenticated,
+        CannotViewCluster,
+        NoSuchClusterOrJob,
+        FlinkOrStoreUnavailable,
     ),
 )]
 pub async fn job(
@@ -206,11 +209,11 @@ pub async fn job(
     params(JobPath),
     responses(
         (status = 200, description = "The savepoints, newest first", body = Vec<SavepointRecord>),
-        (status = 400, description = "The job id is not a Flink job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
+        BadJobId,
+        Unauthenticated,
+        CannotViewCluster,
         (status = 404, description = "No such cluster", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        StoreUnavailable,
     ),
 )]
 pub async fn savepoints(

@@ -13,7 +13,10 @@ use utoipa::IntoParams;
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, Filters, PathParams, QueryParams, RawBody};
-use super::openapi::RescalePath;
+use super::openapi::{
+    BadBody, BadComment, CannotViewCluster, FlinkOrStoreUnavailable, NoSuchClusterOrJob, NoSuchRequest,
+    NotClusterAdmin, RescalePath, StoreUnavailable, Unauthenticated,
+};
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
 use crate::reconcile::now_ms;
@@ -68,10 +71,10 @@ async fn check(
     responses(
         (status = 200, description = "The plan, or every reason the rescale cannot start", body = PreflightResponse),
         (status = 400, description = "Bad JSON, wrong field types or a malformed job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller cannot view this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
-        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+        Unauthenticated,
+        CannotViewCluster,
+        NoSuchClusterOrJob,
+        FlinkOrStoreUnavailable,
     ),
 )]
 pub async fn preflight(
@@ -94,12 +97,12 @@ pub async fn preflight(
     responses(
         (status = 201, description = "The request, awaiting approval", body = Operation),
         (status = 400, description = "Bad JSON, wrong field types or a malformed job id", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        Unauthenticated,
         (status = 403, description = "The caller is not a requester on this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such cluster or job", body = ErrorEnvelope),
+        NoSuchClusterOrJob,
         (status = 409, description = "The job already has an active rescale request", body = ErrorEnvelope),
         (status = 422, description = "No reason given, or pre-flight failed", body = ErrorEnvelope),
-        (status = 503, description = "Flink or the record store is unavailable", body = ErrorEnvelope),
+        FlinkOrStoreUnavailable,
     ),
 )]
 pub async fn create(
@@ -175,8 +178,8 @@ fn can_approve(identity: &Identity, operation: &Operation) -> bool {
     responses(
         (status = 200, description = "The requests", body = Vec<Operation>),
         (status = 400, description = "An unknown filter or a bad value", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        Unauthenticated,
+        StoreUnavailable,
     ),
 )]
 pub async fn list(
@@ -218,9 +221,9 @@ async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operat
     params(RescalePath),
     responses(
         (status = 200, description = "The request", body = Operation),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        Unauthenticated,
+        NoSuchRequest,
+        StoreUnavailable,
     ),
 )]
 pub async fn get(
@@ -268,13 +271,13 @@ async fn act(
     request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
     responses(
         (status = 200, description = "The request after the action", body = Operation),
-        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        BadBody,
+        Unauthenticated,
         (status = 403, description = "The caller is not an approver of this cluster, or requested it", body = ErrorEnvelope),
-        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        NoSuchRequest,
         (status = 409, description = "The request no longer awaits approval, or the caller already approved it", body = ErrorEnvelope),
-        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        BadComment,
+        StoreUnavailable,
     ),
 )]
 pub async fn approve(
@@ -298,13 +301,13 @@ pub async fn approve(
     request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
     responses(
         (status = 200, description = "The request after the action", body = Operation),
-        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        BadBody,
+        Unauthenticated,
         (status = 403, description = "The caller is not an approver of this cluster, or requested it", body = ErrorEnvelope),
-        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        NoSuchRequest,
         (status = 409, description = "The request no longer awaits approval", body = ErrorEnvelope),
-        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        BadComment,
+        StoreUnavailable,
     ),
 )]
 pub async fn reject(
@@ -328,13 +331,13 @@ pub async fn reject(
     request_body(content = Option<CommentBody>, description = "An optional comment; the body may be empty or null"),
     responses(
         (status = 200, description = "The request after the action", body = Operation),
-        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
+        BadBody,
+        Unauthenticated,
         (status = 403, description = "The caller is neither its requester nor an approver of this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        NoSuchRequest,
         (status = 409, description = "The request can no longer be cancelled", body = ErrorEnvelope),
-        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        BadComment,
+        StoreUnavailable,
     ),
 )]
 pub async fn cancel(
@@ -362,13 +365,13 @@ pub async fn cancel(
     request_body = BreakGlassBody,
     responses(
         (status = 200, description = "The request after the action", body = Operation),
-        (status = 400, description = "Bad JSON or wrong field types", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 403, description = "The caller is not an admin of this cluster", body = ErrorEnvelope),
-        (status = 404, description = "No such request, or the caller cannot view its cluster", body = ErrorEnvelope),
+        BadBody,
+        Unauthenticated,
+        NotClusterAdmin,
+        NoSuchRequest,
         (status = 409, description = "The request no longer awaits approval", body = ErrorEnvelope),
-        (status = 422, description = "The comment or reason is missing or too long", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        BadComment,
+        StoreUnavailable,
     ),
 )]
 pub async fn break_glass(
@@ -422,8 +425,8 @@ fn default_limit() -> usize {
     responses(
         (status = 200, description = "The events, newest first", body = Vec<AuditEvent>),
         (status = 400, description = "An unknown parameter or a bad limit", body = ErrorEnvelope),
-        (status = 401, description = "No or an unknown token", body = ErrorEnvelope),
-        (status = 503, description = "The record store is unavailable", body = ErrorEnvelope),
+        Unauthenticated,
+        StoreUnavailable,
     ),
 )]
 pub async fn audit_list(
