@@ -3,9 +3,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
-use leptos::prelude::GetUntracked;
 use rescaler_shared::api::{
     AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health, JobDetailResponse,
     JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
@@ -16,7 +16,6 @@ use rescaler_shared::user_action::UserAction;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::session::Session;
 
 /// Why a call failed, as the user needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,29 +91,30 @@ fn encode(text: &str) -> String {
 /// once per endpoint and caller (it keeps the wasm small).
 pub type ApiFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiFailure>>>>;
 
-/// The API as one user sees it: the session's token, or a token being tried at sign-in.
-#[derive(Clone, Copy)]
+/// The API as one user sees it: a token (the session's, or one being tried at sign-in) and what
+/// to do when the server refuses it.
+#[derive(Clone)]
 pub struct Client {
-    session: Session,
+    token: Option<String>,
+    on_refused_token: Option<Rc<dyn Fn(&str)>>,
 }
 
 impl Client {
-    pub fn new(session: Session) -> Self {
-        Self { session }
+    /// Calls with `token` (none: unauthenticated); a refused token only fails the call.
+    pub fn new(token: Option<String>) -> Self {
+        Self { token, on_refused_token: None }
+    }
+
+    /// Also calls `on_refused_token` with the token when the server answers 401 to it.
+    pub fn on_refused_token(self, on_refused_token: impl Fn(&str) + 'static) -> Self {
+        Self { on_refused_token: Some(Rc::new(on_refused_token)), ..self }
     }
 
     /// Sends a request and answers the body of a successful response. Not generic on purpose.
-    async fn send(
-        self,
-        method: Method,
-        path: String,
-        body: Option<String>,
-        candidate_token: Option<String>,
-    ) -> Result<String, ApiFailure> {
-        let token = candidate_token.clone().or_else(|| self.session.token.get_untracked());
+    async fn send(self, method: Method, path: String, body: Option<String>) -> Result<String, ApiFailure> {
         let url = format!("/api/v1{path}");
         let mut builder = RequestBuilder::new(&url).method(method);
-        if let Some(token) = &token {
+        if let Some(token) = &self.token {
             builder = builder.header("Authorization", &format!("Bearer {token}"));
         }
         let request = match body {
@@ -125,44 +125,30 @@ impl Client {
         let response = request.send().await.map_err(network)?;
         if !response.ok() {
             let failure = failure_of(response).await;
-            // The session's token is no longer accepted: back to the sign-in page.
             if failure.is_status(401)
-                && candidate_token.is_none()
-                && token.is_some()
-                && token == self.session.token.get_untracked()
+                && let (Some(token), Some(on_refused_token)) = (&self.token, &self.on_refused_token)
             {
-                self.session.expire();
+                on_refused_token(token);
             }
             return Err(failure);
         }
         response.text().await.map_err(network)
     }
 
-    fn call<T: DeserializeOwned + 'static>(
-        self,
-        method: Method,
-        path: String,
-        body: Option<String>,
-        candidate_token: Option<String>,
-    ) -> ApiFuture<T> {
-        let answer = Box::pin(self.send(method, path, body, candidate_token));
+    fn call<T: DeserializeOwned + 'static>(self, method: Method, path: String, body: Option<String>) -> ApiFuture<T> {
+        let answer = Box::pin(self.send(method, path, body));
         Box::pin(async move { decode(&answer.await?) })
     }
 
     fn get<T: DeserializeOwned + 'static>(self, path: String) -> ApiFuture<T> {
-        self.call(Method::GET, path, None, None)
+        self.call(Method::GET, path, None)
     }
 
     fn post<T: DeserializeOwned + 'static>(self, path: String, body: &impl Serialize) -> ApiFuture<T> {
         match serde_json::to_string(body) {
-            Ok(json) => self.call(Method::POST, path, Some(json), None),
+            Ok(json) => self.call(Method::POST, path, Some(json)),
             Err(error) => Box::pin(std::future::ready(Err(ApiFailure::Undecodable { detail: error.to_string() }))),
         }
-    }
-
-    /// `GET /api/v1/me` with a token that is not the session's yet (sign-in).
-    pub fn me_with(self, token: String) -> ApiFuture<Me> {
-        self.call(Method::GET, "/me".to_owned(), None, Some(token))
     }
 
     /// `GET /api/v1/me`.

@@ -73,8 +73,14 @@ impl Session {
         });
     }
 
+    /// The API with the session's token; a 401 to that token signs out (see `expire`).
     pub fn client(self) -> Client {
-        Client::new(self)
+        Client::new(self.token.get_untracked()).on_refused_token(move |refused| {
+            // Only if the token was not replaced meanwhile.
+            if self.token.with_untracked(|token| token.as_deref() == Some(refused)) {
+                self.expire();
+            }
+        })
     }
 
     pub fn status(self) -> SignIn {

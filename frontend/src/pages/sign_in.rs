@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::ApiFailure;
+use crate::api::{ApiFailure, Client};
 use crate::components::error_notice::ErrorNotice;
 use crate::session::use_session;
 
@@ -23,7 +23,7 @@ pub fn SignInPage() -> impl IntoView {
         busy.set(true);
         failure.set(None);
         spawn_local(async move {
-            match session.client().me_with(candidate.clone()).await {
+            match Client::new(Some(candidate.clone())).me().await {
                 Ok(me) => session.sign_in(candidate, me),
                 Err(error) => {
                     let error = match error {
