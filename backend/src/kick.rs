@@ -1,15 +1,13 @@
 //! Waking the reconciler the moment a request is approved, so no rescale waits for a tick.
 //!
 //! Locally the reconcile loop waits on a `Notify`. On Lambda the API function invokes the
-//! reconcile function asynchronously (`InvocationType: Event`) with a SigV4-signed request; the
+//! reconcile function asynchronously (`InvocationType: Event`, through `aws-sdk-lambda`); the
 //! schedule remains the fallback if that invoke fails.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use aws_credential_types::provider::ProvideCredentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
 
 /// How the API wakes the reconciler.
 #[derive(Clone)]
@@ -46,50 +44,35 @@ impl Kicker {
     }
 }
 
-/// Invokes one Lambda function asynchronously through the Lambda REST API.
+/// Invokes one Lambda function asynchronously (`InvocationType: Event`) through the AWS SDK.
 pub struct LambdaInvoker {
     function_name: String,
-    region: String,
-    credentials: aws_credential_types::provider::SharedCredentialsProvider,
-    http: reqwest::Client,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl LambdaInvoker {
-    /// The invoker for `function_name` with the default credential chain (the function's role).
+    /// The invoker for `function_name` with the default credential chain (the function's role)
+    /// and the environment's region (`us-east-1` when none is set).
     pub async fn from_env(function_name: String) -> anyhow::Result<Self> {
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-        let region = shared.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned());
-        let credentials = shared.credentials_provider().ok_or_else(|| anyhow::anyhow!("no AWS credentials"))?;
-        Ok(Self { function_name, region, credentials, http: reqwest::Client::new() })
+        anyhow::ensure!(shared.credentials_provider().is_some(), "no AWS credentials");
+        let mut config = aws_sdk_lambda::config::Builder::from(&shared);
+        if shared.region().is_none() {
+            config = config.region(aws_sdk_lambda::config::Region::from_static("us-east-1"));
+        }
+        Ok(Self { function_name, lambda: aws_sdk_lambda::Client::from_conf(config.build()) })
     }
 
     async fn invoke_async(&self) -> anyhow::Result<()> {
-        let url = format!(
-            "https://lambda.{}.amazonaws.com/2015-03-31/functions/{}/invocations",
-            self.region, self.function_name
-        );
-        let body = br#"{"source":"rescaler.approval"}"#;
-        let identity = self.credentials.provide_credentials().await?.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("lambda")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let headers = [("x-amz-invocation-type", "Event"), ("content-type", "application/json")];
-        let signable = SignableRequest::new("POST", url.clone(), headers.into_iter(), SignableBody::Bytes(body))?;
-        let (instructions, _) = sign(signable, &params)?.into_parts();
-        let mut request = self.http.post(&url).body(body.as_slice());
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        for (name, value) in instructions.headers() {
-            request = request.header(name, value);
-        }
-        let response = request.send().await?;
-        anyhow::ensure!(response.status().as_u16() == 202, "lambda answered {}", response.status());
+        let answer = self
+            .lambda
+            .invoke()
+            .function_name(&self.function_name)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(&br#"{"source":"rescaler.approval"}"#[..]))
+            .send()
+            .await?;
+        anyhow::ensure!(answer.status_code() == 202, "lambda answered {}", answer.status_code());
         Ok(())
     }
 }
