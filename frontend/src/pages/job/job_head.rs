@@ -1,0 +1,37 @@
+//! The job page's heading: the job's name, status, id, scheduler, checkpointing, start and
+//! linked artifact.
+
+use leptos::prelude::*;
+use rescaler_shared::api::JobLink;
+use rescaler_shared::flink::JobView;
+
+use crate::format::{self, job_status_tone};
+
+/// The heading of the job page.
+#[component]
+pub fn JobHead(
+    /// The job as Flink reports it.
+    job: JobView,
+    /// The artifact the job was linked to, if any.
+    link: Option<JobLink>,
+) -> impl IntoView {
+    let link = match &link {
+        Some(link) => format!("artifact {}", &link.artifact_sha256[..link.artifact_sha256.len().min(12)]),
+        None => "no artifact linked (savepoint rescales need one)".to_owned(),
+    };
+    view! {
+        <div class="page-head">
+            <div>
+                <h1 id="job-title">{job.name.clone()}</h1>
+                <p class="meta">
+                    <span class=format!("pill tone-{}", job_status_tone(job.status)) id="job-status">{job.status.label()}</span>
+                    <span class="mono">{job.id.clone()}</span>
+                    <span>{format!("{} scheduler", format::scheduler_label(job.scheduler))}</span>
+                    <span>{if job.checkpointing { "checkpointing on" } else { "checkpointing off" }}</span>
+                    <span>{format!("started {}", format::time(job.start_time_ms))}</span>
+                    <span>{link}</span>
+                </p>
+            </div>
+        </div>
+    }
+}
