@@ -75,19 +75,7 @@ pub fn LineChart(
             }
         })
         .collect_view();
-    let legend = series
-        .into_iter()
-        .map(|line| {
-            let latest = line.points.last().map(|point| format_value(point.1)).unwrap_or_else(|| "–".to_owned());
-            view! {
-                <li>
-                    <span class=format!("swatch series-{}", line.color % 6) class:swatch-dashed=line.dashed aria-hidden="true"></span>
-                    {line.label}
-                    <span class="legend-value">{latest}</span>
-                </li>
-            }
-        })
-        .collect_view();
+    let legend = series.into_iter().map(|line| legend_item(line, format_value)).collect_view();
     let minutes = window_ms / 60_000;
     view! {
         <figure class="chart">
@@ -100,6 +88,18 @@ pub fn LineChart(
             </svg>
             <ul class="legend">{legend}</ul>
         </figure>
+    }
+}
+
+/// A line's swatch, label and latest value.
+fn legend_item(line: Series, format_value: fn(f64) -> String) -> impl IntoView {
+    let latest = line.points.last().map(|point| format_value(point.1)).unwrap_or_else(|| "–".to_owned());
+    view! {
+        <li>
+            <span class=format!("swatch series-{}", line.color % 6) class:swatch-dashed=line.dashed aria-hidden="true"></span>
+            {line.label}
+            <span class="legend-value">{latest}</span>
+        </li>
     }
 }
 

@@ -16,7 +16,7 @@ use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
 use crate::format::{self, now_ms, short_id};
-use crate::session::use_session;
+use crate::session::{Session, use_session};
 
 /// How often an active request is read again.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
@@ -36,44 +36,8 @@ fn RequestView(id: String) -> impl IntoView {
     let operation = RwSignal::new(None::<Operation>);
     let failure = RwSignal::new(None::<ApiFailure>);
     let now = RwSignal::new(now_ms());
-    let in_flight = StoredValue::new(false);
     let id = StoredValue::new(id);
-
-    let refresh = move || {
-        if in_flight.try_get_value() != Some(false) {
-            return;
-        }
-        in_flight.set_value(true);
-        let id = id.get_value();
-        spawn_local(async move {
-            let result = session.client().rescale(&id).await;
-            in_flight.try_set_value(false);
-            match result {
-                Ok(fresh) => {
-                    failure.try_set(None);
-                    // Write only changes, so that nothing re-renders needlessly.
-                    if operation.try_with_untracked(|current| current.as_ref() != Some(&fresh)) == Some(true) {
-                        operation.try_set(Some(fresh));
-                    }
-                }
-                Err(error) => {
-                    failure.try_set(Some(error));
-                }
-            }
-        });
-    };
-    refresh();
-    let tick = move || {
-        now.set(now_ms());
-        let active =
-            operation.with_untracked(|operation| operation.as_ref().is_some_and(|operation| !operation.is_terminal()));
-        if active {
-            refresh();
-        }
-    };
-    if let Ok(handle) = set_interval_with_handle(tick, REFRESH_EVERY) {
-        on_cleanup(move || handle.clear());
-    }
+    follow(session, id, operation, failure, now);
 
     let live = move || operation.with(|operation| operation.as_ref().map(|operation| !operation.is_terminal()));
     let permitted = Memo::new(move |_| {
@@ -124,6 +88,54 @@ fn RequestView(id: String) -> impl IntoView {
                 {move || operation.get().map(|operation| view! { <EventsTimeline events=operation.events/> })}
             </section>
         </Show>
+    }
+}
+
+/// Reads the request now, then every second while it is active; `now` ticks along. Only changes
+/// are written to `operation`.
+fn follow(
+    session: Session,
+    id: StoredValue<String>,
+    operation: RwSignal<Option<Operation>>,
+    failure: RwSignal<Option<ApiFailure>>,
+    now: RwSignal<u64>,
+) {
+    let in_flight = StoredValue::new(false);
+
+    let refresh = move || {
+        if in_flight.try_get_value() != Some(false) {
+            return;
+        }
+        in_flight.set_value(true);
+        let id = id.get_value();
+        spawn_local(async move {
+            let result = session.client().rescale(&id).await;
+            in_flight.try_set_value(false);
+            match result {
+                Ok(fresh) => {
+                    failure.try_set(None);
+                    // Write only changes, so that nothing re-renders needlessly.
+                    if operation.try_with_untracked(|current| current.as_ref() != Some(&fresh)) == Some(true) {
+                        operation.try_set(Some(fresh));
+                    }
+                }
+                Err(error) => {
+                    failure.try_set(Some(error));
+                }
+            }
+        });
+    };
+    refresh();
+    let tick = move || {
+        now.set(now_ms());
+        let active =
+            operation.with_untracked(|operation| operation.as_ref().is_some_and(|operation| !operation.is_terminal()));
+        if active {
+            refresh();
+        }
+    };
+    if let Ok(handle) = set_interval_with_handle(tick, REFRESH_EVERY) {
+        on_cleanup(move || handle.clear());
     }
 }
 
