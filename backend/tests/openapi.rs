@@ -181,14 +181,14 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
             StatusCode::FORBIDDEN,
         ),
     ];
-    let validator = Validator { document: &document };
+    let schemas = DocumentSchemas { document: &document };
     for (method, uri, template, token, expected) in cases {
         let (status, body) = test_app.call(method, &uri, token).await?;
         assert_eq!(status, expected, "{method} {uri}: {body}");
         let schema = &document["paths"][template][method.to_lowercase()]["responses"][status.as_str()]["content"]["application/json"]
             ["schema"];
         assert!(schema.is_object(), "{method} {template} documents no JSON body for {status}");
-        if let Err(error) = validator.check(schema, &body, "$") {
+        if let Err(error) = schemas.check(schema, &body) {
             panic!("{method} {uri} ({status}) does not match its schema: {error}\n{body:#}");
         }
     }
@@ -204,137 +204,99 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
 async fn the_validator_refuses_what_a_schema_forbids() -> anyhow::Result<()> {
     let test_app = TestApp::spawn().await?;
     let document = document(&test_app).await?;
-    let validator = Validator { document: &document };
+    let schemas = DocumentSchemas { document: &document };
     let operation = serde_json::json!({"$ref": "#/components/schemas/Operation"});
     let target = serde_json::json!({"$ref": "#/components/schemas/Target"});
-    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": 2}), "$").is_ok());
-    assert!(validator.check(&target, &serde_json::json!({"kind": "uniform"}), "$").is_err(), "required field");
-    assert!(
-        validator.check(&target, &serde_json::json!({"kind": "Uniform", "parallelism": 2}), "$").is_err(),
-        "tag spelling"
-    );
-    assert!(
-        validator.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": -1}), "$").is_err(),
-        "minimum"
-    );
-    assert!(validator.check(&operation, &serde_json::json!([]), "$").is_err(), "type");
+    assert!(schemas.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": 2})).is_ok());
+    assert!(schemas.check(&target, &serde_json::json!({"kind": "uniform"})).is_err(), "required field");
+    assert!(schemas.check(&target, &serde_json::json!({"kind": "Uniform", "parallelism": 2})).is_err(), "tag spelling");
+    assert!(schemas.check(&target, &serde_json::json!({"kind": "uniform", "parallelism": -1})).is_err(), "minimum");
+    assert!(schemas.check(&operation, &serde_json::json!([])).is_err(), "type");
     Ok(())
 }
 
-/// A JSON Schema checker for the keywords the document uses. A keyword it does not know fails
-/// the check, so a schema is never passed by skipping part of it.
-struct Validator<'a> {
+/// The keywords of JSON Schema 2020-12 (what the `jsonschema` crate validates), and OpenAPI's
+/// `example` annotation. A schema keyword outside this list fails the check, so a schema is never
+/// passed by the validator skipping a keyword it does not know.
+#[rustfmt::skip]
+const KNOWN_KEYWORDS: &[&str] = &[
+    // Core.
+    "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary", "$comment", "$defs",
+    // Applicators.
+    "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "prefixItems", "items", "contains",
+    "properties", "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+    "unevaluatedProperties",
+    // Validation.
+    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength",
+    "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "maxProperties",
+    "minProperties", "required", "dependentRequired",
+    // Annotations.
+    "format", "contentEncoding", "contentMediaType", "contentSchema", "title", "description", "default", "deprecated",
+    "readOnly", "writeOnly", "examples", "example",
+];
+
+/// The document's schemas, for validating values with the `jsonschema` crate; `$ref`s to
+/// `#/components/schemas/...` resolve because every schema is checked with the document's
+/// `components` embedded at its root.
+struct DocumentSchemas<'a> {
     document: &'a Value,
 }
 
-impl Validator<'_> {
-    fn check(&self, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-        let Some(keywords) = schema.as_object() else { return Err(format!("{at}: schema is not an object: {schema}")) };
-        for (keyword, rule) in keywords {
-            match keyword.as_str() {
-                "$ref" => {
-                    let name = rule
-                        .as_str()
-                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
-                        .ok_or(format!("{at}: odd $ref {rule}"))?;
-                    self.check(&self.document["components"]["schemas"][name], value, at)?;
-                }
-                "type" => {
-                    let types: Vec<&str> = match rule {
-                        Value::String(one) => vec![one.as_str()],
-                        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-                        _ => return Err(format!("{at}: odd type {rule}")),
-                    };
-                    if !types.iter().any(|ty| has_type(value, ty)) {
-                        return Err(format!("{at}: {value} is not of type {rule}"));
-                    }
-                }
-                "enum" => {
-                    if !rule.as_array().is_some_and(|allowed| allowed.contains(value)) {
-                        return Err(format!("{at}: {value} is not one of {rule}"));
-                    }
-                }
-                "oneOf" => {
-                    let branches = rule.as_array().ok_or(format!("{at}: odd oneOf"))?;
-                    let errors: Vec<String> =
-                        branches.iter().filter_map(|branch| self.check(branch, value, at).err()).collect();
-                    if branches.len() - errors.len() != 1 {
-                        return Err(format!(
-                            "{at}: {} of {} oneOf branches match: {errors:?}",
-                            branches.len() - errors.len(),
-                            branches.len()
-                        ));
-                    }
-                }
-                "allOf" => {
-                    for branch in rule.as_array().ok_or(format!("{at}: odd allOf"))? {
-                        self.check(branch, value, at)?;
-                    }
-                }
-                "required" => {
-                    if let Some(object) = value.as_object() {
-                        for name in rule.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                            if !object.contains_key(name) {
-                                return Err(format!("{at}: missing {name}"));
-                            }
-                        }
-                    }
-                }
-                "properties" => {
-                    if let Some(object) = value.as_object() {
-                        for (name, property) in rule.as_object().into_iter().flatten() {
-                            if let Some(field) = object.get(name) {
-                                self.check(property, field, &format!("{at}.{name}"))?;
-                            }
-                        }
-                    }
-                }
-                "additionalProperties" => {
-                    if let Some(object) = value.as_object() {
-                        let known = keywords.get("properties").and_then(Value::as_object);
-                        for (name, field) in
-                            object.iter().filter(|(name, _)| !known.is_some_and(|known| known.contains_key(*name)))
-                        {
-                            match rule {
-                                Value::Bool(false) => return Err(format!("{at}: unexpected field {name}")),
-                                Value::Bool(true) => {}
-                                schema => self.check(schema, field, &format!("{at}.{name}"))?,
-                            }
-                        }
-                    }
-                }
-                "items" => {
-                    for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-                        self.check(rule, item, &format!("{at}[{index}]"))?;
-                    }
-                }
-                "minimum" => {
-                    if let (Some(number), Some(minimum)) = (value.as_f64(), rule.as_f64())
-                        && number < minimum
-                    {
-                        return Err(format!("{at}: {value} is below {rule}"));
-                    }
-                }
-                // Keys of a map are strings in JSON anyway.
-                "propertyNames" if rule == &serde_json::json!({"type": "string"}) => {}
-                // Annotations, not constraints.
-                "description" | "format" | "title" | "default" | "example" | "examples" | "contentMediaType" => {}
-                other => return Err(format!("{at}: the test's validator does not know the keyword {other:?}")),
-            }
+impl DocumentSchemas<'_> {
+    fn check(&self, schema: &Value, value: &Value) -> Result<(), String> {
+        let mut unknown = Vec::new();
+        unknown_keywords(schema, "$", &mut unknown);
+        for (name, component) in self.document["components"]["schemas"].as_object().into_iter().flatten() {
+            unknown_keywords(component, &format!("#/components/schemas/{name}"), &mut unknown);
         }
-        Ok(())
+        if !unknown.is_empty() {
+            return Err(format!("keywords the validator does not know: {unknown:?}"));
+        }
+        let mut root = schema.as_object().cloned().ok_or(format!("schema is not an object: {schema}"))?;
+        root.insert("components".to_owned(), self.document["components"].clone());
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&Value::Object(root))
+            .map_err(|error| format!("the schema does not build: {error}"))?;
+        let errors: Vec<String> =
+            validator.iter_errors(value).map(|error| format!("{}: {error}", error.instance_path())).collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 }
 
-fn has_type(value: &Value, ty: &str) -> bool {
-    match ty {
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "string" => value.is_string(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64(),
-        _ => false,
+/// Pushes `<where>: <keyword>` for every keyword of `schema` and its subschemas that is not in
+/// [`KNOWN_KEYWORDS`].
+fn unknown_keywords(schema: &Value, at: &str, unknown: &mut Vec<String>) {
+    let Some(keywords) = schema.as_object() else { return };
+    for (keyword, rule) in keywords {
+        if !KNOWN_KEYWORDS.contains(&keyword.as_str()) {
+            unknown.push(format!("{at}: {keyword}"));
+        }
+        match keyword.as_str() {
+            "properties" | "patternProperties" | "dependentSchemas" | "$defs" => {
+                for (name, subschema) in rule.as_object().into_iter().flatten() {
+                    unknown_keywords(subschema, &format!("{at}.{name}"), unknown);
+                }
+            }
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                for (index, subschema) in rule.as_array().into_iter().flatten().enumerate() {
+                    unknown_keywords(subschema, &format!("{at}.{keyword}[{index}]"), unknown);
+                }
+            }
+            "not"
+            | "if"
+            | "then"
+            | "else"
+            | "items"
+            | "contains"
+            | "additionalProperties"
+            | "propertyNames"
+            | "unevaluatedItems"
+            | "unevaluatedProperties"
+            | "contentSchema" => {
+                unknown_keywords(rule, &format!("{at}.{keyword}"), unknown);
+            }
+            _ => {}
+        }
     }
 }
