@@ -90,18 +90,8 @@ pub fn TargetPicker(
         <fieldset class="field">
             <legend>"Target"</legend>
             <div class="segmented" role="radiogroup" aria-label="Target kind">
-                <label class="segment">
-                    <input type="radio" name="target-kind" id="target-kind-uniform"
-                        prop:checked=move || kind.get() == TargetKind::Uniform
-                        on:change=move |_| kind.set(TargetKind::Uniform)/>
-                    "Same parallelism for every vertex"
-                </label>
-                <label class="segment">
-                    <input type="radio" name="target-kind" id="target-kind-per-vertex"
-                        prop:checked=move || kind.get() == TargetKind::PerVertex
-                        on:change=move |_| kind.set(TargetKind::PerVertex)/>
-                    "Per vertex"
-                </label>
+                {kind_segment(kind, TargetKind::Uniform)}
+                {kind_segment(kind, TargetKind::PerVertex)}
             </div>
             <div class="target-uniform" hidden=move || kind.get() != TargetKind::Uniform>
                 <label for="uniform-parallelism">"New parallelism"</label>
@@ -128,6 +118,22 @@ pub fn TargetPicker(
                 </table>
             </div>
         </fieldset>
+    }
+}
+
+/// The radio button of one target kind.
+fn kind_segment(kind: RwSignal<TargetKind>, this_kind: TargetKind) -> impl IntoView {
+    let (id, label) = match this_kind {
+        TargetKind::Uniform => ("target-kind-uniform", "Same parallelism for every vertex"),
+        TargetKind::PerVertex => ("target-kind-per-vertex", "Per vertex"),
+    };
+    view! {
+        <label class="segment">
+            <input type="radio" name="target-kind" id=id
+                prop:checked=move || kind.get() == this_kind
+                on:change=move |_| kind.set(this_kind)/>
+            {label}
+        </label>
     }
 }
 
