@@ -91,12 +91,15 @@ fn encode(text: &str) -> String {
 /// once per endpoint and caller (it keeps the wasm small).
 pub type ApiFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiFailure>>>>;
 
+/// Told the token the server refused with a 401.
+type OnRefusedToken = Rc<dyn Fn(&str)>;
+
 /// The API as one user sees it: a token (the session's, or one being tried at sign-in) and what
 /// to do when the server refuses it.
 #[derive(Clone)]
 pub struct Client {
     token: Option<String>,
-    on_refused_token: Option<Rc<dyn Fn(&str)>>,
+    on_refused_token: Option<OnRefusedToken>,
 }
 
 impl Client {
