@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
@@ -53,21 +54,11 @@ enum FetchError {
     Json(#[from] serde_json::Error),
 }
 
+/// A JWKS read entry by entry: one entry `jsonwebtoken::jwk::JwkSet` cannot read (another kind
+/// of key, a newer member) would reject the whole set, and with it the issuer's usable keys.
 #[derive(Deserialize)]
 struct JwksDocument {
     keys: Vec<serde_json::Value>,
-}
-
-/// The members of a JWK that matter for an RS256 verification key.
-#[derive(Deserialize)]
-struct RsaJwk {
-    kty: String,
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    public_key_use: Option<String>,
-    alg: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
 }
 
 impl KeySet {
@@ -145,23 +136,24 @@ impl KeySet {
     }
 }
 
-/// The RS256 signing keys of a JWKS, by `kid`; other keys (EC, encryption, no `kid`) are
-/// skipped.
+/// The RS256 signing keys of a JWKS, by `kid`; other keys (EC, encryption, no `kid`) and
+/// entries that are not JWKs are skipped.
 fn rs256_keys(keys: Vec<serde_json::Value>) -> HashMap<String, Arc<DecodingKey>> {
     let mut usable = HashMap::new();
     for value in keys {
-        let Ok(jwk) = serde_json::from_value::<RsaJwk>(value) else {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
             tracing::debug!("skipping a JWK without the members of a key");
             continue;
         };
-        let is_rs256_signing = jwk.kty == "RSA"
-            && jwk.public_key_use.as_deref().is_none_or(|public_key_use| public_key_use == "sig")
-            && jwk.alg.as_deref().is_none_or(|alg| alg == "RS256");
-        let (Some(kid), Some(n), Some(e), true) = (jwk.kid, jwk.n, jwk.e, is_rs256_signing) else {
-            tracing::debug!(jwk.kty = %jwk.kty, "skipping a JWK that is not an RS256 signing key with a kid");
+        let common = &jwk.common;
+        let is_rs256_signing = matches!(jwk.algorithm, AlgorithmParameters::RSA(_))
+            && common.public_key_use.as_ref().is_none_or(|usage| *usage == PublicKeyUse::Signature)
+            && common.key_algorithm.is_none_or(|alg| alg == KeyAlgorithm::RS256);
+        let (Some(kid), true) = (common.key_id.clone(), is_rs256_signing) else {
+            tracing::debug!(jwk.kid = ?common.key_id, "skipping a JWK that is not an RS256 signing key with a kid");
             continue;
         };
-        match DecodingKey::from_rsa_components(&n, &e) {
+        match DecodingKey::from_jwk(&jwk) {
             Ok(key) => {
                 usable.insert(kid, Arc::new(key));
             }
