@@ -10,106 +10,12 @@ mod jwks;
 mod oidc;
 mod tokens;
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::config::AuthConfig;
 
-/// The key of a roles map that applies to every cluster.
-pub const ALL_CLUSTERS: &str = "*";
-
-/// What a caller may do on a cluster. Each role includes the rights of the roles below it:
-/// `Viewer < Requester < Approver < Admin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Sees clusters, jobs and operations.
-    Viewer,
-    /// May also ask for a rescale.
-    Requester,
-    /// May also approve or reject other people's requests.
-    Approver,
-    /// May do everything, including cancelling and overriding.
-    Admin,
-}
-
-impl Role {
-    /// Every role, lowest first.
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Requester, Role::Approver, Role::Admin];
-
-    /// The name used in configuration files and group names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Requester => "requester",
-            Role::Approver => "approver",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-/// A role name that is none of `viewer`, `requester`, `approver`, `admin`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?} (expected viewer, requester, approver or admin)")]
-pub struct UnknownRole(pub String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-
-    /// Parses the exact lowercase name.
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|role| role.as_str() == name).ok_or_else(|| UnknownRole(name.to_owned()))
-    }
-}
-
-/// An authenticated caller: a name and a role per cluster id, `*` (`ALL_CLUSTERS`) standing
-/// for every cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub name: String,
-    roles: BTreeMap<String, Role>,
-}
-
-impl Identity {
-    pub fn new(name: impl Into<String>, roles: BTreeMap<String, Role>) -> Self {
-        Self { name: name.into(), roles }
-    }
-
-    /// The roles as granted: cluster id (or `*`) to role.
-    pub fn roles(&self) -> &BTreeMap<String, Role> {
-        &self.roles
-    }
-
-    /// The caller's role on a cluster: the cluster's own entry when there is one (even if it
-    /// is lower than the `*` entry, so a cluster can be restricted), else the `*` entry.
-    pub fn role_on(&self, cluster_id: &str) -> Option<Role> {
-        self.roles.get(cluster_id).or_else(|| self.roles.get(ALL_CLUSTERS)).copied()
-    }
-
-    /// Whether the caller holds `role` (or a higher one) on the cluster.
-    pub fn can(&self, cluster_id: &str, role: Role) -> bool {
-        self.role_on(cluster_id).is_some_and(|held| held >= role)
-    }
-
-    /// The highest role held on any cluster: what screens that span clusters check.
-    pub fn max_role(&self) -> Option<Role> {
-        self.roles.values().max().copied()
-    }
-
-    pub fn is_admin_anywhere(&self) -> bool {
-        self.roles.values().any(|role| *role == Role::Admin)
-    }
-}
+pub use rescaler_shared::access::{ALL_CLUSTERS, Identity, Role, UnknownRole};
 
 /// Why a caller is not authenticated. The detail is for logs only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -221,6 +127,8 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::config::UserConfig;
 
@@ -238,69 +146,6 @@ mod tests {
 
     fn tokens_authenticator(users: Vec<UserConfig>) -> Authenticator {
         Authenticator::new(&AuthConfig::Tokens { users }, reqwest::Client::new()).expect("valid tokens config")
-    }
-
-    #[test]
-    fn roles_are_ordered_from_viewer_to_admin() {
-        assert!(Role::Viewer < Role::Requester);
-        assert!(Role::Requester < Role::Approver);
-        assert!(Role::Approver < Role::Admin);
-        let mut sorted = Role::ALL;
-        sorted.sort();
-        assert_eq!(sorted, Role::ALL);
-    }
-
-    #[test]
-    fn roles_parse_from_their_lowercase_names_only() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-            assert_eq!(role.to_string(), role.as_str());
-        }
-        assert_eq!("Admin".parse::<Role>(), Err(UnknownRole("Admin".to_owned())));
-        assert!("operator".parse::<Role>().is_err());
-        assert!("".parse::<Role>().is_err());
-    }
-
-    #[test]
-    fn roles_serialize_in_snake_case() {
-        assert_eq!(serde_json::to_string(&Role::Approver).expect("serializes"), "\"approver\"");
-        assert_eq!(serde_json::from_str::<Role>("\"requester\"").expect("deserializes"), Role::Requester);
-        assert!(serde_json::from_str::<Role>("\"Requester\"").is_err());
-    }
-
-    #[test]
-    fn cluster_entry_wins_over_the_wildcard() {
-        let identity = Identity::new("ann", roles(&[("*", Role::Admin), ("prod", Role::Viewer)]));
-        assert_eq!(identity.role_on("prod"), Some(Role::Viewer));
-        assert_eq!(identity.role_on("staging"), Some(Role::Admin));
-        assert!(!identity.can("prod", Role::Requester));
-        assert!(identity.can("staging", Role::Approver));
-    }
-
-    #[test]
-    fn without_wildcard_only_listed_clusters_have_a_role() {
-        let identity = Identity::new("bob", roles(&[("prod", Role::Approver)]));
-        assert_eq!(identity.role_on("prod"), Some(Role::Approver));
-        assert_eq!(identity.role_on("staging"), None);
-        assert!(identity.can("prod", Role::Viewer));
-        assert!(identity.can("prod", Role::Requester));
-        assert!(identity.can("prod", Role::Approver));
-        assert!(!identity.can("prod", Role::Admin));
-        assert!(!identity.can("staging", Role::Viewer));
-    }
-
-    #[test]
-    fn max_role_and_admin_anywhere_look_at_every_entry() {
-        let identity = Identity::new("cy", roles(&[("*", Role::Viewer), ("lab", Role::Admin)]));
-        assert_eq!(identity.max_role(), Some(Role::Admin));
-        assert!(identity.is_admin_anywhere());
-        let identity = Identity::new("dee", roles(&[("*", Role::Requester), ("lab", Role::Approver)]));
-        assert_eq!(identity.max_role(), Some(Role::Approver));
-        assert!(!identity.is_admin_anywhere());
-        let nobody = Identity::new("eve", BTreeMap::new());
-        assert_eq!(nobody.max_role(), None);
-        assert!(!nobody.is_admin_anywhere());
-        assert!(!nobody.can("lab", Role::Viewer));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::auth::Authenticator;
 use crate::config::{Config, StoreConfig};
 use crate::http::AppState;
 use crate::kick::{Kicker, LambdaInvoker};
-use crate::reconcile::{Engine, clusters_from_config};
+use crate::cluster::ClusterRegistry;
+use crate::reconcile::Engine;
 use crate::records::Records;
 use crate::store::{DirStore, S3Store, Store};
 
@@ -26,12 +27,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, Arc<Engine>)> {
     let store = open_store(&config).await?;
     let records = Records::new(store);
-    let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, owner));
+    let clusters = ClusterRegistry::from_config(&config, &records)?;
+    let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), owner));
     let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
     let state = AppState {
         config: Arc::new(config),
         records,
-        engine: engine.clone(),
+        clusters,
         auth,
         kick: match std::env::var("RESCALER_RECONCILE_FUNCTION") {
             Ok(function) if !function.is_empty() => Kicker::Lambda(Arc::new(LambdaInvoker::from_env(function).await?)),

@@ -19,7 +19,7 @@ pub use error::ApiError;
 
 use crate::auth::{Authenticator, Identity, Role};
 use crate::config::Config;
-use crate::reconcile::Engine;
+use crate::cluster::ClusterRegistry;
 use crate::records::Records;
 
 /// What every handler can reach.
@@ -27,8 +27,8 @@ use crate::records::Records;
 pub struct AppState {
     pub config: Arc<Config>,
     pub records: Records,
-    /// The clusters and their Flink clients (the engine itself runs elsewhere).
-    pub engine: Arc<Engine>,
+    /// The configured clusters, whatever their kind (the reconciler runs elsewhere).
+    pub clusters: ClusterRegistry,
     pub auth: Arc<Authenticator>,
     /// Wakes the reconciler when a request is approved.
     pub kick: crate::kick::Kicker,

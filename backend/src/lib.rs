@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod boot;
+pub mod cluster;
 pub mod config;
 pub mod flink;
 pub mod http;

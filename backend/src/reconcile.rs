@@ -16,19 +16,17 @@
 //! twice at once: the lease is taken by compare-and-swap and blocks other owners until it
 //! expires.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rescaler_shared::api::{JobLink, SavepointRecord};
 use rescaler_shared::flink::SavepointStatus;
 use rescaler_shared::operation::{Lease, Operation};
-use rescaler_shared::phase::{self, Action, Decision, Observation, Phase, Seen};
+use rescaler_shared::phase::{self, Action, Decision, Observation, Phase};
 
-use crate::config::{ClusterConfig, Config};
-use crate::flink::{
-    FlinkClient, FlinkError, ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar,
-};
+use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
+use crate::flink::FlinkError;
 use crate::records::Records;
 use crate::store::StoreError;
 
@@ -60,11 +58,14 @@ pub enum ReconcileError {
     Artifact(String),
 }
 
-/// A cluster as the engine reaches it.
-#[derive(Clone)]
-pub struct ClusterHandle {
-    pub config: ClusterConfig,
-    pub client: Arc<dyn FlinkClient>,
+impl From<ClusterError> for ReconcileError {
+    fn from(error: ClusterError) -> Self {
+        match error {
+            ClusterError::Flink(error) => Self::Flink(error),
+            ClusterError::Store(error) => Self::Store(error),
+            ClusterError::Artifact(detail) => Self::Artifact(detail),
+        }
+    }
 }
 
 /// Points where a test asks the process to die (SIGKILL) right after a side effect, before its
@@ -95,7 +96,7 @@ impl CrashPoints {
 /// The engine: records, clusters, and who this reconciler is.
 pub struct Engine {
     pub records: Records,
-    pub clusters: BTreeMap<String, ClusterHandle>,
+    pub clusters: ClusterRegistry,
     /// Names this reconciler in leases; stable across restarts of the same instance.
     pub owner: String,
     crash_points: CrashPoints,
@@ -108,20 +109,6 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// A REST client per configured cluster.
-pub fn clusters_from_config(config: &Config) -> anyhow::Result<BTreeMap<String, ClusterHandle>> {
-    let mut clusters = BTreeMap::new();
-    for cluster in &config.clusters {
-        let mut client_config = RestFlinkClientConfig::new(&cluster.rest_url);
-        if let Some((name, value)) = &cluster.auth_header {
-            client_config = client_config.with_auth_header(name, value);
-        }
-        let client: Arc<dyn FlinkClient> = Arc::new(RestFlinkClient::new(client_config)?);
-        clusters.insert(cluster.id.clone(), ClusterHandle { config: cluster.clone(), client });
-    }
-    Ok(clusters)
-}
-
 /// Counts of one engine pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -130,7 +117,7 @@ pub struct PassReport {
 }
 
 impl Engine {
-    pub fn new(records: Records, clusters: BTreeMap<String, ClusterHandle>, owner: impl Into<String>) -> Self {
+    pub fn new(records: Records, clusters: ClusterRegistry, owner: impl Into<String>) -> Self {
         Self {
             records,
             clusters,
@@ -187,7 +174,7 @@ impl Engine {
         ReconcileAction::Requeue(delay)
     }
 
-    fn cluster(&self, operation: &Operation) -> Result<&ClusterHandle, ReconcileError> {
+    fn cluster(&self, operation: &Operation) -> Result<&Arc<dyn Cluster>, ReconcileError> {
         self.clusters.get(&operation.cluster_id).ok_or_else(|| ReconcileError::UnknownCluster {
             operation_id: operation.id.clone(),
             cluster_id: operation.cluster_id.clone(),
@@ -212,7 +199,7 @@ impl Engine {
             return Ok(ReconcileAction::Requeue(Duration::from_millis((lease.until_ms - now).min(1_000))));
         }
         let cluster = self.cluster(&operation)?.clone();
-        let observation = self.observe(&operation, &cluster, now).await;
+        let observation = self.observe(&operation, cluster.as_ref(), now).await;
         let decision = phase::decide(&operation, &observation);
         tracing::debug!(operation.id = operation_id, phase = %operation.phase.name(), ?decision, "decided");
         match &decision {
@@ -239,7 +226,7 @@ impl Engine {
                     action: action_label(action).to_owned(),
                 });
                 let leased = self.records.replace_operation(&operation, &version).await?;
-                self.perform(&operation, &cluster, action).await?;
+                self.perform(&operation, cluster.as_ref(), action).await?;
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, self.now());
                 operation.lease = None;
@@ -250,144 +237,59 @@ impl Engine {
         }
     }
 
-    /// Reads what `needs` asks for. Flink being unreachable is an observation, not an error.
-    async fn observe(&self, operation: &Operation, cluster: &ClusterHandle, now: u64) -> Observation {
+    /// Reads what `needs` asks for. The cluster being unreachable is an observation, not an
+    /// error.
+    async fn observe(&self, operation: &Operation, cluster: &dyn Cluster, now: u64) -> Observation {
         let needs = phase::needs(operation);
-        let mut observation = Observation::at(now);
-        observation.savepoint_directory = cluster.config.savepoint_dir.clone();
-        let client = &cluster.client;
-        let result: Result<(), FlinkError> = async {
-            if needs.job {
-                let mut job = client.job(&operation.job_id).await?;
-                // Before execution starts, learn whether an in-place restart has a checkpoint
-                // to restore: without one its state would be silently lost.
-                if let (true, Some(job)) = (needs.cluster, job.as_mut()) {
-                    let history = client.checkpoint_history(&operation.job_id).await?;
-                    job.has_completed_checkpoint =
-                        Some(history.is_some_and(|history| history.latest_checkpoint.is_some()));
-                }
-                observation.job = Some(seen(job));
-            }
-            if let Some(job_id) = &needs.new_job {
-                observation.new_job = Some(seen(client.job(job_id).await?));
-            }
-            if let Some(job_id) = &needs.rollback_job {
-                observation.rollback_job = Some(seen(client.job(job_id).await?));
-            }
-            if let Some(query) = &needs.savepoint {
-                observation.savepoint = Some(client.savepoint_status(&query.job_id, &query.trigger_id).await?);
+        let result = cluster.observe(operation, &needs, now).await;
+        let mut streaks = self.unavailable_streaks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match result {
+            Ok(observation) => {
+                streaks.remove(&operation.id);
                 if matches!(observation.savepoint, Some(SavepointStatus::Completed { .. })) {
                     self.crash_points.check("savepoint_completed");
                 }
-            }
-            if needs.cluster {
-                observation.cluster = Some(client.cluster_overview().await?);
-            }
-            Ok(())
-        }
-        .await;
-        let mut streaks = self.unavailable_streaks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match result {
-            Ok(()) => {
-                streaks.remove(&operation.id);
+                observation
             }
             Err(error) => {
                 let streak = streaks.entry(operation.id.clone()).or_insert(0);
+                let mut observation = Observation::at(now);
+                observation.savepoint_directory = cluster.config().savepoint_dir.clone();
                 observation.unavailable_streak = *streak;
                 *streak += 1;
-                tracing::warn!(operation.id = %operation.id, error = %error, "flink unavailable");
+                tracing::warn!(operation.id = %operation.id, error = %error, "cluster unavailable");
                 observation.flink_unavailable = Some(error.to_string());
+                observation
             }
         }
-        observation
     }
 
-    /// Performs one action on Flink. Repeating it is harmless.
-    async fn perform(
-        &self,
-        operation: &Operation,
-        cluster: &ClusterHandle,
-        action: &Action,
-    ) -> Result<(), ReconcileError> {
-        let client = &cluster.client;
+    /// Performs one action on the cluster, then keeps the records that follow from it. Repeating
+    /// it is harmless.
+    async fn perform(&self, operation: &Operation, cluster: &dyn Cluster, action: &Action) -> Result<(), ReconcileError> {
+        cluster.perform(operation, action).await?;
         match action {
-            Action::StopWithSavepoint { job_id, trigger_id } => {
-                client.stop_with_savepoint(job_id, trigger_id, cluster.config.savepoint_dir.as_deref()).await?;
-                self.crash_points.check("stop_triggered");
-            }
-            Action::SubmitJob { job_id, savepoint_location, parallelism } => {
-                let jar_id = self.ensure_jar(operation, cluster).await?;
-                let artifact =
-                    operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
-                let run = RunJar {
-                    job_id: Some(job_id.clone()),
-                    entry_class: artifact.entry_class.clone(),
-                    program_args: artifact.args.clone(),
-                    parallelism: parallelism.values().copied().max(),
-                    vertex_parallelism: if parallelism.values().all(|p| Some(p) == parallelism.values().next()) {
-                        BTreeMap::new()
-                    } else {
-                        parallelism.clone()
-                    },
-                    savepoint_path: Some(savepoint_location.clone()),
-                    allow_non_restored_state: false,
-                    restore_mode: RestoreMode::NoClaim,
-                    flink_configuration: BTreeMap::new(),
-                };
-                match client.run_jar(&jar_id, &run).await {
-                    Ok(_) | Err(FlinkError::DuplicateJob { .. }) => {}
-                    Err(error) => return Err(error.into()),
-                }
+            Action::StopWithSavepoint { .. } => self.crash_points.check("stop_triggered"),
+            Action::SubmitJob { job_id, .. } => {
                 // The new job can be rescaled again later: link it to the same artifact.
-                self.records
-                    .put_job_link(&JobLink {
-                        cluster_id: operation.cluster_id.clone(),
-                        job_id: job_id.clone(),
-                        artifact_sha256: artifact.sha256.clone(),
-                        entry_class: artifact.entry_class.clone(),
-                        args: artifact.args.clone(),
-                        linked_by: "system".to_owned(),
-                        linked_at_ms: self.now(),
-                    })
-                    .await?;
+                if let Some(artifact) = &operation.artifact {
+                    self.records
+                        .put_job_link(&JobLink {
+                            cluster_id: operation.cluster_id.clone(),
+                            job_id: job_id.clone(),
+                            artifact_sha256: artifact.sha256.clone(),
+                            entry_class: artifact.entry_class.clone(),
+                            args: artifact.args.clone(),
+                            linked_by: "system".to_owned(),
+                            linked_at_ms: self.now(),
+                        })
+                        .await?;
+                }
                 self.crash_points.check("job_submitted");
             }
-            Action::PutResourceRequirements { job_id, parallelism } => {
-                let requirements: BTreeMap<String, ParallelismBounds> = parallelism
-                    .iter()
-                    .map(|(vertex, p)| (vertex.clone(), ParallelismBounds { lower: *p, upper: *p }))
-                    .collect();
-                client.set_resource_requirements(job_id, &requirements).await?;
-            }
-            Action::CancelJob { job_id } => match client.cancel_job(job_id).await {
-                Ok(()) | Err(FlinkError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            },
+            Action::PutResourceRequirements { .. } | Action::CancelJob { .. } => {}
         }
         Ok(())
-    }
-
-    /// The operation's jar on the JobManager (see [`Engine::jar_on_cluster`]).
-    async fn ensure_jar(&self, operation: &Operation, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
-        let artifact =
-            operation.artifact.as_ref().ok_or_else(|| ReconcileError::Artifact("no artifact linked".into()))?;
-        self.jar_on_cluster(&artifact.sha256, cluster).await
-    }
-
-    /// A stored artifact's jar id on the JobManager: found by its stored name, else uploaded
-    /// again from the store (a JobManager restart forgets uploaded jars).
-    pub async fn jar_on_cluster(&self, sha256: &str, cluster: &ClusterHandle) -> Result<String, ReconcileError> {
-        let file_name = format!("rescaler-{sha256}.jar");
-        let jars = cluster.client.list_jars().await?;
-        if let Some(jar) = jars.iter().find(|jar| jar.name == file_name) {
-            return Ok(jar.id.clone());
-        }
-        let bytes = self
-            .records
-            .artifact_bytes(sha256)
-            .await?
-            .ok_or_else(|| ReconcileError::Artifact(format!("artifact {sha256} is not in the store")))?;
-        Ok(cluster.client.upload_jar(&file_name, bytes.to_vec()).await?)
     }
 
     /// After a successful write: the savepoint catalog, and the audit trail of new events.
@@ -404,6 +306,7 @@ impl Engine {
                 .await?;
         }
         self.records.audit_operation_events(operation, events_before).await?;
+        self.records.follow_operation(operation, self.now()).await?;
         if operation.is_terminal() {
             self.finish(operation).await?;
         }
@@ -414,6 +317,7 @@ impl Engine {
     /// catalog, the job freed for new requests.
     async fn finish(&self, operation: &Operation) -> Result<(), ReconcileError> {
         self.records.audit_operation_events(operation, 0).await?;
+        self.records.follow_operation(operation, self.now()).await?;
         if let Some(savepoint) = &operation.savepoint {
             self.records
                 .record_savepoint(&SavepointRecord {
@@ -450,13 +354,6 @@ impl Engine {
                 _ = tokio::time::sleep(next) => {}
             }
         }
-    }
-}
-
-fn seen<T>(value: Option<T>) -> Seen<T> {
-    match value {
-        Some(value) => Seen::Present(value),
-        None => Seen::Absent,
     }
 }
 

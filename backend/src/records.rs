@@ -9,9 +9,12 @@
 //! | `links/<cluster>/<job>.json` | how to resubmit a job: artifact, entry class, arguments |
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
+//! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
 //! store calls that grows with active operations, not with stored ones.
+
+mod deployments;
 
 use std::sync::Arc;
 

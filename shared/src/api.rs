@@ -112,6 +112,13 @@ pub struct JobListEntry {
     pub name: String,
     pub status: crate::flink::JobStatus,
     pub start_time_ms: u64,
+    /// The deployment the job belongs to, when the product manages it.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The job of the same deployment that replaced this one (a savepoint rescale resubmits
+    /// under a new job id); `None` for the current job.
+    #[serde(default)]
+    pub superseded_by: Option<String>,
 }
 
 /// A job with what a rescale of it may do.
@@ -128,6 +135,9 @@ pub struct JobDetailResponse {
     /// The job's non-terminal rescale request, if any.
     #[serde(default)]
     pub active_operation: Option<String>,
+    /// The deployment the job belongs to: its current job id and every earlier one.
+    #[serde(default)]
+    pub deployment: Option<crate::deployment::Deployment>,
 }
 
 /// Whether a strategy can be used for a job now.

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod deployment;
 pub mod flink;
 pub mod operation;
 pub mod phase;

@@ -33,6 +33,10 @@ pub struct Operation {
     pub cluster_id: String,
     /// The Flink job being rescaled.
     pub job_id: String,
+    /// The deployment the job belongs to (see [`crate::deployment`]); empty in records written
+    /// before deployments existed.
+    #[serde(default)]
+    pub deployment_id: String,
     #[serde(default)]
     pub job_name: String,
     pub target: Target,
@@ -155,6 +159,7 @@ impl Operation {
             id,
             cluster_id: request.cluster_id,
             job_id: request.job_id,
+            deployment_id: String::new(),
             job_name: request.job_name,
             target: request.target,
             requested_strategy: request.strategy,

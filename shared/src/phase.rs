@@ -28,8 +28,6 @@ pub use decision::{Action, Decision, apply};
 pub use observation::{Needs, Observation, SavepointQuery, Seen};
 
 pub use crate::operation::{Phase, PhaseName, RollbackPlan};
-// Until the API calls `user_action` directly.
-pub use crate::user_action::{ActionRefused, approve, break_glass, cancel, reject};
 use crate::operation::Operation;
 
 /// Requeue while a request waits for approval (approvals also trigger a pass directly).

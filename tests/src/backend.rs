@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rescaler_backend::auth::Authenticator;
 use rescaler_backend::config::{ClusterConfig, Config};
 use rescaler_backend::http::{AppState, app_with_console};
-use rescaler_backend::reconcile::{Engine, clusters_from_config};
+use rescaler_backend::cluster::ClusterRegistry;
+use rescaler_backend::reconcile::Engine;
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
 
@@ -42,12 +43,13 @@ impl LocalBackend {
     pub async fn start(config: Config, store: Arc<dyn Store>, reconcile: bool) -> anyhow::Result<Self> {
         let console = config.console_dir.clone().unwrap_or(console_dir()?);
         let records = Records::new(store);
-        let engine = Arc::new(Engine::new(records.clone(), clusters_from_config(&config)?, "test-backend"));
+        let clusters = ClusterRegistry::from_config(&config, &records)?;
+        let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), "test-backend"));
         let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
         let kick = rescaler_backend::kick::Kicker::local();
         let notify = kick.notify().unwrap_or_default();
         let reconciler = reconcile.then(|| tokio::spawn(engine.clone().run(notify, std::future::pending())));
-        let state = AppState { config: Arc::new(config), records, engine, auth, kick };
+        let state = AppState { config: Arc::new(config), records, clusters, auth, kick };
         let router = app_with_console(state.clone(), &console);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;

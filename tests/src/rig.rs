@@ -1,20 +1,19 @@
 //! A rescale rig for engine tests: a real Flink cluster, the S3 store on a real S3 server, the
 //! records layer and an engine, plus helpers to adopt the sample job and to drive operations.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig, RunJar};
-use rescaler_backend::reconcile::{ClusterHandle, Engine, now_ms};
+use rescaler_backend::cluster::{ClusterRegistry, StandaloneCluster};
+use rescaler_backend::reconcile::{Engine, now_ms};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::api::JobLink;
 use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy, Target};
-use rescaler_shared::phase;
 
 use crate::{FlinkCluster, FlinkOptions, S3Server, sample_job};
 
@@ -48,6 +47,17 @@ pub fn flink_client(flink: &FlinkCluster) -> anyhow::Result<Arc<dyn FlinkClient>
     Ok(Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(flink.rest_url()))?))
 }
 
+/// An engine on one self-run cluster reached through `client` (a recording one, say).
+pub fn engine_with_client(
+    records: &Records,
+    config: ClusterConfig,
+    client: Arc<dyn FlinkClient>,
+    owner: &str,
+) -> Engine {
+    let cluster = StandaloneCluster::new(config, client, records.clone());
+    Engine::new(records.clone(), ClusterRegistry::new([Arc::new(cluster) as _]), owner)
+}
+
 impl Rig {
     /// Starts Flink (with `options`) and the S3 server, and builds an engine owned by `owner`.
     pub async fn start(options: FlinkOptions) -> anyhow::Result<Self> {
@@ -63,8 +73,7 @@ impl Rig {
 
     /// Another engine on the same store and cluster, with its own owner name and client.
     pub fn engine_for(records: &Records, flink: &FlinkCluster, client: Arc<dyn FlinkClient>, owner: &str) -> Engine {
-        let handle = ClusterHandle { config: cluster_config(flink), client };
-        Engine::new(records.clone(), BTreeMap::from([(CLUSTER_ID.to_owned(), handle)]), owner)
+        engine_with_client(records, cluster_config(flink), client, owner)
     }
 
     /// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
@@ -205,7 +214,7 @@ pub fn approved_operation(
         },
         now,
     );
-    phase::approve(&mut operation, "bob", "ok", now).map_err(|refused| anyhow::anyhow!("{refused}"))?;
+    rescaler_shared::user_action::approve(&mut operation, "bob", "ok", now).map_err(|refused| anyhow::anyhow!("{refused}"))?;
     Ok(operation)
 }
 

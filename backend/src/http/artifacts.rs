@@ -5,6 +5,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelope, JobLink, LinkRequest, VertexLoad};
+use rescaler_shared::operation::ArtifactRef;
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
@@ -14,7 +15,6 @@ use super::openapi::{
 };
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
-use crate::flink::RunJar;
 use crate::reconcile::now_ms;
 
 /// The largest jar accepted (the Lambda entry point is limited further by API Gateway).
@@ -115,14 +115,13 @@ pub async fn deploy(
     if !(1..=32768).contains(&request.parallelism) {
         return Err(ApiError::Unprocessable("parallelism must be between 1 and 32768".to_owned()));
     }
-    let jar_id = state.engine.jar_on_cluster(&request.artifact_sha256, handle).await?;
-    let run = RunJar {
+    let artifact = ArtifactRef {
+        artifact_id: request.artifact_sha256.clone(),
+        sha256: request.artifact_sha256.clone(),
         entry_class: request.entry_class.clone(),
-        program_args: request.args.clone(),
-        parallelism: Some(request.parallelism),
-        ..RunJar::default()
+        args: request.args.clone(),
     };
-    let job_id = handle.client.run_jar(&jar_id, &run).await?;
+    let job_id = handle.start_job(&artifact, request.parallelism).await?;
     let link = JobLink {
         cluster_id: cluster_id.clone(),
         job_id: job_id.clone(),
@@ -207,7 +206,7 @@ pub async fn metrics(
     require(&identity, &cluster_id, Role::Viewer)?;
     let job = job_view(handle, &job_id).await?;
     let loads = futures::future::join_all(job.vertices.iter().map(|vertex| async {
-        let metrics = handle.client.vertex_metrics(&job.id, &vertex.id).await.unwrap_or_default();
+        let metrics = handle.vertex_metrics(&job.id, &vertex.id).await.unwrap_or_default();
         VertexLoad {
             vertex_id: vertex.id.clone(),
             name: vertex.name.clone(),

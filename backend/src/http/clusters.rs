@@ -16,7 +16,7 @@ use super::openapi::{
 };
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
-use crate::reconcile::ClusterHandle;
+use crate::cluster::Cluster;
 
 /// The caller: name and role by cluster.
 #[utoipa::path(
@@ -30,14 +30,12 @@ use crate::reconcile::ClusterHandle;
     ),
 )]
 pub async fn me(Caller(identity): Caller) -> Json<Me> {
-    Json(Me {
-        name: identity.name.clone(),
-        roles: identity.roles().iter().map(|(cluster, role)| (cluster.clone(), role.as_str().to_owned())).collect(),
-    })
+    Json(identity)
 }
 
-pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a ClusterHandle, ApiError> {
-    state.engine.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))
+pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a dyn Cluster, ApiError> {
+    let cluster = state.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))?;
+    Ok(cluster.as_ref())
 }
 
 /// The configured clusters the caller may view, with their Flink version and reachability.
@@ -52,13 +50,14 @@ pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a C
     ),
 )]
 pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Json<Vec<ClusterSummary>> {
-    let visible = state.engine.clusters.values().filter(|handle| identity.can(&handle.config.id, Role::Viewer));
+    let visible = state.clusters.iter().filter(|handle| identity.can(&handle.config().id, Role::Viewer));
     let summaries = futures::future::join_all(visible.map(|handle| async {
-        let required_approvals = handle.config.required_approvals.unwrap_or(state.config.approvals.default_required);
-        match handle.client.cluster_overview().await {
+        let config = handle.config();
+        let required_approvals = config.required_approvals.unwrap_or(state.config.approvals.default_required);
+        match handle.overview().await {
             Ok(view) => ClusterSummary {
-                id: handle.config.id.clone(),
-                name: handle.config.name.clone(),
+                id: config.id.clone(),
+                name: config.name.clone(),
                 reachable: true,
                 flink_version: Some(view.flink_version),
                 slots_total: view.slots_total,
@@ -67,8 +66,8 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 error: None,
             },
             Err(error) => ClusterSummary {
-                id: handle.config.id.clone(),
-                name: handle.config.name.clone(),
+                id: config.id.clone(),
+                name: config.name.clone(),
                 reachable: false,
                 flink_version: None,
                 slots_total: 0,
@@ -104,14 +103,23 @@ pub async fn jobs(
 ) -> Result<Json<Vec<JobListEntry>>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
-    let jobs = handle.client.list_jobs().await?;
+    let jobs = handle.jobs().await?;
+    let deployments = state.records.deployments(&cluster_id).await?;
+    let deployment_of = |job_id: &str| deployments.iter().find(|deployment| deployment.has_job(job_id));
     Ok(Json(
         jobs.into_iter()
-            .map(|job| JobListEntry {
-                id: job.id,
-                name: job.name,
-                status: job.status,
-                start_time_ms: job.start_time_ms,
+            .map(|job| {
+                let deployment = deployment_of(&job.id);
+                JobListEntry {
+                    deployment_id: deployment.map(|deployment| deployment.id.clone()),
+                    superseded_by: deployment
+                        .filter(|deployment| deployment.current_job_id != job.id)
+                        .map(|deployment| deployment.current_job_id.clone()),
+                    id: job.id,
+                    name: job.name,
+                    status: job.status,
+                    start_time_ms: job.start_time_ms,
+                }
             })
             .collect(),
     ))
@@ -127,15 +135,9 @@ fn check_job_id(job_id: &str) -> Result<(), ApiError> {
 }
 
 /// A job as the rescale form needs it: vertices, limits, strategies possible now.
-pub(super) async fn job_view(handle: &ClusterHandle, job_id: &str) -> Result<JobView, ApiError> {
+pub(super) async fn job_view(handle: &dyn Cluster, job_id: &str) -> Result<JobView, ApiError> {
     check_job_id(job_id)?;
-    let mut job = handle
-        .client
-        .job(job_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
-    let history = handle.client.checkpoint_history(job_id).await?;
-    job.has_completed_checkpoint = Some(history.is_some_and(|h| h.latest_checkpoint.is_some()));
+    let job = handle.job(job_id).await?.ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
     Ok(job)
 }
 
@@ -164,7 +166,7 @@ pub async fn job(
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
     let job = job_view(handle, &job_id).await?;
-    let cluster_view = handle.client.cluster_overview().await?;
+    let cluster_view = handle.overview().await?;
     let link = state.records.job_link(&cluster_id, &job_id).await?;
     let limits = Limits::of(&job, &cluster_view);
     // What each strategy would say about a rescale to one more than now (the form's default).
@@ -179,7 +181,7 @@ pub async fn job(
                 strategy,
                 &job,
                 &cluster_view,
-                handle.config.savepoint_dir.as_deref(),
+                handle.config().savepoint_dir.as_deref(),
                 link.is_some(),
             );
             let reasons: Vec<String> = match result {
@@ -197,10 +199,11 @@ pub async fn job(
         })
         .collect();
     let active_operation = state.records.active_operation_for(&cluster_id, &job_id).await?;
-    Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation }))
+    let deployment = state.records.deployment_of_job(&cluster_id, &job_id).await?;
+    Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation, deployment }))
 }
 
-/// The savepoints the product took of a job, from the catalog.
+/// The savepoints the product took of a job (of its whole deployment, every job id it had), from the catalog.
 #[utoipa::path(
     get,
     path = "/api/v1/clusters/{cluster}/jobs/{job}/savepoints",
@@ -224,5 +227,15 @@ pub async fn savepoints(
     cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
     check_job_id(&job_id)?;
-    Ok(Json(state.records.savepoints(&cluster_id, &job_id).await?))
+    // A deployment's savepoints are those of every Flink job id it has had.
+    let job_ids = match state.records.deployment_of_job(&cluster_id, &job_id).await? {
+        Some(deployment) => deployment.job_ids().map(str::to_owned).collect(),
+        None => vec![job_id],
+    };
+    let mut savepoints = Vec::new();
+    for job_id in &job_ids {
+        savepoints.extend(state.records.savepoints(&cluster_id, job_id).await?);
+    }
+    savepoints.sort_by_key(|record| std::cmp::Reverse(record.taken_at_ms));
+    Ok(Json(savepoints))
 }

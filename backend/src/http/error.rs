@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::cluster::ClusterError;
 use axum::Json;
 use axum::extract::Request;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rescaler_shared::api::{ErrorBody, ErrorEnvelope};
-use rescaler_shared::phase::ActionRefused;
+use rescaler_shared::user_action::ActionRefused;
 
 use crate::auth::AuthError;
 use crate::flink::FlinkError;
@@ -139,6 +140,12 @@ impl From<FlinkError> for ApiError {
     }
 }
 
+impl From<ClusterError> for ApiError {
+    fn from(error: ClusterError) -> Self {
+        ReconcileError::from(error).into()
+    }
+}
+
 impl From<ReconcileError> for ApiError {
     fn from(error: ReconcileError) -> Self {
         match error {
@@ -160,12 +167,12 @@ impl From<CreateError> for ApiError {
     }
 }
 
-/// A user action the phase machine refused: approving one's own request is forbidden, every
-/// other refusal conflicts with the request's phase or history.
+/// A user action the permission rule refused: lacking the role or approving one's own request
+/// is forbidden, every other refusal conflicts with the request's phase or history.
 impl From<ActionRefused> for ApiError {
     fn from(refused: ActionRefused) -> Self {
         match refused {
-            ActionRefused::OwnRequest => Self::Forbidden(refused.to_string()),
+            refused if refused.is_forbidden() => Self::Forbidden(refused.to_string()),
             other => Self::Conflict(other.to_string()),
         }
     }

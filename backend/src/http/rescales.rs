@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope, PreflightResponse};
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
-use rescaler_shared::phase::{self, PhaseName};
+use rescaler_shared::phase::PhaseName;
+use rescaler_shared::user_action::{self, UserAction};
 use rescaler_shared::preflight;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -38,7 +39,7 @@ async fn check(
 ) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
     let job = job_view(handle, &request.job_id).await?;
-    let cluster_view = handle.client.cluster_overview().await?;
+    let cluster_view = handle.overview().await?;
     let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
     let artifact = link.map(|link| ArtifactRef {
         artifact_id: link.artifact_sha256.clone(),
@@ -51,7 +52,7 @@ async fn check(
         request.strategy,
         &job,
         &cluster_view,
-        handle.config.savepoint_dir.as_deref(),
+        handle.config().savepoint_dir.as_deref(),
         artifact.is_some(),
     );
     let response = match result {
@@ -130,13 +131,15 @@ pub async fn create(
             strategy: request.strategy,
             reason: request.reason.trim().to_owned(),
             requested_by: identity.name.clone(),
-            required_approvals: handle.config.required_approvals.unwrap_or(approvals.default_required).max(1),
+            required_approvals: handle.config().required_approvals.unwrap_or(approvals.default_required).max(1),
             approval_window_ms: approvals.expire_after_secs.saturating_mul(1000),
             verify_timeout_ms: approvals.verify_timeout_secs.saturating_mul(1000),
             artifact,
         },
         now,
     );
+    let deployment = state.records.adopt_job(&request.cluster_id, &request.job_id, &operation.job_name, now).await?;
+    let operation = Operation { deployment_id: deployment.id, ..operation };
     state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
     Ok((StatusCode::CREATED, Json(operation)))
@@ -153,19 +156,14 @@ pub struct ListFilter {
     pub cluster: Option<String>,
     /// Only requests for this Flink job id.
     pub job: Option<String>,
+    /// Only requests for this deployment (a managed job under all its Flink job ids).
+    pub deployment: Option<String>,
     /// Only the caller's own requests.
     #[serde(default)]
     pub mine: bool,
     /// Only requests the caller could approve now.
     #[serde(default)]
     pub awaiting_me: bool,
-}
-
-fn can_approve(identity: &Identity, operation: &Operation) -> bool {
-    operation.phase.name() == PhaseName::AwaitingApproval
-        && identity.can(&operation.cluster_id, Role::Approver)
-        && !operation.requested_by.eq_ignore_ascii_case(&identity.name)
-        && !operation.approvals.iter().any(|a| a.by.eq_ignore_ascii_case(&identity.name))
 }
 
 /// The rescale requests the caller may view, newest first, filtered.
@@ -188,6 +186,7 @@ pub async fn list(
     Filters(filter): Filters<ListFilter>,
 ) -> Result<Json<Vec<Operation>>, ApiError> {
     let operations = state.records.all_operations().await?;
+    let now = now_ms();
     Ok(Json(
         operations
             .into_iter()
@@ -195,8 +194,9 @@ pub async fn list(
             .filter(|op| filter.phase.is_none_or(|phase| op.phase.name() == phase))
             .filter(|op| filter.cluster.as_ref().is_none_or(|c| &op.cluster_id == c))
             .filter(|op| filter.job.as_ref().is_none_or(|j| &op.job_id == j))
-            .filter(|op| !filter.mine || op.requested_by.eq_ignore_ascii_case(&identity.name))
-            .filter(|op| !filter.awaiting_me || can_approve(&identity, op))
+            .filter(|op| filter.deployment.as_ref().is_none_or(|d| op.deployment_id == *d))
+            .filter(|op| !filter.mine || identity.is(&op.requested_by))
+            .filter(|op| !filter.awaiting_me || user_action::refusal(op, &identity, UserAction::Approve, now).is_none())
             .collect(),
     ))
 }
@@ -234,20 +234,19 @@ pub async fn get(
     Ok(Json(load(&state, &identity, &id).await?.0))
 }
 
-/// Applies a user action with compare-and-swap, retrying when the reconciler wrote meanwhile.
+/// Applies a user action, as the one permission rule allows it, with compare-and-swap; retries
+/// when the reconciler wrote meanwhile. `text` is the comment, or the break-glass reason.
 async fn act(
     state: &AppState,
     identity: &Identity,
     id: &str,
-    needed: Role,
-    action: impl Fn(&mut Operation, u64) -> Result<(), phase::ActionRefused>,
+    action: UserAction,
+    text: &str,
 ) -> Result<Json<Operation>, ApiError> {
     for _ in 0..5 {
         let (mut operation, version) = load(state, identity, id).await?;
-        require(identity, &operation.cluster_id, needed)?;
-        let now = now_ms();
         let events_before = operation.events.len();
-        action(&mut operation, now)?;
+        user_action::act(&mut operation, identity, action, text, now_ms())?;
         match state.records.replace_operation(&operation, &version).await {
             Ok(_) => {
                 audit(state, &operation, events_before).await;
@@ -287,8 +286,7 @@ pub async fn approve(
     RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
-    let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Approver, |op, now| phase::approve(op, &name, &comment, now)).await
+    act(&state, &identity, &id, UserAction::Approve, &comment).await
 }
 
 /// Rejects a request awaiting approval.
@@ -317,8 +315,7 @@ pub async fn reject(
     RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
-    let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Approver, |op, now| phase::reject(op, &name, &comment, now)).await
+    act(&state, &identity, &id, UserAction::Reject, &comment).await
 }
 
 /// Cancels a request: its requester may withdraw it, an approver may cancel it.
@@ -347,12 +344,8 @@ pub async fn cancel(
     RawBody(body): RawBody,
 ) -> Result<Json<Operation>, ApiError> {
     let comment = comment(body)?;
-    let name = identity.name.clone();
-    let (operation, _) = load(&state, &identity, &id).await?;
     // The requester may withdraw their own request; otherwise an approver may cancel it.
-    let needed =
-        if operation.requested_by.eq_ignore_ascii_case(&identity.name) { Role::Requester } else { Role::Approver };
-    act(&state, &identity, &id, needed, |op, now| phase::cancel(op, &name, &comment, now)).await
+    act(&state, &identity, &id, UserAction::Cancel, &comment).await
 }
 
 /// Executes a request without approval (admins only, with a reason); marked in the audit.
@@ -383,8 +376,7 @@ pub async fn break_glass(
     if body.reason.trim().is_empty() {
         return Err(ApiError::Unprocessable("break glass needs a reason".to_owned()));
     }
-    let name = identity.name.clone();
-    act(&state, &identity, &id, Role::Admin, |op, now| phase::break_glass(op, &name, &body.reason, now)).await
+    act(&state, &identity, &id, UserAction::BreakGlass, &body.reason).await
 }
 
 /// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).

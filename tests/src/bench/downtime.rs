@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use harness::recording::{FlinkCallLog, RecordingClient, first_call};
-use harness::rig::{self, CLUSTER_ID};
+use harness::rig;
 use harness::{FlinkCluster, FlinkOptions, S3Server, Scheduler, sample_job};
 use rescaler_backend::flink::{FlinkClient, RestoreMode, RunJar};
-use rescaler_backend::reconcile::{ClusterHandle, Engine};
+use rescaler_backend::reconcile::Engine;
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::flink::SavepointStatus;
@@ -249,12 +249,8 @@ impl Scene {
         let engine_log = Arc::new(FlinkCallLog::default());
         let engine_client: Arc<dyn FlinkClient> =
             Arc::new(RecordingClient::new(rig::flink_client(&flink)?, engine_log.clone()));
-        let handle = ClusterHandle { config: rig::cluster_config(&flink), client: engine_client };
-        let engine = Arc::new(Engine::new(
-            records.clone(),
-            BTreeMap::from([(CLUSTER_ID.to_owned(), handle)]),
-            "bench-reconciler",
-        ));
+        let engine: Arc<Engine> =
+            Arc::new(rig::engine_with_client(&records, rig::cluster_config(&flink), engine_client, "bench-reconciler"));
         let direct: Arc<dyn FlinkClient> =
             Arc::new(RecordingClient::new(rig::flink_client(&flink)?, Arc::new(FlinkCallLog::default())));
         let (job_id, artifact) = rig::adopt_sample_job(&records, direct.as_ref(), &flink, 1, &[]).await?;

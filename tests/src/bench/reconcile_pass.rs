@@ -7,7 +7,6 @@
 //! The active ones await approval within their window, so a pass only reads them and waits: no
 //! write, no Flink call (the Flink client is logged to show it).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +16,7 @@ use harness::config::unreachable_cluster;
 use harness::recording::{FlinkCallLog, RecordingClient};
 use harness::rig::CLUSTER_ID;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig};
-use rescaler_backend::reconcile::{ClusterHandle, Engine, now_ms};
+use rescaler_backend::reconcile::{Engine, now_ms};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{JsonStore as _, S3Store, Store};
 use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
@@ -106,11 +105,7 @@ impl Series {
             Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(&config.rest_url))?),
             flink_log.clone(),
         ));
-        let engine = Engine::new(
-            records,
-            BTreeMap::from([(CLUSTER_ID.to_owned(), ClusterHandle { config, client })]),
-            "bench-p7",
-        );
+        let engine = harness::rig::engine_with_client(&records, config, client, "bench-p7");
         Ok(Self {
             raw_records: Records::new(raw.clone()),
             raw,

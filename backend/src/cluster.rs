@@ -1,0 +1,115 @@
+//! Kinds of cluster behind one boundary: what the engine and the API ask of a cluster, whatever
+//! runs it.
+//!
+//! API Boundary: [`Cluster`] is the one trait a kind of cluster implements — what it observes
+//! for the phase machine ([`Cluster::observe`]), the side effects it performs
+//! ([`Cluster::perform`]), the facts pre-flight needs ([`Cluster::overview`],
+//! [`Cluster::job`]) and the listings the console shows. The engine and the HTTP layer hold
+//! `Arc<dyn Cluster>`s from a [`ClusterRegistry`] and never ask which kind they have, as the
+//! Flink Kubernetes Operator's reconcilers never ask which `FlinkService` they have.
+//!
+//! Kinds: [`standalone`] — a self-run Flink cluster reached over its REST API. A new kind (a
+//! managed service, a Kubernetes `FlinkDeployment`) is a new module implementing [`Cluster`]
+//! and one arm in [`ClusterRegistry::from_config`].
+
+pub mod standalone;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rescaler_shared::flink::{ClusterView, JobView};
+use rescaler_shared::operation::{ArtifactRef, Operation};
+use rescaler_shared::phase::{Action, Needs, Observation};
+
+use crate::config::{ClusterConfig, Config};
+use crate::flink::{FlinkError, JobSummary, VertexMetrics};
+use crate::records::Records;
+use crate::store::StoreError;
+
+pub use standalone::StandaloneCluster;
+
+/// Why a cluster call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The cluster answered with an error, or could not be reached.
+    #[error(transparent)]
+    Flink(#[from] FlinkError),
+    /// The record store (artifacts) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The job cannot be submitted: no artifact, or the artifact is missing from the store.
+    #[error("cannot submit: {0}")]
+    Artifact(String),
+}
+
+pub type ClusterResult<T> = Result<T, ClusterError>;
+
+/// What the product asks of one cluster.
+///
+/// Every method performs at most one side effect, and every side effect is idempotent when
+/// repeated with the same arguments (the phase machine relies on it after a crash).
+pub trait Cluster: Send + Sync {
+    /// The cluster's configuration: id, name, savepoint directory, approvals.
+    fn config(&self) -> &ClusterConfig;
+
+    /// Version and capacity (what pre-flight checks slots and version quirks against).
+    fn overview(&self) -> BoxFuture<'_, ClusterResult<ClusterView>>;
+
+    /// Every job the cluster knows.
+    fn jobs(&self) -> BoxFuture<'_, ClusterResult<Vec<JobSummary>>>;
+
+    /// A job as pre-flight needs it (vertices, scheduler, whether a completed checkpoint
+    /// exists); `None` when the cluster does not know it.
+    fn job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobView>>>;
+
+    /// The load of one vertex now.
+    fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str)
+    -> BoxFuture<'a, ClusterResult<VertexMetrics>>;
+
+    /// Reads what the operation's phase needs into an observation at `now_ms`. An error means
+    /// the cluster is unavailable for this pass; the engine records it as such.
+    fn observe<'a>(
+        &'a self,
+        operation: &'a Operation,
+        needs: &'a Needs,
+        now_ms: u64,
+    ) -> BoxFuture<'a, ClusterResult<Observation>>;
+
+    /// Performs one action the phase machine decided. Repeating it is harmless.
+    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>>;
+
+    /// Starts a new job from a stored artifact at a parallelism; answers its job id.
+    fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>>;
+}
+
+/// Every configured cluster, by id.
+#[derive(Clone, Default)]
+pub struct ClusterRegistry {
+    clusters: Arc<BTreeMap<String, Arc<dyn Cluster>>>,
+}
+
+impl ClusterRegistry {
+    pub fn new(clusters: impl IntoIterator<Item = Arc<dyn Cluster>>) -> Self {
+        let clusters = clusters.into_iter().map(|cluster| (cluster.config().id.clone(), cluster)).collect();
+        Self { clusters: Arc::new(clusters) }
+    }
+
+    /// One cluster per `[[clusters]]` entry; artifacts to resubmit jobs come from `records`.
+    pub fn from_config(config: &Config, records: &Records) -> anyhow::Result<Self> {
+        let mut clusters: Vec<Arc<dyn Cluster>> = Vec::new();
+        for cluster in &config.clusters {
+            clusters.push(Arc::new(StandaloneCluster::from_config(cluster, records.clone())?));
+        }
+        Ok(Self::new(clusters))
+    }
+
+    pub fn get(&self, cluster_id: &str) -> Option<&Arc<dyn Cluster>> {
+        self.clusters.get(cluster_id)
+    }
+
+    /// The clusters in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Cluster>> {
+        self.clusters.values()
+    }
+}
