@@ -12,7 +12,7 @@ use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
 
 use crate::config::TestConfig;
-use crate::paths::{repo_root, scratch_dir};
+use crate::paths::{console_dir, repo_root, scratch_dir};
 
 /// A served backend; dropping it stops the server.
 pub struct LocalBackend {
@@ -20,13 +20,6 @@ pub struct LocalBackend {
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// The built console (`scripts/build-console.sh` writes it).
-pub fn console_dir() -> anyhow::Result<PathBuf> {
-    let dir = repo_root().join("frontend/dist");
-    anyhow::ensure!(dir.join("index.html").exists(), "the console is not built: run scripts/build-console.sh");
-    Ok(dir)
 }
 
 impl LocalBackend {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use rescaler_backend::config::{AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
 
-use crate::backend::console_dir;
+use crate::paths::console_dir;
 
 /// The demo users of the run command, by role: alice requests, bob and carol approve, admin,
 /// and victor only views.

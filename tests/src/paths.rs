@@ -47,3 +47,10 @@ pub fn scratch_dir(kind: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// The built console (`scripts/build-console.sh` writes it).
+pub fn console_dir() -> anyhow::Result<PathBuf> {
+    let dir = repo_root().join("frontend/dist");
+    anyhow::ensure!(dir.join("index.html").exists(), "the console is not built: run scripts/build-console.sh");
+    Ok(dir)
+}

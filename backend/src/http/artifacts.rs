@@ -9,7 +9,7 @@ use rescaler_shared::operation::ArtifactRef;
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
-use super::openapi::{
+use super::schema::{
     ArtifactUpload, BadJobId, CannotViewCluster, ClusterPath, FlinkOrStoreUnavailable, FlinkUnavailable, JobPath,
     NoSuchClusterOrJob, NotClusterAdmin, StoreUnavailable, Unauthenticated,
 };

@@ -10,7 +10,7 @@ use rescaler_shared::operation::Strategy;
 use rescaler_shared::preflight::{self, Limits};
 
 use super::extract::{Caller, PathParams};
-use super::openapi::{
+use super::schema::{
     BadJobId, CannotViewCluster, ClusterPath, FlinkOrStoreUnavailable, FlinkUnavailable, JobPath, NoSuchClusterOrJob,
     StoreUnavailable, Unauthenticated,
 };

@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, Filters, PathParams, QueryParams, RawBody};
-use super::openapi::{
+use super::schema::{
     BadBody, BadComment, CannotViewCluster, FlinkOrStoreUnavailable, NoSuchClusterOrJob, NoSuchRequest,
     NotClusterAdmin, RescalePath, StoreUnavailable, Unauthenticated,
 };
