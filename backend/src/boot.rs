@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
+use crate::cluster::ClusterRegistry;
 use crate::config::{Config, StoreConfig};
 use crate::http::AppState;
 use crate::kick::{Kicker, LambdaInvoker};
-use crate::cluster::ClusterRegistry;
 use crate::reconcile::Engine;
 use crate::records::Records;
 use crate::store::{DirStore, S3Store, Store};

@@ -1,11 +1,13 @@
 //! The HTTP API: one axum `Router` served by the Lambda binary and by the local binary.
 
 mod artifacts;
+mod audit;
 mod clusters;
 mod error;
 mod extract;
 pub mod openapi;
 mod rescales;
+mod schema;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,8 +20,8 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use error::ApiError;
 
 use crate::auth::{Authenticator, Identity, Role};
-use crate::config::Config;
 use crate::cluster::ClusterRegistry;
+use crate::config::Config;
 use crate::records::Records;
 
 /// What every handler can reach.
@@ -67,7 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/rescales/{id}/reject", post(rescales::reject))
         .route("/rescales/{id}/cancel", post(rescales::cancel))
         .route("/rescales/{id}/break-glass", post(rescales::break_glass))
-        .route("/audit", get(rescales::audit_list))
+        .route("/audit", get(audit::audit_list))
         .fallback(api_not_found);
     Router::new()
         .route("/healthz", get(health))

@@ -266,7 +266,12 @@ impl Engine {
 
     /// Performs one action on the cluster, then keeps the records that follow from it. Repeating
     /// it is harmless.
-    async fn perform(&self, operation: &Operation, cluster: &dyn Cluster, action: &Action) -> Result<(), ReconcileError> {
+    async fn perform(
+        &self,
+        operation: &Operation,
+        cluster: &dyn Cluster,
+        action: &Action,
+    ) -> Result<(), ReconcileError> {
         cluster.perform(operation, action).await?;
         match action {
             Action::StopWithSavepoint { .. } => self.crash_points.check("stop_triggered"),

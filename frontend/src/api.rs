@@ -16,7 +16,6 @@ use rescaler_shared::user_action::UserAction;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-
 /// Why a call failed, as the user needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiFailure {

@@ -27,8 +27,8 @@ mod verify;
 pub use decision::{Action, Decision, apply};
 pub use observation::{Needs, Observation, SavepointQuery, Seen};
 
-pub use crate::operation::{Phase, PhaseName, RollbackPlan};
 use crate::operation::Operation;
+pub use crate::operation::{Phase, PhaseName, RollbackPlan};
 
 /// Requeue while a request waits for approval (approvals also trigger a pass directly).
 pub const APPROVAL_POLL_MS: u64 = 10_000;

@@ -7,7 +7,10 @@ use rescaler_shared::operation::{OperationEvent, ResolvedStrategy, event_kind};
 use rescaler_shared::phase::Phase;
 use support::*;
 
-fn with_event(mut operation: rescaler_shared::operation::Operation, kind: &str) -> rescaler_shared::operation::Operation {
+fn with_event(
+    mut operation: rescaler_shared::operation::Operation,
+    kind: &str,
+) -> rescaler_shared::operation::Operation {
     operation.record(OperationEvent::by_system(NOW_MS, kind, "x"));
     operation
 }
@@ -29,7 +32,11 @@ fn nothing_submitted_changes_nothing() {
     assert!(!deployment.follow(&stopping, NOW_MS));
     // A new job id is known from Restarting on, but only a submission puts it in the lineage.
     let restarting = operation_in(
-        Phase::Restarting { savepoint_location: SAVEPOINT_LOCATION.to_owned(), new_job_id: NEW_JOB_ID.to_owned(), since_ms: NOW_MS },
+        Phase::Restarting {
+            savepoint_location: SAVEPOINT_LOCATION.to_owned(),
+            new_job_id: NEW_JOB_ID.to_owned(),
+            since_ms: NOW_MS,
+        },
         ResolvedStrategy::Savepoint,
     );
     assert!(!deployment.follow(&restarting, NOW_MS));
@@ -65,7 +72,8 @@ fn a_rollback_job_follows_the_failed_one() {
 #[test]
 fn an_in_place_rescale_keeps_the_job_id() {
     let mut deployment = Deployment::adopt("prod-eu", JOB_ID, "keyed-counter", 5);
-    let completed = with_event(operation_in(Phase::Completed, ResolvedStrategy::InPlace), event_kind::REQUIREMENTS_SENT);
+    let completed =
+        with_event(operation_in(Phase::Completed, ResolvedStrategy::InPlace), event_kind::REQUIREMENTS_SENT);
     assert!(!deployment.follow(&completed, NOW_MS));
     assert_eq!(deployment.current_job_id, JOB_ID);
 }

@@ -4,9 +4,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use rescaler_shared::flink::supports_in_place_rescale;
 use rescaler_shared::flink::{JobStatus, JobView, SchedulerKind};
 use rescaler_shared::operation::{ResolvedStrategy, Strategy, Target};
-use rescaler_shared::flink::supports_in_place_rescale;
 use rescaler_shared::preflight::{Limits, Plan, PreflightFailure, check, failure_code};
 use support::*;
 

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rescaler_backend::auth::Authenticator;
+use rescaler_backend::cluster::ClusterRegistry;
 use rescaler_backend::config::{ClusterConfig, Config};
 use rescaler_backend::http::{AppState, app_with_console};
-use rescaler_backend::cluster::ClusterRegistry;
 use rescaler_backend::reconcile::Engine;
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};

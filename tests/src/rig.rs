@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rescaler_backend::cluster::{ClusterRegistry, StandaloneCluster};
 use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::flink::{FlinkClient, RestFlinkClient, RestFlinkClientConfig, RunJar};
-use rescaler_backend::cluster::{ClusterRegistry, StandaloneCluster};
 use rescaler_backend::reconcile::{Engine, now_ms};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
@@ -214,7 +214,8 @@ pub fn approved_operation(
         },
         now,
     );
-    rescaler_shared::user_action::approve(&mut operation, "bob", "ok", now).map_err(|refused| anyhow::anyhow!("{refused}"))?;
+    rescaler_shared::user_action::approve(&mut operation, "bob", "ok", now)
+        .map_err(|refused| anyhow::anyhow!("{refused}"))?;
     Ok(operation)
 }
 

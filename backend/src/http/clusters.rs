@@ -34,7 +34,8 @@ pub async fn me(Caller(identity): Caller) -> Json<Me> {
 }
 
 pub(super) fn cluster<'a>(state: &'a AppState, cluster_id: &str) -> Result<&'a dyn Cluster, ApiError> {
-    let cluster = state.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))?;
+    let cluster =
+        state.clusters.get(cluster_id).ok_or_else(|| ApiError::NotFound(format!("no cluster {cluster_id:?}")))?;
     Ok(cluster.as_ref())
 }
 

@@ -38,7 +38,7 @@ pub const BEARER: &str = "bearer";
         super::rescales::reject,
         super::rescales::cancel,
         super::rescales::break_glass,
-        super::rescales::audit_list,
+        super::audit::audit_list,
     ),
     // The shared error responses below name it without listing it as a schema themselves.
     components(schemas(rescaler_shared::api::ErrorEnvelope)),

@@ -1,19 +1,19 @@
 //! Rescale requests: create (with pre-flight), list, read, approve, reject, cancel, break glass;
-//! and the audit log.
+//! the audit log lives in `audit`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use rescaler_shared::api::{AuditEvent, BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope, PreflightResponse};
+use rescaler_shared::api::{BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope, PreflightResponse};
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
 use rescaler_shared::phase::PhaseName;
-use rescaler_shared::user_action::{self, UserAction};
 use rescaler_shared::preflight;
+use rescaler_shared::user_action::{self, UserAction};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::clusters::{cluster, job_view};
-use super::extract::{Body, Caller, Filters, PathParams, QueryParams, RawBody};
+use super::extract::{Body, Caller, Filters, PathParams, RawBody};
 use super::schema::{
     BadBody, BadComment, CannotViewCluster, FlinkOrStoreUnavailable, NoSuchClusterOrJob, NoSuchRequest,
     NotClusterAdmin, RescalePath, StoreUnavailable, Unauthenticated,
@@ -391,48 +391,6 @@ fn comment(body: axum::body::Bytes) -> Result<String, ApiError> {
         return Err(ApiError::Unprocessable("the comment is longer than 2000 characters".to_owned()));
     }
     Ok(parsed.comment)
-}
-
-/// Query of the audit list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// How many of the newest events to answer (at most 1000; 200 when absent).
-    #[serde(default = "default_limit")]
-    pub limit: usize,
-}
-
-fn default_limit() -> usize {
-    200
-}
-
-/// The newest audit events about clusters the caller may view.
-#[utoipa::path(
-    get,
-    path = "/api/v1/audit",
-    tag = "audit",
-    operation_id = "list_audit",
-    params(AuditQuery),
-    responses(
-        (status = 200, description = "The events, newest first", body = Vec<AuditEvent>),
-        (status = 400, description = "An unknown parameter or a bad limit", body = ErrorEnvelope),
-        Unauthenticated,
-        StoreUnavailable,
-    ),
-)]
-pub async fn audit_list(
-    State(state): State<AppState>,
-    Caller(identity): Caller,
-    QueryParams(query): QueryParams<AuditQuery>,
-) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let events = state.records.audit_events(query.limit.min(1000)).await?;
-    Ok(Json(
-        events
-            .into_iter()
-            .filter(|event| event.cluster_id.as_ref().is_none_or(|cluster| identity.can(cluster, Role::Viewer)))
-            .collect(),
-    ))
 }
 
 /// Audits the events a user action added (the same entries the reconciler would backfill).

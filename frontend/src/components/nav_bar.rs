@@ -31,22 +31,23 @@ pub fn NavBar() -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
     let count = move || inbox.get().and_then(Result::ok).unwrap_or(0);
-    let roles = move || {
-        session.me.with(|me| {
-            me.as_ref()
-                .map(|me| {
-                    me.roles
-                        .as_map()
-                        .iter()
-                        .map(|(cluster, role)| {
-                            if cluster == ALL_CLUSTERS { role.to_string() } else { format!("{role} on {cluster}") }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default()
-        })
-    };
+    let roles =
+        move || {
+            session.me.with(|me| {
+                me.as_ref()
+                    .map(|me| {
+                        me.roles
+                            .as_map()
+                            .iter()
+                            .map(|(cluster, role)| {
+                                if cluster == ALL_CLUSTERS { role.to_string() } else { format!("{role} on {cluster}") }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            })
+        };
     view! {
         <header class="topbar">
             <a class="brand" href="/">

@@ -66,10 +66,8 @@ pub fn RescaleForm(
 
     let vertex_names: BTreeMap<String, String> =
         limits.vertices.iter().map(|vertex| (vertex.vertex_id.clone(), vertex.vertex_name.clone())).collect();
-    let strategy_options = strategies
-        .into_iter()
-        .map(|option| view! { <StrategyChoice option=option selected=strategy/> })
-        .collect_view();
+    let strategy_options =
+        strategies.into_iter().map(|option| view! { <StrategyChoice option=option selected=strategy/> }).collect_view();
 
     view! {
         <form class="panel form" id="rescale-form" on:submit=on_submit aria-labelledby="rescale-title" novalidate>

@@ -66,10 +66,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
         return fail(now_ms, format!("job {} no longer exists; nothing was changed", op.job_id));
     };
     if job.status != JobStatus::Running {
-        return fail(
-            now_ms,
-            format!("job {} is {}, not RUNNING; nothing was changed", op.job_id, job.status.label()),
-        );
+        return fail(now_ms, format!("job {} is {}, not RUNNING; nothing was changed", op.job_id, job.status.label()));
     }
     let checked = preflight::check(
         &op.target,

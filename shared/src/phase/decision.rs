@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::MISSING_OBSERVATION_POLL_MS;
-use crate::operation::{Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind};
+use crate::operation::{
+    Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
+};
 use crate::preflight::Plan;
 
 /// What the backend should do next.

@@ -35,12 +35,7 @@ pub(super) fn describe_progress(job: &JobView, parallelism: &BTreeMap<String, u3
                 return None;
             }
             let wanted = wanted.map_or_else(|| "none".to_owned(), u32::to_string);
-            Some(format!(
-                "'{}' at {} of {wanted} ({})",
-                vertex.name,
-                vertex.parallelism,
-                vertex.status.label()
-            ))
+            Some(format!("'{}' at {} of {wanted} ({})", vertex.name, vertex.parallelism, vertex.status.label()))
         })
         .collect::<Vec<_>>();
     if pending.is_empty() {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use harness::{FlinkCluster, FlinkOptions, Scheduler};
 use rescaler_backend::flink::{
-    FlinkClient, FlinkClientExt, FlinkError, FlinkVersion, JobDetail, MetricAggregation, ParallelismBounds, RestFlinkClient,
-    RestFlinkClientConfig, RestoreMode, RunJar, savepoint_failed_for_missing_job,
+    FlinkClient, FlinkClientExt, FlinkError, FlinkVersion, JobDetail, MetricAggregation, ParallelismBounds,
+    RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar, savepoint_failed_for_missing_job,
 };
 use rescaler_shared::flink::{JobStatus, SavepointStatus, SchedulerKind};
 

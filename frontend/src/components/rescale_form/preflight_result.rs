@@ -67,8 +67,13 @@ pub fn live_preflight(
             }
         };
         check.set(Check::Checking);
-        let request =
-            CreateRescale { cluster_id: cluster_id.clone(), job_id: job_id.clone(), target, strategy, reason: String::new() };
+        let request = CreateRescale {
+            cluster_id: cluster_id.clone(),
+            job_id: job_id.clone(),
+            target,
+            strategy,
+            reason: String::new(),
+        };
         spawn_local(async move {
             TimeoutFuture::new(PREFLIGHT_DEBOUNCE_MS).await;
             if sequence.try_get_value() != Some(this_check) {
