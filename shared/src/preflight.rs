@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::flink::{ClusterView, JobStatus, JobView, SchedulerKind, resubmit_applies_vertex_overrides, supports_in_place_rescale};
+use crate::flink::{
+    ClusterView, JobStatus, JobView, SchedulerKind, resubmit_applies_vertex_overrides, supports_in_place_rescale,
+};
 use crate::operation::{ResolvedStrategy, Strategy, Target};
 
 /// Stable codes of [`PreflightFailure`].
@@ -88,50 +90,13 @@ pub fn check(
         ));
     }
 
-    let slots_needed = resolved_target.values().copied().max().unwrap_or(0);
-    let slots_held = original.values().copied().max().unwrap_or(0);
-    let slots_usable = cluster.slots_available.saturating_add(slots_held);
-    if slots_needed > slots_usable {
-        failures.push(PreflightFailure::new(
-            failure_code::NOT_ENOUGH_SLOTS,
-            format!(
-                "the target needs {slots_needed} task slots but only {slots_usable} are usable \
-                 ({} free in the cluster and {slots_held} held by the job itself)",
-                cluster.slots_available
-            ),
-        ));
-    }
+    failures.extend(slot_failure(&original, &resolved_target, cluster));
 
     let resolved_strategy = strategy.resolve(job, cluster);
     match resolved_strategy {
         ResolvedStrategy::InPlace => failures.extend(in_place_failures(job, cluster)),
         ResolvedStrategy::Savepoint => {
-            let uneven = resolved_target.values().min() != resolved_target.values().max();
-            if uneven && !resubmit_applies_vertex_overrides(&cluster.flink_version) {
-                failures.push(PreflightFailure::new(
-                    failure_code::PER_VERTEX_NEEDS_IN_PLACE,
-                    format!(
-                        "Flink {} ignores per-vertex parallelism when a job is resubmitted from a \
-                         savepoint: rescale per vertex in place (adaptive scheduler), or give \
-                         every vertex the same parallelism",
-                        cluster.flink_version
-                    ),
-                ));
-            }
-            if savepoint_directory.is_none_or(|directory| directory.trim().is_empty()) {
-                failures.push(PreflightFailure::new(
-                    failure_code::SAVEPOINT_DIRECTORY_MISSING,
-                    "the savepoint strategy needs a savepoint directory, and none is configured \
-                     for this cluster",
-                ));
-            }
-            if !artifact_known {
-                failures.push(PreflightFailure::new(
-                    failure_code::ARTIFACT_UNKNOWN,
-                    "the savepoint strategy resubmits the job from its artifact, and no artifact \
-                     is known for this job: upload its jar or link it to the job",
-                ));
-            }
+            failures.extend(savepoint_failures(&resolved_target, cluster, savepoint_directory, artifact_known));
         }
     }
 
@@ -175,6 +140,66 @@ fn target_failures(target: &Target, job: &JobView, resolved_target: &BTreeMap<St
                 ),
             ));
         }
+    }
+    failures
+}
+
+/// Whether the cluster has the slots the target needs, counting those the job holds.
+fn slot_failure(
+    original: &BTreeMap<String, u32>,
+    resolved_target: &BTreeMap<String, u32>,
+    cluster: &ClusterView,
+) -> Option<PreflightFailure> {
+    let slots_needed = resolved_target.values().copied().max().unwrap_or(0);
+    let slots_held = original.values().copied().max().unwrap_or(0);
+    let slots_usable = cluster.slots_available.saturating_add(slots_held);
+    if slots_needed > slots_usable {
+        return Some(PreflightFailure::new(
+            failure_code::NOT_ENOUGH_SLOTS,
+            format!(
+                "the target needs {slots_needed} task slots but only {slots_usable} are usable \
+                 ({} free in the cluster and {slots_held} held by the job itself)",
+                cluster.slots_available
+            ),
+        ));
+    }
+    None
+}
+
+/// What the savepoint strategy needs: per-vertex overrides honoured on resubmit, a savepoint
+/// directory and the job's artifact.
+fn savepoint_failures(
+    resolved_target: &BTreeMap<String, u32>,
+    cluster: &ClusterView,
+    savepoint_directory: Option<&str>,
+    artifact_known: bool,
+) -> Vec<PreflightFailure> {
+    let mut failures = Vec::new();
+    let uneven = resolved_target.values().min() != resolved_target.values().max();
+    if uneven && !resubmit_applies_vertex_overrides(&cluster.flink_version) {
+        failures.push(PreflightFailure::new(
+            failure_code::PER_VERTEX_NEEDS_IN_PLACE,
+            format!(
+                "Flink {} ignores per-vertex parallelism when a job is resubmitted from a \
+                 savepoint: rescale per vertex in place (adaptive scheduler), or give \
+                 every vertex the same parallelism",
+                cluster.flink_version
+            ),
+        ));
+    }
+    if savepoint_directory.is_none_or(|directory| directory.trim().is_empty()) {
+        failures.push(PreflightFailure::new(
+            failure_code::SAVEPOINT_DIRECTORY_MISSING,
+            "the savepoint strategy needs a savepoint directory, and none is configured \
+             for this cluster",
+        ));
+    }
+    if !artifact_known {
+        failures.push(PreflightFailure::new(
+            failure_code::ARTIFACT_UNKNOWN,
+            "the savepoint strategy resubmits the job from its artifact, and no artifact \
+             is known for this job: upload its jar or link it to the job",
+        ));
     }
     failures
 }

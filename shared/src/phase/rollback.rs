@@ -5,8 +5,10 @@ use super::JOB_POLL_MS;
 use super::decision::{Action, Decision, fail, transition, wait_for_observation};
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
-use crate::flink::JobStatus;
-use crate::operation::{Operation, OperationEvent, Phase, ROLLBACK_JOB_PURPOSE, RollbackPlan, derive_flink_id, event_kind};
+use crate::flink::{JobStatus, JobView};
+use crate::operation::{
+    Operation, OperationEvent, Phase, ROLLBACK_JOB_PURPOSE, RollbackPlan, derive_flink_id, event_kind,
+};
 
 /// Rolling back: the failed and the rollback job of a resubmit; the original job in place.
 pub(super) fn needs_rolling_back(rollback: &RollbackPlan) -> Needs {
@@ -20,7 +22,12 @@ pub(super) fn needs_rolling_back(rollback: &RollbackPlan) -> Needs {
     }
 }
 
-pub(super) fn decide_rolling_back(op: &Operation, obs: &Observation, reason: &str, rollback: &RollbackPlan) -> Decision {
+pub(super) fn decide_rolling_back(
+    op: &Operation,
+    obs: &Observation,
+    reason: &str,
+    rollback: &RollbackPlan,
+) -> Decision {
     match rollback {
         RollbackPlan::Resubmit { failed_job_id, savepoint_location, rollback_job_id, since_ms, submitted_at_ms } => {
             let rollback = ResubmitRollback {
@@ -229,7 +236,6 @@ fn decide_in_place_rollback(
         }
         Seen::Present(job) => job,
     };
-    let original = &op.original_parallelism;
     if job.status.is_terminal() {
         return fail(
             now_ms,
@@ -242,7 +248,17 @@ fn decide_in_place_rollback(
         );
     }
     match requirements_sent_at_ms {
-        None if op.timed_out(since_ms, now_ms) => fail(
+        None => decide_in_place_before_sending(op, now_ms, reason, since_ms, job),
+        Some(sent_at_ms) => decide_in_place_after_sending(op, now_ms, reason, sent_at_ms, job),
+    }
+}
+
+/// An in-place rollback whose original requirements are not sent yet: send them, unless the
+/// rollback ran out of time.
+fn decide_in_place_before_sending(op: &Operation, now_ms: u64, reason: &str, since_ms: u64, job: &JobView) -> Decision {
+    let original = &op.original_parallelism;
+    if op.timed_out(since_ms, now_ms) {
+        return fail(
             now_ms,
             format!(
                 "the original resource requirements of job {} could not be sent back within {}: \
@@ -251,32 +267,44 @@ fn decide_in_place_rollback(
                 describe_duration(op.verify_timeout_ms),
                 describe_progress(job, original)
             ),
-        ),
-        None => Decision::Act {
-            action: Action::PutResourceRequirements { job_id: op.job_id.clone(), parallelism: original.clone() },
-            then: Phase::RollingBack {
-                reason: reason.to_owned(),
-                rollback: RollbackPlan::InPlace { since_ms, requirements_sent_at_ms: Some(now_ms) },
-            },
-            event: OperationEvent::by_system(
-                now_ms,
-                event_kind::ROLLBACK_REQUIREMENTS_SENT,
-                format!(
-                    "resource requirements of job {} set back to {}",
-                    op.job_id,
-                    describe_parallelism(job, original)
-                ),
-            ),
+        );
+    }
+    Decision::Act {
+        action: Action::PutResourceRequirements { job_id: op.job_id.clone(), parallelism: original.clone() },
+        then: Phase::RollingBack {
+            reason: reason.to_owned(),
+            rollback: RollbackPlan::InPlace { since_ms, requirements_sent_at_ms: Some(now_ms) },
         },
-        Some(_) if job.runs_at(original) => transition(
+        event: OperationEvent::by_system(
+            now_ms,
+            event_kind::ROLLBACK_REQUIREMENTS_SENT,
+            format!("resource requirements of job {} set back to {}", op.job_id, describe_parallelism(job, original)),
+        ),
+    }
+}
+
+/// An in-place rollback whose original requirements were sent at `sent_at_ms`: wait for the
+/// job to run at them.
+fn decide_in_place_after_sending(
+    op: &Operation,
+    now_ms: u64,
+    reason: &str,
+    sent_at_ms: u64,
+    job: &JobView,
+) -> Decision {
+    let original = &op.original_parallelism;
+    if job.runs_at(original) {
+        return transition(
             Phase::RolledBack { reason: reason.to_owned() },
             OperationEvent::by_system(
                 now_ms,
                 event_kind::ROLLED_BACK,
                 format!("job {} runs at the original {}", op.job_id, describe_parallelism(job, original)),
             ),
-        ),
-        Some(sent_at_ms) if op.timed_out(sent_at_ms, now_ms) => fail(
+        );
+    }
+    if op.timed_out(sent_at_ms, now_ms) {
+        return fail(
             now_ms,
             format!(
                 "job {} did not return to its original parallelism within {}: {} (the rescale \
@@ -285,11 +313,11 @@ fn decide_in_place_rollback(
                 describe_duration(op.verify_timeout_ms),
                 describe_progress(job, original)
             ),
-        ),
-        Some(_) => Decision::Wait {
-            requeue_after_ms: JOB_POLL_MS,
-            why: format!("rolling back job {}: {}", op.job_id, describe_progress(job, original)),
-        },
+        );
+    }
+    Decision::Wait {
+        requeue_after_ms: JOB_POLL_MS,
+        why: format!("rolling back job {}: {}", op.job_id, describe_progress(job, original)),
     }
 }
 

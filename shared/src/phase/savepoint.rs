@@ -6,7 +6,7 @@ use super::messages::describe_duration;
 use super::observation::{Needs, Observation, SavepointQuery, Seen};
 use super::rollback::start_resubmit_rollback;
 use super::{JOB_POLL_MS, SAVEPOINT_POLL_MS};
-use crate::flink::{JobStatus, SavepointStatus};
+use crate::flink::{JobStatus, JobView, SavepointStatus};
 use crate::operation::{Operation, OperationEvent, Phase, RESTART_JOB_PURPOSE, derive_flink_id, event_kind};
 
 /// Stopping: the job, and the stop trigger's savepoint.
@@ -58,74 +58,78 @@ pub(super) fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &st
                 ),
             ),
         },
-        SavepointStatus::Failed { cause } => {
-            let reason = match job {
-                Seen::Present(job) if job.status == JobStatus::Running => {
-                    format!("savepoint failed: {cause}; job {} is still RUNNING, untouched", op.job_id)
-                }
-                Seen::Present(job) => format!(
-                    "savepoint failed: {cause}; job {} is {} and no savepoint was taken: \
-                     restore it from its latest checkpoint",
-                    op.job_id,
-                    job.status.label()
-                ),
-                Seen::Absent => format!(
-                    "savepoint failed: {cause}; job {} no longer exists and no savepoint was \
-                     taken: restore it from its latest checkpoint",
-                    op.job_id
-                ),
-            };
-            fail(now_ms, reason)
+        SavepointStatus::Failed { cause } => fail(now_ms, savepoint_failure_reason(op, job, cause)),
+        SavepointStatus::Unknown => decide_unknown_trigger(op, now_ms, job, trigger_id),
+    }
+}
+
+/// Why the operation fails when the stop's savepoint failed, by what became of the job.
+fn savepoint_failure_reason(op: &Operation, job: &Seen<JobView>, cause: &str) -> String {
+    match job {
+        Seen::Present(job) if job.status == JobStatus::Running => {
+            format!("savepoint failed: {cause}; job {} is still RUNNING, untouched", op.job_id)
         }
-        SavepointStatus::Unknown => match job {
-            Seen::Present(job) if job.status == JobStatus::Running => Decision::Act {
-                action: Action::StopWithSavepoint { job_id: op.job_id.clone(), trigger_id: trigger_id.to_owned() },
-                then: Phase::Stopping { trigger_id: trigger_id.to_owned() },
-                event: OperationEvent::by_system(
-                    now_ms,
-                    event_kind::STOP_TRIGGERED,
-                    format!("stop-with-savepoint of job {} triggered (trigger {trigger_id})", op.job_id),
-                ),
-            },
-            // This is where a later version may look the savepoint up in the job's checkpoint
-            // history instead of failing.
-            Seen::Present(job) if job.status == JobStatus::Finished => fail(
+        Seen::Present(job) => format!(
+            "savepoint failed: {cause}; job {} is {} and no savepoint was taken: \
+             restore it from its latest checkpoint",
+            op.job_id,
+            job.status.label()
+        ),
+        Seen::Absent => format!(
+            "savepoint failed: {cause}; job {} no longer exists and no savepoint was \
+             taken: restore it from its latest checkpoint",
+            op.job_id
+        ),
+    }
+}
+
+/// Flink knows no savepoint for the stop trigger: not triggered yet (or forgotten), by what
+/// became of the job.
+fn decide_unknown_trigger(op: &Operation, now_ms: u64, job: &Seen<JobView>, trigger_id: &str) -> Decision {
+    match job {
+        Seen::Present(job) if job.status == JobStatus::Running => Decision::Act {
+            action: Action::StopWithSavepoint { job_id: op.job_id.clone(), trigger_id: trigger_id.to_owned() },
+            then: Phase::Stopping { trigger_id: trigger_id.to_owned() },
+            event: OperationEvent::by_system(
                 now_ms,
-                format!(
-                    "flink no longer knows stop trigger {trigger_id} and job {} is FINISHED: the \
-                     stop probably completed but its savepoint location was lost (jobmanager \
-                     restart?); find the savepoint in the job's checkpoint history or the \
-                     savepoint directory and restore the job from it by hand",
-                    op.job_id
-                ),
-            ),
-            Seen::Present(job) if job.status.is_terminal() => fail(
-                now_ms,
-                format!(
-                    "job {} is {} and flink knows no savepoint for trigger {trigger_id}: \
-                     restore it from its latest checkpoint",
-                    op.job_id,
-                    job.status.label()
-                ),
-            ),
-            Seen::Present(job) => Decision::Wait {
-                requeue_after_ms: JOB_POLL_MS,
-                why: format!(
-                    "job {} is {}; waiting for it to run before stopping it",
-                    op.job_id,
-                    job.status.label()
-                ),
-            },
-            Seen::Absent => fail(
-                now_ms,
-                format!(
-                    "job {} no longer exists and flink does not know stop trigger {trigger_id}: \
-                     if the stop completed, find the savepoint in the savepoint directory and \
-                     restore the job from it by hand",
-                    op.job_id
-                ),
+                event_kind::STOP_TRIGGERED,
+                format!("stop-with-savepoint of job {} triggered (trigger {trigger_id})", op.job_id),
             ),
         },
+        // This is where a later version may look the savepoint up in the job's checkpoint
+        // history instead of failing.
+        Seen::Present(job) if job.status == JobStatus::Finished => fail(
+            now_ms,
+            format!(
+                "flink no longer knows stop trigger {trigger_id} and job {} is FINISHED: the \
+                 stop probably completed but its savepoint location was lost (jobmanager \
+                 restart?); find the savepoint in the job's checkpoint history or the \
+                 savepoint directory and restore the job from it by hand",
+                op.job_id
+            ),
+        ),
+        Seen::Present(job) if job.status.is_terminal() => fail(
+            now_ms,
+            format!(
+                "job {} is {} and flink knows no savepoint for trigger {trigger_id}: \
+                 restore it from its latest checkpoint",
+                op.job_id,
+                job.status.label()
+            ),
+        ),
+        Seen::Present(job) => Decision::Wait {
+            requeue_after_ms: JOB_POLL_MS,
+            why: format!("job {} is {}; waiting for it to run before stopping it", op.job_id, job.status.label()),
+        },
+        Seen::Absent => fail(
+            now_ms,
+            format!(
+                "job {} no longer exists and flink does not know stop trigger {trigger_id}: \
+                 if the stop completed, find the savepoint in the savepoint directory and \
+                 restore the job from it by hand",
+                op.job_id
+            ),
+        ),
     }
 }
 
