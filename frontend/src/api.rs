@@ -55,6 +55,8 @@ pub struct RescaleFilter {
     pub phase: Option<PhaseName>,
     pub cluster: Option<String>,
     pub job: Option<String>,
+    /// A deployment: its requests under every Flink job id it has had.
+    pub deployment: Option<String>,
     pub mine: bool,
     pub awaiting_me: bool,
 }
@@ -70,6 +72,9 @@ impl RescaleFilter {
         }
         if let Some(job) = &self.job {
             pairs.push(format!("job={}", encode(job)));
+        }
+        if let Some(deployment) = &self.deployment {
+            pairs.push(format!("deployment={}", encode(deployment)));
         }
         if self.mine {
             pairs.push("mine=true".to_owned());

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use fantoccini::{Client, Locator};
+
 use crate::paths::scratch_dir;
 use crate::ports::free_port;
 use crate::process::{ChildGuard, log_tail};
@@ -91,4 +93,43 @@ pub fn screenshots_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::paths::repo_root().join("target/test-artifacts"))
         .join("screenshots")
+}
+
+/// How long a page may take to show what a test waits for.
+pub const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The element matching `css`, once the page shows it (within [`PAGE_TIMEOUT`]).
+pub async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(PAGE_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|error| anyhow::anyhow!("no {css} within {PAGE_TIMEOUT:?}: {error}"))
+}
+
+/// Waits until every element matching `css` exists and `accept` holds for the texts of all of them.
+pub async fn texts_until(
+    client: &Client,
+    css: &str,
+    timeout: Duration,
+    accept: impl Fn(&[String]) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let mut last = Vec::new();
+    loop {
+        if let Ok(elements) = client.find_all(Locator::Css(css)).await {
+            let mut texts = Vec::with_capacity(elements.len());
+            for element in elements {
+                // An element replaced while reading is read again on the next round.
+                texts.push(element.text().await.unwrap_or_default().trim().to_owned());
+            }
+            if !texts.is_empty() && accept(&texts) {
+                return Ok(texts);
+            }
+            last = texts;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{css} never matched within {timeout:?}; last texts: {last:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

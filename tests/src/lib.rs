@@ -6,6 +6,7 @@
 //! test ends or panics, and is recorded in a PID file so that the next run reaps anything a
 //! crashed run left behind.
 
+pub mod api;
 pub mod backend;
 pub mod browser;
 pub mod config;

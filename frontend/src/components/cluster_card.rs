@@ -48,7 +48,9 @@ pub fn ClusterCard(
                     if jobs.is_empty() {
                         return view! { <p class="empty">"No jobs on this cluster."</p> }.into_any();
                     }
-                    let (live, ended): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|job| !job.status.is_terminal());
+                    // A job a rescale resubmitted under a new id is shown once, as its current job.
+                    let jobs = jobs.into_iter().filter(|job| job.superseded_by.is_none());
+                    let (live, ended): (Vec<_>, Vec<_>) = jobs.partition(|job| !job.status.is_terminal());
                     let ended_count = ended.len();
                     let live_rows = live.into_iter().map(|job| view! { <JobRow cluster_id=id.clone() job=job/> }).collect_view();
                     let ended_rows = ended.into_iter().map(|job| view! { <JobRow cluster_id=id.clone() job=job/> }).collect_view();

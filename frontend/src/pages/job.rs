@@ -3,11 +3,13 @@
 
 mod job_head;
 mod job_savepoints;
+mod lineage_panel;
 mod not_running_notice;
 mod vertices_panel;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_params_map};
 use rescaler_shared::access::Role;
 use rescaler_shared::api::{JobDetailResponse, SavepointRecord};
 use rescaler_shared::flink::JobStatus;
@@ -24,6 +26,7 @@ use crate::metrics::MetricsFeed;
 use crate::session::use_session;
 use job_head::JobHead;
 use job_savepoints::JobSavepoints;
+use lineage_panel::LineagePanel;
 use not_running_notice::NotRunningNotice;
 use vertices_panel::VerticesPanel;
 
@@ -46,11 +49,18 @@ fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
     let session = use_session();
     let (detail_cluster, detail_job) = (cluster_id.clone(), job_id.clone());
     let detail = Fetch::new(move || session.client().job(&detail_cluster, &detail_job));
+    // The job's deployment, once known: its requests are those of every job id it has had.
+    let deployment_id = Memo::new(move |_| {
+        detail.get().and_then(Result::ok).and_then(|detail| detail.deployment).map(|deployment| deployment.id)
+    });
+    follow_to_current_job(detail, cluster_id.clone(), job_id.clone());
     let (ops_cluster, ops_job) = (cluster_id.clone(), job_id.clone());
     let operations = Fetch::new(move || {
+        let deployment = deployment_id.get();
         let filter = RescaleFilter {
             cluster: Some(ops_cluster.clone()),
-            job: Some(ops_job.clone()),
+            job: deployment.is_none().then(|| ops_job.clone()),
+            deployment,
             ..RescaleFilter::default()
         };
         session.client().rescales(&filter)
@@ -75,6 +85,18 @@ fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
     }
 }
 
+/// An earlier Flink job id of a deployment shows the job as it runs now: the page moves on to
+/// the deployment's current job id.
+fn follow_to_current_job(detail: Fetch<JobDetailResponse>, cluster_id: String, job_id: String) {
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        let current = detail.get().and_then(Result::ok).and_then(|detail| detail.deployment).map(|d| d.current_job_id);
+        if let Some(current) = current.filter(|current| *current != job_id) {
+            navigate(&format!("/clusters/{cluster_id}/jobs/{current}"), NavigateOptions { replace: true, ..Default::default() });
+        }
+    });
+}
+
 /// The page once the job is loaded.
 fn job_body(
     detail: JobDetailResponse,
@@ -97,6 +119,7 @@ fn job_body(
 
     view! {
         <JobHead job=job.clone() link=detail.link.clone()/>
+        {detail.deployment.clone().filter(|deployment| deployment.lineage.len() > 1).map(|deployment| view! { <LineagePanel deployment=deployment/> })}
         {active}
         {not_running}
         <VerticesPanel vertices=job.vertices.clone() limits=detail.limits.clone() feed=feed/>

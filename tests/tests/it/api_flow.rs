@@ -3,46 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use harness::api::Api;
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
 use serde_json::{Value, json};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        user: Option<&str>,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.base));
-        if let Some(user) = user {
-            request = request.bearer_auth(format!("{user}-token"));
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    async fn get(&self, path: &str, user: &str) -> anyhow::Result<(u16, Value)> {
-        self.call(reqwest::Method::GET, path, Some(user), None).await
-    }
-
-    async fn post(&self, path: &str, user: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        self.call(reqwest::Method::POST, path, Some(user), Some(body)).await
-    }
-}
 
 fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: &str) {
     assert_eq!(status, expected_status, "{body}");
@@ -56,7 +22,7 @@ async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
     let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
-    let api = Api { http: reqwest::Client::new(), base: backend.url() };
+    let api = Api::new(backend.url());
     let cluster = rig::CLUSTER_ID;
 
     // Who am I, what is there.
@@ -83,8 +49,7 @@ async fn alice_requests_bob_approves_and_the_audit_shows_each_step() -> anyhow::
     let (status, body) = api.post("/rescales", "alice", json!({"cluster_id": cluster, "job_id": 7})).await?;
     assert_envelope(status, &body, 400, "bad_request");
     let raw = api
-        .http
-        .post(format!("{}/api/v1/rescales", api.base))
+        .request(reqwest::Method::POST, "/rescales")
         .bearer_auth("alice-token")
         .header("content-type", "application/json")
         .body("{not json")

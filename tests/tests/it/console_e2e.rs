@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use harness::Browser;
+use harness::browser::{PAGE_TIMEOUT, element, texts_until};
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
 
-/// How long a page may take to show what the test waits for.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the approved rescale may take to complete on real Flink.
 const RESCALE_TIMEOUT: Duration = Duration::from_secs(180);
 /// WebDriver's Enter key.
@@ -25,47 +24,12 @@ async fn screenshot(browser: &Browser, step: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
-    client
-        .wait()
-        .at_most(PAGE_TIMEOUT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|error| anyhow::anyhow!("no {css} within {PAGE_TIMEOUT:?}: {error}"))
-}
-
 /// Scrolls the element matching `css` to the middle of the window (screenshots show the window).
 async fn scroll_to(client: &Client, css: &str) -> anyhow::Result<()> {
     client
         .execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", vec![serde_json::json!(css)])
         .await?;
     Ok(())
-}
-
-/// Waits until every element matching `css` exists and `accept` holds for the texts of all of them.
-async fn texts_until(
-    client: &Client,
-    css: &str,
-    timeout: Duration,
-    accept: impl Fn(&[String]) -> bool,
-) -> anyhow::Result<Vec<String>> {
-    let deadline = Instant::now() + timeout;
-    let mut last = Vec::new();
-    loop {
-        if let Ok(elements) = client.find_all(Locator::Css(css)).await {
-            let mut texts = Vec::with_capacity(elements.len());
-            for element in elements {
-                // An element replaced while reading is read again on the next round.
-                texts.push(element.text().await.unwrap_or_default().trim().to_owned());
-            }
-            if !texts.is_empty() && accept(&texts) {
-                return Ok(texts);
-            }
-            last = texts;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "{css} never matched within {timeout:?}; last texts: {last:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// The phase the request page shows (`data-phase` of its badge).

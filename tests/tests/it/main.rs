@@ -8,10 +8,14 @@ mod api_fuzz;
 mod auth_oidc;
 /// Headless Chromium loads the console served by the local binary and reads it.
 mod browser_console;
+/// One job, one history: two savepoint rescales, three Flink job ids, one job in the console.
+mod console_deployment;
 /// The console in two browsers: alice requests, bob approves from his inbox, both watch it complete.
 mod console_e2e;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
 mod crash_recovery;
+/// The approvals inbox follows the one permission rule: no expired request in anyone's inbox.
+mod inbox;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
 mod flink_client;
 /// The harness itself: a real Flink cluster runs the sample job submitted over REST.
