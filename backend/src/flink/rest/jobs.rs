@@ -1,0 +1,128 @@
+//! Jobs and the cluster they run on: the overview, the job list, a job's detail with its
+//! vertices and checkpointing, and cancelling a job.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus, VertexView};
+use serde::de::DeserializeOwned;
+
+use super::RestFlinkClient;
+use super::http::{millis, segment};
+use crate::flink::{CheckpointConfig, FlinkError, FlinkResult, JobDetail, JobSummary, TaskCounts, wire};
+
+impl RestFlinkClient {
+    pub(super) async fn overview(&self) -> FlinkResult<wire::Overview> {
+        self.get("the cluster overview", "/overview").await
+    }
+
+    /// The overview as the product sees it; the version is remembered on the way.
+    pub(super) async fn cluster_view(&self) -> FlinkResult<ClusterView> {
+        let overview = self.overview().await?;
+        if let Err(error) = self.remember_version(&overview.flink_version) {
+            tracing::warn!(error = %error, "flink version not understood");
+        }
+        Ok(ClusterView {
+            flink_version: overview.flink_version,
+            taskmanagers: overview.taskmanagers,
+            slots_total: overview.slots_total,
+            slots_available: overview.slots_available,
+        })
+    }
+
+    pub(super) async fn job_summaries(&self) -> FlinkResult<Vec<JobSummary>> {
+        let overview: wire::JobsOverview = self.get("the job list", "/jobs/overview").await?;
+        Ok(overview
+            .jobs
+            .into_iter()
+            .map(|job| JobSummary {
+                status: parse_status(&job.state, JobStatus::Unknown),
+                id: job.jid,
+                name: job.name,
+                start_time_ms: millis(job.start_time),
+            })
+            .collect())
+    }
+
+    pub(super) async fn fetch_job_detail(&self, job_id: &str) -> FlinkResult<Option<JobDetail>> {
+        let what = format!("job {job_id}");
+        let path = format!("/jobs/{}", segment(job_id));
+        let Some(details) = self.get_optional::<wire::JobDetails>(&what, &path).await? else {
+            return Ok(None);
+        };
+        let checkpointing = match self.fetch_checkpoint_config(job_id).await {
+            Ok(config) => config.is_some_and(|config| config.periodic()),
+            // Flink answered, but not with a configuration: no checkpointing to rely on.
+            Err(FlinkError::NotFound { .. } | FlinkError::Rejected { .. }) => false,
+            Err(error) => return Err(error),
+        };
+        Ok(Some(job_detail_from_wire(details, checkpointing)))
+    }
+
+    pub(super) async fn fetch_checkpoint_config(&self, job_id: &str) -> FlinkResult<Option<CheckpointConfig>> {
+        let what = format!("the checkpoint configuration of job {job_id}");
+        let path = format!("/jobs/{}/checkpoints/config", segment(job_id));
+        let config = self.get_optional::<wire::CheckpointConfig>(&what, &path).await?;
+        Ok(config.map(|config| CheckpointConfig {
+            interval_ms: u64::try_from(config.interval)
+                .ok()
+                .filter(|interval| *interval > 0 && config.interval != i64::MAX),
+            mode: config.mode,
+        }))
+    }
+
+    pub(super) async fn cancel(&self, job_id: &str) -> FlinkResult<()> {
+        let what = format!("job {job_id}");
+        let path = format!("/jobs/{}?mode=cancel", segment(job_id));
+        let (status, body) = self.exchange(&what, self.request(Method::PATCH, &path)).await?;
+        // 409: "the job has already reached another terminal state": nothing to cancel.
+        if status.is_success() || status == StatusCode::CONFLICT {
+            return Ok(());
+        }
+        Err(FlinkError::from_status(&what, status, &body))
+    }
+}
+
+/// A status string (`RUNNING`) as one of the shared enums; unknown strings become `Unknown`.
+fn parse_status<T: DeserializeOwned>(text: &str, unknown: T) -> T {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(unknown)
+}
+
+fn scheduler_kind(scheduler_type: Option<&str>) -> SchedulerKind {
+    match scheduler_type {
+        Some("Adaptive") => SchedulerKind::Adaptive,
+        // The adaptive batch scheduler cannot rescale a running job either.
+        Some("Default" | "AdaptiveBatch") => SchedulerKind::Default,
+        _ => SchedulerKind::Unknown,
+    }
+}
+
+fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool) -> JobDetail {
+    let mut tasks = BTreeMap::new();
+    let mut vertices = Vec::with_capacity(details.vertices.len());
+    for vertex in details.vertices {
+        let mut counts = TaskCounts::default();
+        for (state, count) in &vertex.tasks {
+            counts.add(parse_status(state, TaskStatus::Unknown), *count);
+        }
+        tasks.insert(vertex.id.clone(), counts);
+        vertices.push(VertexView {
+            status: parse_status(&vertex.status, TaskStatus::Unknown),
+            id: vertex.id,
+            name: vertex.name,
+            parallelism: vertex.parallelism,
+            max_parallelism: vertex.max_parallelism,
+        });
+    }
+    let job = JobView {
+        id: details.jid,
+        name: details.name,
+        status: parse_status(&details.state, JobStatus::Unknown),
+        scheduler: scheduler_kind(details.scheduler_type.as_deref()),
+        checkpointing,
+        has_completed_checkpoint: None,
+        start_time_ms: millis(details.start_time),
+        vertices,
+    };
+    JobDetail { job, tasks }
+}
