@@ -10,6 +10,8 @@ source "$here/scripts/env.sh"
 # The deployment template: linted, and checked against the code (handlers, variables, keys).
 "$RESCALER_CACHE/cfn-lint-venv/bin/cfn-lint" "$here/infra/template.yaml"
 "$RESCALER_CACHE/cfn-lint-venv/bin/python" "$here/infra/check_template.py"
+# The layering rules of ARCHITECTURE.md: no import cycle, no oversized module or function.
+python3 "$here/scripts/check_layers.py"
 cd "$here"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"

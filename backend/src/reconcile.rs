@@ -338,8 +338,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs passes until `shutdown` resolves: at most 250 ms apart while an operation is
-    /// executing, woken at once by `kick` (an approval).
+    /// Runs passes until `shutdown` resolves: as soon as the operations ask (100 ms while one
+    /// is executing, see the poll constants of `phase`), at least every 2 s, and at once when
+    /// `kick` fires (an approval).
     pub async fn run(self: Arc<Self>, kick: Arc<tokio::sync::Notify>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {

@@ -2,7 +2,7 @@
 //!
 //! Two implementations: [`S3Store`] (aws-sdk-s3 with `If-None-Match: *` and `If-Match: <etag>`)
 //! and [`DirStore`] (a directory, the embedded default of the local binary). Both pass the same
-//! contract tests (`tests/tests/store_contract.rs`), the S3 one against a real S3 server.
+//! contract tests (`tests/tests/it/store_contract.rs`), the S3 one against a real S3 server.
 //!
 //! Architecture Invariant: every write that depends on what was read is conditional. A writer
 //! that lost a race gets [`StoreError::Conflict`] and must re-read; nothing is overwritten blind.
