@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::MISSING_OBSERVATION_POLL_MS;
+use super::observation::{Observation, Seen};
+use crate::flink::JobView;
 use crate::operation::{
     Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
 };
@@ -103,6 +105,22 @@ pub(super) fn transition(to: Phase, event: OperationEvent) -> Decision {
 
 pub(super) fn fail(now_ms: u64, reason: String) -> Decision {
     transition(Phase::Failed { reason: reason.clone() }, OperationEvent::by_system(now_ms, event_kind::FAILED, reason))
+}
+
+/// The original job of an in-place step, running or about to: a wait while it was not read,
+/// the failure `gone` or `ended` describes when it is absent or terminal.
+pub(super) fn live_job<'a>(
+    op: &Operation,
+    obs: &'a Observation,
+    gone: impl FnOnce() -> String,
+    ended: impl FnOnce(&JobView) -> String,
+) -> Result<&'a JobView, Box<Decision>> {
+    match &obs.job {
+        None => Err(Box::new(wait_for_observation(&format!("job {}", op.job_id)))),
+        Some(Seen::Absent) => Err(Box::new(fail(obs.now_ms, gone()))),
+        Some(Seen::Present(job)) if job.status.is_terminal() => Err(Box::new(fail(obs.now_ms, ended(job)))),
+        Some(Seen::Present(job)) => Ok(job),
+    }
 }
 
 pub(super) fn wait_for_observation(what: &str) -> Decision {

@@ -1,8 +1,8 @@
 //! The in-place path: send the target resource requirements to the adaptive scheduler.
 
-use super::decision::{Action, Decision, fail, wait_for_observation};
+use super::decision::{Action, Decision, live_job};
 use super::messages::{describe_duration, describe_parallelism};
-use super::observation::{Needs, Observation, Seen};
+use super::observation::{Needs, Observation};
 use super::rollback::start_in_place_rollback;
 use crate::operation::{Operation, OperationEvent, Phase, event_kind};
 
@@ -13,33 +13,26 @@ pub(super) fn needs_applying() -> Needs {
 
 pub(super) fn decide_applying(op: &Operation, obs: &Observation, since_ms: u64) -> Decision {
     let now_ms = obs.now_ms;
-    let Some(job) = &obs.job else {
-        return wait_for_observation(&format!("job {}", op.job_id));
-    };
-    let job = match job {
-        Seen::Absent => {
-            return fail(
-                now_ms,
-                format!(
-                    "job {} disappeared while its new resource requirements were being sent; \
-                     restore it from its latest checkpoint",
-                    op.job_id
-                ),
-            );
-        }
-        Seen::Present(job) => job,
-    };
-    if job.status.is_terminal() {
-        return fail(
-            now_ms,
+    let job = match live_job(
+        op,
+        obs,
+        || {
             format!(
-                "job {} is {} while its new resource requirements were being sent; restore it \
-                 from its latest checkpoint",
+                "job {} disappeared while its new resource requirements were being sent; restore it from its latest checkpoint",
+                op.job_id
+            )
+        },
+        |job| {
+            format!(
+                "job {} is {} while its new resource requirements were being sent; restore it from its latest checkpoint",
                 op.job_id,
                 job.status.label()
-            ),
-        );
-    }
+            )
+        },
+    ) {
+        Ok(job) => job,
+        Err(decision) => return *decision,
+    };
     if op.timed_out(since_ms, now_ms) {
         return start_in_place_rollback(
             now_ms,

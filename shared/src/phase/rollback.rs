@@ -2,7 +2,7 @@
 //! original resource requirements back in place.
 
 use super::JOB_POLL_MS;
-use super::decision::{Action, Decision, fail, transition, wait_for_observation};
+use super::decision::{Action, Decision, fail, live_job, transition, wait_for_observation};
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
 use crate::flink::{JobStatus, JobView};
@@ -220,33 +220,26 @@ fn decide_in_place_rollback(
     requirements_sent_at_ms: Option<u64>,
 ) -> Decision {
     let now_ms = obs.now_ms;
-    let Some(job) = &obs.job else {
-        return wait_for_observation(&format!("job {}", op.job_id));
-    };
-    let job = match job {
-        Seen::Absent => {
-            return fail(
-                now_ms,
-                format!(
-                    "job {} disappeared during the rollback: restore it from its latest \
-                     checkpoint (the rescale failed: {reason})",
-                    op.job_id
-                ),
-            );
-        }
-        Seen::Present(job) => job,
-    };
-    if job.status.is_terminal() {
-        return fail(
-            now_ms,
+    let job = match live_job(
+        op,
+        obs,
+        || {
             format!(
-                "job {} is {} during the rollback: restore it from its latest checkpoint (the \
-                 rescale failed: {reason})",
+                "job {} disappeared during the rollback: restore it from its latest checkpoint (the rescale failed: {reason})",
+                op.job_id
+            )
+        },
+        |job| {
+            format!(
+                "job {} is {} during the rollback: restore it from its latest checkpoint (the rescale failed: {reason})",
                 op.job_id,
                 job.status.label()
-            ),
-        );
-    }
+            )
+        },
+    ) {
+        Ok(job) => job,
+        Err(decision) => return *decision,
+    };
     match requirements_sent_at_ms {
         None => decide_in_place_before_sending(op, now_ms, reason, since_ms, job),
         Some(sent_at_ms) => decide_in_place_after_sending(op, now_ms, reason, sent_at_ms, job),
