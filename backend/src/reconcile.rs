@@ -226,6 +226,10 @@ impl Engine {
                     action: action_label(action).to_owned(),
                 });
                 let leased = self.records.replace_operation(&operation, &version).await?;
+                if let Action::SubmitJob { job_id, .. } = action {
+                    // The job will belong to the operation's deployment from its first moment.
+                    self.records.reserve_job_id(&operation, job_id, now).await?;
+                }
                 self.perform(&operation, cluster.as_ref(), action).await?;
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, self.now());

@@ -4,7 +4,7 @@
 //! | key | what |
 //! |---|---|
 //! | `operations/<op>.json` | an [`Operation`], rewritten by compare-and-swap |
-//! | `active/<cluster>/<job>.json` | the id of the job's one non-terminal operation (create-only) |
+//! | `active/<cluster>/<deployment>.json` | the id of the deployment's one non-terminal operation (create-only; keyed by job id for records from before deployments) |
 //! | `artifacts/<sha256>/meta.json`, `artifacts/<sha256>/jar` | an uploaded jar |
 //! | `links/<cluster>/<job>.json` | how to resubmit a job: artifact, entry class, arguments |
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
@@ -66,7 +66,9 @@ impl Records {
 
     /// Stores a new operation, refusing when its job already has a non-terminal one.
     pub async fn create_operation(&self, operation: &Operation) -> Result<Version, CreateError> {
-        let marker_key = active_key(&operation.cluster_id, &operation.job_id);
+        // One active operation per deployment, whichever of its job ids it names: a second
+        // rescale must not stop the job the first one is still verifying or rolling back.
+        let marker_key = active_key(&operation.cluster_id, operation.managed_job_id());
         let marker = ActiveMarker { operation_id: operation.id.clone() };
         for _ in 0..3 {
             match self.store.create_json(&marker_key, &marker).await {
@@ -111,9 +113,11 @@ impl Records {
         Ok(ids)
     }
 
-    /// The id of the job's non-terminal operation, if any.
-    pub async fn active_operation_for(&self, cluster_id: &str, job_id: &str) -> StoreResult<Option<String>> {
-        let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&active_key(cluster_id, job_id)).await? else {
+    /// The id of the non-terminal operation of a deployment (or, for records from before
+    /// deployments, of a job), if any.
+    pub async fn active_operation_for(&self, cluster_id: &str, managed_job_id: &str) -> StoreResult<Option<String>> {
+        let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&active_key(cluster_id, managed_job_id)).await?
+        else {
             return Ok(None);
         };
         Ok(match self.operation(&marker.operation_id).await? {
@@ -124,7 +128,7 @@ impl Records {
 
     /// Frees the job of a terminal operation, if the marker is still that operation's.
     pub async fn release_job(&self, operation: &Operation) -> StoreResult<()> {
-        let key = active_key(&operation.cluster_id, &operation.job_id);
+        let key = active_key(&operation.cluster_id, operation.managed_job_id());
         if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await?
             && marker.operation_id == operation.id
         {

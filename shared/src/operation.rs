@@ -218,6 +218,12 @@ impl Operation {
         self.events.push(event);
     }
 
+    /// What may have one active operation at a time: the job's deployment (all its Flink job
+    /// ids), or the job itself in records written before deployments existed.
+    pub fn managed_job_id(&self) -> &str {
+        if self.deployment_id.is_empty() { &self.job_id } else { &self.deployment_id }
+    }
+
     /// The operation ended, one way or another.
     pub fn is_terminal(&self) -> bool {
         self.phase.name().is_terminal()

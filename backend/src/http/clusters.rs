@@ -105,7 +105,11 @@ pub async fn jobs(
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
     let jobs = handle.jobs().await?;
-    let deployments = state.records.deployments(&cluster_id).await?;
+    // The list comes from Flink; the store only adds which deployment a job belongs to.
+    let deployments = state.records.deployments(&cluster_id).await.unwrap_or_else(|error| {
+        tracing::warn!(cluster.id = %cluster_id, %error, "deployments unreadable; listing jobs without them");
+        Vec::new()
+    });
     let deployment_of = |job_id: &str| deployments.iter().find(|deployment| deployment.has_job(job_id));
     Ok(Json(
         jobs.into_iter()
@@ -199,8 +203,9 @@ pub async fn job(
             StrategyOption { strategy, possible: reasons.is_empty(), reasons }
         })
         .collect();
-    let active_operation = state.records.active_operation_for(&cluster_id, &job_id).await?;
     let deployment = state.records.deployment_of_job(&cluster_id, &job_id).await?;
+    let managed_job_id = deployment.as_ref().map_or(job_id.as_str(), |deployment| deployment.id.as_str());
+    let active_operation = state.records.active_operation_for(&cluster_id, managed_job_id).await?;
     Ok(Json(JobDetailResponse { cluster_id, job, limits, strategies, link, active_operation, deployment }))
 }
 

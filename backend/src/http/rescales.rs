@@ -156,7 +156,8 @@ pub struct ListFilter {
     pub cluster: Option<String>,
     /// Only requests for this Flink job id.
     pub job: Option<String>,
-    /// Only requests for this deployment (a managed job under all its Flink job ids).
+    /// Only requests for this deployment (a managed job under all its Flink job ids); with
+    /// `cluster`, older requests for any of its job ids too.
     pub deployment: Option<String>,
     /// Only the caller's own requests.
     #[serde(default)]
@@ -187,6 +188,20 @@ pub async fn list(
 ) -> Result<Json<Vec<Operation>>, ApiError> {
     let operations = state.records.all_operations().await?;
     let now = now_ms();
+    // Requests written before deployments existed name no deployment: with the cluster, they
+    // belong to it by their job id.
+    let lineage: Vec<String> = match (&filter.deployment, &filter.cluster) {
+        (Some(deployment_id), Some(cluster_id)) => state
+            .records
+            .deployment(cluster_id, deployment_id)
+            .await?
+            .map(|deployment| deployment.job_ids().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let in_deployment = |op: &Operation, deployment_id: &String| {
+        op.deployment_id == *deployment_id || (op.deployment_id.is_empty() && lineage.contains(&op.job_id))
+    };
     Ok(Json(
         operations
             .into_iter()
@@ -194,7 +209,7 @@ pub async fn list(
             .filter(|op| filter.phase.is_none_or(|phase| op.phase.name() == phase))
             .filter(|op| filter.cluster.as_ref().is_none_or(|c| &op.cluster_id == c))
             .filter(|op| filter.job.as_ref().is_none_or(|j| &op.job_id == j))
-            .filter(|op| filter.deployment.as_ref().is_none_or(|d| op.deployment_id == *d))
+            .filter(|op| filter.deployment.as_ref().is_none_or(|d| in_deployment(op, d)))
             .filter(|op| !filter.mine || identity.is(&op.requested_by))
             .filter(|op| !filter.awaiting_me || user_action::refusal(op, &identity, UserAction::Approve, now).is_none())
             .collect(),

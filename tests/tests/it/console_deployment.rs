@@ -69,7 +69,8 @@ async fn two_savepoint_rescales_leave_one_job_with_one_history() -> anyhow::Resu
         assert_eq!(status, 200, "{detail}");
         let deployment = &detail["deployment"];
         assert_eq!(text(&deployment["current_job_id"]), third_job, "{detail}");
-        let ids: Vec<String> = deployment["lineage"].as_array().into_iter().flatten().map(|e| text(&e["job_id"])).collect();
+        let ids: Vec<String> =
+            deployment["lineage"].as_array().into_iter().flatten().map(|e| text(&e["job_id"])).collect();
         assert_eq!(ids, lineage, "{detail}");
         let (_, savepoints) = api.get(&format!("/clusters/{cluster}/jobs/{job_id}/savepoints"), "victor").await?;
         assert_eq!(savepoints.as_array().map(Vec::len), Some(2), "the deployment's savepoints: {savepoints}");
@@ -77,7 +78,8 @@ async fn two_savepoint_rescales_leave_one_job_with_one_history() -> anyhow::Resu
     let (_, history) = api.get(&format!("/rescales?deployment={first_job}"), "victor").await?;
     assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
     let (_, jobs) = api.get(&format!("/clusters/{cluster}/jobs"), "victor").await?;
-    let current: Vec<&Value> = jobs.as_array().into_iter().flatten().filter(|job| job["superseded_by"].is_null()).collect();
+    let current: Vec<&Value> =
+        jobs.as_array().into_iter().flatten().filter(|job| job["superseded_by"].is_null()).collect();
     assert_eq!(current.len(), 1, "one current job: {jobs}");
     assert_eq!(text(&current[0]["id"]), third_job);
 

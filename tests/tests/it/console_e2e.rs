@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use harness::Browser;
-use harness::browser::{PAGE_TIMEOUT, element, texts_until};
 use harness::backend::LocalBackend;
+use harness::browser::{PAGE_TIMEOUT, element, texts_until};
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};

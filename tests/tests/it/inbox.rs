@@ -49,7 +49,7 @@ async fn an_expired_request_is_in_nobodys_inbox() -> anyhow::Result<()> {
     for approver in ["bob", "carol", "admin"] {
         let (status, inbox) = api.get("/rescales?awaiting_me=true", approver).await?;
         assert_eq!(status, 200, "{inbox}");
-        assert_eq!(ids(&inbox), [open.id.clone()], "{approver}'s inbox: {inbox}");
+        assert_eq!(ids(&inbox), std::slice::from_ref(&open.id), "{approver}'s inbox: {inbox}");
     }
     for nobody in ["alice", "victor"] {
         let (_, inbox) = api.get("/rescales?awaiting_me=true", nobody).await?;
@@ -65,6 +65,6 @@ async fn an_expired_request_is_in_nobodys_inbox() -> anyhow::Result<()> {
     let (_, inbox) = api.get("/rescales?awaiting_me=true", "bob").await?;
     assert_eq!(ids(&inbox), Vec::<String>::new(), "{inbox}");
     let (_, inbox) = api.get("/rescales?awaiting_me=true", "carol").await?;
-    assert_eq!(ids(&inbox), [open.id.clone()], "{inbox}");
+    assert_eq!(ids(&inbox), std::slice::from_ref(&open.id), "{inbox}");
     Ok(())
 }

@@ -14,12 +14,12 @@ mod console_deployment;
 mod console_e2e;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
 mod crash_recovery;
-/// The approvals inbox follows the one permission rule: no expired request in anyone's inbox.
-mod inbox;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
 mod flink_client;
 /// The harness itself: a real Flink cluster runs the sample job submitted over REST.
 mod flink_harness;
+/// The approvals inbox follows the one permission rule: no expired request in anyone's inbox.
+mod inbox;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
