@@ -92,7 +92,10 @@ fn follow_to_current_job(detail: Fetch<JobDetailResponse>, cluster_id: String, j
     Effect::new(move |_| {
         let current = detail.get().and_then(Result::ok).and_then(|detail| detail.deployment).map(|d| d.current_job_id);
         if let Some(current) = current.filter(|current| *current != job_id) {
-            navigate(&format!("/clusters/{cluster_id}/jobs/{current}"), NavigateOptions { replace: true, ..Default::default() });
+            navigate(
+                &format!("/clusters/{cluster_id}/jobs/{current}"),
+                NavigateOptions { replace: true, ..Default::default() },
+            );
         }
     });
 }
