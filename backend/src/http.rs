@@ -6,6 +6,7 @@ mod clusters;
 mod error;
 mod extract;
 pub mod openapi;
+mod preflight;
 mod rescales;
 mod schema;
 
@@ -62,7 +63,7 @@ pub fn app(state: AppState) -> Router {
                 .post(artifacts::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(artifacts::MAX_ARTIFACT_BYTES)),
         )
-        .route("/preflight", post(rescales::preflight))
+        .route("/preflight", post(preflight::preflight))
         .route("/rescales", get(rescales::list).post(rescales::create))
         .route("/rescales/{id}", get(rescales::get))
         .route("/rescales/{id}/approve", post(rescales::approve))

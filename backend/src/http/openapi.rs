@@ -30,7 +30,7 @@ pub const BEARER: &str = "bearer";
         super::artifacts::deploy,
         super::artifacts::list,
         super::artifacts::upload,
-        super::rescales::preflight,
+        super::preflight::preflight,
         super::rescales::list,
         super::rescales::create,
         super::rescales::get,
