@@ -292,7 +292,8 @@ mod tests {
     use super::{CreateError, Records};
     use crate::store::DirStore;
 
-    fn request(id: &str, job_id: &str) -> Operation {
+    /// A request by alice for `job_id` on cluster `c`, created at 1 ms.
+    pub(super) fn request(id: &str, job_id: &str) -> Operation {
         Operation::new(
             id.to_owned(),
             OperationRequest {

@@ -148,7 +148,7 @@ impl Records {
 mod tests {
     use std::sync::Arc;
 
-    use rescaler_shared::operation::{Operation, OperationEvent, OperationRequest, Strategy, Target, event_kind};
+    use rescaler_shared::operation::{Operation, OperationEvent, event_kind};
 
     use crate::records::{CreateError, Records};
     use crate::store::DirStore;
@@ -163,23 +163,7 @@ mod tests {
     }
 
     fn request(id: &str, job_id: &str, deployment_id: &str) -> Operation {
-        let mut operation = Operation::new(
-            id.to_owned(),
-            OperationRequest {
-                cluster_id: "c".into(),
-                job_id: job_id.into(),
-                job_name: "counter".into(),
-                target: Target::Uniform { parallelism: 2 },
-                strategy: Strategy::Savepoint,
-                reason: "r".into(),
-                requested_by: "alice".into(),
-                required_approvals: 1,
-                approval_window_ms: 1000,
-                verify_timeout_ms: 1000,
-                artifact: None,
-            },
-            1,
-        );
+        let mut operation = crate::records::tests::request(id, job_id);
         operation.deployment_id = deployment_id.to_owned();
         operation
     }
