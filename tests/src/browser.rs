@@ -95,6 +95,10 @@ pub fn screenshots_dir() -> PathBuf {
         .join("screenshots")
 }
 
+/// Held for the whole of a console end-to-end test (Flink, the backend and Chromium at once):
+/// two of them side by side on a two-core machine make each other's pages miss their timeouts.
+pub static CONSOLE_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a page may take to show what a test waits for.
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -48,6 +48,7 @@ fn text(value: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_savepoint_rescales_leave_one_job_with_one_history() -> anyhow::Result<()> {
+    let _one_console_test = harness::browser::CONSOLE_TEST.lock().await;
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let (first_job, _) = rig.adopt_sample_job(1, &[]).await?;
     let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();

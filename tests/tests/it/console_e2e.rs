@@ -84,6 +84,7 @@ async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_it_complete() -> anyhow::Result<()> {
+    let _one_console_test = harness::browser::CONSOLE_TEST.lock().await;
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
     let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
