@@ -72,13 +72,14 @@ impl Records {
             let Some((mut deployment, version)) = self.store.get_json::<Deployment>(&key).await? else {
                 return Err(StoreError::Corrupt { key, detail: "deployment disappeared".to_owned() });
             };
-            // Index entries first (normally written before the submit already): once the
-            // deployment names a job, the job leads back to it.
-            for job_id in rescaler_shared::deployment::submitted_job_ids(operation) {
-                self.index_job(&operation.cluster_id, job_id, &deployment.id).await?;
-            }
+            // Already followed: the index entries were written before the lineage named them.
             if !deployment.follow(operation, now_ms) {
                 return Ok(());
+            }
+            // Index entries before the lineage (normally written before the submit already):
+            // once the deployment names a job, the job leads back to it.
+            for job_id in rescaler_shared::deployment::submitted_job_ids(operation) {
+                self.index_job(&operation.cluster_id, job_id, &deployment.id).await?;
             }
             match self.store.replace_json(&key, &deployment, &version).await {
                 Ok(_) => return Ok(()),
