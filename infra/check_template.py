@@ -5,9 +5,13 @@
 - every RESCALER_* variable the template sets is read somewhere in backend/src, and every one
   the backend reads on Lambda (Config::apply_env, kick) is set by the template;
 - the cluster keys the ClustersJson parameter documents are fields of ClusterConfig;
-- the API function ignores the stage in the path (lambda_http).
+- the API function ignores the stage in the path (lambda_http);
+- the records bucket's policy keeps the audit log append-only for every principal (no delete,
+  no put without `If-None-Match`), and the backend writes audit events create-only; the check
+  is itself run against weakened copies of the policy, each of which it must refuse.
 usage: check_template.py (from anywhere; needs PyYAML, which cfn-lint brings)
 """
+import copy
 import pathlib
 import re
 import sys
@@ -35,9 +39,109 @@ def any_tag(loader, suffix, node):
 Loader.add_multi_constructor("!", any_tag)
 
 
+AUDIT_OBJECTS = {"Sub": "${RecordsBucket.Arn}/${RecordsPrefix}audit/*"}
+CREATE_ONLY = {"Null": {"s3:if-none-match": "true"}}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def records_policy_statements(template):
+    policies = [
+        resource for resource in template["Resources"].values()
+        if resource.get("Type") == "AWS::S3::BucketPolicy"
+        and resource.get("Properties", {}).get("Bucket") == {"Ref": "RecordsBucket"}
+    ]
+    if len(policies) != 1:
+        return None
+    return as_list(policies[0]["Properties"]["PolicyDocument"].get("Statement", []))
+
+
+def denies_everyone(statements, action, condition):
+    """Some statement denies `action` on every audit object to every principal, under exactly
+    `condition` (None: unconditionally)."""
+    for statement in statements:
+        if any(key in statement for key in ("NotPrincipal", "NotAction", "NotResource")):
+            continue
+        if statement.get("Effect") != "Deny" or statement.get("Principal") != "*":
+            continue
+        if action not in as_list(statement.get("Action", [])) or AUDIT_OBJECTS not in as_list(statement.get("Resource")):
+            continue
+        if statement.get("Condition") == condition:
+            return True
+    return False
+
+
+def audit_policy_problems(template):
+    """What lets someone delete or rewrite an audit event in the records bucket."""
+    statements = records_policy_statements(template)
+    if statements is None:
+        return ["the records bucket needs exactly one bucket policy"]
+    problems = []
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion"):
+        if not denies_everyone(statements, action, None):
+            problems.append(f"the records bucket policy must deny {action} on audit/* to everyone, unconditionally")
+    if not denies_everyone(statements, "s3:PutObject", CREATE_ONLY):
+        problems.append("the records bucket policy must deny s3:PutObject on audit/* without If-None-Match "
+                        "(Condition Null s3:if-none-match true)")
+    pattern = template["Parameters"]["RecordsPrefix"].get("AllowedPattern", "")
+    if not all(re.fullmatch(pattern, prefix) for prefix in ("", "rescaler/")) or re.fullmatch(pattern, "rescaler"):
+        problems.append("RecordsPrefix must be empty or end with '/', as the audit/* resources assume")
+    return problems
+
+
+def weakened_copies(template):
+    """Copies of the template whose audit protection is weaker, each with what was done."""
+    def statement(copied, sid):
+        return next(s for s in records_policy_statements(copied) if s.get("Sid") == sid)
+
+    def drop(copied, sid):
+        policy = statement(copied, sid)
+        records_policy_statements(copied).remove(policy)
+
+    mutations = {
+        "delete statement removed": lambda c: drop(c, "DenyAuditDelete"),
+        "overwrite statement removed": lambda c: drop(c, "DenyAuditOverwrite"),
+        "DeleteObjectVersion allowed": lambda c: statement(c, "DenyAuditDelete").update(Action=["s3:DeleteObject"]),
+        "delete denied to one principal only": lambda c: statement(c, "DenyAuditDelete").update(
+            Principal={"AWS": "arn:aws:iam::111122223333:root"}),
+        "delete denied only without TLS": lambda c: statement(c, "DenyAuditDelete").update(
+            Condition={"Bool": {"aws:SecureTransport": "false"}}),
+        "overwrite statement turned into an Allow": lambda c: statement(c, "DenyAuditOverwrite").update(Effect="Allow"),
+        "overwrite denied only with If-None-Match": lambda c: statement(c, "DenyAuditOverwrite").update(
+            Condition={"StringEquals": {"s3:if-none-match": "*"}}),
+        "overwrite denied on another prefix": lambda c: statement(c, "DenyAuditOverwrite").update(
+            Resource={"Sub": "${RecordsBucket.Arn}/${RecordsPrefix}audit-old/*"}),
+        "overwrite statement with NotPrincipal": lambda c: statement(c, "DenyAuditOverwrite").update(
+            NotPrincipal={"AWS": "arn:aws:iam::111122223333:root"}),
+        "prefix without a trailing slash allowed": lambda c: c["Parameters"]["RecordsPrefix"].pop("AllowedPattern"),
+    }
+    for name, mutate in mutations.items():
+        copied = copy.deepcopy(template)
+        mutate(copied)
+        yield name, copied
+
+
+def audit_writes_problems():
+    """The backend writes audit events create-only, from one place (Records::audit)."""
+    problems = []
+    for path in (ROOT / "backend/src").rglob("*.rs"):
+        if '"audit/' in path.read_text() and path != ROOT / "backend/src/records.rs":
+            problems.append(f"{path.relative_to(ROOT)} names audit/ keys: only Records::audit writes them")
+    records = (ROOT / "backend/src/records.rs").read_text()
+    body = re.search(r"pub async fn audit\(&self.*?\n    \}\n", records, re.S)
+    if not body or "create_json" not in body.group(0) or re.search(r"replace|\.put|delete", body.group(0)):
+        problems.append("Records::audit must write with create_json only (the bucket refuses other puts)")
+    return problems
+
+
 def main():
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=Loader)
-    problems = []
+    problems = audit_policy_problems(template) + audit_writes_problems()
+    for name, weakened in weakened_copies(template):
+        if not audit_policy_problems(weakened):
+            problems.append(f"the audit policy check accepts a weakened policy ({name})")
     source = "\n".join(p.read_text() for p in (ROOT / "backend/src").rglob("*.rs"))
     binaries = {p.stem for p in (ROOT / "backend/src/bin").glob("*.rs")}
     handler = template["Globals"]["Function"].get("Handler")
