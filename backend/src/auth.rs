@@ -71,13 +71,14 @@ impl Authenticator {
     pub fn new(config: &AuthConfig, http_client: reqwest::Client) -> Result<Self, AuthSetupError> {
         let mode = match config {
             AuthConfig::Tokens { users } => Mode::Tokens(tokens::TokenUsers::new(users)?),
-            AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim } => {
+            AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim, jwks_refresh_secs } => {
                 Mode::Oidc(Box::new(oidc::OidcVerifier::new(oidc::OidcSettings {
                     jwks_url: jwks_url.clone(),
                     issuer: issuer.clone(),
                     audience: audience.clone(),
                     roles_claim: roles_claim.clone(),
                     username_claim: username_claim.clone(),
+                    jwks_refresh_interval: Duration::from_secs((*jwks_refresh_secs).max(1)),
                     http_client,
                 })))
             }
@@ -90,6 +91,16 @@ impl Authenticator {
     pub fn with_jwks_refetch_interval(mut self, interval: Duration) -> Self {
         if let Mode::Oidc(verifier) = &mut self.mode {
             verifier.set_refetch_interval(interval);
+        }
+        self
+    }
+
+    /// Changes how old the cached JWKS may grow before it is fetched again, which bounds how
+    /// long a withdrawn key is still trusted (configured by `jwks_refresh_secs`, default 300 s).
+    /// No effect in `tokens` mode.
+    pub fn with_jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        if let Mode::Oidc(verifier) = &mut self.mode {
+            verifier.set_refresh_interval(interval);
         }
         self
     }

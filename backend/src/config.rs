@@ -74,6 +74,10 @@ pub enum AuthConfig {
         roles_claim: String,
         #[serde(default = "default_username_claim")]
         username_claim: String,
+        /// Age past which the cached JWKS is fetched again: a key the issuer withdrew is no
+        /// longer trusted after this many seconds (`auth/jwks.rs`).
+        #[serde(default = "default_jwks_refresh_secs")]
+        jwks_refresh_secs: u64,
     },
 }
 
@@ -89,6 +93,10 @@ fn default_roles_claim() -> String {
 
 fn default_username_claim() -> String {
     "username".to_owned()
+}
+
+fn default_jwks_refresh_secs() -> u64 {
+    300
 }
 
 /// One user in `tokens` mode.
@@ -214,6 +222,7 @@ impl Config {
     /// | `RESCALER_CLUSTERS_JSON` | the clusters, as a JSON array of cluster tables |
     /// | `RESCALER_OIDC_JWKS_URL`, `RESCALER_OIDC_ISSUER`, `RESCALER_OIDC_AUDIENCE` | `oidc` auth |
     /// | `RESCALER_OIDC_ROLES_CLAIM` | the roles claim (default `cognito:groups`) |
+    /// | `RESCALER_OIDC_JWKS_REFRESH_SECS` | `jwks_refresh_secs` of `oidc` auth (default 300) |
     /// | `RESCALER_DEFAULT_REQUIRED_APPROVALS`, `RESCALER_EXPIRE_AFTER_SECS`, `RESCALER_VERIFY_TIMEOUT_SECS` | approvals |
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(bucket) = var("RESCALER_STORE_BUCKET") {
@@ -236,6 +245,7 @@ impl Config {
                 audience,
                 roles_claim: var("RESCALER_OIDC_ROLES_CLAIM").unwrap_or_else(default_roles_claim),
                 username_claim: var("RESCALER_OIDC_USERNAME_CLAIM").unwrap_or_else(default_username_claim),
+                jwks_refresh_secs: default_jwks_refresh_secs(),
             };
         }
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
@@ -247,6 +257,11 @@ impl Config {
                 })
                 .transpose()
         };
+        if let (Some(secs), AuthConfig::Oidc { jwks_refresh_secs, .. }) =
+            (number("RESCALER_OIDC_JWKS_REFRESH_SECS")?, &mut self.auth)
+        {
+            *jwks_refresh_secs = secs;
+        }
         if let Some(required) = number("RESCALER_DEFAULT_REQUIRED_APPROVALS")? {
             self.approvals.default_required = u32::try_from(required).unwrap_or(u32::MAX).max(1);
         }
@@ -281,11 +296,13 @@ mod tests {
             ("RESCALER_OIDC_ISSUER", "https://idp"),
             ("RESCALER_OIDC_AUDIENCE", "client"),
             ("RESCALER_DEFAULT_REQUIRED_APPROVALS", "2"),
+            ("RESCALER_OIDC_JWKS_REFRESH_SECS", "60"),
         ]);
         let config = Config::from_vars(|name| vars.get(name).map(|v| (*v).to_owned())).expect("valid");
         assert!(matches!(&config.store, StoreConfig::S3(s3) if s3.bucket == "records" && s3.prefix == "prod/"));
         assert_eq!(config.clusters[0].id, "prod");
         assert!(matches!(&config.auth, AuthConfig::Oidc { roles_claim, .. } if roles_claim == "cognito:groups"));
+        assert!(matches!(&config.auth, AuthConfig::Oidc { jwks_refresh_secs: 60, .. }));
         assert_eq!(config.approvals.default_required, 2);
     }
 

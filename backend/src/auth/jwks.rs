@@ -1,5 +1,12 @@
 //! The issuer's signing keys: a JWKS fetched over HTTP, cached by `kid`, refetched when a token
-//! names an unknown `kid` (at most once per interval, one fetch at a time).
+//! names an unknown `kid` (at most once per interval, one fetch at a time) and when the cached
+//! set is older than the refresh interval.
+//!
+//! A key the issuer withdrew stops being trusted within the refresh interval (`oidc` auth's
+//! `jwks_refresh_secs`, 300 s by default): the first token checked after that time
+//! fetches the set again, and a set without the key replaces the cached one. Only when that
+//! fetch fails are the cached keys kept, for one more interval at most (an issuer outage does
+//! not sign everyone out at once); past twice the interval no cached key is trusted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +33,7 @@ pub(super) struct KeySet {
     url: String,
     http_client: reqwest::Client,
     refetch_interval: Duration,
+    refresh_interval: Duration,
     cache: RwLock<KeyCache>,
     /// Held while fetching, so concurrent misses cause one fetch.
     fetching: Mutex<()>,
@@ -34,7 +42,17 @@ pub(super) struct KeySet {
 #[derive(Default)]
 struct KeyCache {
     keys: HashMap<String, Arc<DecodingKey>>,
+    /// When `keys` were fetched.
+    keys_fetched_at: Option<Instant>,
     last_fetch: Option<FetchAttempt>,
+}
+
+impl KeyCache {
+    /// The key named `kid`, if the set it is in was fetched less than `max_age` ago.
+    fn key_younger_than(&self, kid: &str, max_age: Duration) -> Option<Arc<DecodingKey>> {
+        let fresh = self.keys_fetched_at.is_some_and(|at| at.elapsed() < max_age);
+        if fresh { self.keys.get(kid).cloned() } else { None }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -62,11 +80,12 @@ struct JwksDocument {
 }
 
 impl KeySet {
-    pub(super) fn new(url: String, http_client: reqwest::Client) -> Self {
+    pub(super) fn new(url: String, http_client: reqwest::Client, refresh_interval: Duration) -> Self {
         Self {
             url,
             http_client,
             refetch_interval: DEFAULT_REFETCH_INTERVAL,
+            refresh_interval,
             cache: RwLock::new(KeyCache::default()),
             fetching: Mutex::new(()),
         }
@@ -76,28 +95,53 @@ impl KeySet {
         self.refetch_interval = interval;
     }
 
-    /// The key named `kid`, fetching the JWKS if it is not cached and the last fetch is old
-    /// enough.
+    pub(super) fn set_refresh_interval(&mut self, interval: Duration) {
+        self.refresh_interval = interval;
+    }
+
+    /// The key named `kid`: from the cache while the set is younger than the refresh interval,
+    /// else from a new fetch (unless the last one is too recent to ask again).
     pub(super) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
-        if let Some(key) = self.cache.read().await.keys.get(kid) {
-            return Ok(Arc::clone(key));
+        if let Some(key) = self.cache.read().await.key_younger_than(kid, self.refresh_interval) {
+            return Ok(key);
         }
         let _fetching = self.fetching.lock().await;
         // Another caller may have fetched while this one waited.
-        let last_fetch = {
+        let (stale_key, last_fetch) = {
             let cache = self.cache.read().await;
-            if let Some(key) = cache.keys.get(kid) {
-                return Ok(Arc::clone(key));
+            if let Some(key) = cache.key_younger_than(kid, self.refresh_interval) {
+                return Ok(key);
             }
-            cache.last_fetch
+            (cache.key_younger_than(kid, self.refresh_interval * 2), cache.last_fetch)
         };
-        if let Some(attempt) = last_fetch {
-            let wait =
-                if attempt.succeeded { self.refetch_interval } else { RETRY_AFTER_FAILURE.min(self.refetch_interval) };
-            if attempt.at.elapsed() < wait {
-                return Err(if attempt.succeeded { AuthError::UnknownKey } else { AuthError::JwksUnavailable });
+        if let Some(attempt) = last_fetch
+            && attempt.at.elapsed() < self.wait_after(attempt)
+        {
+            return match (stale_key, attempt.succeeded) {
+                (Some(key), _) => Ok(key),
+                (None, true) => Err(AuthError::UnknownKey),
+                (None, false) => Err(AuthError::JwksUnavailable),
+            };
+        }
+        match self.refresh().await {
+            Some(keys) => keys.get(kid).cloned().ok_or(AuthError::UnknownKey),
+            None => {
+                if stale_key.is_some() {
+                    tracing::warn!(jwks.url = %self.url, jwk.kid = %kid, "trusting a cached key the JWKS could not confirm");
+                }
+                stale_key.ok_or(AuthError::JwksUnavailable)
             }
         }
+    }
+
+    /// How long after `attempt` the next fetch may start.
+    fn wait_after(&self, attempt: FetchAttempt) -> Duration {
+        let wait = if attempt.succeeded { self.refetch_interval } else { RETRY_AFTER_FAILURE.min(self.refetch_interval) };
+        wait.min(self.refresh_interval)
+    }
+
+    /// Fetches the set and, when that works, replaces the cached keys with it.
+    async fn refresh(&self) -> Option<HashMap<String, Arc<DecodingKey>>> {
         let started = Instant::now();
         let fetched = self.fetch().await;
         let mut cache = self.cache.write().await;
@@ -109,15 +153,16 @@ impl KeySet {
                     duration_ms = started.elapsed().as_millis() as u64,
                     "fetched JWKS"
                 );
-                cache.keys = keys;
-                cache.last_fetch = Some(FetchAttempt { at: Instant::now(), succeeded: true });
-                cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
+                let now = Instant::now();
+                cache.keys = keys.clone();
+                cache.keys_fetched_at = Some(now);
+                cache.last_fetch = Some(FetchAttempt { at: now, succeeded: true });
+                Some(keys)
             }
             Err(error) => {
                 tracing::warn!(jwks.url = %self.url, error = %error, "cannot fetch JWKS");
-                // Keys fetched earlier stay usable.
                 cache.last_fetch = Some(FetchAttempt { at: Instant::now(), succeeded: false });
-                Err(AuthError::JwksUnavailable)
+                None
             }
         }
     }
@@ -183,5 +228,56 @@ mod tests {
         let mut kids: Vec<String> = rs256_keys(keys).into_keys().collect();
         kids.sort();
         assert_eq!(kids, ["labelled", "plain"]);
+    }
+
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// Makes `server` answer the JWKS with these keys (or with `status` and no JWKS).
+    async fn issuer_serves(server: &MockServer, status: u16, kids: &[&str]) {
+        server.reset().await;
+        let keys: Vec<_> =
+            kids.iter().map(|kid| serde_json::json!({ "kty": "RSA", "kid": kid, "n": "sXch", "e": "AQAB" })).collect();
+        Mock::given(method("GET"))
+            .and(path("/jwks.json"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(serde_json::json!({ "keys": keys })))
+            .mount(server)
+            .await;
+    }
+
+    fn fetches(requests: Option<Vec<wiremock::Request>>) -> usize {
+        requests.map_or(0, |requests| requests.len())
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_key_is_refused_once_the_refresh_interval_has_passed() {
+        let server = MockServer::start().await;
+        issuer_serves(&server, 200, &["old", "new"]).await;
+        let refresh = Duration::from_millis(1500);
+        let keys = KeySet::new(format!("{}/jwks.json", server.uri()), reqwest::Client::new(), refresh);
+        assert!(keys.key("old").await.is_ok());
+        issuer_serves(&server, 200, &["new"]).await;
+        // Within the interval the cached set is trusted without asking the issuer.
+        assert!(keys.key("old").await.is_ok());
+        assert_eq!(fetches(server.received_requests().await), 0);
+        tokio::time::sleep(refresh).await;
+        assert!(matches!(keys.key("old").await, Err(AuthError::UnknownKey)));
+        assert!(keys.key("new").await.is_ok());
+        assert_eq!(fetches(server.received_requests().await), 1, "one fetch refreshed the set");
+    }
+
+    #[tokio::test]
+    async fn cached_keys_outlive_a_failed_refresh_by_one_interval_only() {
+        let server = MockServer::start().await;
+        issuer_serves(&server, 200, &["kept"]).await;
+        let refresh = Duration::from_millis(800);
+        let keys = KeySet::new(format!("{}/jwks.json", server.uri()), reqwest::Client::new(), refresh);
+        assert!(keys.key("kept").await.is_ok());
+        issuer_serves(&server, 503, &[]).await;
+        tokio::time::sleep(refresh).await;
+        assert!(keys.key("kept").await.is_ok(), "the issuer is down: the cached key is kept");
+        assert_eq!(fetches(server.received_requests().await), 1, "the refresh was tried");
+        tokio::time::sleep(refresh).await;
+        assert!(matches!(keys.key("kept").await, Err(AuthError::JwksUnavailable)));
     }
 }

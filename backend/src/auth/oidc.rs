@@ -32,6 +32,8 @@ pub(super) struct OidcSettings {
     pub audience: String,
     pub roles_claim: String,
     pub username_claim: String,
+    /// Age past which the cached JWKS is fetched again.
+    pub jwks_refresh_interval: Duration,
     pub http_client: reqwest::Client,
 }
 
@@ -66,12 +68,16 @@ impl OidcVerifier {
             roles_claim: settings.roles_claim,
             username_claim: settings.username_claim,
             validation,
-            keys: KeySet::new(settings.jwks_url, settings.http_client),
+            keys: KeySet::new(settings.jwks_url, settings.http_client, settings.jwks_refresh_interval),
         }
     }
 
     pub(super) fn set_refetch_interval(&mut self, interval: Duration) {
         self.keys.set_refetch_interval(interval);
+    }
+
+    pub(super) fn set_refresh_interval(&mut self, interval: Duration) {
+        self.keys.set_refresh_interval(interval);
     }
 
     pub(super) async fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {

@@ -92,6 +92,11 @@ impl JwksServer {
         self.published.keys.lock().expect("keys lock").push(jwk);
     }
 
+    /// The issuer stops publishing the key named `kid`.
+    fn withdraw(&self, kid: &str) {
+        self.published.keys.lock().expect("keys lock").retain(|jwk| jwk.common.key_id.as_deref() != Some(kid));
+    }
+
     fn fetches(&self) -> usize {
         self.published.fetches.load(Ordering::SeqCst)
     }
@@ -110,6 +115,7 @@ fn oidc_config(jwks_url: &str) -> AuthConfig {
         audience: AUDIENCE.to_owned(),
         roles_claim: "cognito:groups".to_owned(),
         username_claim: "username".to_owned(),
+        jwks_refresh_secs: 300,
     }
 }
 
@@ -232,6 +238,7 @@ async fn configured_claims_are_read_for_roles_and_username() -> anyhow::Result<(
         audience: AUDIENCE.to_owned(),
         roles_claim: "groups".to_owned(),
         username_claim: "email".to_owned(),
+        jwks_refresh_secs: 300,
     };
     let authenticator = Authenticator::new(&config, reqwest::Client::new())?;
     let token = KEYS.issuer.sign(
@@ -353,6 +360,26 @@ async fn rotated_key_is_fetched_once_the_interval_has_passed() -> anyhow::Result
     let unknown = KEYS.issuer.sign("no-such-kid", &claims(|_| {}))?;
     assert_eq!(authenticate(&authenticator, &unknown).await, Err(AuthError::UnknownKey));
     assert_eq!(server.fetches(), 2, "the refetch just happened");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_is_refused_once_the_refresh_interval_has_passed() -> anyhow::Result<()> {
+    harness::init_tracing();
+    let server = JwksServer::start(vec![KEYS.issuer.jwk.clone(), KEYS.rotated.jwk.clone()]).await?;
+    let refresh = Duration::from_millis(1500);
+    let authenticator = authenticator(&server.url)?.with_jwks_refresh_interval(refresh);
+    let withdrawn = KEYS.issuer.sign(KID, &claims(|_| {}))?;
+    let current = KEYS.rotated.sign(ROTATED_KID, &claims(|_| {}))?;
+    authenticate(&authenticator, &withdrawn).await?;
+    server.withdraw(KID);
+    // Trusted from the cache until the interval has passed, without asking the issuer again.
+    authenticate(&authenticator, &withdrawn).await?;
+    assert_eq!(server.fetches(), 1);
+    tokio::time::sleep(refresh).await;
+    assert_eq!(authenticate(&authenticator, &withdrawn).await, Err(AuthError::UnknownKey));
+    assert_eq!(server.fetches(), 2, "the stale set was fetched again");
+    assert_eq!(authenticate(&authenticator, &current).await?.name, "alice");
     Ok(())
 }
 
