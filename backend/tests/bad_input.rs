@@ -76,3 +76,29 @@ async fn a_reason_is_measured_in_characters_not_bytes() -> anyhow::Result<()> {
     assert_envelope(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_unreachable_flink_is_named_by_its_cluster_never_by_its_address() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let rescale = serde_json::to_vec(
+        &json!({"cluster_id": "prod", "job_id": JOB, "target": {"kind": "uniform", "parallelism": 2}, "reason": "load"}),
+    )?;
+    let answers = [
+        test_app.call("GET", "/api/v1/clusters/prod/jobs", Some("alice-token")).await?,
+        test_app.call("GET", &format!("/api/v1/clusters/prod/jobs/{JOB}"), Some("alice-token")).await?,
+        test_app.send("POST", "/api/v1/preflight", Some("alice-token"), Some(rescale.clone())).await?,
+        test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(rescale)).await?,
+    ];
+    for (status, body) in answers {
+        assert_envelope(status, &body, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("cluster prod: flink is unavailable"), "{body}");
+        assert!(!message.contains("127.0.0.1") && !message.contains(":9") && !message.contains("http"), "{body}");
+    }
+    // The cluster list says why a cluster is unreachable, in the same words.
+    let (status, body) = test_app.call("GET", "/api/v1/clusters", Some("alice-token")).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let error = body[0]["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("flink is unavailable") && !error.contains("127.0.0.1"), "{body}");
+    Ok(())
+}

@@ -136,7 +136,8 @@ impl KeySet {
 
     /// How long after `attempt` the next fetch may start.
     fn wait_after(&self, attempt: FetchAttempt) -> Duration {
-        let wait = if attempt.succeeded { self.refetch_interval } else { RETRY_AFTER_FAILURE.min(self.refetch_interval) };
+        let wait =
+            if attempt.succeeded { self.refetch_interval } else { RETRY_AFTER_FAILURE.min(self.refetch_interval) };
         wait.min(self.refresh_interval)
     }
 

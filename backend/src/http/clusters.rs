@@ -104,7 +104,7 @@ pub async fn jobs(
 ) -> Result<Json<Vec<JobListEntry>>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
-    let jobs = handle.jobs().await?;
+    let jobs = handle.jobs().await.map_err(|error| ApiError::from_cluster(&cluster_id, error))?;
     // The list comes from Flink; the store only adds which deployment a job belongs to.
     let deployments = state.records.deployments(&cluster_id).await.unwrap_or_else(|error| {
         tracing::warn!(cluster.id = %cluster_id, %error, "deployments unreadable; listing jobs without them");
@@ -142,7 +142,8 @@ fn check_job_id(job_id: &str) -> Result<(), ApiError> {
 /// A job as the rescale form needs it: vertices, limits, strategies possible now.
 pub(super) async fn job_view(handle: &dyn Cluster, job_id: &str) -> Result<JobView, ApiError> {
     check_job_id(job_id)?;
-    let job = handle.job(job_id).await?.ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
+    let job = handle.job(job_id).await.map_err(|error| ApiError::from_cluster(&handle.config().id, error))?;
+    let job = job.ok_or_else(|| ApiError::NotFound(format!("no job {job_id}")))?;
     Ok(job)
 }
 
@@ -171,7 +172,7 @@ pub async fn job(
     let handle = cluster(&state, &cluster_id)?;
     require(&identity, &cluster_id, Role::Viewer)?;
     let job = job_view(handle, &job_id).await?;
-    let cluster_view = handle.overview().await?;
+    let cluster_view = handle.overview().await.map_err(|error| ApiError::from_cluster(&cluster_id, error))?;
     let link = state.records.job_link(&cluster_id, &job_id).await?;
     let limits = Limits::of(&job, &cluster_view);
     // What each strategy would say about a rescale to one more than now (the form's default).

@@ -146,6 +146,23 @@ impl From<ClusterError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed call to the cluster `cluster_id`, answered naming the cluster: Flink being
+    /// unavailable or refusing says which cluster (never where it lives, which a `FlinkError`'s
+    /// text does not carry).
+    pub fn from_cluster(cluster_id: &str, error: ClusterError) -> Self {
+        let named = |message: String| format!("cluster {cluster_id}: {message}");
+        match error {
+            ClusterError::Flink(flink) if !flink.is_not_found() => match Self::from(flink) {
+                Self::Unavailable(message) => Self::Unavailable(named(message)),
+                Self::Unprocessable(message) => Self::Unprocessable(named(message)),
+                other => other,
+            },
+            other => other.into(),
+        }
+    }
+}
+
 impl From<ReconcileError> for ApiError {
     fn from(error: ReconcileError) -> Self {
         match error {

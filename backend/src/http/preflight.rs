@@ -20,7 +20,7 @@ pub(super) async fn check(
 ) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
     let job = job_view(handle, &request.job_id).await?;
-    let cluster_view = handle.overview().await?;
+    let cluster_view = handle.overview().await.map_err(|error| ApiError::from_cluster(&request.cluster_id, error))?;
     let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
     let artifact = link.map(|link| ArtifactRef {
         artifact_id: link.artifact_sha256.clone(),

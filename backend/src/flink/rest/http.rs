@@ -14,11 +14,17 @@ impl RestFlinkClient {
 
     /// Sends and reads the whole answer; transport failures become `Unavailable`.
     pub(super) async fn exchange(&self, what: &str, request: RequestBuilder) -> FlinkResult<(StatusCode, String)> {
-        let response = request.send().await.map_err(|error| FlinkError::from_transport(what, &error))?;
+        let response = request.send().await.map_err(|error| self.transport_error(what, error))?;
         let status = response.status();
-        let body = response.text().await.map_err(|error| FlinkError::from_transport(what, &error))?;
+        let body = response.text().await.map_err(|error| self.transport_error(what, error))?;
         tracing::debug!(flink.what = what, http.status = status.as_u16(), "flink answered");
         Ok((status, body))
+    }
+
+    /// A transport failure, logged in full here; its text leaves without the URL or the host.
+    pub(super) fn transport_error(&self, what: &str, error: reqwest::Error) -> FlinkError {
+        tracing::debug!(flink.url = %self.base_url, flink.what = what, error = ?error, "flink request failed");
+        FlinkError::from_transport(what, error).without_host(&self.base_url)
     }
 
     /// A GET whose 404 means "no such thing".
