@@ -59,6 +59,9 @@ pub trait Cluster: Send + Sync {
     /// Every job the cluster knows.
     fn jobs(&self) -> BoxFuture<'_, ClusterResult<Vec<JobSummary>>>;
 
+    /// What the cluster's own Web UI lets people do to jobs, outside the product.
+    fn web_ui(&self) -> BoxFuture<'_, ClusterResult<rescaler_shared::flink::WebUiActions>>;
+
     /// A job as pre-flight needs it (vertices, scheduler, whether a completed checkpoint
     /// exists); `None` when the cluster does not know it.
     fn job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobView>>>;

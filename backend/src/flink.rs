@@ -28,7 +28,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
+use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions};
 
 pub use error::FlinkError;
 pub use model::{
@@ -54,6 +54,10 @@ pub trait FlinkClient: Send + Sync {
 
     /// Every job the cluster knows, running or finished (`GET /jobs/overview`).
     fn list_jobs(&self) -> BoxFuture<'_, FlinkResult<Vec<JobSummary>>>;
+
+    /// What Flink's own Web UI lets people do to jobs (`GET /jobmanager/config`, with Flink's
+    /// defaults for keys not set).
+    fn web_ui_actions(&self) -> BoxFuture<'_, FlinkResult<WebUiActions>>;
 
     /// A job with its vertices and their task counts; `None` when Flink does not know the job.
     fn job_detail<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobDetail>>>;

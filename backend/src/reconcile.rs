@@ -102,6 +102,8 @@ pub struct Engine {
     crash_points: CrashPoints,
     unavailable_streaks: Mutex<HashMap<String, u32>>,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// Notices changes made outside the product; run from [`Engine::pass`] every few seconds.
+    pub drift: crate::drift::DriftCheck,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -125,6 +127,7 @@ impl Engine {
             crash_points: CrashPoints::from_env(),
             unavailable_streaks: Mutex::new(HashMap::new()),
             clock: Arc::new(now_ms),
+            drift: crate::drift::DriftCheck::default(),
         }
     }
 
@@ -155,6 +158,7 @@ impl Engine {
                 ReconcileAction::Done => None,
             })
             .min();
+        self.drift.check_if_due(&self.records, &self.clusters, self.now()).await;
         Ok(PassReport { operations: ids.len(), next_in })
     }
 

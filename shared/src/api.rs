@@ -102,6 +102,10 @@ pub struct ClusterSummary {
     /// Why it is unreachable.
     #[serde(default)]
     pub error: Option<String>,
+    /// What Flink's own Web UI allows on this cluster; `None` when its configuration could not
+    /// be read.
+    #[serde(default)]
+    pub web_ui: Option<crate::flink::WebUiActions>,
 }
 
 /// A job in a cluster's list.
@@ -119,6 +123,9 @@ pub struct JobListEntry {
     /// under a new job id); `None` for the current job.
     #[serde(default)]
     pub superseded_by: Option<String>,
+    /// The latest change made to the deployment outside the product, on its current job.
+    #[serde(default)]
+    pub out_of_band: Option<crate::drift::OutOfBand>,
 }
 
 /// A job with what a rescale of it may do.

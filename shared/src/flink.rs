@@ -160,6 +160,50 @@ pub struct ClusterView {
     pub slots_available: u32,
 }
 
+/// What Flink's own Web UI lets anyone who reaches it do to jobs, outside the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebUiActions {
+    /// `web.rescale.enable`, which Flink honours on the adaptive scheduler outside reactive
+    /// mode, from 1.18 on.
+    pub rescale: bool,
+    /// `web.submit.enable`: upload and run jars.
+    pub submit: bool,
+    /// `web.cancel.enable`.
+    pub cancel: bool,
+}
+
+impl WebUiActions {
+    /// From the JobManager's configuration (`GET /jobmanager/config`, looked up by key). A key
+    /// that is not set takes Flink's default, which is `true` for all three; a value that is not
+    /// a boolean counts as `true` too (the UI may allow it). The UI rescales only from 1.18 on,
+    /// and only jobs of the adaptive scheduler (`jobmanager.scheduler: adaptive`) outside
+    /// reactive mode (`scheduler-mode: reactive` rescales by itself).
+    pub fn from_config<'a>(flink_version: &str, value_of: impl Fn(&str) -> Option<&'a str>) -> Self {
+        let enabled = |keys: &[&str]| {
+            keys.iter().find_map(|key| value_of(key)).is_none_or(|value| !value.trim().eq_ignore_ascii_case("false"))
+        };
+        let is =
+            |key: &str, expected: &str| value_of(key).is_some_and(|value| value.trim().eq_ignore_ascii_case(expected));
+        let adaptive = is("jobmanager.scheduler", "adaptive") && !is("scheduler-mode", "reactive");
+        Self {
+            rescale: supports_in_place_rescale(flink_version).unwrap_or(true)
+                && adaptive
+                && enabled(&["web.rescale.enable"]),
+            submit: enabled(&["web.submit.enable", "jobmanager.web.submit.enable"]),
+            cancel: enabled(&["web.cancel.enable"]),
+        }
+    }
+
+    /// What the UI allows, in words (`rescale`, `submit`, `cancel`); empty when nothing.
+    pub fn allowed(&self) -> Vec<&'static str> {
+        [(self.rescale, "rescale"), (self.submit, "submit"), (self.cancel, "cancel")]
+            .into_iter()
+            .filter_map(|(allowed, label)| allowed.then_some(label))
+            .collect()
+    }
+}
+
 /// Status of a savepoint (or stop-with-savepoint) triggered with a known trigger id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

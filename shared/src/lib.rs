@@ -5,6 +5,7 @@
 pub mod access;
 pub mod api;
 pub mod deployment;
+pub mod drift;
 pub mod flink;
 pub mod operation;
 pub mod phase;

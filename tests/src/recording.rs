@@ -13,7 +13,7 @@ use rescaler_backend::flink::{
     CheckpointHistory, FlinkClient, FlinkResult, JarInfo, JobDetail, JobSummary, ParallelismBounds, RunJar,
     VertexMetrics,
 };
-use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus};
+use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions};
 
 /// How a recorded call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +167,10 @@ impl FlinkClient for RecordingClient {
 
     fn list_jobs(&self) -> BoxFuture<'_, FlinkResult<Vec<JobSummary>>> {
         self.recorded("list_jobs", None, self.inner.list_jobs())
+    }
+
+    fn web_ui_actions(&self) -> BoxFuture<'_, FlinkResult<WebUiActions>> {
+        self.recorded("web_ui_actions", None, self.inner.web_ui_actions())
     }
 
     fn job_detail<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobDetail>>> {

@@ -156,6 +156,10 @@ impl Cluster for StandaloneCluster {
         Box::pin(async move { Ok(self.client.list_jobs().await?) })
     }
 
+    fn web_ui(&self) -> BoxFuture<'_, ClusterResult<rescaler_shared::flink::WebUiActions>> {
+        Box::pin(async move { Ok(self.client.web_ui_actions().await?) })
+    }
+
     fn job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobView>>> {
         Box::pin(async move { Ok(self.job_with_checkpoint_fact(job_id).await?) })
     }

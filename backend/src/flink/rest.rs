@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use rescaler_shared::flink::{ClusterView, SavepointStatus};
+use rescaler_shared::flink::{ClusterView, SavepointStatus, WebUiActions};
 
 #[cfg(test)]
 pub(super) use http::segment;
@@ -129,6 +129,10 @@ impl FlinkClient for RestFlinkClient {
 
     fn list_jobs(&self) -> BoxFuture<'_, FlinkResult<Vec<JobSummary>>> {
         Box::pin(self.job_summaries())
+    }
+
+    fn web_ui_actions(&self) -> BoxFuture<'_, FlinkResult<WebUiActions>> {
+        Box::pin(self.web_ui())
     }
 
     fn job_detail<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobDetail>>> {

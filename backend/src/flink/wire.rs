@@ -27,6 +27,13 @@ pub(super) struct Overview {
     pub slots_available: u32,
 }
 
+/// One entry of `GET /jobmanager/config` (the cluster configuration, as set).
+#[derive(Debug, Deserialize)]
+pub(super) struct ConfigEntry {
+    pub key: String,
+    pub value: String,
+}
+
 /// `GET /jobs/overview`.
 #[derive(Debug, Deserialize)]
 pub(super) struct JobsOverview {

@@ -55,7 +55,11 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
     let summaries = futures::future::join_all(visible.map(|handle| async {
         let config = handle.config();
         let required_approvals = config.required_approvals.unwrap_or(state.config.approvals.default_required);
-        match handle.overview().await {
+        let (overview, web_ui) = futures::future::join(handle.overview(), handle.web_ui()).await;
+        let web_ui = web_ui
+            .inspect_err(|error| tracing::warn!(cluster.id = %config.id, %error, "jobmanager configuration unreadable"))
+            .ok();
+        match overview {
             Ok(view) => ClusterSummary {
                 id: config.id.clone(),
                 name: config.name.clone(),
@@ -65,6 +69,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 slots_available: view.slots_available,
                 required_approvals,
                 error: None,
+                web_ui,
             },
             Err(error) => ClusterSummary {
                 id: config.id.clone(),
@@ -75,6 +80,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 slots_available: 0,
                 required_approvals,
                 error: Some(error.to_string()),
+                web_ui,
             },
         }
     }))
@@ -111,11 +117,20 @@ pub async fn jobs(
         Vec::new()
     });
     let deployment_of = |job_id: &str| deployments.iter().find(|deployment| deployment.has_job(job_id));
+    // A change made outside the product shows on the deployment's current job, and on the job
+    // it was seen running as (a resubmit outside the product).
+    let out_of_band_on = |job_id: &str| {
+        deployments.iter().find_map(|deployment| {
+            let out_of_band = deployment.out_of_band.as_ref()?;
+            (deployment.current_job_id == job_id || out_of_band.seen.job_id == job_id).then(|| out_of_band.clone())
+        })
+    };
     Ok(Json(
         jobs.into_iter()
             .map(|job| {
                 let deployment = deployment_of(&job.id);
                 JobListEntry {
+                    out_of_band: out_of_band_on(&job.id),
                     deployment_id: deployment.map(|deployment| deployment.id.clone()),
                     superseded_by: deployment
                         .filter(|deployment| deployment.current_job_id != job.id)

@@ -11,7 +11,7 @@ use rescaler_shared::operation::Operation;
 use serde::{Deserialize, Serialize};
 
 use super::{Records, ignore_conflict};
-use crate::store::{JsonStore, StoreError, StoreResult};
+use crate::store::{JsonStore, StoreError, StoreResult, Version};
 
 /// What the `deployment-of/` index entry of a job holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,8 +62,14 @@ impl Records {
 
     /// Records in the operation's deployment the jobs it submitted (idempotent). Nothing to do
     /// for an operation that submitted none.
+    ///
+    /// Once the operation has ended after executing, what it left running becomes the
+    /// deployment's approved run (see `Deployment::settle`), which the drift check compares
+    /// Flink with.
     pub async fn follow_operation(&self, operation: &Operation, now_ms: u64) -> StoreResult<()> {
-        if rescaler_shared::deployment::submitted_job_ids(operation).is_empty() {
+        if rescaler_shared::deployment::submitted_job_ids(operation).is_empty()
+            && !rescaler_shared::deployment::settles(operation)
+        {
             return Ok(());
         }
         let deployment_id = self.deployment_id_of(operation, now_ms).await?;
@@ -73,7 +79,9 @@ impl Records {
                 return Err(StoreError::Corrupt { key, detail: "deployment disappeared".to_owned() });
             };
             // Already followed: the index entries were written before the lineage named them.
-            if !deployment.follow(operation, now_ms) {
+            let followed = deployment.follow(operation, now_ms);
+            let settled = deployment.settle(operation, now_ms);
+            if !followed && !settled {
                 return Ok(());
             }
             // Index entries before the lineage (normally written before the submit already):
@@ -135,13 +143,23 @@ impl Records {
 
     /// Every deployment of a cluster.
     pub async fn deployments(&self, cluster_id: &str) -> StoreResult<Vec<Deployment>> {
+        Ok(self.deployments_with_versions(cluster_id).await?.into_iter().map(|(deployment, _)| deployment).collect())
+    }
+
+    /// Every deployment of a cluster, with the version to compare-and-swap it from.
+    pub async fn deployments_with_versions(&self, cluster_id: &str) -> StoreResult<Vec<(Deployment, Version)>> {
         let mut deployments = Vec::new();
         for key in self.store.list(&format!("deployments/{cluster_id}/")).await? {
-            if let Some((deployment, _)) = self.store.get_json::<Deployment>(&key).await? {
-                deployments.push(deployment);
+            if let Some(entry) = self.store.get_json::<Deployment>(&key).await? {
+                deployments.push(entry);
             }
         }
         Ok(deployments)
+    }
+
+    /// Compare-and-swap write of a deployment (the drift check claims a change with it).
+    pub async fn replace_deployment(&self, deployment: &Deployment, expected: &Version) -> StoreResult<Version> {
+        self.store.replace_json(&deployment_key(&deployment.cluster_id, &deployment.id), deployment, expected).await
     }
 }
 

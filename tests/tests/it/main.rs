@@ -24,6 +24,8 @@ mod inbox;
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
 mod lambda_bootstrap;
+/// Changes made outside the product: a rescale through Flink's REST API, audited once, on the job page.
+mod out_of_band;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
 mod rescale_engine;
 /// Roles × endpoints, cell by cell.

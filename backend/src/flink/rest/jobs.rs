@@ -1,10 +1,10 @@
-//! Jobs and the cluster they run on: the overview, the job list, a job's detail with its
-//! vertices and checkpointing, and cancelling a job.
+//! Jobs and the cluster they run on: the overview, what the Web UI allows, the job list, a
+//! job's detail with its vertices and checkpointing, and cancelling a job.
 
 use std::collections::BTreeMap;
 
 use reqwest::{Method, StatusCode};
-use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus, VertexView};
+use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus, VertexView, WebUiActions};
 use serde::de::DeserializeOwned;
 
 use super::RestFlinkClient;
@@ -28,6 +28,15 @@ impl RestFlinkClient {
             slots_total: overview.slots_total,
             slots_available: overview.slots_available,
         })
+    }
+
+    /// What Flink's Web UI allows, from the JobManager's configuration and the version.
+    pub(super) async fn web_ui(&self) -> FlinkResult<WebUiActions> {
+        let what = "the jobmanager configuration";
+        let entries: Vec<wire::ConfigEntry> = self.get(what, "/jobmanager/config").await?;
+        let version = self.flink_version().await?.to_string();
+        let value_of = |key: &str| entries.iter().find(|entry| entry.key == key).map(|entry| entry.value.as_str());
+        Ok(WebUiActions::from_config(&version, value_of))
     }
 
     pub(super) async fn job_summaries(&self) -> FlinkResult<Vec<JobSummary>> {
