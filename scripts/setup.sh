@@ -35,6 +35,16 @@ if [ "$want_browser" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ch
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# --- s3fs: the tests' Flink clusters keep their savepoints in the S3 server ---------------
+# Flink's PyPI distribution has no S3 file system plugin: a bucket mounted with s3fs (FUSE)
+# is where it writes them, and the backend reads them back through S3.
+if [ "$want_s3" = 1 ] && [ ! -x /usr/bin/s3fs ]; then
+  log "installing s3fs from apt"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq s3fs >/dev/null
+fi
+
 # --- Flink distributions from PyPI ------------------------------------------------
 install_flink() {
   local version="$1" home="$RESCALER_CACHE/flink-$1"

@@ -10,7 +10,8 @@ use crate::http::AppState;
 use crate::kick::{Kicker, LambdaInvoker};
 use crate::reconcile::Engine;
 use crate::records::Records;
-use crate::store::{DirStore, S3Store, Store};
+use crate::savepoint_storage::{SavepointStorage, is_s3_location};
+use crate::store::{DirStore, S3Store, S3StoreConfig, Store, s3_client};
 
 /// Opens the configured store.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -27,7 +28,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, Arc<Engine>)> {
     let store = open_store(&config).await?;
     let records = Records::new(store);
-    let clusters = ClusterRegistry::from_config(&config, &records)?;
+    let savepoints = savepoint_storage(&config).await;
+    let clusters = ClusterRegistry::from_config(&config, &records, &savepoints)?;
     let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), owner));
     let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
     let state = AppState {
@@ -41,6 +43,20 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
         },
     };
     Ok((state, engine))
+}
+
+/// Where the backend reads savepoints: the local file system, and S3 — with the store's
+/// client when the store is in S3, else the AWS default chain when a cluster keeps its
+/// savepoints in S3.
+pub async fn savepoint_storage(config: &Config) -> SavepointStorage {
+    let in_s3 = config.clusters.iter().any(|cluster| {
+        cluster.savepoint_dir_s3.is_some() || cluster.savepoint_dir.as_deref().is_some_and(is_s3_location)
+    });
+    match &config.store {
+        StoreConfig::S3(s3) => SavepointStorage::new(Some(s3_client(s3).await)),
+        StoreConfig::Dir { .. } if in_s3 => SavepointStorage::new(Some(s3_client(&S3StoreConfig::default()).await)),
+        StoreConfig::Dir { .. } => SavepointStorage::default(),
+    }
 }
 
 /// Starts `tracing` output: JSON when `RESCALER_LOG_FORMAT=json` (Lambda), text otherwise.

@@ -25,6 +25,7 @@ use rescaler_shared::phase::{Action, Needs, Observation};
 use crate::config::{ClusterConfig, Config};
 use crate::flink::{FlinkError, JobSummary, VertexMetrics};
 use crate::records::Records;
+use crate::savepoint_storage::{SavepointStorage, SavepointStorageError};
 use crate::store::StoreError;
 
 pub use standalone::StandaloneCluster;
@@ -38,6 +39,9 @@ pub enum ClusterError {
     /// The record store (artifacts) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Savepoint storage could not be read.
+    #[error(transparent)]
+    SavepointStorage(#[from] SavepointStorageError),
     /// The job cannot be submitted: no artifact, or the artifact is missing from the store.
     #[error("cannot submit: {0}")]
     Artifact(String),
@@ -98,11 +102,12 @@ impl ClusterRegistry {
         Self { clusters: Arc::new(clusters) }
     }
 
-    /// One cluster per `[[clusters]]` entry; artifacts to resubmit jobs come from `records`.
-    pub fn from_config(config: &Config, records: &Records) -> anyhow::Result<Self> {
+    /// One cluster per `[[clusters]]` entry; artifacts to resubmit jobs come from `records`,
+    /// savepoints are read through `savepoints`.
+    pub fn from_config(config: &Config, records: &Records, savepoints: &SavepointStorage) -> anyhow::Result<Self> {
         let mut clusters: Vec<Arc<dyn Cluster>> = Vec::new();
         for cluster in &config.clusters {
-            clusters.push(Arc::new(StandaloneCluster::from_config(cluster, records.clone())?));
+            clusters.push(Arc::new(StandaloneCluster::from_config(cluster, records.clone(), savepoints.clone())?));
         }
         Ok(Self::new(clusters))
     }

@@ -48,9 +48,15 @@ pub struct ClusterConfig {
     pub name: String,
     /// Flink's REST endpoint, e.g. `http://jobmanager:8081`.
     pub rest_url: String,
-    /// Where savepoints go, e.g. `s3://bucket/savepoints`; unset = the cluster's default.
+    /// Where savepoints go, e.g. `s3://bucket/savepoints`; unset = the cluster's default. Each
+    /// rescale stops its job into its own directory below it, `<savepoint_dir>/<operation id>`.
     #[serde(default)]
     pub savepoint_dir: Option<String>,
+    /// The same directory as the backend reads it through S3, when Flink names it otherwise
+    /// (Flink writes to a mount of the bucket, `file:///mnt/bucket/savepoints`, and the backend
+    /// reads `s3://bucket/savepoints`). Unset: the backend reads `savepoint_dir` itself.
+    #[serde(default)]
+    pub savepoint_dir_s3: Option<String>,
     /// Extra header sent to Flink (a gateway's auth), as name and value.
     #[serde(default)]
     pub auth_header: Option<(String, String)>,

@@ -11,4 +11,5 @@ pub mod http;
 pub mod kick;
 pub mod reconcile;
 pub mod records;
+pub mod savepoint_storage;
 pub mod store;

@@ -28,13 +28,19 @@ use rescaler_shared::phase::{self, Action, Decision, Observation, Phase};
 use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
 use crate::flink::FlinkError;
 use crate::records::Records;
-use crate::store::StoreError;
+use crate::savepoint_storage::SavepointStorageError;
+use crate::store::{StoreError, Version};
 
 /// Steps one operation may take in one pass before the others get their turn.
 const MAX_STEPS_PER_PASS: usize = 6;
 
-/// How long a lease protects an action in flight. Every Flink call has a shorter timeout.
+/// How long a lease protects an action in flight. Every store call has a shorter timeout
+/// (`store::S3_OPERATION_TIMEOUT`), and the lease is renewed every [`LEASE_RENEW_MS`] while the
+/// action runs, so even a jar upload slower than the lease keeps other reconcilers off.
 pub const LEASE_MS: u64 = 60_000;
+/// How often the lease of a running action is renewed: a renewal that itself takes up to the
+/// store's timeout still lands before the lease ends.
+pub const LEASE_RENEW_MS: u64 = 20_000;
 
 /// What to do with an operation after a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +62,8 @@ pub enum ReconcileError {
     UnknownCluster { operation_id: String, cluster_id: String },
     #[error("cannot submit: {0}")]
     Artifact(String),
+    #[error(transparent)]
+    SavepointStorage(#[from] SavepointStorageError),
 }
 
 impl From<ClusterError> for ReconcileError {
@@ -64,6 +72,7 @@ impl From<ClusterError> for ReconcileError {
             ClusterError::Flink(error) => Self::Flink(error),
             ClusterError::Store(error) => Self::Store(error),
             ClusterError::Artifact(detail) => Self::Artifact(detail),
+            ClusterError::SavepointStorage(error) => Self::SavepointStorage(error),
         }
     }
 }
@@ -234,7 +243,7 @@ impl Engine {
                     // The job will belong to the operation's deployment from its first moment.
                     self.records.reserve_job_id(&operation, job_id, now).await?;
                 }
-                self.perform(&operation, cluster.as_ref(), action).await?;
+                let leased = self.perform_under_lease(&mut operation, leased, cluster.as_ref(), action).await?;
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, self.now());
                 operation.lease = None;
@@ -268,6 +277,35 @@ impl Engine {
                 tracing::warn!(operation.id = %operation.id, error = %error, "cluster unavailable");
                 observation.flink_unavailable = Some(error.to_string());
                 observation
+            }
+        }
+    }
+
+    /// Performs the action while renewing the operation's lease, so that an action slower than
+    /// the lease (a large jar upload) is never taken over by a second reconciler; answers the
+    /// record's version after the last renewal. If a renewal loses the record (someone else
+    /// holds it now), the action is abandoned mid-flight — harmless, since every action is
+    /// idempotent — and the pass fails.
+    async fn perform_under_lease(
+        &self,
+        operation: &mut Operation,
+        mut version: Version,
+        cluster: &dyn Cluster,
+        action: &Action,
+    ) -> Result<Version, ReconcileError> {
+        let acting = operation.clone();
+        let work = self.perform(&acting, cluster, action);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return result.map(|()| version),
+                () = tokio::time::sleep(Duration::from_millis(LEASE_RENEW_MS)) => {
+                    if let Some(lease) = &mut operation.lease {
+                        lease.until_ms = self.now() + LEASE_MS;
+                    }
+                    version = self.records.replace_operation(operation, &version).await?;
+                    tracing::debug!(operation.id = %operation.id, "lease renewed while the action runs");
+                }
             }
         }
     }

@@ -13,7 +13,10 @@ mod phase;
 mod target;
 
 pub use event::{Approval, BreakGlass, OperationEvent, event_kind};
-pub use flink_id::{RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, STOP_TRIGGER_PURPOSE, derive_flink_id, is_flink_id};
+pub use flink_id::{
+    RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, STOP_TRIGGER_PURPOSE, derive_flink_id, is_flink_id, location_is_under,
+    normalize_location, savepoint_target,
+};
 pub use phase::{Phase, PhaseName, PhaseSpan, RollbackPlan};
 pub use target::{ResolvedStrategy, Strategy, Target};
 

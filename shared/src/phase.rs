@@ -20,12 +20,14 @@ mod decision;
 mod in_place;
 mod messages;
 mod observation;
+mod restore_budget;
 mod rollback;
 mod savepoint;
 mod verify;
 
 pub use decision::{Action, Decision, apply};
-pub use observation::{Needs, Observation, SavepointQuery, Seen};
+pub use observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
+pub use restore_budget::{CheckpointFacts, restore_budget_ms};
 
 use crate::operation::Operation;
 pub use crate::operation::{Phase, PhaseName, RollbackPlan};

@@ -52,6 +52,10 @@ pub struct Plan {
     pub strategy: ResolvedStrategy,
     pub original: BTreeMap<String, u32>,
     pub target: BTreeMap<String, u32>,
+    /// How long the rescaled job may take to run at its target, when execution starts with
+    /// the job's state known (the restore budget); `None`: the request's own verify timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_timeout_ms: Option<u64>,
 }
 
 /// Checks a request against the job and cluster as they are now.
@@ -101,7 +105,7 @@ pub fn check(
     }
 
     if failures.is_empty() {
-        Ok(Plan { strategy: resolved_strategy, original, target: resolved_target })
+        Ok(Plan { strategy: resolved_strategy, original, target: resolved_target, verify_timeout_ms: None })
     } else {
         Err(failures)
     }

@@ -5,11 +5,11 @@ mod support;
 use rescaler_shared::flink::{JobStatus, SavepointStatus, TaskStatus};
 use rescaler_shared::operation::{
     BreakGlass, Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy,
-    derive_flink_id,
+    derive_flink_id, location_is_under, savepoint_target,
 };
 use rescaler_shared::phase::{
-    Action, Decision, Needs, Observation, Phase, PhaseName, RollbackPlan, SavepointQuery, decide, needs,
-    unavailable_backoff_ms,
+    Action, CheckpointFacts, Decision, FoundSavepoint, Needs, Observation, Phase, PhaseName, RollbackPlan,
+    SavepointQuery, SavepointSearch, SavepointSource, apply, decide, needs, restore_budget_ms, unavailable_backoff_ms,
 };
 use support::*;
 
@@ -50,6 +50,12 @@ fn with_new_job(
     new_job: Option<rescaler_shared::phase::Seen<rescaler_shared::flink::JobView>>,
 ) -> Observation {
     Observation { new_job, ..observation(now_ms) }
+}
+
+fn restoring(id: &str) -> rescaler_shared::flink::JobView {
+    let mut view = job(id, JobStatus::Running, TARGET_PARALLELISM);
+    view.vertices[0].status = TaskStatus::Initializing;
+    view
 }
 
 fn running_mid_rescale(id: &str) -> rescaler_shared::flink::JobView {
@@ -194,18 +200,30 @@ fn stopping() {
             "wait",
         ),
         case(
-            "unknown trigger, job finished (trigger forgotten)",
+            "unknown trigger, job finished, not searched yet",
             &stopping,
             read(with_status(JobStatus::Finished), unknown.clone()),
+            "wait",
+        ),
+        case(
+            "unknown trigger, job finished, nothing found",
+            &stopping,
+            searched(read(with_status(JobStatus::Finished), unknown.clone()), vec![]),
             "transition failed",
         ),
         case(
-            "unknown trigger, job failed",
+            "unknown trigger, job failed, nothing found",
             &stopping,
-            read(with_status(JobStatus::Failed), unknown.clone()),
+            searched(read(with_status(JobStatus::Failed), unknown.clone()), vec![]),
             "transition failed",
         ),
-        case("unknown trigger, job absent", &stopping, read(absent(), unknown.clone()), "transition failed"),
+        case("unknown trigger, job absent, not searched", &stopping, read(absent(), unknown.clone()), "wait"),
+        case(
+            "unknown trigger, job absent, nothing found",
+            &stopping,
+            searched(read(absent(), unknown.clone()), vec![]),
+            "transition failed",
+        ),
         case("in progress", &stopping, read(running(), in_progress.clone()), "wait"),
         case(
             "in progress for long",
@@ -230,6 +248,132 @@ fn stopping() {
         ),
         case("failed, job absent", &stopping, read(absent(), failed), "transition failed"),
     ]);
+}
+
+fn searched(observation: Observation, found: Vec<FoundSavepoint>) -> Observation {
+    Observation { found_savepoints: Some(found), ..observation }
+}
+
+const SAVEPOINT_DIR: &str = "file:///data/savepoints";
+
+fn found(location: &str, found_in: SavepointSource, taken_at_ms: u64) -> FoundSavepoint {
+    FoundSavepoint { location: location.to_owned(), found_in, taken_at_ms: Some(taken_at_ms) }
+}
+
+/// Flink forgot the stop trigger (5 minutes after it, or a JobManager restart) while the job
+/// stopped: the savepoint is found again where the stop wrote it, and only the stop's own.
+#[test]
+fn stopping_with_a_forgotten_trigger_finds_the_savepoint_again() {
+    let trigger_id = derive_flink_id(OPERATION_ID, STOP_TRIGGER_PURPOSE);
+    let stopping = operation_in(Phase::Stopping { trigger_id }, ResolvedStrategy::Savepoint);
+    let own_dir = savepoint_target(SAVEPOINT_DIR, OPERATION_ID);
+    // Flink reports file locations with one slash.
+    let own = format!("file:/data/savepoints/{OPERATION_ID}/savepoint-a0a0a0-111111111111");
+    let own_later = format!("{own_dir}/savepoint-a0a0a0-222222222222");
+    let elsewhere = "file:/data/savepoints/savepoint-a0a0a0-333333333333".to_owned();
+    let forgotten = |job, found: Vec<FoundSavepoint>, directory: Option<&str>| Observation {
+        job,
+        savepoint: Some(SavepointStatus::Unknown),
+        savepoint_directory: directory.map(str::to_owned),
+        found_savepoints: Some(found),
+        ..observation(NOW_MS)
+    };
+    let finished = || present(job(JOB_ID, JobStatus::Finished, ORIGINAL_PARALLELISM));
+    use SavepointSource::{CheckpointHistory, SavepointDirectory};
+    let cases: Vec<(&str, Observation, Option<String>)> = vec![
+        (
+            "in its directory",
+            forgotten(finished(), vec![found(&own, SavepointDirectory, NOW_MS)], Some(SAVEPOINT_DIR)),
+            Some(own.clone()),
+        ),
+        (
+            "job gone (jobmanager restarted)",
+            forgotten(absent(), vec![found(&own, SavepointDirectory, NOW_MS)], Some(SAVEPOINT_DIR)),
+            Some(own.clone()),
+        ),
+        (
+            "the newest of two in its directory",
+            forgotten(
+                finished(),
+                vec![found(&own_later, SavepointDirectory, NOW_MS), found(&own, SavepointDirectory, NOW_MS - 10)],
+                Some(SAVEPOINT_DIR),
+            ),
+            Some(own_later.clone()),
+        ),
+        (
+            "in the checkpoint history, under its directory",
+            forgotten(finished(), vec![found(&own, CheckpointHistory, NOW_MS)], Some(SAVEPOINT_DIR)),
+            Some(own.clone()),
+        ),
+        (
+            "the directory before the history",
+            forgotten(
+                finished(),
+                vec![found(&own, CheckpointHistory, NOW_MS), found(&own_later, SavepointDirectory, NOW_MS - 10)],
+                Some(SAVEPOINT_DIR),
+            ),
+            Some(own_later.clone()),
+        ),
+        (
+            "someone else's savepoint in the history",
+            forgotten(finished(), vec![found(&elsewhere, CheckpointHistory, NOW_MS)], Some(SAVEPOINT_DIR)),
+            None,
+        ),
+        (
+            "no directory: history after the stop began",
+            forgotten(finished(), vec![found(&elsewhere, CheckpointHistory, PHASE_START_MS)], None),
+            Some(elsewhere.clone()),
+        ),
+        (
+            "no directory: history before the stop began",
+            forgotten(finished(), vec![found(&elsewhere, CheckpointHistory, PHASE_START_MS - 1)], None),
+            None,
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (name, observation, expected) in cases {
+        let decision = decide(&stopping, &observation);
+        let got = match &decision {
+            Decision::Transition { to: Phase::Restarting { savepoint_location, .. }, .. } => {
+                Some(savepoint_location.clone())
+            }
+            Decision::Transition { to: Phase::Failed { .. }, .. } => None,
+            other => panic!("{name}: neither restarting nor failed: {other:?}"),
+        };
+        if got != expected {
+            mismatches.push(format!("{name}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // A job still running is stopped again, into the operation's own directory, and nothing
+    // is searched for.
+    let running = Observation {
+        job: present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM)),
+        savepoint: Some(SavepointStatus::Unknown),
+        savepoint_directory: Some(SAVEPOINT_DIR.to_owned()),
+        ..observation(NOW_MS)
+    };
+    let Decision::Act { action: Action::StopWithSavepoint { target_directory, .. }, .. } = decide(&stopping, &running)
+    else {
+        panic!("a running job is stopped");
+    };
+    assert_eq!(target_directory.as_deref(), Some(own_dir.as_str()));
+    assert!(!SavepointSearch::wanted(running.job.as_ref(), running.savepoint.as_ref()));
+    let finished_unknown = forgotten(finished(), vec![], None);
+    assert!(SavepointSearch::wanted(finished_unknown.job.as_ref(), finished_unknown.savepoint.as_ref()));
+    let completed = Some(SavepointStatus::Completed { location: own.clone() });
+    assert!(!SavepointSearch::wanted(finished_unknown.job.as_ref(), completed.as_ref()), "the trigger answered");
+}
+
+#[test]
+fn savepoint_locations_compare_whatever_the_slashes() {
+    assert!(location_is_under("file:/data/sp/op/savepoint-1", "file:///data/sp/op"));
+    assert!(location_is_under("file:///data/sp/op/savepoint-1/", "file:/data/sp/op/"));
+    assert!(location_is_under("s3://bucket/sp/op/savepoint-1", "s3://bucket/sp/op"));
+    assert!(!location_is_under("s3://bucket/sp/op-2/savepoint-1", "s3://bucket/sp/op"));
+    assert!(!location_is_under("s3://other/sp/op/savepoint-1", "s3://bucket/sp/op"));
+    assert_eq!(savepoint_target("s3://bucket/sp/", OPERATION_ID), format!("s3://bucket/sp/{OPERATION_ID}"));
 }
 
 #[test]
@@ -346,10 +490,23 @@ fn verifying_savepoint_strategy() {
             "wait",
         ),
         case(
-            "restarting",
+            "restarting: the restored job failed",
             &verifying,
             with_new_job(NOW_MS, new_job(JobStatus::Restarting, TARGET_PARALLELISM)),
-            "wait",
+            "transition rolling_back",
+        ),
+        case(
+            "failing",
+            &verifying,
+            with_new_job(NOW_MS, new_job(JobStatus::Failing, TARGET_PARALLELISM)),
+            "transition rolling_back",
+        ),
+        case("restoring state", &verifying, with_new_job(NOW_MS, present(restoring(NEW_JOB_ID))), "wait"),
+        case(
+            "still restoring past the budget",
+            &verifying,
+            with_new_job(LATE_MS, present(restoring(NEW_JOB_ID))),
+            "transition rolling_back",
         ),
         case(
             "vertices still deploying",
@@ -773,7 +930,10 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
-    assert_eq!(action, Action::StopWithSavepoint { job_id: JOB_ID.to_owned(), trigger_id: trigger_id.clone() });
+    assert_eq!(
+        action,
+        Action::StopWithSavepoint { job_id: JOB_ID.to_owned(), trigger_id: trigger_id.clone(), target_directory: None }
+    );
     assert_eq!(then, stopping.phase);
 
     // Stopping → Restarting under the derived restart job id.
@@ -957,6 +1117,10 @@ fn needs_follow_the_phase() {
             Needs {
                 job: true,
                 savepoint: Some(SavepointQuery { job_id: JOB_ID.to_owned(), trigger_id }),
+                savepoint_search: Some(SavepointSearch {
+                    job_id: JOB_ID.to_owned(),
+                    operation_id: OPERATION_ID.to_owned(),
+                }),
                 ..Needs::default()
             },
         ),
@@ -1017,4 +1181,31 @@ fn every_phase_name_is_covered() {
         PhaseName::Expired,
     ];
     assert_eq!(covered, PhaseName::ALL);
+}
+
+/// Execution starts with a wait sized to the job's state: a large checkpoint gives the
+/// restarted job longer than the configured timeout, a small one keeps it.
+#[test]
+fn the_verify_timeout_grows_with_the_latest_checkpoint() {
+    let approved = operation_in(Phase::Approved, ResolvedStrategy::Savepoint);
+    let start = |checkpoint| Observation {
+        job: present(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM)),
+        cluster: Some(cluster(4)),
+        savepoint_directory: Some("s3://flink/savepoints".to_owned()),
+        latest_checkpoint: checkpoint,
+        ..observation(NOW_MS)
+    };
+    let large = CheckpointFacts { size_bytes: 20 * 1024 * 1024 * 1024, duration_ms: 90_000 };
+    for (checkpoint, expected) in [
+        (None, VERIFY_TIMEOUT_MS),
+        // A minute of start-up, three checkpoint durations, and the state read at 25 MiB/s.
+        (Some(CheckpointFacts { size_bytes: 1_000, duration_ms: 50 }), 60_000 + 150),
+        (Some(large), 60_000 + 270_000 + 819_200),
+    ] {
+        let decision = decide(&approved, &start(checkpoint));
+        let mut operation = approved.clone();
+        apply(&mut operation, &decision, NOW_MS);
+        assert_eq!(operation.verify_timeout_ms, expected, "{checkpoint:?}: {:?}", operation.events.last());
+    }
+    assert!(restore_budget_ms(VERIFY_TIMEOUT_MS, Some(&large)) > 10 * VERIFY_TIMEOUT_MS);
 }

@@ -38,7 +38,15 @@ fn messages(result: Result<Plan, Vec<PreflightFailure>>) -> String {
 fn a_good_request_gives_a_plan() {
     let plan =
         check(&uniform(4), Strategy::Savepoint, &running(), &cluster(2), SAVEPOINT_DIRECTORY, true).expect("a plan");
-    assert_eq!(plan, Plan { strategy: ResolvedStrategy::Savepoint, original: parallelism(2), target: parallelism(4) });
+    assert_eq!(
+        plan,
+        Plan {
+            strategy: ResolvedStrategy::Savepoint,
+            original: parallelism(2),
+            target: parallelism(4),
+            verify_timeout_ms: None
+        }
+    );
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
         name: name.to_owned(),
         rest_url: "http://127.0.0.1:9".to_owned(),
         savepoint_dir: None,
+        savepoint_dir_s3: None,
         auth_header: None,
         required_approvals: None,
     }

@@ -13,6 +13,10 @@ use serde_json::Value;
 use crate::paths::{default_flink_version, flink_home, scratch_dir};
 use crate::ports::free_port;
 use crate::process::{ChildGuard, log_tail};
+use rescaler_backend::savepoint_storage::SavepointStorage;
+
+use crate::s3::S3Server;
+use crate::s3fs::S3Mount;
 use crate::sample_job;
 
 /// Which scheduler the cluster runs jobs with (it is cluster-wide).
@@ -69,6 +73,8 @@ pub struct FlinkCluster {
     // Field order matters: TaskManagers are dropped (killed) before the JobManager.
     taskmanagers: Vec<ChildGuard>,
     jobmanager: ChildGuard,
+    /// The S3 bucket mounted on the savepoint directory, if any; unmounted after Flink stops.
+    savepoint_mount: Option<S3Mount>,
 }
 
 /// Java 17 module flags Flink needs, used when the shipped configuration has none (1.18).
@@ -113,17 +119,7 @@ impl FlinkCluster {
         std::fs::write(conf_dir.join("masters"), format!("127.0.0.1:{rest_port}\n"))?;
         std::fs::write(conf_dir.join("workers"), "127.0.0.1\n")?;
 
-        let script = |name: &str| {
-            let mut command = Command::new(home.join("bin").join(name));
-            command
-                .arg("start-foreground")
-                .env("FLINK_HOME", &home)
-                .env("FLINK_CONF_DIR", &conf_dir)
-                .env("FLINK_LOG_DIR", &log_dir)
-                .env("FLINK_PID_DIR", &pid_dir)
-                .env_remove("HADOOP_CLASSPATH");
-            command
-        };
+        let script = |name: &str| flink_script(&home, &work_dir, name);
         let jobmanager =
             ChildGuard::spawn("flink-jobmanager", script("jobmanager.sh"), &log_dir.join("jobmanager.console"))?;
         let mut taskmanagers = Vec::new();
@@ -142,6 +138,7 @@ impl FlinkCluster {
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
             taskmanagers,
             jobmanager,
+            savepoint_mount: None,
         };
         cluster.wait_ready(Duration::from_secs(120)).await?;
         Ok(cluster)
@@ -163,6 +160,26 @@ impl FlinkCluster {
     /// Where savepoints go: an opaque target string, as a real cluster would have `s3://…`.
     pub fn savepoint_dir(&self) -> String {
         format!("file://{}", self.work_dir.join("savepoints").display())
+    }
+
+    /// Makes the cluster keep its savepoints in `bucket` of the S3 server, under
+    /// `flink-savepoints/`: the bucket is mounted (s3fs) on the savepoint directory, so Flink
+    /// writes `file://…/savepoints/…` and the objects land in S3. Call before any savepoint.
+    pub async fn keep_savepoints_in(&mut self, server: &S3Server, bucket: &str) -> anyhow::Result<()> {
+        let dir = self.work_dir.join("savepoints");
+        self.savepoint_mount = Some(S3Mount::mount(server, bucket, "flink-savepoints", &dir).await?);
+        Ok(())
+    }
+
+    /// The savepoint directory as the backend reads it through S3, when it is a mounted bucket.
+    pub fn savepoint_dir_s3(&self) -> Option<String> {
+        self.savepoint_mount.as_ref().map(|mount| mount.s3_url().to_owned())
+    }
+
+    /// Where the backend reads this cluster's savepoints: through S3 when they are in the
+    /// mounted bucket, else from the local file system.
+    pub fn savepoint_storage(&self) -> SavepointStorage {
+        SavepointStorage::new(self.savepoint_mount.as_ref().map(|mount| mount.client().clone()))
     }
 
     pub fn slots_total(&self) -> u32 {
@@ -318,10 +335,35 @@ impl FlinkCluster {
         }
     }
 
+    /// Kills the JobManager and starts a new one on the same ports and configuration, as a
+    /// crash and a supervisor's restart would: without high availability it forgets every job,
+    /// every uploaded jar and every asynchronous operation. Waits until the TaskManagers have
+    /// registered with it again.
+    pub async fn restart_jobmanager(&mut self) -> anyhow::Result<()> {
+        self.jobmanager.kill();
+        let log = self.work_dir.join("log").join("jobmanager-restarted.console");
+        self.jobmanager =
+            ChildGuard::spawn("flink-jobmanager", flink_script(&self.home, &self.work_dir, "jobmanager.sh"), &log)?;
+        self.wait_ready(Duration::from_secs(120)).await
+    }
+
     /// The JobManager process is still alive.
     pub fn jobmanager_alive(&mut self) -> bool {
         !self.jobmanager.has_exited()
     }
+}
+
+/// A Flink start script in the foreground with the cluster's own configuration and folders.
+fn flink_script(home: &Path, work_dir: &Path, name: &str) -> Command {
+    let mut command = Command::new(home.join("bin").join(name));
+    command
+        .arg("start-foreground")
+        .env("FLINK_HOME", home)
+        .env("FLINK_CONF_DIR", work_dir.join("conf"))
+        .env("FLINK_LOG_DIR", work_dir.join("log"))
+        .env("FLINK_PID_DIR", work_dir.join("pid"))
+        .env_remove("HADOOP_CLASSPATH");
+    command
 }
 
 fn shipped_java_opts(home: &Path) -> String {

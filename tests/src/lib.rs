@@ -18,6 +18,7 @@ pub mod process;
 pub mod recording;
 pub mod rig;
 pub mod s3;
+pub mod s3fs;
 pub mod sample_job;
 
 pub use browser::Browser;

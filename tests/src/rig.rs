@@ -37,7 +37,9 @@ pub fn cluster_config(flink: &FlinkCluster) -> ClusterConfig {
         name: "Test Flink".to_owned(),
         rest_url: flink.rest_url().to_owned(),
         savepoint_dir: Some(flink.savepoint_dir()),
+        savepoint_dir_s3: flink.savepoint_dir_s3(),
         auth_header: None,
+        auth_header_ssm: None,
         required_approvals: None,
     }
 }
@@ -62,8 +64,10 @@ impl Rig {
     /// Starts Flink (with `options`) and the S3 server, and builds an engine owned by `owner`.
     pub async fn start(options: FlinkOptions) -> anyhow::Result<Self> {
         crate::init_tracing();
-        let (flink, s3) = tokio::try_join!(FlinkCluster::start(options), S3Server::start())?;
+        let (mut flink, s3) = tokio::try_join!(FlinkCluster::start(options), S3Server::start())?;
         let bucket = s3.fresh_bucket().await?;
+        // Savepoints go to the S3 server, as on a production cluster.
+        flink.keep_savepoints_in(&s3, &bucket).await?;
         let store: Arc<dyn Store> = Arc::new(S3Store::new(s3.client(), bucket.clone(), "rescaler"));
         let records = Records::new(store);
         let client = flink_client(&flink)?;
@@ -73,7 +77,9 @@ impl Rig {
 
     /// Another engine on the same store and cluster, with its own owner name and client.
     pub fn engine_for(records: &Records, flink: &FlinkCluster, client: Arc<dyn FlinkClient>, owner: &str) -> Engine {
-        engine_with_client(records, cluster_config(flink), client, owner)
+        let cluster = StandaloneCluster::new(cluster_config(flink), client, records.clone())
+            .with_savepoint_storage(flink.savepoint_storage());
+        Engine::new(records.clone(), ClusterRegistry::new([Arc::new(cluster) as _]), owner)
     }
 
     /// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact

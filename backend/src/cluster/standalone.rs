@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
-use rescaler_shared::operation::{ArtifactRef, Operation};
-use rescaler_shared::phase::{Action, Needs, Observation, Seen};
+use rescaler_shared::operation::{ArtifactRef, Operation, normalize_location, savepoint_target};
+use rescaler_shared::phase::{Action, CheckpointFacts, FoundSavepoint, Needs, Observation, SavepointSearch, SavepointSource, Seen};
 
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
@@ -17,27 +17,37 @@ use crate::flink::{
     RunJar, VertexMetrics,
 };
 use crate::records::Records;
+use crate::savepoint_storage::SavepointStorage;
 
 /// A Flink cluster the team runs itself (standalone, session, YARN, Kubernetes session mode).
 pub struct StandaloneCluster {
     config: ClusterConfig,
     client: Arc<dyn FlinkClient>,
     records: Records,
+    savepoints: SavepointStorage,
 }
 
 impl StandaloneCluster {
+    /// A cluster reached through `client`; savepoints are read from the local file system
+    /// only until [`StandaloneCluster::with_savepoint_storage`] says otherwise.
     pub fn new(config: ClusterConfig, client: Arc<dyn FlinkClient>, records: Records) -> Self {
-        Self { config, client, records }
+        Self { config, client, records, savepoints: SavepointStorage::default() }
+    }
+
+    /// Reads savepoints through `storage` (S3 access, say).
+    pub fn with_savepoint_storage(mut self, storage: SavepointStorage) -> Self {
+        self.savepoints = storage;
+        self
     }
 
     /// A REST client for the configured endpoint (and its extra header, if any).
-    pub fn from_config(config: &ClusterConfig, records: Records) -> anyhow::Result<Self> {
+    pub fn from_config(config: &ClusterConfig, records: Records, storage: SavepointStorage) -> anyhow::Result<Self> {
         let mut client_config = RestFlinkClientConfig::new(&config.rest_url);
         if let Some((name, value)) = &config.auth_header {
             client_config = client_config.with_auth_header(name, value);
         }
         let client: Arc<dyn FlinkClient> = Arc::new(RestFlinkClient::new(client_config)?);
-        Ok(Self::new(config.clone(), client, records))
+        Ok(Self::new(config.clone(), client, records).with_savepoint_storage(storage))
     }
 
     /// The Flink client, for tests that look behind the boundary.
@@ -47,13 +57,23 @@ impl StandaloneCluster {
 
     /// The job, with whether an in-place restart has a completed checkpoint to restore.
     async fn job_with_checkpoint_fact(&self, job_id: &str) -> Result<Option<JobView>, FlinkError> {
-        let Some(mut job) = self.client.job(job_id).await? else { return Ok(None) };
-        let history = self.client.checkpoint_history(job_id).await?;
-        job.has_completed_checkpoint = Some(history.is_some_and(|history| history.latest_checkpoint.is_some()));
-        Ok(Some(job))
+        Ok(self.job_and_checkpoint(job_id).await?.map(|(job, _)| job))
     }
 
-    async fn read(&self, operation: &Operation, needs: &Needs, now_ms: u64) -> Result<Observation, FlinkError> {
+    /// The job with its checkpoint fact, and its latest completed checkpoint's size and
+    /// duration (for the restore budget).
+    async fn job_and_checkpoint(&self, job_id: &str) -> Result<Option<(JobView, Option<CheckpointFacts>)>, FlinkError> {
+        let Some(mut job) = self.client.job(job_id).await? else { return Ok(None) };
+        let latest = self.client.checkpoint_history(job_id).await?.and_then(|history| history.latest_checkpoint);
+        job.has_completed_checkpoint = Some(latest.is_some());
+        let facts = latest.map(|checkpoint| CheckpointFacts {
+            size_bytes: checkpoint.state_size_bytes,
+            duration_ms: checkpoint.duration_ms,
+        });
+        Ok(Some((job, facts)))
+    }
+
+    async fn read(&self, operation: &Operation, needs: &Needs, now_ms: u64) -> ClusterResult<Observation> {
         let client = &self.client;
         let mut observation = Observation::at(now_ms);
         observation.savepoint_directory = self.config.savepoint_dir.clone();
@@ -61,7 +81,9 @@ impl StandaloneCluster {
             // Before execution starts (the phase also needs the cluster), learn whether an
             // in-place restart has a checkpoint to restore: without one its state would be lost.
             let job = if needs.cluster {
-                self.job_with_checkpoint_fact(&operation.job_id).await?
+                let read = self.job_and_checkpoint(&operation.job_id).await?;
+                observation.latest_checkpoint = read.as_ref().and_then(|(_, facts)| *facts);
+                read.map(|(job, _)| job)
             } else {
                 client.job(&operation.job_id).await?
             };
@@ -76,17 +98,62 @@ impl StandaloneCluster {
         if let Some(query) = &needs.savepoint {
             observation.savepoint = Some(client.savepoint_status(&query.job_id, &query.trigger_id).await?);
         }
+        if let Some(search) = &needs.savepoint_search
+            && SavepointSearch::wanted(observation.job.as_ref(), observation.savepoint.as_ref())
+        {
+            observation.found_savepoints = Some(self.search_savepoints(search).await?);
+        }
         if needs.cluster {
             observation.cluster = Some(client.cluster_overview().await?);
         }
         Ok(observation)
     }
 
+    /// The completed savepoints below the operation's own directory, and the job's latest
+    /// savepoint in its checkpoint history (while the JobManager remembers the job).
+    async fn search_savepoints(&self, search: &SavepointSearch) -> ClusterResult<Vec<FoundSavepoint>> {
+        let mut found = Vec::new();
+        if let Some(directory) = &self.config.savepoint_dir {
+            let target = savepoint_target(directory, &search.operation_id);
+            let readable = self.readable_location(&target);
+            for mut savepoint in self.savepoints.completed_below(&readable).await? {
+                savepoint.location = self.flink_location(&savepoint.location);
+                found.push(savepoint);
+            }
+        }
+        let history = self.client.checkpoint_history(&search.job_id).await?;
+        if let Some(latest) = history.and_then(|history| history.latest_savepoint)
+            && !latest.discarded
+            && let Some(location) = latest.external_path
+        {
+            let taken_at_ms = Some(latest.timestamp_ms);
+            found.push(FoundSavepoint { location, found_in: SavepointSource::CheckpointHistory, taken_at_ms });
+        }
+        tracing::info!(operation.id = %search.operation_id, ?found, "searched for the stop's savepoint");
+        Ok(found)
+    }
+
+    /// A location as Flink names it, as the backend reads it (`savepoint_dir_s3`).
+    fn readable_location(&self, location: &str) -> String {
+        match (&self.config.savepoint_dir, &self.config.savepoint_dir_s3) {
+            (Some(flink_dir), Some(s3_dir)) => replace_prefix(location, flink_dir, s3_dir),
+            _ => location.to_owned(),
+        }
+    }
+
+    /// A location as the backend reads it, as Flink names it.
+    fn flink_location(&self, location: &str) -> String {
+        match (&self.config.savepoint_dir, &self.config.savepoint_dir_s3) {
+            (Some(flink_dir), Some(s3_dir)) => replace_prefix(location, s3_dir, flink_dir),
+            _ => location.to_owned(),
+        }
+    }
+
     async fn act(&self, operation: &Operation, action: &Action) -> ClusterResult<()> {
         let client = &self.client;
         match action {
-            Action::StopWithSavepoint { job_id, trigger_id } => {
-                client.stop_with_savepoint(job_id, trigger_id, self.config.savepoint_dir.as_deref()).await?;
+            Action::StopWithSavepoint { job_id, trigger_id, target_directory } => {
+                client.stop_with_savepoint(job_id, trigger_id, target_directory.as_deref()).await?;
             }
             Action::SubmitJob { job_id, savepoint_location, parallelism } => {
                 let artifact = operation
@@ -178,7 +245,7 @@ impl Cluster for StandaloneCluster {
         needs: &'a Needs,
         now_ms: u64,
     ) -> BoxFuture<'a, ClusterResult<Observation>> {
-        Box::pin(async move { Ok(self.read(operation, needs, now_ms).await?) })
+        Box::pin(self.read(operation, needs, now_ms))
     }
 
     fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>> {
@@ -196,6 +263,17 @@ impl Cluster for StandaloneCluster {
             };
             Ok(self.client.run_jar(&jar_id, &run).await?)
         })
+    }
+}
+
+/// `location` with its `from` prefix replaced by `to` (both compared normalized); unchanged
+/// when it is not below `from`.
+fn replace_prefix(location: &str, from: &str, to: &str) -> String {
+    let location = normalize_location(location);
+    let from = normalize_location(from);
+    match location.strip_prefix(&from) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", normalize_location(to)),
+        _ => location,
     }
 }
 

@@ -193,6 +193,10 @@ pub struct CheckpointRef {
     pub timestamp_ms: u64,
     /// Flink already deleted it (subsumed checkpoints).
     pub discarded: bool,
+    /// Bytes of the full state it holds (0 when Flink did not say: restored ones).
+    pub state_size_bytes: u64,
+    /// How long it took, trigger to completion (0 when Flink did not say).
+    pub duration_ms: u64,
 }
 
 /// The latest snapshots of a job (`GET /jobs/:id/checkpoints`).

@@ -112,6 +112,12 @@ pub(super) struct CheckpointStatistics {
     pub external_path: Option<String>,
     #[serde(default)]
     pub discarded: bool,
+    /// Bytes of the full state (`checkpointed_size` is the incremental part).
+    #[serde(default)]
+    pub state_size: u64,
+    /// Milliseconds from trigger to the last acknowledgement.
+    #[serde(default)]
+    pub end_to_end_duration: u64,
 }
 
 #[derive(Debug, Deserialize)]

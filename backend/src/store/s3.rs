@@ -4,6 +4,9 @@
 //! A failed condition is a 412 `PreconditionFailed`; real S3 may also answer a concurrent
 //! conditional write with 409 `ConditionalRequestConflict`. Both mean "lost the race".
 
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -30,6 +33,39 @@ pub struct S3StoreConfig {
     pub secret_access_key: Option<String>,
 }
 
+/// How long one S3 request may take, retries included: well under the engine's lease, so a
+/// pass that holds a lease never waits on S3 past it.
+pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one attempt of an S3 request may take.
+pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An S3 client for `config`: static keys and a custom endpoint when given, else the AWS
+/// default chain (what Lambda provides); with timeouts on every request.
+pub async fn s3_client(config: &S3StoreConfig) -> aws_sdk_s3::Client {
+    let region = Region::new(config.region.clone().unwrap_or_else(|| "us-east-1".to_owned()));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(S3_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
+        .operation_timeout(S3_OPERATION_TIMEOUT)
+        .build();
+    let mut builder = match (&config.access_key_id, &config.secret_access_key) {
+        (Some(key), Some(secret)) => aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .credentials_provider(Credentials::new(key, secret, None, None, "rescaler-config")),
+        _ => {
+            let shared = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
+            aws_sdk_s3::config::Builder::from(&shared)
+        }
+    };
+    builder = builder.timeout_config(timeouts);
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.endpoint_url(endpoint).force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
 /// A store in one bucket under one prefix.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -47,31 +83,9 @@ impl S3Store {
         Self { client, bucket: bucket.into(), prefix }
     }
 
-    /// Builds the client from configuration: static keys and a custom endpoint when given,
-    /// else the AWS default chain (what Lambda provides).
+    /// Builds the client from configuration (see [`s3_client`]).
     pub async fn from_config(config: &S3StoreConfig) -> Self {
-        let region = Region::new(config.region.clone().unwrap_or_else(|| "us-east-1".to_owned()));
-        let client = match (&config.access_key_id, &config.secret_access_key) {
-            (Some(key), Some(secret)) => {
-                let mut builder = aws_sdk_s3::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(region)
-                    .credentials_provider(Credentials::new(key, secret, None, None, "rescaler-config"));
-                if let Some(endpoint) = &config.endpoint {
-                    builder = builder.endpoint_url(endpoint).force_path_style(true);
-                }
-                aws_sdk_s3::Client::from_conf(builder.build())
-            }
-            _ => {
-                let shared = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
-                let mut builder = aws_sdk_s3::config::Builder::from(&shared);
-                if let Some(endpoint) = &config.endpoint {
-                    builder = builder.endpoint_url(endpoint).force_path_style(true);
-                }
-                aws_sdk_s3::Client::from_conf(builder.build())
-            }
-        };
-        Self::new(client, config.bucket.clone(), config.prefix.clone())
+        Self::new(s3_client(config).await, config.bucket.clone(), config.prefix.clone())
     }
 
     fn object_key(&self, key: &str) -> StoreResult<String> {

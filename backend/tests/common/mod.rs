@@ -32,6 +32,7 @@ impl TestApp {
                 name: "Prod".to_owned(),
                 rest_url: "http://127.0.0.1:9".to_owned(),
                 savepoint_dir: None,
+                savepoint_dir_s3: None,
                 auth_header: None,
                 required_approvals: None,
             }],

@@ -49,3 +49,30 @@ fn mix_bits(mut value: u128) -> u128 {
 pub fn is_flink_id(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
+
+/// The directory a stop-with-savepoint of operation `operation_id` writes into, under the
+/// cluster's savepoint directory: `<savepoint_dir>/<operation id>`.
+///
+/// Flink writes `savepoint-<job>-<random>/_metadata` below it. Because the directory is named
+/// after the operation, its savepoint can be found there again after Flink forgot the stop
+/// trigger's result (`rest.async.store-duration`, a JobManager restart).
+pub fn savepoint_target(savepoint_dir: &str, operation_id: &str) -> String {
+    format!("{}/{operation_id}", savepoint_dir.trim_end_matches('/'))
+}
+
+/// Where a location points, written one way: Flink answers `file:/x` for the `file:///x` it
+/// was given, and may add a trailing slash.
+pub fn normalize_location(location: &str) -> String {
+    let trimmed = location.trim_end_matches('/');
+    match trimmed.split_once(":///") {
+        Some((scheme, path)) if !scheme.contains('/') => format!("{scheme}:/{path}"),
+        _ => trimmed.to_owned(),
+    }
+}
+
+/// `location` is `directory` or below it (both normalized first).
+pub fn location_is_under(location: &str, directory: &str) -> bool {
+    let location = normalize_location(location);
+    let directory = normalize_location(directory);
+    location == directory || location.strip_prefix(&directory).is_some_and(|rest| rest.starts_with('/'))
+}

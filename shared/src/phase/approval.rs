@@ -5,6 +5,7 @@ use super::APPROVAL_POLL_MS;
 use super::decision::{Decision, fail, transition, wait_for_observation};
 use super::messages::describe_parallelism;
 use super::observation::{Needs, Observation, Seen};
+use super::restore_budget::{describe_budget, restore_budget_ms};
 use crate::flink::JobStatus;
 use crate::operation::{
     Operation, OperationEvent, Phase, ResolvedStrategy, STOP_TRIGGER_PURPOSE, derive_flink_id, event_kind,
@@ -76,25 +77,33 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
         obs.savepoint_directory.as_deref(),
         op.artifact.is_some(),
     );
-    let plan = match checked {
+    let mut plan = match checked {
         Ok(plan) => plan,
         Err(failures) => {
             let messages = failures.iter().map(|failure| failure.message.as_str()).collect::<Vec<_>>().join("; ");
             return fail(now_ms, format!("pre-flight failed: {messages}; nothing was changed"));
         }
     };
+    let checkpoint = obs.latest_checkpoint.as_ref();
+    let budget_ms = restore_budget_ms(op.verify_timeout_ms, checkpoint);
+    plan.verify_timeout_ms = Some(budget_ms);
+    let budget = describe_budget(budget_ms, op.verify_timeout_ms, checkpoint);
     let (to, message) = match plan.strategy {
         ResolvedStrategy::Savepoint => (
             Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) },
             format!(
-                "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}",
+                "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}; {budget}",
                 op.job_id,
                 describe_parallelism(job, &plan.target)
             ),
         ),
         ResolvedStrategy::InPlace => (
             Phase::Applying { since_ms: now_ms },
-            format!("in-place strategy: rescaling job {} to {}", op.job_id, describe_parallelism(job, &plan.target)),
+            format!(
+                "in-place strategy: rescaling job {} to {}; {budget}",
+                op.job_id,
+                describe_parallelism(job, &plan.target)
+            ),
         ),
     };
     Decision::Transition {

@@ -48,9 +48,15 @@ impl Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// `POST /jobs/:job_id/stop` with the savepoint directory and this trigger id. Flink
+    /// `POST /jobs/:job_id/stop` with this trigger id, into `target_directory` (the operation's
+    /// own directory under the cluster's savepoint directory; `None`: Flink's default). Flink
     /// answers a repeated trigger id with the first trigger.
-    StopWithSavepoint { job_id: String, trigger_id: String },
+    StopWithSavepoint {
+        job_id: String,
+        trigger_id: String,
+        #[serde(default)]
+        target_directory: Option<String>,
+    },
     /// Submit the operation's artifact under this job id, restoring from the savepoint, at this
     /// parallelism by vertex id. Flink refuses a second job with the same id: the backend
     /// treats "duplicate job" as success.
@@ -76,6 +82,9 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
         op.strategy = Some(plan.strategy);
         op.original_parallelism = plan.original.clone();
         op.target_parallelism = plan.target.clone();
+        if let Some(budget_ms) = plan.verify_timeout_ms {
+            op.verify_timeout_ms = op.verify_timeout_ms.max(budget_ms);
+        }
     }
     match to {
         Phase::Restarting { savepoint_location, new_job_id, .. } => {

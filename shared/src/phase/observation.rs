@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::restore_budget::CheckpointFacts;
 use crate::flink::{ClusterView, JobView, SavepointStatus};
 
 /// What Flink said about one id: it does not exist, or here it is.
@@ -42,10 +43,19 @@ pub struct Observation {
     pub savepoint: Option<SavepointStatus>,
     #[serde(default)]
     pub cluster: Option<ClusterView>,
+    /// The original job's latest completed checkpoint, read with the cluster (before execution
+    /// starts), for the restore budget; `None` when not read or when the job has none.
+    #[serde(default)]
+    pub latest_checkpoint: Option<CheckpointFacts>,
     /// The savepoint directory configured for the cluster. Configuration, not read from Flink:
     /// the backend always fills it when one is configured.
     #[serde(default)]
     pub savepoint_directory: Option<String>,
+    /// Completed savepoints found where the stop writes them or in the job's checkpoint
+    /// history ([`Needs::savepoint_search`]); read only when the search is
+    /// [`wanted`](SavepointSearch::wanted).
+    #[serde(default)]
+    pub found_savepoints: Option<Vec<FoundSavepoint>>,
     /// Flink could not be reached or answered with a server error; why.
     #[serde(default)]
     pub flink_unavailable: Option<String>,
@@ -65,7 +75,9 @@ impl Observation {
             rollback_job: None,
             savepoint: None,
             cluster: None,
+            latest_checkpoint: None,
             savepoint_directory: None,
+            found_savepoints: None,
             flink_unavailable: None,
             unavailable_streak: 0,
         }
@@ -85,6 +97,9 @@ pub struct Needs {
     pub savepoint: Option<SavepointQuery>,
     /// Read the cluster overview into [`Observation::cluster`].
     pub cluster: bool,
+    /// Look for the stop's savepoint into [`Observation::found_savepoints`], when
+    /// [`SavepointSearch::wanted`] says so.
+    pub savepoint_search: Option<SavepointSearch>,
 }
 
 impl Needs {
@@ -99,4 +114,59 @@ impl Needs {
 pub struct SavepointQuery {
     pub job_id: String,
     pub trigger_id: String,
+}
+
+/// Where to look for the savepoint of an operation's stop when Flink no longer knows the stop
+/// trigger: the operation's own directory under the cluster's savepoint directory
+/// ([`savepoint_target`](crate::operation::savepoint_target)), and the job's checkpoint history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavepointSearch {
+    pub job_id: String,
+    pub operation_id: String,
+}
+
+impl SavepointSearch {
+    /// Whether a pass should search, from the job and the trigger status it read: Flink no
+    /// longer knows the trigger and the job no longer runs, so the stop may have completed
+    /// without Flink remembering where its savepoint went. (A running job is simply stopped
+    /// again; searching then would only slow the stop down.)
+    pub fn wanted(job: Option<&Seen<JobView>>, trigger: Option<&SavepointStatus>) -> bool {
+        let stopped = match job {
+            Some(Seen::Absent) => true,
+            Some(Seen::Present(job)) => job.status.is_terminal(),
+            None => false,
+        };
+        stopped && matches!(trigger, Some(SavepointStatus::Unknown))
+    }
+}
+
+/// A completed savepoint found without the stop trigger's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundSavepoint {
+    /// The savepoint's directory (the one holding `_metadata`), as Flink restores from it.
+    pub location: String,
+    pub found_in: SavepointSource,
+    /// When it was written (the storage's modification time) or triggered (the checkpoint
+    /// history), when known.
+    #[serde(default)]
+    pub taken_at_ms: Option<u64>,
+}
+
+/// Where a savepoint was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavepointSource {
+    /// A `_metadata` file under the operation's savepoint directory.
+    SavepointDirectory,
+    /// The latest savepoint in the job's checkpoint history (`GET /jobs/:id/checkpoints`).
+    CheckpointHistory,
+}
+
+impl SavepointSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SavepointDirectory => "the operation's savepoint directory",
+            Self::CheckpointHistory => "the job's checkpoint history",
+        }
+    }
 }

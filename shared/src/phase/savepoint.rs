@@ -3,17 +3,22 @@
 
 use super::decision::{Action, Decision, fail, transition, wait_for_observation};
 use super::messages::describe_duration;
-use super::observation::{Needs, Observation, SavepointQuery, Seen};
+use super::observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
 use super::rollback::start_resubmit_rollback;
 use super::{JOB_POLL_MS, SAVEPOINT_POLL_MS};
 use crate::flink::{JobStatus, JobView, SavepointStatus};
-use crate::operation::{Operation, OperationEvent, Phase, RESTART_JOB_PURPOSE, derive_flink_id, event_kind};
+use crate::operation::{
+    Operation, OperationEvent, Phase, PhaseName, RESTART_JOB_PURPOSE, derive_flink_id, event_kind, location_is_under,
+    savepoint_target,
+};
 
-/// Stopping: the job, and the stop trigger's savepoint.
+/// Stopping: the job, the stop trigger's savepoint, and — should Flink have forgotten the
+/// trigger after the job stopped — the savepoint where the stop wrote it.
 pub(super) fn needs_stopping(op: &Operation, trigger_id: &str) -> Needs {
     Needs {
         job: true,
         savepoint: Some(SavepointQuery { job_id: op.job_id.clone(), trigger_id: trigger_id.to_owned() }),
+        savepoint_search: Some(SavepointSearch { job_id: op.job_id.clone(), operation_id: op.id.clone() }),
         ..Needs::default()
     }
 }
@@ -45,22 +50,67 @@ pub(super) fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &st
                     job.status.label()
                 ),
             },
-            Seen::Present(_) | Seen::Absent => transition(
-                Phase::Restarting {
-                    savepoint_location: location.clone(),
-                    new_job_id: derive_flink_id(&op.id, RESTART_JOB_PURPOSE),
-                    since_ms: now_ms,
-                },
-                OperationEvent::by_system(
-                    now_ms,
-                    event_kind::SAVEPOINT_COMPLETED,
-                    format!("job {} stopped with savepoint {location}", op.job_id),
-                ),
-            ),
+            Seen::Present(_) | Seen::Absent => {
+                restart_from(op, now_ms, location, format!("job {} stopped with savepoint {location}", op.job_id))
+            }
         },
         SavepointStatus::Failed { cause } => fail(now_ms, savepoint_failure_reason(op, job, cause)),
-        SavepointStatus::Unknown => decide_unknown_trigger(op, now_ms, job, trigger_id),
+        SavepointStatus::Unknown => match recovered_savepoint(op, obs) {
+            Some(found) => restart_from(
+                op,
+                now_ms,
+                &found.location,
+                format!(
+                    "flink no longer knows stop trigger {trigger_id}; job {} stopped with savepoint {}, \
+                     found in {}",
+                    op.job_id,
+                    found.location,
+                    found.found_in.label()
+                ),
+            ),
+            None => decide_unknown_trigger(op, obs, job, trigger_id),
+        },
     }
+}
+
+/// The job stopped with the savepoint at `location`: restart it from there.
+fn restart_from(op: &Operation, now_ms: u64, location: &str, message: String) -> Decision {
+    transition(
+        Phase::Restarting {
+            savepoint_location: location.to_owned(),
+            new_job_id: derive_flink_id(&op.id, RESTART_JOB_PURPOSE),
+            since_ms: now_ms,
+        },
+        OperationEvent::by_system(now_ms, event_kind::SAVEPOINT_COMPLETED, message),
+    )
+}
+
+/// The stop's savepoint among those the pass found, when Flink forgot the trigger: the newest
+/// `_metadata` in the operation's own directory, else the job's latest savepoint if it was
+/// written there or — without a savepoint directory — taken after the stop began. A savepoint
+/// someone took earlier never passes for the stop's.
+fn recovered_savepoint<'a>(op: &Operation, obs: &'a Observation) -> Option<&'a FoundSavepoint> {
+    let found = obs.found_savepoints.as_deref()?;
+    let target = obs.savepoint_directory.as_deref().map(|directory| savepoint_target(directory, &op.id));
+    let stopping_since = op
+        .phase_history
+        .iter()
+        .rev()
+        .find(|span| span.phase == PhaseName::Stopping)
+        .map_or(0, |span| span.started_at_ms);
+    let is_the_stops = |candidate: &&FoundSavepoint| match (&target, candidate.found_in) {
+        (Some(target), _) => location_is_under(&candidate.location, target),
+        (None, SavepointSource::CheckpointHistory) => candidate.taken_at_ms.is_some_and(|at| at >= stopping_since),
+        (None, SavepointSource::SavepointDirectory) => false,
+    };
+    let newest = |sources: SavepointSource| {
+        found
+            .iter()
+            .filter(is_the_stops)
+            .filter(|candidate| candidate.found_in == sources)
+            .max_by_key(|candidate| candidate.taken_at_ms.unwrap_or(0))
+    };
+    newest(SavepointSource::SavepointDirectory).or_else(|| newest(SavepointSource::CheckpointHistory))
 }
 
 /// Why the operation fails when the stop's savepoint failed, by what became of the job.
@@ -83,12 +133,23 @@ fn savepoint_failure_reason(op: &Operation, job: &Seen<JobView>, cause: &str) ->
     }
 }
 
-/// Flink knows no savepoint for the stop trigger: not triggered yet (or forgotten), by what
-/// became of the job.
-fn decide_unknown_trigger(op: &Operation, now_ms: u64, job: &Seen<JobView>, trigger_id: &str) -> Decision {
+/// Flink knows no savepoint for the stop trigger and none was found where the stop writes:
+/// not triggered yet (or forgotten before the job stopped), by what became of the job.
+fn decide_unknown_trigger(op: &Operation, obs: &Observation, job: &Seen<JobView>, trigger_id: &str) -> Decision {
+    let now_ms = obs.now_ms;
+    if SavepointSearch::wanted(Some(job), obs.savepoint.as_ref()) && obs.found_savepoints.is_none() {
+        return wait_for_observation(&format!("the savepoint of stop trigger {trigger_id}"));
+    }
     match job {
         Seen::Present(job) if job.status == JobStatus::Running => Decision::Act {
-            action: Action::StopWithSavepoint { job_id: op.job_id.clone(), trigger_id: trigger_id.to_owned() },
+            action: Action::StopWithSavepoint {
+                job_id: op.job_id.clone(),
+                trigger_id: trigger_id.to_owned(),
+                target_directory: obs
+                    .savepoint_directory
+                    .as_deref()
+                    .map(|directory| savepoint_target(directory, &op.id)),
+            },
             then: Phase::Stopping { trigger_id: trigger_id.to_owned() },
             event: OperationEvent::by_system(
                 now_ms,
@@ -96,16 +157,15 @@ fn decide_unknown_trigger(op: &Operation, now_ms: u64, job: &Seen<JobView>, trig
                 format!("stop-with-savepoint of job {} triggered (trigger {trigger_id})", op.job_id),
             ),
         },
-        // This is where a later version may look the savepoint up in the job's checkpoint
-        // history instead of failing.
         Seen::Present(job) if job.status == JobStatus::Finished => fail(
             now_ms,
             format!(
-                "flink no longer knows stop trigger {trigger_id} and job {} is FINISHED: the \
-                 stop probably completed but its savepoint location was lost (jobmanager \
-                 restart?); find the savepoint in the job's checkpoint history or the \
-                 savepoint directory and restore the job from it by hand",
-                op.job_id
+                "flink no longer knows stop trigger {trigger_id} and job {} is FINISHED, and no \
+                 savepoint of this operation is in {} or in the job's checkpoint history: find \
+                 the job's last savepoint or retained checkpoint and restore the job from it by \
+                 hand",
+                op.job_id,
+                search_place(op, obs)
             ),
         ),
         Seen::Present(job) if job.status.is_terminal() => fail(
@@ -124,12 +184,21 @@ fn decide_unknown_trigger(op: &Operation, now_ms: u64, job: &Seen<JobView>, trig
         Seen::Absent => fail(
             now_ms,
             format!(
-                "job {} no longer exists and flink does not know stop trigger {trigger_id}: \
-                 if the stop completed, find the savepoint in the savepoint directory and \
-                 restore the job from it by hand",
-                op.job_id
+                "job {} no longer exists, flink does not know stop trigger {trigger_id} and no \
+                 savepoint of this operation is in {}: restore the job from its latest retained \
+                 checkpoint by hand",
+                op.job_id,
+                search_place(op, obs)
             ),
         ),
+    }
+}
+
+/// Where the stop's savepoint was looked for, for a failure reason.
+fn search_place(op: &Operation, obs: &Observation) -> String {
+    match &obs.savepoint_directory {
+        Some(directory) => savepoint_target(directory, &op.id),
+        None => "the cluster's default savepoint directory (none is configured)".to_owned(),
     }
 }
 

@@ -5,6 +5,7 @@ use super::decision::{Decision, fail, transition, wait_for_observation};
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
 use super::rollback::{start_in_place_rollback, start_resubmit_rollback};
+use crate::flink::{JobStatus, JobView, TaskStatus};
 use crate::operation::{Operation, OperationEvent, Phase, event_kind};
 
 /// Verifying: the job that should run at the target — the original one in place, the
@@ -40,15 +41,22 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
         Seen::Present(job) if job.status.is_terminal() => {
             format!("job {job_id} is {} before it ran at the target parallelism", job.status.label())
         }
+        // A freshly submitted job restarts only when it failed: its restore, or right after.
+        // (In place, the adaptive scheduler restarts the job on purpose.)
+        Seen::Present(job) if !in_place && matches!(job.status, JobStatus::Restarting | JobStatus::Failing) => {
+            format!("job {job_id} is failing ({}) before it ran at the target parallelism", job.status.label())
+        }
         Seen::Present(job) if op.timed_out(since_ms, now_ms) => format!(
-            "job {job_id} did not run at the target parallelism within {}: {}",
+            "job {job_id} did not run at the target parallelism within {}{}: {}",
             describe_duration(op.verify_timeout_ms),
+            if is_restoring(job) { " (still restoring its state)" } else { "" },
             describe_progress(job, target)
         ),
         Seen::Present(job) => {
+            let doing = if is_restoring(job) { "restoring state" } else { "starting" };
             return Decision::Wait {
                 requeue_after_ms: JOB_POLL_MS,
-                why: format!("verifying job {job_id}: {}", describe_progress(job, target)),
+                why: format!("verifying job {job_id}, {doing}: {}", describe_progress(job, target)),
             };
         }
     };
@@ -69,4 +77,10 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
         Some(savepoint) => start_resubmit_rollback(op, now_ms, failure, job_id, &savepoint.location),
         None => fail(now_ms, format!("{failure}; the operation recorded no savepoint to roll back to")),
     }
+}
+
+/// Some of the job's tasks are reading their state back (INITIALIZING), none failed.
+fn is_restoring(job: &JobView) -> bool {
+    job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Initializing)
+        && !job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Failed)
 }

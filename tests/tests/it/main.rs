@@ -14,6 +14,8 @@ mod console_deployment;
 mod console_e2e;
 /// SIGKILL after each side effect, restart: the operation completes exactly once.
 mod crash_recovery;
+/// Faults on real Flink: forgotten triggers, unreachable JobManagers, failing restores.
+mod faults;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
 mod flink_client;
 /// The harness itself: a real Flink cluster runs the sample job submitted over REST.

@@ -71,6 +71,8 @@ impl RestFlinkClient {
                 external_path: restored.external_path,
                 timestamp_ms: millis(restored.restore_timestamp),
                 discarded: false,
+                state_size_bytes: 0,
+                duration_ms: 0,
             }),
         }))
     }
@@ -83,6 +85,8 @@ fn checkpoint_ref(statistics: wire::CheckpointStatistics) -> CheckpointRef {
         external_path: statistics.external_path,
         timestamp_ms: millis(statistics.trigger_timestamp),
         discarded: statistics.discarded,
+        state_size_bytes: statistics.state_size,
+        duration_ms: statistics.end_to_end_duration,
     }
 }
 
