@@ -6,9 +6,13 @@
 //! approvals inbox lists what it allows, and the console shows only the buttons [`Permitted`]
 //! allows. The mutations ([`approve`], [`reject`], [`cancel`], [`break_glass`]) check the phase
 //! part again, so a record never changes against the rule.
+//!
+//! Deciding what code a job runs — linking a running job to an artifact, entry class and
+//! arguments, deploying one — is [`may_link_jobs`]; the program arguments are shown to the
+//! same roles only. A re-link while a request waits for approval is [`take_new_artifact`].
 
 use crate::access::{Identity, Role, same_user};
-use crate::operation::{Approval, BreakGlass, Operation, OperationEvent, event_kind};
+use crate::operation::{Approval, ArtifactRef, BreakGlass, Operation, OperationEvent, event_kind};
 use crate::operation::{Phase, PhaseName};
 
 /// Something a person does to a request.
@@ -34,6 +38,16 @@ impl UserAction {
             Self::BreakGlass => Role::Admin,
         }
     }
+}
+
+/// The role that decides what code a job runs: linking a running job to an artifact, entry
+/// class and arguments, and deploying a job from an artifact.
+pub const LINKS_JOBS: Role = Role::Admin;
+
+/// Whether `identity` may link or deploy jobs on the cluster, and so read the program arguments
+/// of its jobs (they often carry credentials): everyone else sees them hidden.
+pub fn may_link_jobs(identity: &Identity, cluster_id: &str) -> bool {
+    identity.can(cluster_id, LINKS_JOBS)
 }
 
 /// Why a user action was refused.
@@ -246,6 +260,35 @@ pub fn break_glass(op: &mut Operation, by: &str, reason: &str, now_ms: u64) -> R
     op.break_glass = Some(BreakGlass { by: by.to_owned(), at_ms: now_ms, reason: reason.to_owned() });
     op.record(OperationEvent::by_user(now_ms, by, event_kind::BREAK_GLASS, format!("{by} broke the glass: {reason}")));
     Ok(())
+}
+
+/// The job of a request waiting for approval was linked to other code: the request takes the
+/// new artifact (what it will resubmit) and loses its approvals and any break-glass, so that
+/// the approvers approve what will run; an event by `by` says why. `described` says what the
+/// job now runs, in words (without the arguments). Answers whether the request changed: not
+/// when it already carries that artifact, nor once it left awaiting approval (it runs what was
+/// approved).
+pub fn take_new_artifact(op: &mut Operation, artifact: ArtifactRef, by: &str, described: &str, now_ms: u64) -> bool {
+    if op.phase != Phase::AwaitingApproval || op.artifact.as_ref() == Some(&artifact) {
+        return false;
+    }
+    let cleared: Vec<&str> = op.approvals.iter().map(|approval| approval.by.as_str()).collect();
+    let cleared = match (cleared.is_empty(), &op.break_glass) {
+        (true, None) => "it had no approvals yet".to_owned(),
+        (false, None) => format!("the approvals of {} are cleared", cleared.join(", ")),
+        (true, Some(glass)) => format!("the break-glass of {} is cleared", glass.by),
+        (false, Some(glass)) => {
+            format!("the approvals of {} and the break-glass of {} are cleared", cleared.join(", "), glass.by)
+        }
+    };
+    let message = format!(
+        "{by} linked the job to {described} while the request waited for approval: {cleared}, it must be approved again"
+    );
+    op.artifact = Some(artifact);
+    op.approvals.clear();
+    op.break_glass = None;
+    op.record(OperationEvent::by_user(now_ms, by, event_kind::RELINKED, message));
+    true
 }
 
 fn comment_suffix(comment: &str) -> String {

@@ -9,6 +9,8 @@ pub mod event_kind {
     pub const BREAK_GLASS: &str = "break_glass";
     pub const APPROVAL_COMPLETE: &str = "approval_complete";
     pub const REJECTED: &str = "rejected";
+    /// The job was linked to other code while the request waited; its approvals were cleared.
+    pub const RELINKED: &str = "relinked";
     pub const CANCELLED: &str = "cancelled";
     pub const EXPIRED: &str = "expired";
     pub const EXECUTION_STARTED: &str = "execution_started";
