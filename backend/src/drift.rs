@@ -28,6 +28,9 @@ use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
 use crate::records::Records;
 use crate::store::{StoreError, StoreResult, Version};
 
+#[cfg(test)]
+mod tests;
+
 /// How often the reconcile loop runs the check at most.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -31,6 +31,7 @@ pub fn ClusterCard(
     } else {
         format!("Unreachable: {}", cluster.error.clone().unwrap_or_default())
     };
+    let web_ui = reachable.then(|| web_ui_warning(&cluster));
     let id = cluster.id.clone();
     view! {
         <section class="panel cluster" data-cluster-id=cluster.id.clone() aria-labelledby=format!("cluster-{}", cluster.id)>
@@ -42,6 +43,7 @@ pub fn ClusterCard(
                 <span class=if reachable { "pill tone-good" } else { "pill tone-bad" }>{if reachable { "reachable" } else { "unreachable" }}</span>
             </div>
             <p class=if reachable { "muted" } else { "error" }>{facts}</p>
+            {web_ui}
             {move || {
                 let id = id.clone();
                 loaded(jobs.get(), "jobs", move |jobs| {
@@ -83,4 +85,35 @@ pub fn ClusterCard(
             }}
         </section>
     }
+}
+
+/// What Flink's own Web UI lets people do to jobs without approval, if anything.
+fn web_ui_warning(cluster: &ClusterSummary) -> Option<AnyView> {
+    let Some(web_ui) = cluster.web_ui else {
+        return Some(
+            view! { <p class="muted small" data-web-ui="unknown">"What Flink's own Web UI allows could not be read."</p> }
+                .into_any(),
+        );
+    };
+    let allowed = web_ui.allowed();
+    if allowed.is_empty() {
+        return None;
+    }
+    let actions = match allowed.as_slice() {
+        [one] => (*one).to_owned(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+        [] => String::new(),
+    };
+    let keys = allowed.iter().map(|action| format!("web.{action}.enable")).collect::<Vec<_>>().join(", ");
+    Some(
+        view! {
+            <div class="notice notice-warn" role="status" data-web-ui=allowed.join(",")>
+                {format!("Flink's own Web UI on this cluster can {actions} jobs, without approval. ")}
+                "The console notices such changes, but cannot prevent them: set "
+                <span class="mono">{keys}</span>
+                " to false and close Flink's REST port to everything but this backend (see the deploy guide)."
+            </div>
+        }
+        .into_any(),
+    )
 }

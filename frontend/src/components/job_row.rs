@@ -46,7 +46,12 @@ pub fn JobRow(
                 <a href=href data-job-id=job.id.clone()>{job.name.clone()}</a>
                 <span class="cell-sub mono">{short_id(&job.id).to_owned()}</span>
             </td>
-            <td><span class=format!("pill tone-{}", job_status_tone(job.status))>{job.status.label()}</span></td>
+            <td>
+                <span class=format!("pill tone-{}", job_status_tone(job.status))>{job.status.label()}</span>
+                {job.out_of_band.clone().map(|out_of_band| view! {
+                    <span class="pill tone-warn" data-out-of-band=job.id.clone() title=out_of_band.message>"changed outside"</span>
+                })}
+            </td>
             <td>
                 {move || match detail() {
                     Some(Ok(detail)) => detail.job.vertices.iter().map(|vertex| view! {

@@ -5,6 +5,7 @@ mod job_head;
 mod job_savepoints;
 mod lineage_panel;
 mod not_running_notice;
+mod out_of_band_notice;
 mod vertices_panel;
 
 use leptos::prelude::*;
@@ -28,6 +29,7 @@ use job_head::JobHead;
 use job_savepoints::JobSavepoints;
 use lineage_panel::LineagePanel;
 use not_running_notice::NotRunningNotice;
+use out_of_band_notice::OutOfBandNotice;
 use vertices_panel::VerticesPanel;
 
 /// `/clusters/:cluster/jobs/:job`.
@@ -114,6 +116,10 @@ fn job_body(
     let vertices: Vec<(String, String)> =
         job.vertices.iter().map(|vertex| (vertex.id.clone(), vertex.name.clone())).collect();
     let active = detail.active_operation.clone().map(active_notice);
+    let out_of_band = detail.deployment.clone().and_then(|deployment| {
+        let out_of_band = deployment.out_of_band.clone()?;
+        Some(view! { <OutOfBandNotice deployment=deployment out_of_band=out_of_band/> })
+    });
     let not_running = (!running).then(|| {
         view! { <NotRunningNotice cluster_id=cluster_id.clone() job_id=job.id.clone() status=job.status operations=operations/> }
     });
@@ -123,6 +129,7 @@ fn job_body(
     view! {
         <JobHead job=job.clone() link=detail.link.clone()/>
         {detail.deployment.clone().filter(|deployment| deployment.lineage.len() > 1).map(|deployment| view! { <LineagePanel deployment=deployment/> })}
+        {out_of_band}
         {active}
         {not_running}
         <VerticesPanel vertices=job.vertices.clone() limits=detail.limits.clone() feed=feed/>
