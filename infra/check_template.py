@@ -6,6 +6,8 @@
   the backend reads on Lambda (Config::apply_env, kick) is set by the template;
 - the cluster keys the ClustersJson parameter documents are fields of ClusterConfig;
 - the API function ignores the stage in the path (lambda_http);
+- every function may read the clusters' SSM parameters under SecretsPath, and no other, and
+  ClustersJson documents auth_header_ssm (a header value never sits in a plain parameter);
 - the records bucket's policy keeps the audit log append-only for every principal (no delete,
   no put without `If-None-Match`), and the backend writes audit events create-only; the check
   is itself run against weakened copies of the policy, each of which it must refuse.
@@ -136,9 +138,28 @@ def audit_writes_problems():
     return problems
 
 
+def secrets_problems(template):
+    """Each function reads the SSM parameters under SecretsPath, and only those."""
+    problems = []
+    allowed = {"Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SecretsPath}*"}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        statements = [s for policy in resource["Properties"].get("Policies", []) for s in as_list(policy.get("Statement", []))]
+        ssm = [s for s in statements if isinstance(s, dict) and any(str(a).startswith("ssm:") for a in as_list(s.get("Action", [])))]
+        if not ssm:
+            problems.append(f"{name} cannot read the clusters' SSM parameters (ssm:GetParameter on SecretsPath)")
+        for statement in ssm:
+            if as_list(statement.get("Action")) != ["ssm:GetParameter"] or as_list(statement.get("Resource")) != [allowed]:
+                problems.append(f"{name}: SSM access must be ssm:GetParameter on {allowed['Sub']} only")
+    if "auth_header_ssm" not in template["Parameters"]["ClustersJson"]["Description"]:
+        problems.append("ClustersJson must document auth_header_ssm")
+    return problems
+
+
 def main():
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=Loader)
-    problems = audit_policy_problems(template) + audit_writes_problems()
+    problems = audit_policy_problems(template) + audit_writes_problems() + secrets_problems(template)
     for name, weakened in weakened_copies(template):
         if not audit_policy_problems(weakened):
             problems.append(f"the audit policy check accepts a weakened policy ({name})")
@@ -170,7 +191,7 @@ def main():
     config = (ROOT / "backend/src/config.rs").read_text()
     cluster_fields = re.search(r"pub struct ClusterConfig \{(.*?)\n\}", config, re.S).group(1)
     described = template["Parameters"]["ClustersJson"]["Description"]
-    for key in ("id", "name", "rest_url", "savepoint_dir", "auth_header", "required_approvals"):
+    for key in ("id", "name", "rest_url", "savepoint_dir", "auth_header", "auth_header_ssm", "required_approvals"):
         if key in described and f"pub {key}:" not in cluster_fields:
             problems.append(f"ClustersJson documents {key!r}, which ClusterConfig lacks")
 

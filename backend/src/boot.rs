@@ -1,5 +1,5 @@
-//! Building the running parts from a configuration: store, records, engine, authenticator,
-//! and the HTTP state. Shared by the local binary and the Lambda binaries.
+//! Building the running parts from a configuration: its named secrets first, then store,
+//! records, engine, authenticator, and the HTTP state. Shared by the local binary and the Lambda binaries.
 
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// The HTTP state and the engine for `config`; `owner` names this reconciler in leases.
 pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, Arc<Engine>)> {
+    // Read once, before anything is built from the configuration.
+    let config = crate::secrets::resolved(config).await?;
     let store = open_store(&config).await?;
     let records = Records::new(store);
     let savepoints = savepoint_storage(&config).await;

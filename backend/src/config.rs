@@ -60,6 +60,11 @@ pub struct ClusterConfig {
     /// Extra header sent to Flink (a gateway's auth), as name and value.
     #[serde(default)]
     pub auth_header: Option<(String, String)>,
+    /// The same header with its value kept in SSM Parameter Store, as header name and the name
+    /// of a SecureString parameter; read once at start into `auth_header` (`secrets.rs`), so
+    /// the value is in neither the configuration nor the environment.
+    #[serde(default)]
+    pub auth_header_ssm: Option<(String, String)>,
     /// Approvals a request on this cluster needs (default: `approvals.default_required`).
     #[serde(default)]
     pub required_approvals: Option<u32>,
@@ -181,6 +186,12 @@ impl Config {
             {
                 return Err(ConfigError::Invalid(format!(
                     "cluster id {:?} must be letters, digits, - or _",
+                    cluster.id
+                )));
+            }
+            if cluster.auth_header.is_some() && cluster.auth_header_ssm.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "cluster {} has both auth_header and auth_header_ssm: give one",
                     cluster.id
                 )));
             }
@@ -322,5 +333,7 @@ mod tests {
         assert!(bad("RESCALER_CONFIG_TOML", "store = 3").contains("invalid configuration"));
         let duplicate = r#"[{"id":"a","name":"A","rest_url":"u"},{"id":"a","name":"B","rest_url":"v"}]"#;
         assert!(bad("RESCALER_CLUSTERS_JSON", duplicate).contains("twice"));
+        let both = r#"[{"id":"a","name":"A","rest_url":"u","auth_header":["x","v"],"auth_header_ssm":["x","/p"]}]"#;
+        assert!(bad("RESCALER_CLUSTERS_JSON", both).contains("give one"));
     }
 }

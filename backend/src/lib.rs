@@ -12,4 +12,5 @@ pub mod kick;
 pub mod reconcile;
 pub mod records;
 pub mod savepoint_storage;
+pub mod secrets;
 pub mod store;

@@ -35,6 +35,7 @@ pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
         savepoint_dir: None,
         savepoint_dir_s3: None,
         auth_header: None,
+        auth_header_ssm: None,
         required_approvals: None,
     }
 }

@@ -1,5 +1,6 @@
 //! A real S3-compatible server on loopback: LocalStack 4.13.1 (pinned by `scripts/setup.sh`),
-//! the server whose conditional writes hold under concurrent races.
+//! the server whose conditional writes hold under concurrent races; with SSM Parameter Store
+//! too when a test asks ([`S3Server::start_with_ssm`]).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ pub const REGION: &str = "us-east-1";
 /// A running S3 server; dropping it kills the server.
 pub struct S3Server {
     endpoint: String,
+    services: Vec<&'static str>,
     log_file: std::path::PathBuf,
     server: ChildGuard,
 }
@@ -25,6 +27,15 @@ pub struct S3Server {
 impl S3Server {
     /// Starts LocalStack with only S3 and waits until S3 reports running.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_services(vec!["s3"]).await
+    }
+
+    /// Starts LocalStack with S3 and SSM (Parameter Store), waiting until both run.
+    pub async fn start_with_ssm() -> anyhow::Result<Self> {
+        Self::start_services(vec!["s3", "ssm"]).await
+    }
+
+    async fn start_services(services: Vec<&'static str>) -> anyhow::Result<Self> {
         let venv = cache_dir().join("localstack-venv");
         let python = venv.join("bin/python");
         anyhow::ensure!(python.exists(), "LocalStack is not set up at {}: run scripts/setup.sh", venv.display());
@@ -36,7 +47,7 @@ impl S3Server {
             .args(["-m", "localstack.runtime.main"])
             .env("GATEWAY_SERVER", "hypercorn")
             .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SERVICES", "s3")
+            .env("SERVICES", services.join(","))
             .env("EAGER_SERVICE_LOADING", "1")
             .env("DISABLE_EVENTS", "1")
             .env("SKIP_SSL_CERT_DOWNLOAD", "1")
@@ -46,7 +57,7 @@ impl S3Server {
             .env("LS_LOG", "warn")
             .current_dir(&data_dir);
         let server = ChildGuard::spawn("localstack", command, &log_file)?;
-        let s3 = Self { endpoint: format!("http://127.0.0.1:{port}"), log_file, server };
+        let s3 = Self { endpoint: format!("http://127.0.0.1:{port}"), services, log_file, server };
         s3.wait_ready(Duration::from_secs(120)).await?;
         Ok(s3)
     }
@@ -58,12 +69,19 @@ impl S3Server {
             let health = http.get(format!("{}/_localstack/health", self.endpoint)).send().await;
             if let Ok(response) = health
                 && let Ok(body) = response.json::<serde_json::Value>().await
-                && matches!(body["services"]["s3"].as_str(), Some("running" | "available"))
+                && self
+                    .services
+                    .iter()
+                    .all(|service| matches!(body["services"][*service].as_str(), Some("running" | "available")))
             {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                anyhow::bail!("LocalStack S3 not ready within {timeout:?}:\n{}", log_tail(&self.log_file, 30));
+                anyhow::bail!(
+                    "LocalStack {} not ready within {timeout:?}:\n{}",
+                    self.services.join("+"),
+                    log_tail(&self.log_file, 30)
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -87,6 +105,17 @@ impl S3Server {
             .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "harness"))
             .build();
         aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// An SSM client pointed at this server (after [`S3Server::start_with_ssm`]).
+    pub fn ssm_client(&self) -> aws_sdk_ssm::Client {
+        let config = aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_ssm::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "harness"))
+            .build();
+        aws_sdk_ssm::Client::from_conf(config)
     }
 
     /// Creates a new, empty bucket with a unique name and returns the name.

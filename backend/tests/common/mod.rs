@@ -34,6 +34,7 @@ impl TestApp {
                 savepoint_dir: None,
                 savepoint_dir_s3: None,
                 auth_header: None,
+                auth_header_ssm: None,
                 required_approvals: None,
             }],
             auth: AuthConfig::Tokens { users: vec![user("alice", "requester"), user("admin", "admin")] },

@@ -32,6 +32,8 @@ mod out_of_band;
 mod rescale_engine;
 /// Roles × endpoints, cell by cell.
 mod role_matrix;
+/// A cluster's auth header read from an SSM SecureString (real LocalStack) at start, sent to Flink.
+mod secrets;
 /// The store contract, on a directory and on the real S3 server, races included.
 mod store_contract;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
