@@ -132,12 +132,25 @@ pub struct ApprovalConfig {
     /// How long a restarted job may take to reach its target before rollback.
     #[serde(default = "verify_timeout")]
     pub verify_timeout_secs: u64,
+    /// How long a rescaled job must keep running at its target before the rescale is done (a
+    /// failure inside this window rolls back).
+    #[serde(default = "stable_for")]
+    pub stable_for_secs: u64,
 }
 
 impl Default for ApprovalConfig {
     fn default() -> Self {
-        Self { default_required: one(), expire_after_secs: day(), verify_timeout_secs: verify_timeout() }
+        Self {
+            default_required: one(),
+            expire_after_secs: day(),
+            verify_timeout_secs: verify_timeout(),
+            stable_for_secs: stable_for(),
+        }
     }
+}
+
+fn stable_for() -> u64 {
+    rescaler_shared::operation::DEFAULT_STABLE_FOR_MS / 1000
 }
 
 fn one() -> u32 {
@@ -240,7 +253,7 @@ impl Config {
     /// | `RESCALER_OIDC_JWKS_URL`, `RESCALER_OIDC_ISSUER`, `RESCALER_OIDC_AUDIENCE` | `oidc` auth |
     /// | `RESCALER_OIDC_ROLES_CLAIM` | the roles claim (default `cognito:groups`) |
     /// | `RESCALER_OIDC_JWKS_REFRESH_SECS` | `jwks_refresh_secs` of `oidc` auth (default 300) |
-    /// | `RESCALER_DEFAULT_REQUIRED_APPROVALS`, `RESCALER_EXPIRE_AFTER_SECS`, `RESCALER_VERIFY_TIMEOUT_SECS` | approvals |
+    /// | `RESCALER_DEFAULT_REQUIRED_APPROVALS`, `RESCALER_EXPIRE_AFTER_SECS`, `RESCALER_VERIFY_TIMEOUT_SECS`, `RESCALER_STABLE_FOR_SECS` | approvals |
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(bucket) = var("RESCALER_STORE_BUCKET") {
             self.store = StoreConfig::S3(S3StoreConfig {
@@ -287,6 +300,9 @@ impl Config {
         }
         if let Some(secs) = number("RESCALER_VERIFY_TIMEOUT_SECS")? {
             self.approvals.verify_timeout_secs = secs;
+        }
+        if let Some(secs) = number("RESCALER_STABLE_FOR_SECS")? {
+            self.approvals.stable_for_secs = secs;
         }
         Ok(())
     }

@@ -129,6 +129,9 @@ pub struct JobView {
     #[serde(default)]
     pub has_completed_checkpoint: Option<bool>,
     pub start_time_ms: u64,
+    /// When the job last entered RUNNING (Flink's `timestamps.RUNNING`), if it has.
+    #[serde(default)]
+    pub running_since_ms: Option<u64>,
     pub vertices: Vec<VertexView>,
 }
 

@@ -27,6 +27,11 @@ pub const DEFAULT_REQUIRED_APPROVALS: u32 = 1;
 /// does not say. Restoring large state from a savepoint can take minutes.
 pub const DEFAULT_VERIFY_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
+/// How long a rescaled job must keep running at its target before the rescale is done, when
+/// the record does not say: long enough for a job that fails on its first records or its first
+/// checkpoint to show it.
+pub const DEFAULT_STABLE_FOR_MS: u64 = 10_000;
+
 /// One rescale request and everything that happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -85,6 +90,10 @@ pub struct Operation {
     pub rollback_job_id: Option<String>,
     #[serde(default = "default_verify_timeout_ms")]
     pub verify_timeout_ms: u64,
+    /// How long the rescaled job must keep running at its target before the rescale counts
+    /// as done; a failure inside this window rolls back.
+    #[serde(default = "default_stable_for_ms")]
+    pub stable_for_ms: u64,
     /// The uploaded job artifact used to resubmit the job (savepoint strategy).
     #[serde(default)]
     pub artifact: Option<ArtifactRef>,
@@ -118,6 +127,10 @@ fn default_required_approvals() -> u32 {
 
 fn default_verify_timeout_ms() -> u64 {
     DEFAULT_VERIFY_TIMEOUT_MS
+}
+
+fn default_stable_for_ms() -> u64 {
+    DEFAULT_STABLE_FOR_MS
 }
 
 /// What a requester asks for; the inputs of [`Operation::new`].
@@ -187,6 +200,7 @@ impl Operation {
             new_job_id: None,
             rollback_job_id: None,
             verify_timeout_ms: request.verify_timeout_ms,
+            stable_for_ms: DEFAULT_STABLE_FOR_MS,
             artifact: request.artifact,
             lease: None,
         }

@@ -52,6 +52,12 @@ fn with_new_job(
     Observation { new_job, ..observation(now_ms) }
 }
 
+fn running_since(id: &str, since_ms: u64) -> rescaler_shared::flink::JobView {
+    let mut view = job(id, JobStatus::Running, TARGET_PARALLELISM);
+    view.running_since_ms = Some(since_ms);
+    view
+}
+
 fn restoring(id: &str) -> rescaler_shared::flink::JobView {
     let mut view = job(id, JobStatus::Running, TARGET_PARALLELISM);
     view.vertices[0].status = TaskStatus::Initializing;
@@ -246,7 +252,19 @@ fn stopping() {
             read(with_status(JobStatus::Failed), failed.clone()),
             "transition failed",
         ),
-        case("failed, job absent", &stopping, read(absent(), failed), "transition failed"),
+        case("failed, job absent", &stopping, read(absent(), failed.clone()), "transition failed"),
+        case(
+            "failed, job restarting (a task failed during the savepoint)",
+            &stopping,
+            read(with_status(JobStatus::Restarting), failed.clone()),
+            "wait",
+        ),
+        case(
+            "failed, job restarting past the timeout",
+            &stopping,
+            Observation { now_ms: LATE_MS, ..read(with_status(JobStatus::Restarting), failed) },
+            "transition failed",
+        ),
     ]);
 }
 
@@ -502,6 +520,18 @@ fn verifying_savepoint_strategy() {
             "transition rolling_back",
         ),
         case("restoring state", &verifying, with_new_job(NOW_MS, present(restoring(NEW_JOB_ID))), "wait"),
+        case(
+            "at target, running for less than the stable window",
+            &verifying,
+            with_new_job(NOW_MS, present(running_since(NEW_JOB_ID, NOW_MS - verifying.stable_for_ms + 1))),
+            "wait",
+        ),
+        case(
+            "at target, running for the stable window",
+            &verifying,
+            with_new_job(NOW_MS, present(running_since(NEW_JOB_ID, NOW_MS - verifying.stable_for_ms))),
+            "transition completed",
+        ),
         case(
             "still restoring past the budget",
             &verifying,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rescaler_backend::config::{AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
+use rescaler_backend::config::{ApprovalConfig, AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
 
 use crate::paths::console_dir;
 
@@ -63,7 +63,8 @@ impl TestConfig {
                 store: StoreConfig::Dir { path: "/nonexistent-unused".into() },
                 clusters: Vec::new(),
                 auth: demo_users(),
-                approvals: Default::default(),
+                // A short stable window keeps the suite quick; the faults tests check the window.
+                approvals: ApprovalConfig { stable_for_secs: 3, ..Default::default() },
             },
         }
     }

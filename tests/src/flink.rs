@@ -335,6 +335,26 @@ impl FlinkCluster {
         }
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) one TaskManager: a frozen one neither works nor
+    /// answers heartbeats, as a TaskManager in a long GC pause or on a hung host.
+    pub fn signal_taskmanager(&self, index: usize, signal: i32) {
+        if let Some(taskmanager) = self.taskmanagers.get(index) {
+            let group = i32::try_from(taskmanager.pid()).unwrap_or(i32::MAX);
+            // SAFETY: plain syscall on the process group of a child this harness started.
+            unsafe { libc::kill(-group, signal) };
+        }
+    }
+
+    /// Starts one more TaskManager with the cluster's configuration (it registers its slots
+    /// with the JobManager on its own).
+    pub fn add_taskmanager(&mut self) -> anyhow::Result<()> {
+        let index = self.taskmanagers.len();
+        let log = self.work_dir.join("log").join(format!("taskmanager-{index}.console"));
+        let command = flink_script(&self.home, &self.work_dir, "taskmanager.sh");
+        self.taskmanagers.push(ChildGuard::spawn("flink-taskmanager", command, &log)?);
+        Ok(())
+    }
+
     /// Kills the JobManager and starts a new one on the same ports and configuration, as a
     /// crash and a supervisor's restart would: without high availability it forgets every job,
     /// every uploaded jar and every asynchronous operation. Waits until the TaskManagers have

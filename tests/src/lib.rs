@@ -10,6 +10,7 @@ pub mod api;
 pub mod backend;
 pub mod browser;
 pub mod config;
+pub mod fault_proxy;
 pub mod flink;
 pub mod lambda_runtime_api;
 pub mod paths;

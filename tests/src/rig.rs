@@ -220,6 +220,8 @@ pub fn approved_operation(
         },
         now,
     );
+    // A short stable window keeps the suite quick; the faults tests check the window.
+    operation.stable_for_ms = 3_000;
     rescaler_shared::user_action::approve(&mut operation, "bob", "ok", now)
         .map_err(|refused| anyhow::anyhow!("{refused}"))?;
     Ok(operation)

@@ -60,6 +60,9 @@ pub(super) struct JobDetails {
     /// 2.x only: `Default`, `Adaptive`, `AdaptiveBatch`.
     #[serde(rename = "schedulerType", default)]
     pub scheduler_type: Option<String>,
+    /// When the job last entered each status, in milliseconds (0: never).
+    #[serde(default)]
+    pub timestamps: std::collections::BTreeMap<String, i64>,
     pub vertices: Vec<JobVertex>,
 }
 

@@ -83,7 +83,8 @@ pub async fn create(
         now,
     );
     let deployment = state.records.adopt_job(&request.cluster_id, &request.job_id, &operation.job_name, now).await?;
-    let operation = Operation { deployment_id: deployment.id, ..operation };
+    let stable_for_ms = approvals.stable_for_secs.saturating_mul(1000);
+    let operation = Operation { deployment_id: deployment.id, stable_for_ms, ..operation };
     state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
     Ok((StatusCode::CREATED, Json(operation)))

@@ -54,7 +54,25 @@ pub(super) fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &st
                 restart_from(op, now_ms, location, format!("job {} stopped with savepoint {location}", op.job_id))
             }
         },
-        SavepointStatus::Failed { cause } => fail(now_ms, savepoint_failure_reason(op, job, cause)),
+        // A failed stop leaves the job to Flink's restart strategy: see it running again (or
+        // not, within the timeout) before saying what became of it.
+        SavepointStatus::Failed { cause } => match job {
+            Seen::Present(job)
+                if !job.status.is_terminal()
+                    && job.status != JobStatus::Running
+                    && !op.timed_out(stopping_since(op), now_ms) =>
+            {
+                Decision::Wait {
+                    requeue_after_ms: JOB_POLL_MS,
+                    why: format!(
+                        "savepoint failed: {cause}; waiting for flink to run job {} again (it is {})",
+                        op.job_id,
+                        job.status.label()
+                    ),
+                }
+            }
+            _ => fail(now_ms, savepoint_failure_reason(op, job, cause)),
+        },
         SavepointStatus::Unknown => match recovered_savepoint(op, obs) {
             Some(found) => restart_from(
                 op,
@@ -71,6 +89,11 @@ pub(super) fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &st
             None => decide_unknown_trigger(op, obs, job, trigger_id),
         },
     }
+}
+
+/// When the operation began stopping the job.
+fn stopping_since(op: &Operation) -> u64 {
+    op.phase_history.iter().rev().find(|span| span.phase == PhaseName::Stopping).map_or(0, |span| span.started_at_ms)
 }
 
 /// The job stopped with the savepoint at `location`: restart it from there.
@@ -92,12 +115,7 @@ fn restart_from(op: &Operation, now_ms: u64, location: &str, message: String) ->
 fn recovered_savepoint<'a>(op: &Operation, obs: &'a Observation) -> Option<&'a FoundSavepoint> {
     let found = obs.found_savepoints.as_deref()?;
     let target = obs.savepoint_directory.as_deref().map(|directory| savepoint_target(directory, &op.id));
-    let stopping_since = op
-        .phase_history
-        .iter()
-        .rev()
-        .find(|span| span.phase == PhaseName::Stopping)
-        .map_or(0, |span| span.started_at_ms);
+    let stopping_since = stopping_since(op);
     let is_the_stops = |candidate: &&FoundSavepoint| match (&target, candidate.found_in) {
         (Some(target), _) => location_is_under(&candidate.location, target),
         (None, SavepointSource::CheckpointHistory) => candidate.taken_at_ms.is_some_and(|at| at >= stopping_since),

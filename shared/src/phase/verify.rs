@@ -27,6 +27,16 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
     };
     let target = &op.target_parallelism;
     let failure = match seen {
+        Seen::Present(job) if job.runs_at(target) && !is_stable(op, job, now_ms) => {
+            return Decision::Wait {
+                requeue_after_ms: JOB_POLL_MS,
+                why: format!(
+                    "job {job_id} runs at {}; done once it has run for {} without failing",
+                    describe_parallelism(job, target),
+                    describe_duration(op.stable_for_ms)
+                ),
+            };
+        }
         Seen::Present(job) if job.runs_at(target) => {
             return transition(
                 Phase::Completed,
@@ -83,4 +93,10 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
 fn is_restoring(job: &JobView) -> bool {
     job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Initializing)
         && !job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Failed)
+}
+
+/// The job has been RUNNING for the operation's stable window (as far as Flink's clock says;
+/// a job whose RUNNING time Flink does not report counts as stable).
+fn is_stable(op: &Operation, job: &JobView, now_ms: u64) -> bool {
+    job.running_since_ms.is_none_or(|since| now_ms.saturating_sub(since) >= op.stable_for_ms)
 }

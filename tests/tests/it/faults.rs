@@ -3,12 +3,31 @@
 //! - the backend is down longer than Flink keeps the stop trigger's result: the savepoint is
 //!   found again in the operation's own directory and the rescale goes on;
 //! - the JobManager restarts after the stop (it forgets the trigger, the job and the jar): the
-//!   savepoint is found in the operation's directory, the jar uploaded again, the rescale goes on.
+//!   savepoint is found in the operation's directory, the jar uploaded again, the rescale goes on;
+//! - the JobManager unreachable (a proxy that cuts the link) for longer than the polling
+//!   back-off while stopping, restarting and verifying: the operation waits, then completes;
+//! - Flink answering 503 for one request in three, half of them after it acted (lost answers):
+//!   every step is repeated until it lands, exactly once;
+//! - the S3 server unreachable from the backend while the job stops: nothing lost, it resumes;
+//! - a TaskManager frozen then killed while the stop's savepoint is taken: the stop fails, Flink
+//!   restarts the job from its checkpoint, the operation fails saying the job runs untouched;
+//! - the restore fails (the job throws at the new parallelism): rollback from the same savepoint;
+//! - the restarted job runs, then fails within the stable window: rollback;
+//! - too few slots at restart time (a TaskManager gone): rollback
+//!   (`rescale_engine::restart_that_cannot_succeed_rolls_back_to_the_old_parallelism`).
 
 use std::time::{Duration, Instant};
 
-use harness::rig::{CLUSTER_ID, Rig};
+use std::sync::Arc;
+
+use harness::fault_proxy::FaultProxy;
+use harness::rig::{CLUSTER_ID, Rig, cluster_config};
 use harness::{FlinkOptions, Scheduler};
+use rescaler_backend::cluster::{ClusterRegistry, StandaloneCluster};
+use rescaler_backend::flink::{RestFlinkClient, RestFlinkClientConfig};
+use rescaler_backend::reconcile::Engine;
+use rescaler_backend::records::Records;
+use rescaler_backend::store::{S3Store, S3StoreConfig, s3_client};
 use rescaler_shared::flink::{JobStatus, SavepointStatus};
 use rescaler_shared::operation::{
     Operation, STOP_TRIGGER_PURPOSE, Strategy, Target, derive_flink_id, event_kind, location_is_under, savepoint_target,
@@ -19,8 +38,19 @@ use rescaler_shared::phase::{Phase, SavepointSource};
 /// minutes): short, so that "longer than Flink remembers" fits in a test.
 const STORE_DURATION: &str = "2 s";
 
-/// Runs passes until `done` holds for the operation; answers it.
+/// Runs steps of the rig's engine until `done` holds for the operation; answers it.
 async fn drive_until(
+    rig: &Rig,
+    operation_id: &str,
+    timeout: Duration,
+    done: impl Fn(&Operation) -> bool,
+) -> anyhow::Result<Operation> {
+    step_until(&rig.engine, rig, operation_id, timeout, done).await
+}
+
+/// Runs single steps of `engine` (errors are the faults at work: go on) until `done` holds.
+async fn step_until(
+    engine: &Engine,
     rig: &Rig,
     operation_id: &str,
     timeout: Duration,
@@ -28,7 +58,7 @@ async fn drive_until(
 ) -> anyhow::Result<Operation> {
     let deadline = Instant::now() + timeout;
     loop {
-        rig.engine.reconcile(operation_id).await?;
+        let _ = engine.reconcile(operation_id).await;
         let (operation, _) = rig.records.operation(operation_id).await?.expect("stored");
         if done(&operation) {
             return Ok(operation);
@@ -89,11 +119,8 @@ async fn a_stop_trigger_flink_forgot_while_the_backend_was_down_is_found_again()
         "{} is in the operation's directory {own_directory}",
         savepoint.location
     );
-    let recovered = operation
-        .events
-        .iter()
-        .find(|event| event.kind == event_kind::SAVEPOINT_COMPLETED)
-        .expect("savepoint event");
+    let recovered =
+        operation.events.iter().find(|event| event.kind == event_kind::SAVEPOINT_COMPLETED).expect("savepoint event");
     assert!(recovered.message.contains("no longer knows stop trigger"), "{}", recovered.message);
     assert!(
         recovered.message.contains(SavepointSource::SavepointDirectory.label()),
@@ -160,5 +187,248 @@ async fn a_jobmanager_restart_after_the_stop_forgets_the_job_but_the_savepoint_i
     assert_eq!(rig.job(&new_job).await?.vertices.iter().map(|vertex| vertex.parallelism).max(), Some(3));
     let (fresh, _) = rig.counter_after(&new_job, max_before, Duration::from_secs(60)).await?;
     assert_eq!(fresh, 0.0, "state restored from the savepoint found in S3");
+    Ok(())
+}
+
+/// An engine that reaches Flink through `flink` and, when given, the S3 store through `s3`,
+/// with short Flink timeouts (a cut link shows within seconds).
+async fn engine_through(rig: &Rig, flink: &FaultProxy, s3: Option<&FaultProxy>) -> anyhow::Result<(Engine, Records)> {
+    let mut config = cluster_config(&rig.flink);
+    config.rest_url = flink.url();
+    let client_config = RestFlinkClientConfig {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(3),
+        ..RestFlinkClientConfig::new(flink.url())
+    };
+    let client = Arc::new(RestFlinkClient::new(client_config)?);
+    let records = match s3 {
+        Some(proxy) => {
+            let store_config = S3StoreConfig {
+                bucket: rig.bucket.clone(),
+                prefix: "rescaler".to_owned(),
+                endpoint: Some(proxy.url()),
+                region: Some(harness::s3::REGION.to_owned()),
+                access_key_id: Some(harness::s3::ACCESS_KEY.to_owned()),
+                secret_access_key: Some(harness::s3::SECRET_KEY.to_owned()),
+            };
+            Records::new(Arc::new(S3Store::new(s3_client(&store_config).await, rig.bucket.clone(), "rescaler")))
+        }
+        None => rig.records.clone(),
+    };
+    let cluster =
+        StandaloneCluster::new(config, client, records.clone()).with_savepoint_storage(rig.flink.savepoint_storage());
+    Ok((Engine::new(records.clone(), ClusterRegistry::new([Arc::new(cluster) as _]), "faults-reconciler"), records))
+}
+
+/// Runs passes of `engine` for `duration` (the operation cannot move: its link is cut).
+async fn passes_for(engine: &Engine, duration: Duration) {
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        let _ = engine.pass().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs passes of `engine` until the operation is terminal.
+async fn drive_engine(engine: &Engine, rig: &Rig, operation_id: &str, timeout: Duration) -> anyhow::Result<Operation> {
+    harness::rig::drive(engine, &rig.records, operation_id, timeout).await
+}
+
+/// The operation completed at `parallelism`, its savepoint on record and in the catalog once,
+/// exactly one job running, with the state of the old one.
+async fn assert_completed_with_state(
+    rig: &Rig,
+    job_id: &str,
+    operation: &Operation,
+    max_before: f64,
+) -> anyhow::Result<()> {
+    assert_eq!(operation.phase, Phase::Completed, "{:#?}", operation.events);
+    let savepoint = operation.savepoint.clone().expect("savepoint recorded");
+    let catalog = rig.records.savepoints(CLUSTER_ID, job_id).await?;
+    assert_eq!(catalog.iter().map(|entry| &entry.location).collect::<Vec<_>>(), vec![&savepoint.location]);
+    let new_job = operation.new_job_id.clone().expect("restarted");
+    assert_eq!(rig.running_jobs().await?, vec![new_job.clone()], "exactly one job runs");
+    let (fresh, _) = rig.counter_after(&new_job, max_before, Duration::from_secs(60)).await?;
+    assert_eq!(fresh, 0.0, "state kept");
+    Ok(())
+}
+
+fn has_event(operation: &Operation, kind: &str) -> bool {
+    operation.events.iter().any(|event| event.kind == kind)
+}
+
+/// The link to the JobManager is cut for 12 s (past the 1 s, 2 s, 4 s, 8 s back-off) right
+/// after the stop is triggered, right after the restart is decided, and while verifying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobmanager_unreachable_while_stopping_restarting_and_verifying_only_delays_the_rescale()
+-> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let proxy = FaultProxy::start(rig.flink.rest_url()).await?;
+    let (engine, _) = engine_through(&rig, &proxy, None).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: 2 },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    let outage = Duration::from_secs(12);
+    let checkpoints: [(&str, fn(&Operation) -> bool); 3] = [
+        ("stopping", |operation| has_event(operation, event_kind::STOP_TRIGGERED)),
+        ("restarting", |operation| matches!(operation.phase, Phase::Restarting { .. })),
+        ("verifying", |operation| matches!(operation.phase, Phase::Verifying { .. })),
+    ];
+    for (phase, reached) in checkpoints {
+        let before = step_until(&engine, &rig, &operation_id, Duration::from_secs(60), reached).await?;
+        proxy.cut();
+        passes_for(&engine, outage).await;
+        let (during, _) = rig.records.operation(&operation_id).await?.expect("stored");
+        assert_eq!(during.phase.name(), before.phase.name(), "nothing moved while {phase} and cut off");
+        assert!(!during.is_terminal());
+        proxy.heal();
+    }
+    let operation = drive_engine(&engine, &rig, &operation_id, Duration::from_secs(120)).await?;
+    assert_completed_with_state(&rig, &job_id, &operation, max_before).await
+}
+
+/// One request to Flink in three answers 503; every other one of those after Flink acted on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_answering_503_intermittently_leaves_every_step_done_exactly_once() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let proxy = FaultProxy::start(rig.flink.rest_url()).await?;
+    let (engine, _) = engine_through(&rig, &proxy, None).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: 2 },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    proxy.fail_every(3);
+    let operation = drive_engine(&engine, &rig, &operation_id, Duration::from_secs(180)).await?;
+    proxy.fail_every(0);
+    assert!(proxy.injected() >= 4, "faults were injected: {}", proxy.injected());
+    assert_completed_with_state(&rig, &job_id, &operation, max_before).await
+}
+
+/// The backend cannot reach the S3 server for 25 s while the job stops: the savepoint is
+/// recorded once the store is back, and the rescale completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_unreachable_while_the_job_stops_loses_nothing() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let flink = FaultProxy::start(rig.flink.rest_url()).await?;
+    let s3 = FaultProxy::start(rig.s3.endpoint()).await?;
+    let (engine, _) = engine_through(&rig, &flink, Some(&s3)).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: 2 },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    step_until(&engine, &rig, &operation_id, Duration::from_secs(60), |operation| {
+        has_event(operation, event_kind::STOP_TRIGGERED)
+    })
+    .await?;
+    s3.cut();
+    passes_for(&engine, Duration::from_secs(25)).await;
+    assert_eq!(rig.job(&job_id).await?.status, JobStatus::Finished, "the job stopped meanwhile");
+    let (during, _) = rig.records.operation(&operation_id).await?.expect("stored");
+    assert!(matches!(during.phase, Phase::Stopping { .. }), "{:?}", during.phase);
+    s3.heal();
+    let operation = drive_engine(&engine, &rig, &operation_id, Duration::from_secs(120)).await?;
+    assert_completed_with_state(&rig, &job_id, &operation, max_before).await
+}
+
+/// One TaskManager, frozen before the stop and killed while the stop waits for it: the
+/// savepoint fails; a new TaskManager lets Flink restart the job from its checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taskmanager_lost_during_the_savepoint_fails_the_stop_and_the_job_keeps_running() -> anyhow::Result<()> {
+    let mut rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: 2 },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    drive_until(&rig, &operation_id, Duration::from_secs(30), |operation| {
+        matches!(operation.phase, Phase::Stopping { .. })
+    })
+    .await?;
+    rig.flink.signal_taskmanager(0, libc::SIGSTOP);
+    drive_until(&rig, &operation_id, Duration::from_secs(30), |operation| {
+        has_event(operation, event_kind::STOP_TRIGGERED)
+    })
+    .await?;
+    rig.flink.kill_taskmanager(0);
+    rig.flink.add_taskmanager()?;
+    let operation = rig.drive(&operation_id, Duration::from_secs(180)).await?;
+    let Phase::Failed { reason } = &operation.phase else {
+        panic!("expected failed, got {:?}: {:#?}", operation.phase, operation.events);
+    };
+    assert!(reason.contains("savepoint failed") && reason.contains("still RUNNING, untouched"), "{reason}");
+    assert!(operation.savepoint.is_none(), "no savepoint was taken");
+    assert!(!has_event(&operation, event_kind::JOB_SUBMITTED), "nothing was submitted");
+    assert_eq!(rig.running_jobs().await?, vec![job_id.clone()], "the original job runs again");
+    Ok(())
+}
+
+/// The job throws at the target parallelism (at once, then 4 s after its first record): the
+/// rescale rolls back from the same savepoint to the old parallelism, state kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_fails_and_a_job_that_fails_soon_after_both_roll_back() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    for (round, fail_after_ms) in ["0", "4000"].into_iter().enumerate() {
+        let args = ["--fail-at-parallelism", "2", "--fail-after-ms", fail_after_ms];
+        let (job_id, artifact) = rig.adopt_sample_job(1, &args).await?;
+        let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+        let id = rig
+            .request_approved(
+                &job_id,
+                &artifact,
+                Target::Uniform { parallelism: 2 },
+                Strategy::Savepoint,
+                Duration::from_secs(120),
+            )
+            .await?;
+        // The stable window (longer than 4 s) catches the late failure.
+        let mut operation = rig.records.operation(&id).await?.expect("stored").0;
+        let (_, version) = rig.records.operation(&id).await?.expect("stored");
+        operation.stable_for_ms = 15_000;
+        rig.records.replace_operation(&operation, &version).await?;
+        let operation = rig.drive(&id, Duration::from_secs(180)).await?;
+        let Phase::RolledBack { reason } = &operation.phase else {
+            panic!("round {round}: expected rolled_back, got {:?}: {:#?}", operation.phase, operation.events);
+        };
+        assert!(reason.contains("failing") || reason.contains("FAILED"), "round {round}: {reason}");
+        let rollback_job = operation.rollback_job_id.clone().expect("a rollback job");
+        assert_eq!(rig.running_jobs().await?, vec![rollback_job.clone()], "round {round}: exactly one job runs");
+        let rolled_back = rig.job(&rollback_job).await?;
+        assert!(rolled_back.vertices.iter().all(|vertex| vertex.parallelism == 1), "round {round}: old parallelism");
+        let restored = rig.client.checkpoint_history(&rollback_job).await?.and_then(|history| history.restored);
+        let savepoint = operation.savepoint.clone().expect("savepoint recorded").location;
+        let restored_from = restored.and_then(|restored| restored.external_path).unwrap_or_default();
+        assert!(location_is_under(&restored_from, &savepoint), "round {round}: {restored_from} is {savepoint}");
+        let (fresh, _) = rig.counter_after(&rollback_job, max_before, Duration::from_secs(60)).await?;
+        assert_eq!(fresh, 0.0, "round {round}: rolled back with the state of the savepoint");
+        rig.client.cancel_job(&rollback_job).await?;
+    }
     Ok(())
 }

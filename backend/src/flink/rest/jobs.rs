@@ -131,6 +131,7 @@ fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool) -> JobDe
         checkpointing,
         has_completed_checkpoint: None,
         start_time_ms: millis(details.start_time),
+        running_since_ms: details.timestamps.get("RUNNING").copied().filter(|at| *at > 0).map(millis),
         vertices,
     };
     JobDetail { job, tasks }

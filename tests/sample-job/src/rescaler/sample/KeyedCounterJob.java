@@ -25,7 +25,10 @@ import org.apache.flink.util.Collector;
  * 1.18's flink-dist), no open(Configuration) (gone in 2.x), no SinkFunction.
  *
  * <p>Arguments: {@code --keys N} (default 512), {@code --rate R} records/s per source subtask
- * (default 1000), {@code --fail-on-start} (the job throws at once: for rollback tests).
+ * (default 1000), {@code --fail-on-start} (the job throws at once: for rollback tests),
+ * {@code --fail-at-parallelism N} (it throws only when running at parallelism N, so a rescale
+ * to N fails and the rollback runs) with {@code --fail-after-ms M} (that long after its first
+ * record; default 0).
  */
 public final class KeyedCounterJob {
 
@@ -33,6 +36,8 @@ public final class KeyedCounterJob {
         int keys = intArg(args, "--keys", 512);
         int rate = intArg(args, "--rate", 1000);
         boolean failOnStart = hasArg(args, "--fail-on-start");
+        int failAtParallelism = intArg(args, "--fail-at-parallelism", -1);
+        long failAfterMs = intArg(args, "--fail-after-ms", 0);
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.enableCheckpointing(2000);
@@ -41,7 +46,7 @@ public final class KeyedCounterJob {
         env.fromSequence(0, Long.MAX_VALUE)
                 .uid("sequence-source")
                 .name("Sequence")
-                .map(new Throttle(rate, failOnStart))
+                .map(new Throttle(rate, failOnStart, failAtParallelism, failAfterMs))
                 .uid("throttle")
                 .name("Throttle")
                 .keyBy(value -> value % keys)
@@ -62,18 +67,32 @@ public final class KeyedCounterJob {
     static final class Throttle extends RichMapFunction<Long, Long> {
         private final int rate;
         private final boolean failOnStart;
+        private final int failAtParallelism;
+        private final long failAfterMs;
         private long emitted;
         private long windowStartNanos;
+        private long firstRecordNanos;
+        private int runningParallelism;
 
-        Throttle(int rate, boolean failOnStart) {
+        Throttle(int rate, boolean failOnStart, int failAtParallelism, long failAfterMs) {
             this.rate = rate;
             this.failOnStart = failOnStart;
+            this.failAtParallelism = failAtParallelism;
+            this.failAfterMs = failAfterMs;
         }
 
         @Override
         public Long map(Long value) throws Exception {
             if (failOnStart) {
                 throw new IllegalStateException("sample job started with --fail-on-start");
+            }
+            if (firstRecordNanos == 0) {
+                firstRecordNanos = System.nanoTime();
+                runningParallelism = parallelism(getRuntimeContext());
+            }
+            if (failAtParallelism == runningParallelism
+                    && System.nanoTime() - firstRecordNanos >= failAfterMs * 1_000_000L) {
+                throw new IllegalStateException("sample job fails at parallelism " + failAtParallelism);
             }
             if (emitted == 0) {
                 windowStartNanos = System.nanoTime();
@@ -110,6 +129,16 @@ public final class KeyedCounterJob {
             count.update(next);
             maxCount = Math.max(maxCount, next);
             out.collect(next);
+        }
+    }
+
+    /** The operator's parallelism: {@code getTaskInfo()} since 1.19, the older getter in 1.18. */
+    static int parallelism(Object context) throws Exception {
+        try {
+            Object info = context.getClass().getMethod("getTaskInfo").invoke(context);
+            return (Integer) info.getClass().getMethod("getNumberOfParallelSubtasks").invoke(info);
+        } catch (NoSuchMethodException olderFlink) {
+            return (Integer) context.getClass().getMethod("getNumberOfParallelSubtasks").invoke(context);
         }
     }
 
