@@ -7,6 +7,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod preflight;
+mod redact;
 mod rescales;
 mod schema;
 

@@ -4,9 +4,9 @@
 //! | key | what |
 //! |---|---|
 //! | `operations/<op>.json` | an [`Operation`], rewritten by compare-and-swap |
-//! | `active/<cluster>/<deployment>.json` | the id of the deployment's one non-terminal operation (create-only; keyed by job id for records from before deployments) |
+//! | `active/<cluster>/<deployment>.json` | the id of the deployment's one non-terminal operation and how far its claim got (see `active`; keyed by job id for records from before deployments) |
 //! | `artifacts/<sha256>/meta.json`, `artifacts/<sha256>/jar` | an uploaded jar |
-//! | `links/<cluster>/<job>.json` | how to resubmit a job: artifact, entry class, arguments |
+//! | `links/<cluster>/<job>.json` | how to resubmit a job: artifact, entry class, arguments (see `links`) |
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
 //! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
@@ -14,32 +14,21 @@
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
 //! store calls that grows with active operations, not with stored ones.
 
+mod active;
 mod deployments;
+mod links;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rescaler_shared::api::{Artifact, AuditEvent, JobLink, SavepointRecord};
+use rescaler_shared::api::{Artifact, AuditEvent, SavepointRecord};
 use rescaler_shared::operation::Operation;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::{JsonStore, Store, StoreError, StoreResult, Version};
 
-/// What the `active/` marker of a job holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveMarker {
-    pub operation_id: String,
-}
-
-/// Why an operation could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateError {
-    #[error("job {job_id} already has an active rescale request ({operation_id})")]
-    JobBusy { job_id: String, operation_id: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+pub use active::{ActiveMarker, Claim, CreateError};
+pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
 
 /// The typed record layer.
 #[derive(Clone)]
@@ -51,10 +40,6 @@ fn operation_key(id: &str) -> String {
     format!("operations/{id}.json")
 }
 
-fn active_key(cluster_id: &str, job_id: &str) -> String {
-    format!("active/{cluster_id}/{job_id}.json")
-}
-
 impl Records {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store }
@@ -64,35 +49,6 @@ impl Records {
         &self.store
     }
 
-    /// Stores a new operation, refusing when its job already has a non-terminal one.
-    pub async fn create_operation(&self, operation: &Operation) -> Result<Version, CreateError> {
-        // One active operation per deployment, whichever of its job ids it names: a second
-        // rescale must not stop the job the first one is still verifying or rolling back.
-        let marker_key = active_key(&operation.cluster_id, operation.managed_job_id());
-        let marker = ActiveMarker { operation_id: operation.id.clone() };
-        for _ in 0..3 {
-            match self.store.create_json(&marker_key, &marker).await {
-                Ok(_) => return Ok(self.store.create_json(&operation_key(&operation.id), operation).await?),
-                Err(error) if error.is_conflict() => {
-                    // Someone holds the job. A marker whose operation ended (or was never
-                    // written, after a crash) is stale: clear it and try again.
-                    let Some((holder, _)) = self.store.get_json::<ActiveMarker>(&marker_key).await? else { continue };
-                    match self.operation(&holder.operation_id).await? {
-                        Some((existing, _)) if !existing.is_terminal() => {
-                            return Err(CreateError::JobBusy {
-                                job_id: operation.job_id.clone(),
-                                operation_id: existing.id,
-                            });
-                        }
-                        _ => self.store.delete(&marker_key).await?,
-                    }
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(CreateError::Store(StoreError::Conflict { key: marker_key }))
-    }
-
     pub async fn operation(&self, id: &str) -> StoreResult<Option<(Operation, Version)>> {
         self.store.get_json(&operation_key(id)).await
     }
@@ -100,41 +56,6 @@ impl Records {
     /// Compare-and-swap write of an operation.
     pub async fn replace_operation(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
         self.store.replace_json(&operation_key(&operation.id), operation, expected).await
-    }
-
-    /// Ids of the non-terminal operations (one per busy job).
-    pub async fn active_operation_ids(&self) -> StoreResult<Vec<String>> {
-        let mut ids = Vec::new();
-        for key in self.store.list("active/").await? {
-            if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await? {
-                ids.push(marker.operation_id);
-            }
-        }
-        Ok(ids)
-    }
-
-    /// The id of the non-terminal operation of a deployment (or, for records from before
-    /// deployments, of a job), if any.
-    pub async fn active_operation_for(&self, cluster_id: &str, managed_job_id: &str) -> StoreResult<Option<String>> {
-        let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&active_key(cluster_id, managed_job_id)).await?
-        else {
-            return Ok(None);
-        };
-        Ok(match self.operation(&marker.operation_id).await? {
-            Some((operation, _)) if !operation.is_terminal() => Some(operation.id),
-            _ => None,
-        })
-    }
-
-    /// Frees the job of a terminal operation, if the marker is still that operation's.
-    pub async fn release_job(&self, operation: &Operation) -> StoreResult<()> {
-        let key = active_key(&operation.cluster_id, operation.managed_job_id());
-        if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await?
-            && marker.operation_id == operation.id
-        {
-            self.store.delete(&key).await?;
-        }
-        Ok(())
     }
 
     /// Every stored operation (for listings), newest first.
@@ -199,20 +120,6 @@ impl Records {
         }
         artifacts.sort_by_key(|artifact| std::cmp::Reverse(artifact.uploaded_at_ms));
         Ok(artifacts)
-    }
-
-    /// Links a job to the artifact that runs it; a later link replaces an earlier one.
-    pub async fn put_job_link(&self, link: &JobLink) -> StoreResult<()> {
-        let key = format!("links/{}/{}.json", link.cluster_id, link.job_id);
-        match self.store.get_json::<JobLink>(&key).await? {
-            None => ignore_conflict(self.store.create_json(&key, link).await),
-            Some((existing, _)) if existing == *link => Ok(()),
-            Some((_, version)) => self.store.replace_json(&key, link, &version).await.map(|_| ()),
-        }
-    }
-
-    pub async fn job_link(&self, cluster_id: &str, job_id: &str) -> StoreResult<Option<JobLink>> {
-        Ok(self.store.get_json(&format!("links/{cluster_id}/{job_id}.json")).await?.map(|(l, _)| l))
     }
 
     /// Records a savepoint in the catalog (idempotent per operation).

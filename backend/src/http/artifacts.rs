@@ -5,7 +5,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use rescaler_shared::api::{Artifact, DeployRequest, DeployResponse, ErrorEnvelope, JobLink, LinkRequest, VertexLoad};
-use rescaler_shared::operation::ArtifactRef;
+use rescaler_shared::user_action;
 
 use super::clusters::{cluster, job_view};
 use super::extract::{Body, Caller, PathParams};
@@ -14,8 +14,9 @@ use super::schema::{
     NoSuchClusterOrJob, NotClusterAdmin, StoreUnavailable, Unauthenticated,
 };
 use super::{ApiError, AppState, require};
-use crate::auth::Role;
+use crate::auth::{Identity, Role};
 use crate::reconcile::now_ms;
+use crate::records::{JOB_DEPLOYED, JOB_LINKED, link_artifact};
 
 /// The largest jar accepted (the Lambda entry point is limited further by API Gateway).
 pub const MAX_ARTIFACT_BYTES: usize = 256 * 1024 * 1024;
@@ -80,7 +81,7 @@ pub async fn list(State(state): State<AppState>, Caller(_identity): Caller) -> R
     Ok(Json(state.records.artifacts().await?))
 }
 
-/// Starts a job from a stored artifact at a parallelism, and links the new job to it.
+/// Starts a job from a stored artifact at a parallelism, and links the new job to it. Audited.
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{cluster}/deployments",
@@ -105,7 +106,7 @@ pub async fn deploy(
     Body(request): Body<DeployRequest>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let handle = cluster(&state, &cluster_id)?;
-    require(&identity, &cluster_id, Role::Admin)?;
+    may_link(&identity, &cluster_id)?;
     if !is_sha256(&request.artifact_sha256) {
         return Err(ApiError::BadRequest("artifact_sha256 must be 64 lowercase hex characters".to_owned()));
     }
@@ -115,28 +116,28 @@ pub async fn deploy(
     if !(1..=32768).contains(&request.parallelism) {
         return Err(ApiError::Unprocessable("parallelism must be between 1 and 32768".to_owned()));
     }
-    let artifact = ArtifactRef {
-        artifact_id: request.artifact_sha256.clone(),
-        sha256: request.artifact_sha256.clone(),
-        entry_class: request.entry_class.clone(),
-        args: request.args.clone(),
-    };
-    let job_id = handle.start_job(&artifact, request.parallelism).await?;
-    let link = JobLink {
+    let mut link = JobLink {
         cluster_id: cluster_id.clone(),
-        job_id: job_id.clone(),
+        job_id: String::new(),
         artifact_sha256: request.artifact_sha256,
         entry_class: request.entry_class,
         args: request.args,
         linked_by: identity.name.clone(),
-        linked_at_ms: now_ms(),
+        linked_at_ms: 0,
     };
+    let job_id = handle.start_job(&link_artifact(&link), request.parallelism).await?;
+    link.job_id = job_id.clone();
+    link.linked_at_ms = now_ms();
+    // Code started: audited before anything else can fail.
+    let parallelism = format!(", at parallelism {}", request.parallelism);
+    state.records.audit_job_link(JOB_DEPLOYED, &link, &parallelism).await?;
     state.records.put_job_link(&link).await?;
     Ok((StatusCode::CREATED, Json(DeployResponse { job_id, link })))
 }
 
 /// Adopts a running job: records which artifact, entry class and arguments started it, so a
-/// savepoint rescale can resubmit it.
+/// savepoint rescale can resubmit it. Audited; a request waiting for approval on the job takes
+/// the new link and loses its approvals.
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{cluster}/jobs/{job}/link",
@@ -145,11 +146,12 @@ pub async fn deploy(
     params(JobPath),
     request_body = LinkRequest,
     responses(
-        (status = 200, description = "The link", body = JobLink),
+        (status = 200, description = "The link; a request waiting for approval on the job now resubmits it and must be approved again", body = JobLink),
         (status = 400, description = "Bad JSON, wrong field types, a malformed sha256 or job id", body = ErrorEnvelope),
         Unauthenticated,
         NotClusterAdmin,
         (status = 404, description = "No such cluster, job or artifact", body = ErrorEnvelope),
+        (status = 409, description = "An approved rescale request on the job resubmits other code", body = ErrorEnvelope),
         FlinkOrStoreUnavailable,
     ),
 )]
@@ -160,7 +162,7 @@ pub async fn link(
     Body(request): Body<LinkRequest>,
 ) -> Result<Json<JobLink>, ApiError> {
     let handle = cluster(&state, &cluster_id)?;
-    require(&identity, &cluster_id, Role::Admin)?;
+    may_link(&identity, &cluster_id)?;
     if !is_sha256(&request.artifact_sha256) {
         return Err(ApiError::BadRequest("artifact_sha256 must be 64 lowercase hex characters".to_owned()));
     }
@@ -177,8 +179,25 @@ pub async fn link(
         linked_by: identity.name.clone(),
         linked_at_ms: now_ms(),
     };
+    // An approved request resubmits what was approved: no link changes it under it.
+    state.records.check_relink(&link).await?;
     state.records.put_job_link(&link).await?;
+    state.records.audit_job_link(JOB_LINKED, &link, "").await?;
+    // A request waiting for approval takes the new code and must be approved again.
+    state.records.apply_link(&link, link.linked_at_ms).await?;
     Ok(Json(link))
+}
+
+/// Refuses a caller who may not decide what code the cluster's jobs run (the shared rule).
+fn may_link(identity: &Identity, cluster_id: &str) -> Result<(), ApiError> {
+    if user_action::may_link_jobs(identity, cluster_id) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "linking or deploying a job needs the {} role on cluster {cluster_id}",
+            user_action::LINKS_JOBS
+        )))
+    }
 }
 
 /// The load of each vertex of a job now, from Flink's metrics.

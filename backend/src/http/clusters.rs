@@ -10,6 +10,7 @@ use rescaler_shared::operation::Strategy;
 use rescaler_shared::preflight::{self, Limits};
 
 use super::extract::{Caller, PathParams};
+use super::redact;
 use super::schema::{
     BadJobId, CannotViewCluster, ClusterPath, FlinkOrStoreUnavailable, FlinkUnavailable, JobPath, NoSuchClusterOrJob,
     StoreUnavailable, Unauthenticated,
@@ -163,7 +164,8 @@ pub(super) async fn job_view(handle: &dyn Cluster, job_id: &str) -> Result<JobVi
 }
 
 /// A job as the rescale form needs it: vertices, limits, the strategies possible now, its link
-/// to an artifact and its active rescale request.
+/// to an artifact (the program arguments empty for callers who may not link jobs) and its active
+/// rescale request.
 #[utoipa::path(
     get,
     path = "/api/v1/clusters/{cluster}/jobs/{job}",
@@ -188,7 +190,8 @@ pub async fn job(
     require(&identity, &cluster_id, Role::Viewer)?;
     let job = job_view(handle, &job_id).await?;
     let cluster_view = handle.overview().await.map_err(|error| ApiError::from_cluster(&cluster_id, error))?;
-    let link = state.records.job_link(&cluster_id, &job_id).await?;
+    // The job's program arguments only for those who may link jobs.
+    let link = state.records.job_link(&cluster_id, &job_id).await?.map(|link| redact::link(link, &identity));
     let limits = Limits::of(&job, &cluster_view);
     // What each strategy would say about a rescale to one more than now (the form's default).
     let probe = rescaler_shared::operation::Target::Uniform {

@@ -16,7 +16,7 @@ use rescaler_shared::user_action::ActionRefused;
 use crate::auth::AuthError;
 use crate::flink::FlinkError;
 use crate::reconcile::ReconcileError;
-use crate::records::CreateError;
+use crate::records::{CreateError, LinkError};
 use crate::store::StoreError;
 
 /// An error answered to a caller. Internal details are logged (by `log_errors`), never sent.
@@ -180,6 +180,15 @@ impl From<CreateError> for ApiError {
                 Self::Conflict(format!("job {job_id} already has an active rescale request ({operation_id})"))
             }
             CreateError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(error: LinkError) -> Self {
+        match error {
+            LinkError::RequestApproved { .. } => Self::Conflict(error.to_string()),
+            LinkError::Store(store) => store.into(),
         }
     }
 }

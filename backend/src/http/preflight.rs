@@ -12,6 +12,7 @@ use super::extract::{Body, Caller};
 use super::schema::{CannotViewCluster, FlinkOrStoreUnavailable, NoSuchClusterOrJob, Unauthenticated};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
+use crate::records::link_artifact;
 
 /// Pre-flight against live Flink, as at execution time.
 pub(super) async fn check(
@@ -22,12 +23,7 @@ pub(super) async fn check(
     let job = job_view(handle, &request.job_id).await?;
     let cluster_view = handle.overview().await.map_err(|error| ApiError::from_cluster(&request.cluster_id, error))?;
     let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
-    let artifact = link.map(|link| ArtifactRef {
-        artifact_id: link.artifact_sha256.clone(),
-        sha256: link.artifact_sha256,
-        entry_class: link.entry_class,
-        args: link.args,
-    });
+    let artifact = link.as_ref().map(link_artifact);
     let result = preflight::check(
         &request.target,
         request.strategy,

@@ -1,5 +1,6 @@
 //! Rescale requests: create (with pre-flight), list, read, approve, reject, cancel, break glass;
-//! the audit log lives in `audit`.
+//! the audit log lives in `audit`. Every request answered carries the artifact it resubmits,
+//! with the program arguments only for callers who may link jobs (`redact`).
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use utoipa::IntoParams;
 use super::clusters::cluster;
 use super::extract::{Body, Caller, Filters, PathParams, RawBody};
 use super::preflight::check;
+use super::redact;
 use super::schema::{
     BadBody, BadComment, FlinkOrStoreUnavailable, NoSuchClusterOrJob, NoSuchRequest, NotClusterAdmin, RescalePath,
     StoreUnavailable, Unauthenticated,
@@ -87,7 +89,13 @@ pub async fn create(
     let operation = Operation { deployment_id: deployment.id, stable_for_ms, ..operation };
     state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
-    Ok((StatusCode::CREATED, Json(operation)))
+    // A link written since the pre-flight read it: the request resubmits what the job is linked
+    // to now, and says so.
+    let operation = match state.records.job_link(&operation.cluster_id, &operation.job_id).await? {
+        Some(link) => state.records.apply_link(&link, now_ms()).await?.unwrap_or(operation),
+        None => operation,
+    };
+    Ok((StatusCode::CREATED, Json(redact::operation(operation, &identity))))
 }
 
 /// Filters of the request list.
@@ -157,6 +165,7 @@ pub async fn list(
             .filter(|op| filter.deployment.as_ref().is_none_or(|d| in_deployment(op, d)))
             .filter(|op| !filter.mine || identity.is(&op.requested_by))
             .filter(|op| !filter.awaiting_me || user_action::refusal(op, &identity, UserAction::Approve, now).is_none())
+            .map(|op| redact::operation(op, &identity))
             .collect(),
     ))
 }
@@ -191,7 +200,7 @@ pub async fn get(
     Caller(identity): Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Operation>, ApiError> {
-    Ok(Json(load(&state, &identity, &id).await?.0))
+    Ok(Json(redact::operation(load(&state, &identity, &id).await?.0, &identity)))
 }
 
 /// Applies a user action, as the one permission rule allows it, with compare-and-swap; retries
@@ -211,7 +220,7 @@ async fn act(
             Ok(_) => {
                 audit(state, &operation, events_before).await;
                 state.kick.kick().await;
-                return Ok(Json(operation));
+                return Ok(Json(redact::operation(operation, identity)));
             }
             Err(error) if error.is_conflict() => continue,
             Err(error) => return Err(error.into()),

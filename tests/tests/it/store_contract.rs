@@ -1,10 +1,13 @@
-//! One contract for every `Store`: the directory store and the S3 store on LocalStack.
+//! One contract for every `Store`: the directory store and the S3 store on LocalStack; and
+//! the record layer's one-request-per-job rule raced on both.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use harness::S3Server;
+use rescaler_backend::records::{ActiveMarker, Claim, CreateError, Records};
 use rescaler_backend::store::{DirStore, JsonStore, S3Store, Store, StoreError};
+use rescaler_shared::operation::{Operation, OperationRequest, Phase, Strategy, Target};
 
 async fn with_s3<F, Fut>(test: F) -> anyhow::Result<()>
 where
@@ -127,6 +130,102 @@ async fn compare_and_swap_race(store: Arc<dyn Store>, writers: u64, increments: 
     // The race was real: writers collided and had to retry.
     assert!(conflicts > 0, "no conflict happened: the race test raced nothing");
     Ok(())
+}
+
+/// A request by alice for `job_id` (no deployment: the job is what may have one request).
+fn rescale_request(job_id: &str) -> Operation {
+    Operation::new(
+        uuid::Uuid::new_v4().simple().to_string(),
+        OperationRequest {
+            cluster_id: "race".into(),
+            job_id: job_id.into(),
+            job_name: "counter".into(),
+            target: Target::Uniform { parallelism: 2 },
+            strategy: Strategy::Auto,
+            reason: "race".into(),
+            requested_by: "alice".into(),
+            required_approvals: 1,
+            approval_window_ms: 60_000,
+            verify_timeout_ms: 60_000,
+            artifact: None,
+        },
+        1,
+    )
+}
+
+/// What the job's marker holds before a round: nothing, the marker of a request that ended, or
+/// the claim of a create that crashed before it stored its request.
+async fn leave_before_round(records: &Records, round: usize, job_id: &str) -> anyhow::Result<()> {
+    match round % 3 {
+        0 => {}
+        1 => {
+            let earlier = rescale_request(job_id);
+            records.create_operation(&earlier).await?;
+            let (mut ended, version) = records.operation(&earlier.id).await?.expect("just created");
+            ended.enter(Phase::Cancelled { by: "alice".into(), comment: "earlier".into() }, 2);
+            records.replace_operation(&ended, &version).await?;
+        }
+        _ => {
+            let crashed = ActiveMarker { operation_id: "0".repeat(32), claim: Claim::Pending };
+            records.store().create_json(&format!("active/race/{job_id}.json"), &crashed).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Rounds of `creators` concurrent requests for one job each: every round exactly one is
+/// stored and answered with success, the others are told the job is busy with the winner.
+async fn request_create_race(store: Arc<dyn Store>, rounds: usize, creators: usize) -> anyhow::Result<()> {
+    let records = Records::new(store);
+    for round in 0..rounds {
+        let job_id = uuid::Uuid::new_v4().simple().to_string();
+        leave_before_round(&records, round, &job_id).await?;
+        let requests: Vec<Operation> = (0..creators).map(|_| rescale_request(&job_id)).collect();
+        let creates = requests.iter().cloned().map(|request| {
+            let records = records.clone();
+            tokio::spawn(async move { records.create_operation(&request).await })
+        });
+        let answers = futures::future::join_all(creates).await;
+        let mut winners = Vec::new();
+        let mut busy_with = Vec::new();
+        for (request, answer) in requests.iter().zip(answers) {
+            match answer? {
+                Ok(_) => winners.push(request.id.clone()),
+                Err(CreateError::JobBusy { operation_id, .. }) => busy_with.push(operation_id),
+                Err(other) => anyhow::bail!("round {round}: unexpected error: {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: one create succeeds, not {winners:?}");
+        assert!(
+            busy_with.iter().all(|holder| *holder == winners[0]),
+            "round {round}: losers name the winner: {busy_with:?}"
+        );
+        for request in &requests {
+            let stored = records.operation(&request.id).await?.is_some();
+            assert_eq!(stored, request.id == winners[0], "round {round}: request {} stored: {stored}", request.id);
+        }
+        let marker = records.store().get_json::<ActiveMarker>(&format!("active/race/{job_id}.json")).await?;
+        assert_eq!(
+            marker.map(|(marker, _)| marker),
+            Some(ActiveMarker { operation_id: winners[0].clone(), claim: Claim::Confirmed })
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dir_store_concurrent_requests_for_one_job_store_exactly_one() -> anyhow::Result<()> {
+    let (store, _dir) = dir_store()?;
+    request_create_race(store, 30, 4).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_for_one_job_on_a_real_s3_server_store_exactly_one() -> anyhow::Result<()> {
+    with_s3(|store| async move {
+        request_create_race(store.clone(), 60, 2).await?;
+        request_create_race(store, 30, 5).await
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
