@@ -2,8 +2,8 @@
 //! a savepoint, resubmit the stored jar from it) and the in-place path (the adaptive
 //! scheduler's resource requirements).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
@@ -25,13 +25,17 @@ pub struct StandaloneCluster {
     client: Arc<dyn FlinkClient>,
     records: Records,
     savepoints: SavepointStorage,
+    /// Jar ids this process uploaded, by artifact sha256: the only jars it runs. A jar found on
+    /// the JobManager under the product's file name may have been planted by anyone who can
+    /// upload to Flink.
+    uploaded: Mutex<HashMap<String, String>>,
 }
 
 impl StandaloneCluster {
     /// A cluster reached through `client`; savepoints are read from the local file system
     /// only until [`StandaloneCluster::with_savepoint_storage`] says otherwise.
     pub fn new(config: ClusterConfig, client: Arc<dyn FlinkClient>, records: Records) -> Self {
-        Self { config, client, records, savepoints: SavepointStorage::default() }
+        Self { config, client, records, savepoints: SavepointStorage::default(), uploaded: Mutex::default() }
     }
 
     /// Reads savepoints through `storage` (S3 access, say).
@@ -153,6 +157,10 @@ impl StandaloneCluster {
         let client = &self.client;
         match action {
             Action::StopWithSavepoint { job_id, trigger_id, target_directory } => {
+                // The verified jar goes up before the job stops, not while it is down.
+                if let Some(artifact) = &operation.artifact {
+                    self.verified_jar(&artifact.sha256).await?;
+                }
                 client.stop_with_savepoint(job_id, trigger_id, target_directory.as_deref()).await?;
             }
             Action::SubmitJob { job_id, savepoint_location, parallelism } => {
@@ -160,7 +168,7 @@ impl StandaloneCluster {
                     .artifact
                     .as_ref()
                     .ok_or_else(|| ClusterError::Artifact("no artifact linked".to_owned()))?;
-                let jar_id = self.jar_on_cluster(&artifact.sha256).await?;
+                let jar_id = self.verified_jar(&artifact.sha256).await?;
                 let uniform = parallelism.values().all(|p| Some(p) == parallelism.values().next());
                 let run = RunJar {
                     job_id: Some(job_id.clone()),
@@ -193,20 +201,25 @@ impl StandaloneCluster {
         Ok(())
     }
 
-    /// A stored artifact's jar id on the JobManager: found by its stored name, else uploaded
-    /// again from the store (a JobManager restart forgets uploaded jars).
-    async fn jar_on_cluster(&self, sha256: &str) -> ClusterResult<String> {
-        let file_name = format!("rescaler-{sha256}.jar");
-        let jars = self.client.list_jars().await?;
-        if let Some(jar) = jars.iter().find(|jar| jar.name == file_name) {
-            return Ok(jar.id.clone());
+    /// The JobManager's id of a jar holding exactly the stored artifact's bytes: one this
+    /// process uploaded and the JobManager still has, else the store's bytes (checked against
+    /// their sha256) uploaded now. A jar of the same name that someone else uploaded is never
+    /// used, and a JobManager restart (which forgets uploaded jars) costs one upload.
+    async fn verified_jar(&self, sha256: &str) -> ClusterResult<String> {
+        let known = self.uploaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(sha256).cloned();
+        if let Some(jar_id) = known
+            && self.client.list_jars().await?.iter().any(|jar| jar.id == jar_id)
+        {
+            return Ok(jar_id);
         }
         let bytes = self
             .records
             .artifact_bytes(sha256)
             .await?
             .ok_or_else(|| ClusterError::Artifact(format!("artifact {sha256} is not in the store")))?;
-        Ok(self.client.upload_jar(&file_name, bytes.to_vec()).await?)
+        let jar_id = self.client.upload_jar(&format!("rescaler-{sha256}.jar"), bytes.to_vec()).await?;
+        self.uploaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(sha256.to_owned(), jar_id.clone());
+        Ok(jar_id)
     }
 }
 
@@ -254,7 +267,7 @@ impl Cluster for StandaloneCluster {
 
     fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>> {
         Box::pin(async move {
-            let jar_id = self.jar_on_cluster(&artifact.sha256).await?;
+            let jar_id = self.verified_jar(&artifact.sha256).await?;
             let run = RunJar {
                 entry_class: artifact.entry_class.clone(),
                 program_args: artifact.args.clone(),

@@ -13,6 +13,7 @@
 //!   restarts the job from its checkpoint, the operation fails saying the job runs untouched;
 //! - the restore fails (the job throws at the new parallelism): rollback from the same savepoint;
 //! - the restarted job runs, then fails within the stable window: rollback;
+//! - a jar planted on Flink under the product's jar name: the stored, verified bytes run;
 //! - too few slots at restart time (a TaskManager gone): rollback
 //!   (`rescale_engine::restart_that_cannot_succeed_rolls_back_to_the_old_parallelism`).
 
@@ -430,5 +431,50 @@ async fn a_restore_that_fails_and_a_job_that_fails_soon_after_both_roll_back() -
         assert_eq!(fresh, 0.0, "round {round}: rolled back with the state of the savepoint");
         rig.client.cancel_job(&rollback_job).await?;
     }
+    Ok(())
+}
+
+/// Someone who can upload to Flink plants a different jar under the product's jar name (and
+/// removes the real one): the approved rescale runs the stored, verified bytes all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jar_planted_under_the_products_jar_name_is_never_run() -> anyhow::Result<()> {
+    use rescaler_backend::flink::{FlinkClient, FlinkClientExt};
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let direct = RestFlinkClient::new(RestFlinkClientConfig::new(rig.flink.rest_url()))?;
+    let name = format!("rescaler-{}.jar", artifact.sha256);
+    for jar in direct.list_jars().await? {
+        direct.delete_jar(&jar.id).await?;
+    }
+    let work = harness::paths::scratch_dir("planted-jar")?;
+    std::fs::write(work.join("README"), "not the approved job")?;
+    let status = std::process::Command::new("jar")
+        .arg("cf")
+        .arg(work.join("planted.jar"))
+        .arg("-C")
+        .arg(&work)
+        .arg("README")
+        .status()?;
+    anyhow::ensure!(status.success(), "jar cf failed");
+    let planted = direct.upload_jar(&name, std::fs::read(work.join("planted.jar"))?).await?;
+
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: 2 },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    let operation = rig.drive(&operation_id, Duration::from_secs(120)).await?;
+    assert_completed_with_state(&rig, &job_id, &operation, max_before).await?;
+    let same_name: Vec<String> =
+        direct.list_jars().await?.into_iter().filter(|jar| jar.name == name).map(|jar| jar.id).collect();
+    assert!(
+        same_name.contains(&planted) && same_name.len() == 2,
+        "the verified bytes went up beside it: {same_name:?}"
+    );
     Ok(())
 }
