@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use rescaler_shared::api::{
-    AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health, JobDetailResponse,
-    JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
+    Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
+    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
 };
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
@@ -187,6 +187,11 @@ impl Client {
     /// backend lacks it; see [`ApiFailure::is_missing_endpoint`].
     pub fn metrics(self, cluster_id: &str, job_id: &str) -> ApiFuture<Vec<VertexLoad>> {
         self.get(format!("/clusters/{}/jobs/{}/metrics", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `GET /api/v1/artifacts`: the stored jars, with their file names.
+    pub fn artifacts(self) -> ApiFuture<Vec<Artifact>> {
+        self.get("/artifacts".to_owned())
     }
 
     /// `POST /api/v1/preflight`.

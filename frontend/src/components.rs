@@ -2,6 +2,7 @@
 
 pub mod backend_status;
 pub mod cluster_card;
+pub mod code_to_run;
 pub mod error_notice;
 pub mod events_timeline;
 pub mod job_charts;

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use rescaler_shared::access::Role;
 use rescaler_shared::api::Me;
 use rescaler_shared::operation::Operation;
-use rescaler_shared::user_action::Permitted;
+use rescaler_shared::user_action::{self, Permitted};
 
 use crate::api::{ApiFailure, Client};
 
@@ -135,6 +135,12 @@ impl Session {
     /// What the user may do to a request now ([`Permitted::of`]); `None` while signed out.
     pub fn permitted(self, operation: &Operation, now_ms: u64) -> Option<Permitted> {
         self.me.with(|me| me.as_ref().map(|me| Permitted::of(operation, me, now_ms)))
+    }
+
+    /// The user may link jobs on the cluster, and so read their program arguments (the shared
+    /// rule, [`user_action::may_link_jobs`]); the API withholds them from everyone else.
+    pub fn may_link_jobs(self, cluster_id: &str) -> bool {
+        self.me.with(|me| me.as_ref().is_some_and(|me| user_action::may_link_jobs(me, cluster_id)))
     }
 
     pub fn user_name(self) -> Option<String> {

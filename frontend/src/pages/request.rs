@@ -1,20 +1,23 @@
 //! One rescale request: progress by phase with each phase's time, live while active; the
-//! details, the savepoint location, the actions the user may take, and the events.
+//! details, the code it resubmits the job with, the savepoint location, the actions the user
+//! may take (with what approving runs), and the events.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use rescaler_shared::operation::Operation;
+use rescaler_shared::operation::{ArtifactRef, Operation};
 use rescaler_shared::phase::Phase;
 
 use crate::api::ApiFailure;
+use crate::components::code_to_run::CodeToRun;
 use crate::components::error_notice::{ErrorNotice, capitalize};
 use crate::components::events_timeline::EventsTimeline;
 use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
+use crate::fetch::Fetch;
 use crate::format::{self, now_ms, short_id};
 use crate::session::{Session, use_session};
 
@@ -43,6 +46,14 @@ fn RequestView(id: String) -> impl IntoView {
     let permitted = Memo::new(move |_| {
         operation.with(|operation| operation.as_ref().and_then(|operation| session.permitted(operation, now.get())))
     });
+    let artifact = Memo::new(move |_| {
+        operation.with(|operation| operation.as_ref().and_then(|operation| operation.artifact.clone()))
+    });
+    let file_name = artifact_file_name(session, artifact);
+    let arguments_visible = move || {
+        operation
+            .with(|operation| operation.as_ref().is_some_and(|operation| session.may_link_jobs(&operation.cluster_id)))
+    };
 
     view! {
         <nav class="breadcrumbs" aria-label="Breadcrumb">
@@ -78,11 +89,18 @@ fn RequestView(id: String) -> impl IntoView {
                 <section class="panel" aria-labelledby="decision-title">
                     <h2 id="decision-title">"Decision"</h2>
                     {move || operation.with(|operation| operation.as_ref().map(approvals))}
+                    {move || permitted.get().filter(|permitted| permitted.approve || permitted.break_glass).map(|_| view! {
+                        <CodeToRun artifact=artifact.get() file_name=file_name arguments_visible=arguments_visible() compact=true/>
+                    })}
                     {move || permitted.get().map(|permitted| view! {
                         <OperationActions operation_id=id.get_value() permitted=permitted shown=operation/>
                     })}
                 </section>
             </div>
+            <section class="panel" aria-labelledby="code-title">
+                <h2 id="code-title">"Code it runs"</h2>
+                {move || view! { <CodeToRun artifact=artifact.get() file_name=file_name arguments_visible=arguments_visible()/> }}
+            </section>
             <section class="panel" aria-labelledby="events-title">
                 <h2 id="events-title">"Events"</h2>
                 {move || operation.get().map(|operation| view! { <EventsTimeline events=operation.events/> })}
@@ -137,6 +155,22 @@ fn follow(
     if let Ok(handle) = set_interval_with_handle(tick, REFRESH_EVERY) {
         on_cleanup(move || handle.clear());
     }
+}
+
+/// The file name of the request's artifact, from the artifact list (read again when the request
+/// takes another artifact).
+fn artifact_file_name(session: Session, artifact: Memo<Option<ArtifactRef>>) -> Signal<Option<String>> {
+    let sha256 =
+        Memo::new(move |_| artifact.with(|artifact| artifact.as_ref().map(|artifact| artifact.sha256.clone())));
+    let artifacts = Fetch::new(move || {
+        sha256.track();
+        session.client().artifacts()
+    });
+    Signal::derive(move || {
+        let sha256 = sha256.get()?;
+        let artifacts = artifacts.get()?.ok()?;
+        artifacts.into_iter().find(|stored| stored.sha256 == sha256).map(|stored| stored.file_name)
+    })
 }
 
 fn request_head(operation: &Operation) -> impl IntoView + use<> {
