@@ -1,5 +1,6 @@
 //! Roles × endpoints, cell by cell, through the Router (`oneshot`): anonymous callers get 401,
-//! callers without the role 403, callers with it get past the check.
+//! callers without the role 403, callers with it get past the check; and program arguments for
+//! the roles that may link jobs only.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -7,7 +8,7 @@ use harness::config::{TestConfig, unreachable_cluster};
 use harness::paths::scratch_dir;
 use rescaler_backend::config::ClusterConfig;
 use rescaler_backend::http::app;
-use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy, Target};
 use tower::ServiceExt;
 
 const JOB: &str = "0123456789abcdef0123456789abcdef";
@@ -141,5 +142,78 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
         }
     }
     assert_eq!(checked, cells.len() * 5);
+    Ok(())
+}
+
+/// Program arguments (they often carry credentials) reach only the roles that may link jobs:
+/// every answer carrying a request's artifact has them empty for the others.
+#[tokio::test]
+async fn program_arguments_reach_only_the_roles_that_may_link_jobs() -> anyhow::Result<()> {
+    let cluster = unreachable_cluster("prod", "Prod");
+    let config = TestConfig::new().with_dir_store(scratch_dir("roles-args")?).with_cluster(cluster).build();
+    let (state, _engine) = rescaler_backend::boot::build(config, "roles-args-test".to_owned()).await?;
+    let router = app(state.clone());
+    let secret = vec!["--db-password".to_owned(), "hunter2".to_owned()];
+    let new_request = |job: &str| {
+        Operation::new(
+            uuid::Uuid::new_v4().simple().to_string(),
+            OperationRequest {
+                cluster_id: "prod".into(),
+                job_id: job.into(),
+                job_name: "j".into(),
+                target: Target::Uniform { parallelism: 2 },
+                strategy: Strategy::Savepoint,
+                reason: "r".into(),
+                requested_by: "carol".into(),
+                required_approvals: 2,
+                approval_window_ms: 3_600_000,
+                verify_timeout_ms: 60_000,
+                artifact: Some(ArtifactRef {
+                    artifact_id: "b".repeat(64),
+                    sha256: "b".repeat(64),
+                    entry_class: Some("com.example.Job".into()),
+                    args: secret.clone(),
+                }),
+            },
+            rescaler_backend::reconcile::now_ms(),
+        )
+    };
+    let call = |method: &'static str, path: String, user: &'static str| {
+        let router = router.clone();
+        async move {
+            let request = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {user}-token"))
+                .body(Body::from("{}"))?;
+            let response = router.oneshot(request).await?;
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await?;
+            anyhow::Ok((status, serde_json::from_slice::<serde_json::Value>(&bytes)?))
+        }
+    };
+    for (index, (user, sees)) in
+        [("victor", false), ("alice", false), ("bob", false), ("admin", true)].into_iter().enumerate()
+    {
+        let operation = new_request(&format!("{index:032x}"));
+        state.records.create_operation(&operation).await?;
+        let expected = if sees { serde_json::json!(secret) } else { serde_json::json!([]) };
+        let (status, one) = call("GET", format!("/api/v1/rescales/{}", operation.id), user).await?;
+        assert_eq!(status, StatusCode::OK, "{one}");
+        assert_eq!(one["artifact"]["args"], expected, "{user} reads the request: {one}");
+        assert_eq!(one["artifact"]["sha256"], "b".repeat(64), "{user} sees which artifact: {one}");
+        let (status, listing) = call("GET", "/api/v1/rescales".into(), user).await?;
+        assert_eq!(status, StatusCode::OK, "{listing}");
+        let listed = listing.as_array().into_iter().flatten().find(|op| op["id"] == operation.id.as_str());
+        assert_eq!(listed.map(|op| op["artifact"]["args"].clone()), Some(expected.clone()), "{user} lists: {listing}");
+        if user == "bob" || user == "admin" {
+            // The answer to an action carries the request too.
+            let (status, approved) = call("POST", format!("/api/v1/rescales/{}/approve", operation.id), user).await?;
+            assert_eq!(status, StatusCode::OK, "{approved}");
+            assert_eq!(approved["artifact"]["args"], expected, "{user} approves: {approved}");
+        }
+        assert!(!listing.to_string().contains("hunter2") || sees, "{user} never gets the secret: {listing}");
+    }
     Ok(())
 }
