@@ -54,6 +54,9 @@ pub async fn savepoint_storage(config: &Config) -> SavepointStorage {
     let in_s3 = config.clusters.iter().any(|cluster| {
         cluster.savepoint_dir_s3.is_some() || cluster.savepoint_dir.as_deref().is_some_and(is_s3_location)
     });
+    if let Some(endpoint) = &config.savepoint_s3 {
+        return SavepointStorage::new(Some(s3_client(&endpoint.client_config()).await));
+    }
     match &config.store {
         StoreConfig::S3(s3) => SavepointStorage::new(Some(s3_client(s3).await)),
         StoreConfig::Dir { .. } if in_s3 => SavepointStorage::new(Some(s3_client(&S3StoreConfig::default()).await)),

@@ -86,6 +86,10 @@ pub trait Cluster: Send + Sync {
     /// Performs one action the phase machine decided. Repeating it is harmless.
     fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>>;
 
+    /// Whether the savepoint at `location` is complete in its storage, and its metadata's
+    /// size (`None`: it is not there).
+    fn savepoint_metadata<'a>(&'a self, location: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>>;
+
     /// Starts a new job from a stored artifact at a parallelism; answers its job id.
     fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>>;
 }

@@ -353,6 +353,7 @@ impl Engine {
                     operation_id: operation.id.clone(),
                     location: savepoint.location.clone(),
                     taken_at_ms: savepoint.taken_at_ms,
+                    storage: None,
                 })
                 .await?;
         }
@@ -377,6 +378,7 @@ impl Engine {
                     operation_id: operation.id.clone(),
                     location: savepoint.location.clone(),
                     taken_at_ms: savepoint.taken_at_ms,
+                    storage: None,
                 })
                 .await?;
         }

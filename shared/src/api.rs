@@ -80,6 +80,23 @@ pub struct SavepointRecord {
     pub operation_id: String,
     pub location: String,
     pub taken_at_ms: u64,
+    /// Whether the savepoint is still complete where it was written, read through its storage
+    /// (file system or S3) when the catalog is listed; never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<SavepointStorageState>,
+}
+
+/// What the savepoint's storage says of it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SavepointStorageState {
+    /// Its `_metadata` is there: the job can be restored from it.
+    Complete { metadata_bytes: u64 },
+    /// Its `_metadata` is gone (deleted, or a retention rule removed it).
+    Missing,
+    /// The storage could not be read; why.
+    Unreadable { reason: String },
 }
 
 /// Answer of `GET /api/v1/me`: the caller's name and role by cluster id.

@@ -65,6 +65,7 @@ impl TestConfig {
                 auth: demo_users(),
                 // A short stable window keeps the suite quick; the faults tests check the window.
                 approvals: ApprovalConfig { stable_for_secs: 3, ..Default::default() },
+                savepoint_s3: None,
             },
         }
     }
@@ -90,6 +91,18 @@ impl TestConfig {
     /// Adds clusters.
     pub fn with_clusters(mut self, clusters: impl IntoIterator<Item = ClusterConfig>) -> Self {
         self.config.clusters.extend(clusters);
+        self
+    }
+
+    /// Savepoints in `s3://` are read from this S3 server (the rig's, where its cluster keeps
+    /// them).
+    pub fn with_savepoint_s3(mut self, server: &crate::S3Server) -> Self {
+        self.config.savepoint_s3 = Some(rescaler_backend::config::S3Endpoint {
+            endpoint: Some(server.endpoint().to_owned()),
+            region: Some(crate::s3::REGION.to_owned()),
+            access_key_id: Some(crate::s3::ACCESS_KEY.to_owned()),
+            secret_access_key: Some(crate::s3::SECRET_KEY.to_owned()),
+        });
         self
     }
 

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
 use rescaler_shared::operation::{ArtifactRef, Operation, normalize_location, savepoint_target};
-use rescaler_shared::phase::{Action, CheckpointFacts, FoundSavepoint, Needs, Observation, SavepointSearch, SavepointSource, Seen};
+use rescaler_shared::phase::{
+    Action, CheckpointFacts, FoundSavepoint, Needs, Observation, SavepointSearch, SavepointSource, Seen,
+};
 
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
@@ -263,6 +265,10 @@ impl Cluster for StandaloneCluster {
 
     fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>> {
         Box::pin(self.act(operation, action))
+    }
+
+    fn savepoint_metadata<'a>(&'a self, location: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>> {
+        Box::pin(async move { Ok(self.savepoints.metadata_size(&self.readable_location(location)).await?) })
     }
 
     fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>> {

@@ -85,6 +85,9 @@ impl Cluster for MemoryCluster {
     fn start_job<'a>(&'a self, _: &'a ArtifactRef, _: u32) -> BoxFuture<'a, ClusterResult<String>> {
         Box::pin(async { not_here() })
     }
+    fn savepoint_metadata<'a>(&'a self, _: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>> {
+        Box::pin(async { not_here() })
+    }
 }
 
 /// A store with deployments of `JOB` (and `OTHER_JOB`) approved at 2.

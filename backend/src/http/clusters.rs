@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use rescaler_shared::api::{
-    ClusterSummary, ErrorEnvelope, JobDetailResponse, JobListEntry, Me, SavepointRecord, StrategyOption,
+    ClusterSummary, ErrorEnvelope, JobDetailResponse, JobListEntry, Me, SavepointRecord, SavepointStorageState,
+    StrategyOption,
 };
 use rescaler_shared::flink::JobView;
 use rescaler_shared::operation::Strategy;
@@ -262,5 +263,16 @@ pub async fn savepoints(
         savepoints.extend(state.records.savepoints(&cluster_id, job_id).await?);
     }
     savepoints.sort_by_key(|record| std::cmp::Reverse(record.taken_at_ms));
+    // Read each one's storage now: a savepoint deleted since is no way to restore the job.
+    let handle = cluster(&state, &cluster_id)?;
+    let states =
+        futures::future::join_all(savepoints.iter().map(|record| handle.savepoint_metadata(&record.location))).await;
+    for (record, state) in savepoints.iter_mut().zip(states) {
+        record.storage = Some(match state {
+            Ok(Some(metadata_bytes)) => SavepointStorageState::Complete { metadata_bytes },
+            Ok(None) => SavepointStorageState::Missing,
+            Err(error) => SavepointStorageState::Unreadable { reason: error.to_string() },
+        });
+    }
     Ok(Json(savepoints))
 }

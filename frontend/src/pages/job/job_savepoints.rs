@@ -1,7 +1,7 @@
 //! The savepoints rescales took of one job.
 
 use leptos::prelude::*;
-use rescaler_shared::api::SavepointRecord;
+use rescaler_shared::api::{SavepointRecord, SavepointStorageState};
 
 use crate::components::loaded::loaded;
 use crate::fetch::Fetch;
@@ -24,16 +24,32 @@ pub fn JobSavepoints(
                     <tr>
                         <td>{format::time(savepoint.taken_at_ms)}</td>
                         <td class="mono break">{savepoint.location}</td>
+                        <td>{storage_cell(savepoint.storage.as_ref())}</td>
                         <td><a href=format!("/rescales/{}", savepoint.operation_id)>{format!("#{}", short_id(&savepoint.operation_id))}</a></td>
                     </tr>
                 }).collect_view();
                 view! {
                     <table class="table">
-                        <thead><tr><th scope="col">"Taken"</th><th scope="col">"Location"</th><th scope="col">"Request"</th></tr></thead>
+                        <thead><tr><th scope="col">"Taken"</th><th scope="col">"Location"</th><th scope="col">"In storage"</th><th scope="col">"Request"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 }.into_any()
             })}
         </section>
+    }
+}
+
+/// Whether the savepoint is still there to restore from, as its storage said when listed.
+fn storage_cell(storage: Option<&SavepointStorageState>) -> impl IntoView {
+    match storage {
+        Some(SavepointStorageState::Complete { .. }) => view! { <span class="pill tone-good">"complete"</span> }.into_any(),
+        Some(SavepointStorageState::Missing) => {
+            view! { <span class="pill tone-bad" title="its _metadata is gone: it cannot be restored from">"missing"</span> }
+                .into_any()
+        }
+        Some(SavepointStorageState::Unreadable { reason }) => {
+            view! { <span class="pill tone-warn" title=reason.clone()>"unreadable"</span> }.into_any()
+        }
+        None => view! { <span class="muted">"not checked"</span> }.into_any(),
     }
 }
