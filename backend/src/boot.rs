@@ -55,7 +55,7 @@ pub async fn savepoint_storage(config: &Config) -> SavepointStorage {
         cluster.savepoint_dir_s3.is_some() || cluster.savepoint_dir.as_deref().is_some_and(is_s3_location)
     });
     if let Some(endpoint) = &config.savepoint_s3 {
-        return SavepointStorage::new(Some(s3_client(&endpoint.client_config()).await));
+        return SavepointStorage::new(Some(s3_client(endpoint).await));
     }
     match &config.store {
         StoreConfig::S3(s3) => SavepointStorage::new(Some(s3_client(s3).await)),

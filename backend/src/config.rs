@@ -25,38 +25,11 @@ pub struct Config {
     #[serde(default)]
     pub approvals: ApprovalConfig,
     /// How the backend reaches S3 to read savepoints (`s3://` savepoint directories,
-    /// `savepoint_dir_s3`) when that is not the store's S3 server; unset: the store's client
-    /// when the store is in S3, else the AWS default chain.
+    /// `savepoint_dir_s3`) when that is not the store's S3 server: endpoint, region and keys as
+    /// in `[store]`, no bucket. Unset: the store's client when the store is in S3, else the AWS
+    /// default chain.
     #[serde(default)]
-    pub savepoint_s3: Option<S3Endpoint>,
-}
-
-/// An S3 server and its keys, without a bucket.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Endpoint {
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub access_key_id: Option<String>,
-    #[serde(default)]
-    pub secret_access_key: Option<String>,
-}
-
-impl S3Endpoint {
-    /// The client settings of a store on this server (the bucket is not used).
-    pub fn client_config(&self) -> S3StoreConfig {
-        S3StoreConfig {
-            bucket: String::new(),
-            prefix: String::new(),
-            endpoint: self.endpoint.clone(),
-            region: self.region.clone(),
-            access_key_id: self.access_key_id.clone(),
-            secret_access_key: self.secret_access_key.clone(),
-        }
-    }
+    pub savepoint_s3: Option<S3StoreConfig>,
 }
 
 fn default_listen() -> String {

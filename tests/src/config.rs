@@ -97,11 +97,12 @@ impl TestConfig {
     /// Savepoints in `s3://` are read from this S3 server (the rig's, where its cluster keeps
     /// them).
     pub fn with_savepoint_s3(mut self, server: &crate::S3Server) -> Self {
-        self.config.savepoint_s3 = Some(rescaler_backend::config::S3Endpoint {
+        self.config.savepoint_s3 = Some(rescaler_backend::store::S3StoreConfig {
             endpoint: Some(server.endpoint().to_owned()),
             region: Some(crate::s3::REGION.to_owned()),
             access_key_id: Some(crate::s3::ACCESS_KEY.to_owned()),
             secret_access_key: Some(crate::s3::SECRET_KEY.to_owned()),
+            ..Default::default()
         });
         self
     }

@@ -17,6 +17,8 @@ use super::{Store, StoreError, StoreFuture, StoreResult, Version, validate_key};
 /// Where the store lives.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 pub struct S3StoreConfig {
+    /// Empty only where no bucket is used (`savepoint_s3`).
+    #[serde(default)]
     pub bucket: String,
     /// Prepended to every key, e.g. `rescaler/`.
     #[serde(default)]

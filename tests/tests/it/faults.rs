@@ -31,13 +31,43 @@ use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, S3StoreConfig, s3_client};
 use rescaler_shared::flink::{JobStatus, SavepointStatus};
 use rescaler_shared::operation::{
-    Operation, STOP_TRIGGER_PURPOSE, Strategy, Target, derive_flink_id, event_kind, location_is_under, savepoint_target,
+    ArtifactRef, Operation, STOP_TRIGGER_PURPOSE, Strategy, Target, derive_flink_id, event_kind, location_is_under,
+    savepoint_target,
 };
 use rescaler_shared::phase::{Phase, SavepointSource};
 
 /// How long the test clusters keep an asynchronous operation's result (Flink's default is 5
 /// minutes): short, so that "longer than Flink remembers" fits in a test.
 const STORE_DURATION: &str = "2 s";
+
+/// A rig whose cluster runs Flink's default scheduler (rescales by savepoint).
+async fn default_rig() -> anyhow::Result<Rig> {
+    Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await
+}
+
+/// The sample job adopted at parallelism 1 (with `args`), counting, and an approved savepoint
+/// request to take it to `target`.
+struct Requested {
+    job_id: String,
+    artifact: ArtifactRef,
+    max_before: f64,
+    operation_id: String,
+}
+
+async fn request_rescale(rig: &Rig, args: &[&str], target: u32) -> anyhow::Result<Requested> {
+    let (job_id, artifact) = rig.adopt_sample_job(1, args).await?;
+    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let operation_id = rig
+        .request_approved(
+            &job_id,
+            &artifact,
+            Target::Uniform { parallelism: target },
+            Strategy::Savepoint,
+            Duration::from_secs(120),
+        )
+        .await?;
+    Ok(Requested { job_id, artifact, max_before, operation_id })
+}
 
 /// Runs steps of the rig's engine until `done` holds for the operation; answers it.
 async fn drive_until(
@@ -78,17 +108,7 @@ async fn a_stop_trigger_flink_forgot_while_the_backend_was_down_is_found_again()
     let mut options = FlinkOptions::default().with_scheduler(Scheduler::Default);
     options.extra_config.insert("rest.async.store-duration".to_owned(), STORE_DURATION.to_owned());
     let rig = Rig::start(options).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let Requested { job_id, max_before, operation_id, .. } = request_rescale(&rig, &[], 2).await?;
 
     // The stop is triggered and recorded; then the backend is "down": no more passes.
     drive_until(&rig, &operation_id, Duration::from_secs(30), |operation| {
@@ -154,18 +174,8 @@ async fn a_stop_trigger_flink_forgot_while_the_backend_was_down_is_found_again()
 /// completes, state intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jobmanager_restart_after_the_stop_forgets_the_job_but_the_savepoint_is_found() -> anyhow::Result<()> {
-    let mut rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 3 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let mut rig = default_rig().await?;
+    let Requested { job_id, max_before, operation_id, .. } = request_rescale(&rig, &[], 3).await?;
     drive_until(&rig, &operation_id, Duration::from_secs(30), |operation| {
         operation.events.iter().any(|event| event.kind == event_kind::STOP_TRIGGERED)
     })
@@ -263,20 +273,10 @@ fn has_event(operation: &Operation, kind: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_jobmanager_unreachable_while_stopping_restarting_and_verifying_only_delays_the_rescale()
 -> anyhow::Result<()> {
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let rig = default_rig().await?;
     let proxy = FaultProxy::start(rig.flink.rest_url()).await?;
     let (engine, _) = engine_through(&rig, &proxy, None).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let Requested { job_id, max_before, operation_id, .. } = request_rescale(&rig, &[], 2).await?;
     let outage = Duration::from_secs(12);
     let checkpoints: [(&str, fn(&Operation) -> bool); 3] = [
         ("stopping", |operation| has_event(operation, event_kind::STOP_TRIGGERED)),
@@ -299,20 +299,10 @@ async fn the_jobmanager_unreachable_while_stopping_restarting_and_verifying_only
 /// One request to Flink in three answers 503; every other one of those after Flink acted on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flink_answering_503_intermittently_leaves_every_step_done_exactly_once() -> anyhow::Result<()> {
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let rig = default_rig().await?;
     let proxy = FaultProxy::start(rig.flink.rest_url()).await?;
     let (engine, _) = engine_through(&rig, &proxy, None).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let Requested { job_id, max_before, operation_id, .. } = request_rescale(&rig, &[], 2).await?;
     proxy.fail_every(3);
     let operation = drive_engine(&engine, &rig, &operation_id, Duration::from_secs(180)).await?;
     proxy.fail_every(0);
@@ -324,21 +314,11 @@ async fn flink_answering_503_intermittently_leaves_every_step_done_exactly_once(
 /// recorded once the store is back, and the rescale completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_unreachable_while_the_job_stops_loses_nothing() -> anyhow::Result<()> {
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let rig = default_rig().await?;
     let flink = FaultProxy::start(rig.flink.rest_url()).await?;
     let s3 = FaultProxy::start(rig.s3.endpoint()).await?;
     let (engine, _) = engine_through(&rig, &flink, Some(&s3)).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let Requested { job_id, max_before, operation_id, .. } = request_rescale(&rig, &[], 2).await?;
     step_until(&engine, &rig, &operation_id, Duration::from_secs(60), |operation| {
         has_event(operation, event_kind::STOP_TRIGGERED)
     })
@@ -357,18 +337,8 @@ async fn the_store_unreachable_while_the_job_stops_loses_nothing() -> anyhow::Re
 /// savepoint fails; a new TaskManager lets Flink restart the job from its checkpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taskmanager_lost_during_the_savepoint_fails_the_stop_and_the_job_keeps_running() -> anyhow::Result<()> {
-    let mut rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
+    let mut rig = default_rig().await?;
+    let Requested { job_id, operation_id, .. } = request_rescale(&rig, &[], 2).await?;
     drive_until(&rig, &operation_id, Duration::from_secs(30), |operation| {
         matches!(operation.phase, Phase::Stopping { .. })
     })
@@ -395,20 +365,10 @@ async fn a_taskmanager_lost_during_the_savepoint_fails_the_stop_and_the_job_keep
 /// rescale rolls back from the same savepoint to the old parallelism, state kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_that_fails_and_a_job_that_fails_soon_after_both_roll_back() -> anyhow::Result<()> {
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let rig = default_rig().await?;
     for (round, fail_after_ms) in ["0", "4000"].into_iter().enumerate() {
         let args = ["--fail-at-parallelism", "2", "--fail-after-ms", fail_after_ms];
-        let (job_id, artifact) = rig.adopt_sample_job(1, &args).await?;
-        let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
-        let id = rig
-            .request_approved(
-                &job_id,
-                &artifact,
-                Target::Uniform { parallelism: 2 },
-                Strategy::Savepoint,
-                Duration::from_secs(120),
-            )
-            .await?;
+        let Requested { max_before, operation_id: id, .. } = request_rescale(&rig, &args, 2).await?;
         // The stable window (longer than 4 s) catches the late failure.
         let mut operation = rig.records.operation(&id).await?.expect("stored").0;
         let (_, version) = rig.records.operation(&id).await?.expect("stored");
@@ -439,9 +399,8 @@ async fn a_restore_that_fails_and_a_job_that_fails_soon_after_both_roll_back() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jar_planted_under_the_products_jar_name_is_never_run() -> anyhow::Result<()> {
     use rescaler_backend::flink::{FlinkClient, FlinkClientExt};
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
-    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    let rig = default_rig().await?;
+    let Requested { job_id, artifact, max_before, operation_id } = request_rescale(&rig, &[], 2).await?;
     let direct = RestFlinkClient::new(RestFlinkClientConfig::new(rig.flink.rest_url()))?;
     let name = format!("rescaler-{}.jar", artifact.sha256);
     for jar in direct.list_jars().await? {
@@ -458,16 +417,6 @@ async fn a_jar_planted_under_the_products_jar_name_is_never_run() -> anyhow::Res
         .status()?;
     anyhow::ensure!(status.success(), "jar cf failed");
     let planted = direct.upload_jar(&name, std::fs::read(work.join("planted.jar"))?).await?;
-
-    let operation_id = rig
-        .request_approved(
-            &job_id,
-            &artifact,
-            Target::Uniform { parallelism: 2 },
-            Strategy::Savepoint,
-            Duration::from_secs(120),
-        )
-        .await?;
     let operation = rig.drive(&operation_id, Duration::from_secs(120)).await?;
     assert_completed_with_state(&rig, &job_id, &operation, max_before).await?;
     let same_name: Vec<String> =
