@@ -13,13 +13,15 @@ use crate::records::Records;
 use crate::savepoint_storage::{SavepointStorage, is_s3_location};
 use crate::store::{DirStore, S3Store, S3StoreConfig, Store, s3_client};
 
-/// Opens the configured store.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured store; with it, its S3 client when it is in S3 (reused for savepoints).
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Option<aws_sdk_s3::Client>)> {
     Ok(match &config.store {
-        StoreConfig::Dir { path } => Arc::new(DirStore::open(path)?),
+        StoreConfig::Dir { path } => (Arc::new(DirStore::open(path)?), None),
         StoreConfig::S3(s3) => {
             anyhow::ensure!(!s3.bucket.is_empty(), "no store configured: set [store] or RESCALER_STORE_BUCKET");
-            Arc::new(S3Store::from_config(s3).await)
+            let store = S3Store::from_config(s3).await;
+            let client = store.client().clone();
+            (Arc::new(store), Some(client))
         }
     })
 }
@@ -28,9 +30,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, Arc<Engine>)> {
     // Read once, before anything is built from the configuration.
     let config = crate::secrets::resolved(config).await?;
-    let store = open_store(&config).await?;
+    let (store, store_client) = open_store(&config).await?;
     let records = Records::new(store);
-    let savepoints = savepoint_storage(&config).await;
+    let savepoints = savepoint_storage(&config, store_client).await;
     let clusters = ClusterRegistry::from_config(&config, &records, &savepoints)?;
     let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), owner));
     let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
@@ -47,20 +49,20 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
     Ok((state, engine))
 }
 
-/// Where the backend reads savepoints: the local file system, and S3 — with the store's
-/// client when the store is in S3, else the AWS default chain when a cluster keeps its
-/// savepoints in S3.
-pub async fn savepoint_storage(config: &Config) -> SavepointStorage {
+/// Where the backend reads savepoints: the local file system, and S3 — through
+/// `[savepoint_s3]` when configured, else the store's client (`store_client`) when the store is
+/// in S3, else the AWS default chain when a cluster keeps its savepoints in S3.
+pub async fn savepoint_storage(config: &Config, store_client: Option<aws_sdk_s3::Client>) -> SavepointStorage {
     let in_s3 = config.clusters.iter().any(|cluster| {
         cluster.savepoint_dir_s3.is_some() || cluster.savepoint_dir.as_deref().is_some_and(is_s3_location)
     });
     if let Some(endpoint) = &config.savepoint_s3 {
         return SavepointStorage::new(Some(s3_client(endpoint).await));
     }
-    match &config.store {
-        StoreConfig::S3(s3) => SavepointStorage::new(Some(s3_client(s3).await)),
-        StoreConfig::Dir { .. } if in_s3 => SavepointStorage::new(Some(s3_client(&S3StoreConfig::default()).await)),
-        StoreConfig::Dir { .. } => SavepointStorage::default(),
+    match store_client {
+        Some(client) => SavepointStorage::new(Some(client)),
+        None if in_s3 => SavepointStorage::new(Some(s3_client(&S3StoreConfig::default()).await)),
+        None => SavepointStorage::default(),
     }
 }
 

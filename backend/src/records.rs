@@ -190,7 +190,7 @@ fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
@@ -200,7 +200,7 @@ mod tests {
     use crate::store::DirStore;
 
     /// A request by alice for `job_id` on cluster `c`, created at 1 ms.
-    pub(super) fn request(id: &str, job_id: &str) -> Operation {
+    pub(crate) fn request(id: &str, job_id: &str) -> Operation {
         Operation::new(
             id.to_owned(),
             OperationRequest {

@@ -36,8 +36,11 @@ impl LocalBackend {
     pub async fn start(config: Config, store: Arc<dyn Store>, reconcile: bool) -> anyhow::Result<Self> {
         let console = config.console_dir.clone().unwrap_or(console_dir()?);
         let records = Records::new(store);
-        let clusters =
-            ClusterRegistry::from_config(&config, &records, &rescaler_backend::boot::savepoint_storage(&config).await)?;
+        let clusters = ClusterRegistry::from_config(
+            &config,
+            &records,
+            &rescaler_backend::boot::savepoint_storage(&config, None).await,
+        )?;
         let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), "test-backend"));
         let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
         let kick = rescaler_backend::kick::Kicker::local();

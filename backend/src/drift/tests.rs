@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::future::BoxFuture;
 use rescaler_shared::drift::{ApprovedRun, OUT_OF_BAND_ACTION};
 use rescaler_shared::flink::{ClusterView, JobStatus, JobView, WebUiActions};
-use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy, Target};
+use rescaler_shared::operation::{ArtifactRef, Operation};
 use rescaler_shared::phase::{Action, Needs, Observation, Phase};
 
 use super::check;
@@ -154,20 +154,7 @@ async fn a_claim_whose_event_was_not_written_is_audited_by_the_next_check_once()
 #[tokio::test]
 async fn a_deployment_whose_request_executes_is_not_compared() {
     let (_dir, records) = records_with_deployments_at_two().await;
-    let request = OperationRequest {
-        cluster_id: "c".into(),
-        job_id: JOB.into(),
-        job_name: "counter".into(),
-        target: Target::Uniform { parallelism: 3 },
-        strategy: Strategy::InPlace,
-        reason: "r".into(),
-        requested_by: "alice".into(),
-        required_approvals: 1,
-        approval_window_ms: 1000,
-        verify_timeout_ms: 1000,
-        artifact: None,
-    };
-    let mut operation = Operation::new("0123456789abcdef0123456789abcdef".into(), request, 1);
+    let mut operation = crate::records::tests::request("0123456789abcdef0123456789abcdef", JOB);
     operation.deployment_id = JOB.to_owned();
     operation.enter(Phase::Approved, 2);
     records.create_operation(&operation).await.expect("create");

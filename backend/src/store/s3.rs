@@ -90,6 +90,11 @@ impl S3Store {
         Self::new(s3_client(config).await, config.bucket.clone(), config.prefix.clone())
     }
 
+    /// The client, to reach the same S3 server for other buckets (savepoints).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
     fn object_key(&self, key: &str) -> StoreResult<String> {
         validate_key(key)?;
         Ok(format!("{}{key}", self.prefix))
