@@ -33,9 +33,10 @@ use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions
 pub use error::FlinkError;
 pub use model::{
     CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
-    MetricAggregation, ParallelismBounds, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY,
+    MetricAggregation, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY,
     VertexMetrics, savepoint_failed_for_missing_job,
 };
+pub use rescaler_shared::flink::ParallelismBounds;
 pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig};
 
 /// The result of every Flink call.
@@ -115,11 +116,18 @@ pub trait FlinkClient: Send + Sync {
 
     /// Cancels the job; a job already in a terminal state is left as it is.
     fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
+
+    /// The adaptive scheduler's per-vertex parallelism bounds; other schedulers answer an
+    /// error (500).
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>>;
 }
 
 /// What tests and the bench ask of a Flink cluster beyond the product's needs: single metrics,
-/// the checkpoint configuration, savepoints that keep the job running, jar deletion and the
-/// scheduler's current bounds. Only [`RestFlinkClient`] implements it; the product never calls it.
+/// the checkpoint configuration, savepoints that keep the job running and jar deletion. Only
+/// [`RestFlinkClient`] implements it; the product never calls it.
 pub trait FlinkClientExt: FlinkClient {
     /// One metric of one vertex, aggregated over its subtasks; `None` while Flink has no value
     /// (the JobManager fetches metrics every `metrics.fetcher.update-interval`, 10 s by default).
@@ -158,10 +166,4 @@ pub trait FlinkClientExt: FlinkClient {
 
     /// Deletes an uploaded jar; an unknown jar is `NotFound`.
     fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>>;
-
-    /// Per-vertex parallelism bounds (adaptive scheduler only; other schedulers answer 500).
-    fn resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>>;
 }

@@ -1,6 +1,6 @@
 //! How times, durations, ids, phases and statuses read on screen.
 
-use rescaler_shared::flink::{JobStatus, SchedulerKind};
+use rescaler_shared::flink::JobStatus;
 use rescaler_shared::operation::{Operation, Strategy};
 use rescaler_shared::phase::PhaseName;
 use web_sys::js_sys::Date;
@@ -102,14 +102,6 @@ pub fn job_status_tone(status: JobStatus) -> &'static str {
         | JobStatus::Created
         | JobStatus::Reconciling => "active",
         JobStatus::Canceled | JobStatus::Finished | JobStatus::Suspended | JobStatus::Unknown => "neutral",
-    }
-}
-
-pub fn scheduler_label(scheduler: SchedulerKind) -> &'static str {
-    match scheduler {
-        SchedulerKind::Adaptive => "adaptive",
-        SchedulerKind::Default => "default",
-        SchedulerKind::Unknown => "unknown",
     }
 }
 

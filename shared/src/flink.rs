@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod adaptive;
+
+pub use adaptive::{ConfiguredScheduler, ParallelismBounds, RescalePacing, describe_bounds, parse_duration_ms, rescale_bounds};
+
 /// A job's status as Flink reports it (`GET /jobs/:id` `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -97,9 +101,23 @@ impl TaskStatus {
 #[serde(rename_all = "snake_case")]
 pub enum SchedulerKind {
     Adaptive,
+    /// The adaptive scheduler in reactive mode (`scheduler-mode: reactive`): it scales to every
+    /// slot by itself, and its requirements cannot be set.
+    Reactive,
     Default,
-    /// Older Flink versions do not report it.
+    /// Not known yet: Flink did not say, and its configuration and requirements did not settle it.
     Unknown,
+}
+
+impl SchedulerKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Adaptive => "adaptive",
+            Self::Reactive => "reactive",
+            Self::Default => "default",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// One vertex (a chain of operators) of a job graph.
@@ -132,6 +150,10 @@ pub struct JobView {
     /// When the job last entered RUNNING (Flink's `timestamps.RUNNING`), if it has.
     #[serde(default)]
     pub running_since_ms: Option<u64>,
+    /// When the adaptive scheduler acts on new requirements (its cooldown); `None` on other
+    /// schedulers or when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescale_pacing: Option<RescalePacing>,
     pub vertices: Vec<VertexView>,
 }
 

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::flink::{
-    ClusterView, JobStatus, JobView, SchedulerKind, resubmit_applies_vertex_overrides, supports_in_place_rescale,
+    ClusterView, JobStatus, JobView, RescalePacing, SchedulerKind, resubmit_applies_vertex_overrides,
+    supports_in_place_rescale,
 };
 use crate::operation::{ResolvedStrategy, Strategy, Target};
 
@@ -56,6 +57,13 @@ pub struct Plan {
     /// the job's state known (the restore budget); `None`: the request's own verify timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_timeout_ms: Option<u64>,
+    /// In place: when the adaptive scheduler acts on the new requirements (its cooldown), for
+    /// [`RescalePacing::describe`] with [`Plan::cooldown_ends_at_ms`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescale_pacing: Option<RescalePacing>,
+    /// In place: when the job's cooldown ends, if Flink says when the job last started running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_ends_at_ms: Option<u64>,
 }
 
 /// Checks a request against the job and cluster as they are now.
@@ -105,7 +113,19 @@ pub fn check(
     }
 
     if failures.is_empty() {
-        Ok(Plan { strategy: resolved_strategy, original, target: resolved_target, verify_timeout_ms: None })
+        let rescale_pacing = match resolved_strategy {
+            ResolvedStrategy::InPlace => job.rescale_pacing.clone(),
+            ResolvedStrategy::Savepoint => None,
+        };
+        let cooldown_ends_at_ms = rescale_pacing.as_ref().and_then(|pacing| pacing.cooldown_ends_at_ms(job));
+        Ok(Plan {
+            strategy: resolved_strategy,
+            original,
+            target: resolved_target,
+            verify_timeout_ms: None,
+            rescale_pacing,
+            cooldown_ends_at_ms,
+        })
     } else {
         Err(failures)
     }
@@ -211,16 +231,19 @@ fn savepoint_failures(
 fn in_place_failures(job: &JobView, cluster: &ClusterView) -> Vec<PreflightFailure> {
     let mut failures = Vec::new();
     if job.scheduler != SchedulerKind::Adaptive {
-        let scheduler = match job.scheduler {
-            SchedulerKind::Adaptive => "adaptive",
-            SchedulerKind::Default => "default",
-            SchedulerKind::Unknown => "an unreported",
+        let runs_on = match job.scheduler {
+            SchedulerKind::Reactive => "the adaptive scheduler in reactive mode, which sets its parallelism itself",
+            SchedulerKind::Default => "the default scheduler",
+            SchedulerKind::Adaptive | SchedulerKind::Unknown => {
+                "a scheduler the product could not confirm (neither Flink's job detail, its job \
+                 configuration nor its resource requirements said adaptive)"
+            }
         };
         failures.push(PreflightFailure::new(
             failure_code::IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER,
             format!(
                 "an in-place rescale needs the adaptive scheduler (jobmanager.scheduler: \
-                 adaptive), and job {} runs on {scheduler} scheduler: use the savepoint strategy",
+                 adaptive), and job {} runs on {runs_on}: use the savepoint strategy",
                 job.id
             ),
         ));

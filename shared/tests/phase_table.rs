@@ -2,7 +2,9 @@
 
 mod support;
 
-use rescaler_shared::flink::{JobStatus, SavepointStatus, TaskStatus};
+use std::collections::BTreeMap;
+
+use rescaler_shared::flink::{JobStatus, ParallelismBounds, RescalePacing, SavepointStatus, TaskStatus};
 use rescaler_shared::operation::{
     BreakGlass, Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy,
     derive_flink_id, location_is_under, savepoint_target,
@@ -1078,6 +1080,52 @@ fn actions_carry_derived_ids_and_the_right_parallelism() {
     assert_eq!(submitted_at_ms, Some(NOW_MS + 7));
 }
 
+fn up_to(upper: u32) -> BTreeMap<String, ParallelismBounds> {
+    parallelism(upper).into_iter().map(|(vertex, upper)| (vertex, ParallelismBounds::up_to(upper))).collect()
+}
+
+#[test]
+fn in_place_keeps_the_lower_bound_and_waits_for_flinks_cooldown() {
+    let applying = operation_in(Phase::Applying { since_ms: PHASE_START_MS }, ResolvedStrategy::InPlace);
+    let mut paced = adaptive(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM));
+    paced.running_since_ms = Some(NOW_MS - 10_000);
+    paced.rescale_pacing = Some(RescalePacing {
+        cooldown_ms: 30_000,
+        cooldown_key: Some("jobmanager.adaptive-scheduler.scaling-interval.min".to_owned()),
+        stabilization_ms: None,
+    });
+    let mut observation = with_job(NOW_MS, present(paced));
+    // A lower bound set above the target is lowered to it; one below it stays.
+    observation.requirements = Some(BTreeMap::from([
+        (SOURCE_VERTEX.to_owned(), ParallelismBounds { lower: 2, upper: 2 }),
+        (SINK_VERTEX.to_owned(), ParallelismBounds { lower: 6, upper: 6 }),
+    ]));
+    let Decision::Act { action, then, event } = decide(&applying, &observation) else {
+        panic!("expected an action");
+    };
+    let bounds = BTreeMap::from([
+        (SOURCE_VERTEX.to_owned(), ParallelismBounds { lower: 2, upper: TARGET_PARALLELISM }),
+        (SINK_VERTEX.to_owned(), ParallelismBounds { lower: TARGET_PARALLELISM, upper: TARGET_PARALLELISM }),
+    ]);
+    assert_eq!(action, Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), bounds });
+    // The verification's clock starts when Flink's cooldown ends, 20 s from now.
+    assert_eq!(then, Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: NOW_MS + 20_000 });
+    assert!(event.message.contains("[2, 4]") && event.message.contains("in about 20 s"), "{}", event.message);
+
+    let verifying = operation_in(then, ResolvedStrategy::InPlace);
+    let still_old = with_job(NOW_MS + 1_000, present(adaptive(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM))));
+    let Decision::Wait { why, .. } = decide(&verifying, &still_old) else {
+        panic!("expected a wait");
+    };
+    assert!(why.contains("cooldown, in about 19 s"), "{why}");
+    // Past the cooldown the usual verification timeout applies, counted from there.
+    let late = with_job(
+        NOW_MS + 20_000 + VERIFY_TIMEOUT_MS + 1,
+        present(adaptive(job(JOB_ID, JobStatus::Running, ORIGINAL_PARALLELISM))),
+    );
+    assert!(matches!(decide(&verifying, &late), Decision::Transition { to: Phase::RollingBack { .. }, .. }));
+}
+
 #[test]
 fn in_place_actions_put_target_then_original_requirements() {
     let applying = operation_in(Phase::Applying { since_ms: PHASE_START_MS }, ResolvedStrategy::InPlace);
@@ -1085,10 +1133,8 @@ fn in_place_actions_put_target_then_original_requirements() {
     let Decision::Act { action, then, .. } = decision else {
         panic!("expected an action, got {decision:?}");
     };
-    assert_eq!(
-        action,
-        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), parallelism: parallelism(TARGET_PARALLELISM) }
-    );
+    // Bounds not read: lower bound 1 (FLINK-34311), upper bound the target.
+    assert_eq!(action, Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), bounds: up_to(TARGET_PARALLELISM) });
     assert_eq!(then, Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: NOW_MS });
 
     let rolling_back = in_place_rollback(None);
@@ -1098,7 +1144,7 @@ fn in_place_actions_put_target_then_original_requirements() {
     };
     assert_eq!(
         action,
-        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), parallelism: parallelism(ORIGINAL_PARALLELISM) }
+        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), bounds: up_to(ORIGINAL_PARALLELISM) }
     );
     assert_eq!(
         then,
@@ -1165,7 +1211,10 @@ fn needs_follow_the_phase() {
             ),
             Needs { job: true, new_job: Some(NEW_JOB_ID.to_owned()), ..Needs::default() },
         ),
-        (operation_in(Phase::Applying { since_ms: 0 }, ResolvedStrategy::InPlace), job_only.clone()),
+        (
+            operation_in(Phase::Applying { since_ms: 0 }, ResolvedStrategy::InPlace),
+            Needs { job: true, requirements: true, ..Needs::default() },
+        ),
         (
             operation_in(Phase::Verifying { job_id: NEW_JOB_ID.to_owned(), since_ms: 0 }, ResolvedStrategy::Savepoint),
             Needs { new_job: Some(NEW_JOB_ID.to_owned()), ..Needs::default() },
@@ -1182,6 +1231,7 @@ fn needs_follow_the_phase() {
                 ..Needs::default()
             },
         ),
+        (in_place_rollback(None), Needs { job: true, requirements: true, ..Needs::default() }),
         (in_place_rollback(Some(1)), job_only),
         (operation_in(Phase::Completed, ResolvedStrategy::Savepoint), Needs::default()),
         (operation_in(Phase::Expired, ResolvedStrategy::Savepoint), Needs::default()),

@@ -44,7 +44,9 @@ fn a_good_request_gives_a_plan() {
             strategy: ResolvedStrategy::Savepoint,
             original: parallelism(2),
             target: parallelism(4),
-            verify_timeout_ms: None
+            verify_timeout_ms: None,
+            rescale_pacing: None,
+            cooldown_ends_at_ms: None,
         }
     );
 }

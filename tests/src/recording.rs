@@ -231,4 +231,11 @@ impl FlinkClient for RecordingClient {
     fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
         self.recorded("cancel_job", Some(job_id), self.inner.cancel_job(job_id))
     }
+
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
+        self.recorded("resource_requirements", Some(job_id), self.inner.resource_requirements(job_id))
+    }
 }

@@ -15,7 +15,7 @@ use rescaler_shared::phase::{
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
 use crate::flink::{
-    FlinkClient, FlinkError, JobSummary, ParallelismBounds, RestFlinkClient, RestFlinkClientConfig, RestoreMode,
+    FlinkClient, FlinkError, JobSummary, RestFlinkClient, RestFlinkClientConfig, RestoreMode,
     RunJar, VertexMetrics,
 };
 use crate::records::Records;
@@ -109,6 +109,14 @@ impl StandaloneCluster {
         {
             observation.found_savepoints = Some(self.search_savepoints(search).await?);
         }
+        if needs.requirements {
+            observation.requirements = match client.resource_requirements(&operation.job_id).await {
+                Ok(requirements) => Some(requirements),
+                // Flink answered without them: the bounds are then sent as if never set.
+                Err(FlinkError::Rejected { .. } | FlinkError::NotFound { .. }) => None,
+                Err(error) => return Err(error.into()),
+            };
+        }
         if needs.cluster {
             observation.cluster = Some(client.cluster_overview().await?);
         }
@@ -188,12 +196,8 @@ impl StandaloneCluster {
                     Err(error) => return Err(error.into()),
                 }
             }
-            Action::PutResourceRequirements { job_id, parallelism } => {
-                let requirements: BTreeMap<String, ParallelismBounds> = parallelism
-                    .iter()
-                    .map(|(vertex, p)| (vertex.clone(), ParallelismBounds { lower: *p, upper: *p }))
-                    .collect();
-                client.set_resource_requirements(job_id, &requirements).await?;
+            Action::PutResourceRequirements { job_id, bounds } => {
+                client.set_resource_requirements(job_id, bounds).await?;
             }
             Action::CancelJob { job_id } => match client.cancel_job(job_id).await {
                 Ok(()) | Err(FlinkError::NotFound { .. }) => {}

@@ -210,20 +210,6 @@ pub struct CheckpointHistory {
     pub restored: Option<CheckpointRef>,
 }
 
-/// The parallelism range the adaptive scheduler may run a vertex at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParallelismBounds {
-    pub lower: u32,
-    pub upper: u32,
-}
-
-impl ParallelismBounds {
-    /// Exactly this parallelism, given the slots (lower bound 1 lets the job run with fewer).
-    pub fn up_to(upper: u32) -> Self {
-        Self { lower: 1, upper }
-    }
-}
-
 /// A Flink version as `/overview` reports it (`2.3.0`, `1.20.5`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FlinkVersion {

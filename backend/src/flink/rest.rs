@@ -13,13 +13,13 @@ mod metrics;
 mod requirements;
 mod savepoints;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use rescaler_shared::flink::{ClusterView, SavepointStatus, WebUiActions};
+use rescaler_shared::flink::{ClusterView, RescalePacing, SavepointStatus, SchedulerKind, WebUiActions};
 
 #[cfg(test)]
 pub(super) use http::segment;
@@ -27,9 +27,9 @@ pub(super) use http::segment;
 use super::error::FlinkError;
 use super::model::{
     CheckpointConfig, CheckpointHistory, FlinkVersion, JarInfo, JobDetail, JobSummary, MetricAggregation,
-    ParallelismBounds, RunJar, VertexMetrics,
+    RunJar, VertexMetrics,
 };
-use super::{FlinkClient, FlinkClientExt, FlinkResult};
+use super::{FlinkClient, FlinkClientExt, FlinkResult, ParallelismBounds};
 
 /// How to reach a Flink cluster's REST endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,19 @@ pub struct RestFlinkClient {
     /// Learnt from `/overview` once; a cluster does not change version under one URL without a
     /// restart, and the fields that depend on it only matter for submissions.
     version: Mutex<Option<FlinkVersion>>,
+    /// Each job's scheduler, once decided: a job keeps its scheduler for its life.
+    schedulers: Mutex<HashMap<String, JobScheduler>>,
 }
+
+/// Which scheduler runs a job, and when it acts on new requirements (adaptive only).
+#[derive(Debug, Clone)]
+struct JobScheduler {
+    kind: SchedulerKind,
+    pacing: Option<RescalePacing>,
+}
+
+/// Jobs whose scheduler is remembered; past it the cache starts over (a cluster runs far fewer).
+const REMEMBERED_SCHEDULERS: usize = 4096;
 
 impl RestFlinkClient {
     pub fn new(config: RestFlinkClientConfig) -> Result<Self, InvalidFlinkClientConfig> {
@@ -98,7 +110,13 @@ impl RestFlinkClient {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(InvalidFlinkClientConfig(format!("base url {base_url} is not http(s)")));
         }
-        Ok(Self { http, base_url, upload_timeout: config.upload_timeout, version: Mutex::new(None) })
+        Ok(Self {
+            http,
+            base_url,
+            upload_timeout: config.upload_timeout,
+            version: Mutex::new(None),
+            schedulers: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The cluster's version, from `/overview` on first use.
@@ -112,6 +130,18 @@ impl RestFlinkClient {
 
     fn cached_version(&self) -> Option<FlinkVersion> {
         *self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cached_scheduler(&self, job_id: &str) -> Option<JobScheduler> {
+        self.schedulers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(job_id).cloned()
+    }
+
+    fn remember_scheduler(&self, job_id: &str, scheduler: JobScheduler) {
+        let mut schedulers = self.schedulers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if schedulers.len() >= REMEMBERED_SCHEDULERS {
+            schedulers.clear();
+        }
+        schedulers.insert(job_id.to_owned(), scheduler);
     }
 
     fn remember_version(&self, text: &str) -> FlinkResult<FlinkVersion> {
@@ -187,6 +217,13 @@ impl FlinkClient for RestFlinkClient {
     fn cancel_job<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
         Box::pin(self.cancel(job_id))
     }
+
+    fn resource_requirements<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
+        Box::pin(self.get_requirements(job_id))
+    }
 }
 
 impl FlinkClientExt for RestFlinkClient {
@@ -224,12 +261,5 @@ impl FlinkClientExt for RestFlinkClient {
 
     fn delete_jar<'a>(&'a self, jar_id: &'a str) -> BoxFuture<'a, FlinkResult<()>> {
         Box::pin(self.delete(jar_id))
-    }
-
-    fn resource_requirements<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, FlinkResult<BTreeMap<String, ParallelismBounds>>> {
-        Box::pin(self.get_requirements(job_id))
     }
 }

@@ -62,7 +62,7 @@ pub fn JobRow(
                 }}
             </td>
             <td>{move || match detail() {
-                Some(Ok(detail)) => format::scheduler_label(detail.job.scheduler).to_owned(),
+                Some(Ok(detail)) => detail.job.scheduler.label().to_owned(),
                 _ => "–".to_owned(),
             }}</td>
             <td class="num">{move || format::load_percent(peak(|load| load.busy_time_ms_per_second))}</td>

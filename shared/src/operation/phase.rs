@@ -82,7 +82,8 @@ pub enum RollbackPlan {
     /// In-place strategy: send the original resource requirements back.
     InPlace {
         since_ms: u64,
-        /// When the original requirements were sent.
+        /// When the original requirements were sent, or when Flink acts on them if that is
+        /// later (its cooldown): the wait for the job runs from then.
         #[serde(default)]
         requirements_sent_at_ms: Option<u64>,
     },

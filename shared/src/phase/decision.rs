@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MISSING_OBSERVATION_POLL_MS;
 use super::observation::{Observation, Seen};
-use crate::flink::JobView;
+use crate::flink::{JobView, ParallelismBounds};
 use crate::operation::{
     Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
 };
@@ -61,8 +61,9 @@ pub enum Action {
     /// parallelism by vertex id. Flink refuses a second job with the same id: the backend
     /// treats "duplicate job" as success.
     SubmitJob { job_id: String, savepoint_location: String, parallelism: BTreeMap<String, u32> },
-    /// `PUT /jobs/:job_id/resource-requirements` with this parallelism by vertex id.
-    PutResourceRequirements { job_id: String, parallelism: BTreeMap<String, u32> },
+    /// `PUT /jobs/:job_id/resource-requirements` with these bounds by vertex id (every vertex;
+    /// see [`rescale_bounds`](crate::flink::rescale_bounds)).
+    PutResourceRequirements { job_id: String, bounds: BTreeMap<String, ParallelismBounds> },
     /// `PATCH /jobs/:job_id?mode=cancel`. Harmless on a job that already stopped.
     CancelJob { job_id: String },
 }

@@ -1,14 +1,15 @@
 //! The in-place path: send the target resource requirements to the adaptive scheduler.
 
 use super::decision::{Action, Decision, live_job};
-use super::messages::{describe_duration, describe_parallelism};
+use super::messages::{describe_duration, describe_parallelism, describe_requirements};
 use super::observation::{Needs, Observation};
 use super::rollback::start_in_place_rollback;
+use crate::flink::rescale_bounds;
 use crate::operation::{Operation, OperationEvent, Phase, event_kind};
 
-/// Applying: the job, to send it its new requirements.
+/// Applying: the job and its current requirements, to send it its new ones.
 pub(super) fn needs_applying() -> Needs {
-    Needs { job: true, ..Needs::default() }
+    Needs { job: true, requirements: true, ..Needs::default() }
 }
 
 pub(super) fn decide_applying(op: &Operation, obs: &Observation, since_ms: u64) -> Decision {
@@ -42,19 +43,20 @@ pub(super) fn decide_applying(op: &Operation, obs: &Observation, since_ms: u64) 
             ),
         );
     }
+    let bounds = rescale_bounds(&op.target_parallelism, obs.requirements.as_ref());
+    // The verification's time runs from when Flink acts: after its cooldown.
+    let acts_at_ms = job.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(job, now_ms));
     Decision::Act {
-        action: Action::PutResourceRequirements {
-            job_id: op.job_id.clone(),
-            parallelism: op.target_parallelism.clone(),
-        },
-        then: Phase::Verifying { job_id: op.job_id.clone(), since_ms: now_ms },
+        action: Action::PutResourceRequirements { job_id: op.job_id.clone(), bounds: bounds.clone() },
+        then: Phase::Verifying { job_id: op.job_id.clone(), since_ms: acts_at_ms },
         event: OperationEvent::by_system(
             now_ms,
             event_kind::REQUIREMENTS_SENT,
             format!(
-                "resource requirements of job {} set to {}",
+                "resource requirements of job {} set to {} ({})",
                 op.job_id,
-                describe_parallelism(job, &op.target_parallelism)
+                describe_parallelism(job, &op.target_parallelism),
+                describe_requirements(job, &bounds, now_ms)
             ),
         ),
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::flink::{JobStatus, JobView, TaskStatus};
+use crate::flink::{JobStatus, JobView, ParallelismBounds, TaskStatus, describe_bounds};
 
 /// `Source: numbers 2 → 4, Sink 2 → 4` style summary of a target against a job.
 pub(super) fn describe_parallelism(job: &JobView, parallelism: &BTreeMap<String, u32>) -> String {
@@ -46,6 +46,19 @@ pub(super) fn describe_progress(job: &JobView, parallelism: &BTreeMap<String, u3
         }
     } else {
         format!("job is RUNNING; not there yet: {}", pending.join(", "))
+    }
+}
+
+/// The bounds sent to the adaptive scheduler, and when it acts on them.
+pub(super) fn describe_requirements(
+    job: &JobView,
+    bounds: &BTreeMap<String, ParallelismBounds>,
+    now_ms: u64,
+) -> String {
+    let sent = format!("bounds sent: {}", describe_bounds(Some(job), bounds));
+    match &job.rescale_pacing {
+        Some(pacing) => format!("{sent}; {}", pacing.describe(pacing.cooldown_ends_at_ms(job), now_ms)),
+        None => sent,
     }
 }
 

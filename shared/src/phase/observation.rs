@@ -1,10 +1,12 @@
 //! What a pass reads from Flink before it decides: what to read ([`Needs`]) and what it read
 //! ([`Observation`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::restore_budget::CheckpointFacts;
-use crate::flink::{ClusterView, JobView, SavepointStatus};
+use crate::flink::{ClusterView, JobView, ParallelismBounds, SavepointStatus};
 
 /// What Flink said about one id: it does not exist, or here it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +58,10 @@ pub struct Observation {
     /// [`wanted`](SavepointSearch::wanted).
     #[serde(default)]
     pub found_savepoints: Option<Vec<FoundSavepoint>>,
+    /// The original job's resource requirements as the adaptive scheduler has them
+    /// ([`Needs::requirements`]); `None` when not read or not known.
+    #[serde(default)]
+    pub requirements: Option<BTreeMap<String, ParallelismBounds>>,
     /// Flink could not be reached or answered with a server error; why.
     #[serde(default)]
     pub flink_unavailable: Option<String>,
@@ -78,6 +84,7 @@ impl Observation {
             latest_checkpoint: None,
             savepoint_directory: None,
             found_savepoints: None,
+            requirements: None,
             flink_unavailable: None,
             unavailable_streak: 0,
         }
@@ -100,6 +107,9 @@ pub struct Needs {
     /// Look for the stop's savepoint into [`Observation::found_savepoints`], when
     /// [`SavepointSearch::wanted`] says so.
     pub savepoint_search: Option<SavepointSearch>,
+    /// Read the original job's resource requirements into [`Observation::requirements`].
+    #[serde(default)]
+    pub requirements: bool,
 }
 
 impl Needs {

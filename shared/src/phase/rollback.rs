@@ -1,11 +1,13 @@
 //! Rolling back: resubmit the job at its original parallelism from the savepoint, or send the
 //! original resource requirements back in place.
 
+use std::collections::BTreeMap;
+
 use super::JOB_POLL_MS;
 use super::decision::{Action, Decision, fail, live_job, transition, wait_for_observation};
-use super::messages::{describe_duration, describe_parallelism, describe_progress};
+use super::messages::{describe_duration, describe_parallelism, describe_progress, describe_requirements};
 use super::observation::{Needs, Observation, Seen};
-use crate::flink::{JobStatus, JobView};
+use crate::flink::{JobStatus, JobView, ParallelismBounds, rescale_bounds};
 use crate::operation::{
     Operation, OperationEvent, Phase, ROLLBACK_JOB_PURPOSE, RollbackPlan, derive_flink_id, event_kind,
 };
@@ -18,6 +20,9 @@ pub(super) fn needs_rolling_back(rollback: &RollbackPlan) -> Needs {
             rollback_job: Some(rollback_job_id.clone()),
             ..Needs::default()
         },
+        RollbackPlan::InPlace { requirements_sent_at_ms: None, .. } => {
+            Needs { job: true, requirements: true, ..Needs::default() }
+        }
         RollbackPlan::InPlace { .. } => Needs { job: true, ..Needs::default() },
     }
 }
@@ -241,14 +246,21 @@ fn decide_in_place_rollback(
         Err(decision) => return *decision,
     };
     match requirements_sent_at_ms {
-        None => decide_in_place_before_sending(op, now_ms, reason, since_ms, job),
+        None => decide_in_place_before_sending(op, now_ms, reason, since_ms, job, obs.requirements.as_ref()),
         Some(sent_at_ms) => decide_in_place_after_sending(op, now_ms, reason, sent_at_ms, job),
     }
 }
 
 /// An in-place rollback whose original requirements are not sent yet: send them, unless the
 /// rollback ran out of time.
-fn decide_in_place_before_sending(op: &Operation, now_ms: u64, reason: &str, since_ms: u64, job: &JobView) -> Decision {
+fn decide_in_place_before_sending(
+    op: &Operation,
+    now_ms: u64,
+    reason: &str,
+    since_ms: u64,
+    job: &JobView,
+    requirements: Option<&BTreeMap<String, ParallelismBounds>>,
+) -> Decision {
     let original = &op.original_parallelism;
     if op.timed_out(since_ms, now_ms) {
         return fail(
@@ -262,16 +274,24 @@ fn decide_in_place_before_sending(op: &Operation, now_ms: u64, reason: &str, sin
             ),
         );
     }
+    let bounds = rescale_bounds(original, requirements);
+    // The wait for the job runs from when Flink acts: after its cooldown.
+    let acts_at_ms = job.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(job, now_ms));
     Decision::Act {
-        action: Action::PutResourceRequirements { job_id: op.job_id.clone(), parallelism: original.clone() },
+        action: Action::PutResourceRequirements { job_id: op.job_id.clone(), bounds: bounds.clone() },
         then: Phase::RollingBack {
             reason: reason.to_owned(),
-            rollback: RollbackPlan::InPlace { since_ms, requirements_sent_at_ms: Some(now_ms) },
+            rollback: RollbackPlan::InPlace { since_ms, requirements_sent_at_ms: Some(acts_at_ms) },
         },
         event: OperationEvent::by_system(
             now_ms,
             event_kind::ROLLBACK_REQUIREMENTS_SENT,
-            format!("resource requirements of job {} set back to {}", op.job_id, describe_parallelism(job, original)),
+            format!(
+                "resource requirements of job {} set back to {} ({})",
+                op.job_id,
+                describe_parallelism(job, original),
+                describe_requirements(job, &bounds, now_ms)
+            ),
         ),
     }
 }

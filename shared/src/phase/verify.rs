@@ -62,6 +62,17 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
             if is_restoring(job) { " (still restoring its state)" } else { "" },
             describe_progress(job, target)
         ),
+        Seen::Present(job) if in_place && now_ms < since_ms => {
+            return Decision::Wait {
+                requeue_after_ms: JOB_POLL_MS,
+                why: format!(
+                    "job {job_id}: Flink's adaptive scheduler acts on the new requirements after its cooldown, \
+                     in about {} s: {}",
+                    (since_ms - now_ms).div_ceil(1000),
+                    describe_progress(job, target)
+                ),
+            };
+        }
         Seen::Present(job) => {
             let doing = if is_restoring(job) { "restoring state" } else { "starting" };
             return Decision::Wait {

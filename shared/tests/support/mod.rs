@@ -56,6 +56,7 @@ pub fn job(id: &str, status: JobStatus, uniform: u32) -> JobView {
         has_completed_checkpoint: Some(true),
         start_time_ms: 900_000,
         running_since_ms: (status == JobStatus::Running).then_some(900_000),
+        rescale_pacing: None,
         vertices: vec![
             VertexView {
                 id: SOURCE_VERTEX.to_owned(),

@@ -212,9 +212,18 @@ async fn job_lifecycle(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyh
     ensure!(job.checkpointing, "the sample job checkpoints: {job:?}");
     ensure!(job.vertices.len() == 2, "{job:?}");
     ensure!(job.vertices.iter().all(|vertex| vertex.max_parallelism == 128), "{job:?}");
-    // Only 2.x reports the scheduler in the job detail.
-    let expected_scheduler = if version.major >= 2 { SchedulerKind::Adaptive } else { SchedulerKind::Unknown };
-    ensure!(job.scheduler == expected_scheduler, "scheduler {:?} on {version}", job.scheduler);
+    // Only 2.x reports the scheduler in the job detail; on 1.x the job's configuration and its
+    // resource requirements tell.
+    ensure!(job.scheduler == SchedulerKind::Adaptive, "scheduler {:?} on {version}", job.scheduler);
+    // The harness sets the cooldown to 1 s where the version has one (1.19 on).
+    let pacing = job.rescale_pacing.as_ref().context("the adaptive scheduler's pacing")?;
+    let expected_key = match (version.major, version.minor) {
+        (1, ..=18) => None,
+        (1, _) => Some("jobmanager.adaptive-scheduler.scaling-interval.min"),
+        _ => Some("jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling"),
+    };
+    ensure!(pacing.cooldown_key.as_deref() == expected_key, "{pacing:?} on {version}");
+    ensure!(pacing.cooldown_ms == if expected_key.is_some() { 1_000 } else { 0 }, "{pacing:?} on {version}");
     ensure!(detail.tasks[COUNTER_VERTEX].total() == 2, "{detail:?}");
     ensure!(
         client.list_jobs().await?.iter().any(|summary| summary.id == first_job && summary.status == JobStatus::Running)

@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use reqwest::{Method, StatusCode};
-use rescaler_shared::flink::{ClusterView, JobStatus, JobView, SchedulerKind, TaskStatus, VertexView, WebUiActions};
+use rescaler_shared::flink::{
+    ClusterView, ConfiguredScheduler, JobStatus, JobView, RescalePacing, SchedulerKind, TaskStatus, VertexView,
+    WebUiActions,
+};
 use serde::de::DeserializeOwned;
 
-use super::RestFlinkClient;
+use super::{JobScheduler, RestFlinkClient};
 use super::http::{millis, segment};
 use crate::flink::{CheckpointConfig, FlinkError, FlinkResult, JobDetail, JobSummary, TaskCounts, wire};
 
@@ -65,7 +68,57 @@ impl RestFlinkClient {
             Err(FlinkError::NotFound { .. } | FlinkError::Rejected { .. }) => false,
             Err(error) => return Err(error),
         };
-        Ok(Some(job_detail_from_wire(details, checkpointing)))
+        let scheduler = self.job_scheduler(job_id, details.scheduler_type.as_deref()).await?;
+        Ok(Some(job_detail_from_wire(details, checkpointing, scheduler)))
+    }
+
+    /// The scheduler a job runs on, and when the adaptive one acts on new requirements; read once
+    /// per job. 2.x report the scheduler in the job detail; on every version the job's JobManager
+    /// configuration (`GET /jobs/:id/jobmanager/config`) names it and paces it, and only the
+    /// adaptive scheduler answers `GET /jobs/:id/resource-requirements`. An answer that leaves
+    /// it open is `Unknown`, and is asked again next time.
+    async fn job_scheduler(&self, job_id: &str, reported: Option<&str>) -> FlinkResult<JobScheduler> {
+        if let Some(known) = self.cached_scheduler(job_id) {
+            return Ok(known);
+        }
+        let what = format!("the jobmanager configuration of job {job_id}");
+        let path = format!("/jobs/{}/jobmanager/config", segment(job_id));
+        let entries = match self.get_optional::<Vec<wire::ConfigEntry>>(&what, &path).await {
+            Ok(entries) => entries,
+            // Flink answered, without a configuration to read: decide from the rest.
+            Err(FlinkError::Rejected { .. } | FlinkError::Undecodable { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        let entries = entries.unwrap_or_default();
+        let value_of = |key: &str| entries.iter().find(|entry| entry.key == key).map(|entry| entry.value.as_str());
+        let configured = ConfiguredScheduler::from_config(value_of);
+        let kind = match reported.map(scheduler_kind) {
+            Some(SchedulerKind::Adaptive) if configured == ConfiguredScheduler::Reactive => SchedulerKind::Reactive,
+            Some(kind) if kind != SchedulerKind::Unknown => kind,
+            _ => {
+                let answered = if configured.needs_requirements_probe() {
+                    match self.get_requirements(job_id).await {
+                        Ok(_) => Some(true),
+                        Err(FlinkError::Rejected { .. } | FlinkError::NotFound { .. }) => Some(false),
+                        Err(_) => None,
+                    }
+                } else {
+                    None
+                };
+                configured.decide(answered)
+            }
+        };
+        let pacing = if kind == SchedulerKind::Adaptive {
+            let version = self.flink_version().await?;
+            RescalePacing::from_config(&version.to_string(), value_of)
+        } else {
+            None
+        };
+        let scheduler = JobScheduler { kind, pacing };
+        if kind != SchedulerKind::Unknown {
+            self.remember_scheduler(job_id, scheduler.clone());
+        }
+        Ok(scheduler)
     }
 
     pub(super) async fn fetch_checkpoint_config(&self, job_id: &str) -> FlinkResult<Option<CheckpointConfig>> {
@@ -97,16 +150,17 @@ fn parse_status<T: DeserializeOwned>(text: &str, unknown: T) -> T {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(unknown)
 }
 
-fn scheduler_kind(scheduler_type: Option<&str>) -> SchedulerKind {
+/// The 2.x job detail's `schedulerType`.
+fn scheduler_kind(scheduler_type: &str) -> SchedulerKind {
     match scheduler_type {
-        Some("Adaptive") => SchedulerKind::Adaptive,
+        "Adaptive" => SchedulerKind::Adaptive,
         // The adaptive batch scheduler cannot rescale a running job either.
-        Some("Default" | "AdaptiveBatch") => SchedulerKind::Default,
+        "Default" | "AdaptiveBatch" => SchedulerKind::Default,
         _ => SchedulerKind::Unknown,
     }
 }
 
-fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool) -> JobDetail {
+fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool, scheduler: JobScheduler) -> JobDetail {
     let mut tasks = BTreeMap::new();
     let mut vertices = Vec::with_capacity(details.vertices.len());
     for vertex in details.vertices {
@@ -127,7 +181,8 @@ fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool) -> JobDe
         id: details.jid,
         name: details.name,
         status: parse_status(&details.state, JobStatus::Unknown),
-        scheduler: scheduler_kind(details.scheduler_type.as_deref()),
+        scheduler: scheduler.kind,
+        rescale_pacing: scheduler.pacing,
         checkpointing,
         has_completed_checkpoint: None,
         start_time_ms: millis(details.start_time),

@@ -126,9 +126,15 @@ fn preflight_view(check: Check, vertex_names: &BTreeMap<String, String>) -> AnyV
                         }
                     })
                     .collect_view();
+                let pacing = plan.rescale_pacing.map(|pacing| {
+                    let now_ms = web_sys::js_sys::Date::now() as u64;
+                    let text = capitalize(&pacing.describe(plan.cooldown_ends_at_ms, now_ms));
+                    view! { <p class="preflight-line muted" data-test="flink-acts">{format!("{text}.")}</p> }
+                });
                 view! {
                     <p class="preflight-line">{format!("Plan: {strategy} strategy.")}</p>
                     <ul class="plan">{rows}</ul>
+                    {pacing}
                 }
             });
             view! {

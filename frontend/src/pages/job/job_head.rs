@@ -26,7 +26,7 @@ pub fn JobHead(
                 <p class="meta">
                     <span class=format!("pill tone-{}", job_status_tone(job.status)) id="job-status">{job.status.label()}</span>
                     <span class="mono">{job.id.clone()}</span>
-                    <span>{format!("{} scheduler", format::scheduler_label(job.scheduler))}</span>
+                    <span>{format!("{} scheduler", job.scheduler.label())}</span>
                     <span>{if job.checkpointing { "checkpointing on" } else { "checkpointing off" }}</span>
                     <span>{format!("started {}", format::time(job.start_time_ms))}</span>
                     <span>{link}</span>
