@@ -63,7 +63,21 @@ fn start_backend(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_each_side_effect_the_backend_resumes_and_completes() -> anyhow::Result<()> {
-    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    killed_after_each_side_effect(FlinkOptions::default().with_scheduler(Scheduler::Default)).await
+}
+
+/// The same on a 1.x version, on the adaptive scheduler (the savepoint strategy there too: the
+/// in-place PUT has no crash point of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_each_side_effect_on_1_20_adaptive_the_backend_resumes_and_completes() -> anyhow::Result<()> {
+    killed_after_each_side_effect(FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Adaptive))
+        .await
+}
+
+/// Savepoint rounds 1→2→3→2 on one cluster of `options`, the backend killed after a different
+/// side effect in each.
+async fn killed_after_each_side_effect(options: FlinkOptions) -> anyhow::Result<()> {
+    let rig = Rig::start(options).await?;
     let work = harness::paths::scratch_dir("crash")?;
     let config = write_config(&rig, &work)?;
     let (mut job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;

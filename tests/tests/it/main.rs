@@ -12,7 +12,7 @@ mod browser_console;
 mod console_deployment;
 /// The console in two browsers: alice requests, bob approves from his inbox, both watch it complete.
 mod console_e2e;
-/// SIGKILL after each side effect, restart: the operation completes exactly once.
+/// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
 mod crash_recovery;
 /// Faults on real Flink: forgotten triggers, unreachable JobManagers, failing restores.
 mod faults;
@@ -38,3 +38,5 @@ mod secrets;
 mod store_contract;
 /// Two reconcilers on one store: every operation's action reaches Flink once.
 mod two_reconcilers;
+/// Savepoint, in place and `auto` with the state kept, on 1.18, 1.20 and 2.3, both schedulers.
+mod version_matrix;
