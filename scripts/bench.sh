@@ -2,7 +2,8 @@
 # The bench command: sets up what is missing (Flink, LocalStack, Chromium; the console and the
 # Lambda packages only if they were never built), builds the bench binary and runs it. Prints a
 # table and writes target/bench/results.json; see BENCHMARKS.md.
-# Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p7] [--quick]
+# Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p7] [--quick] [--flink VERSION …]
+#   --flink    a Flink version for P2 (repeatable; by default 1.18.1, 1.20.5 and 2.3.0)
 #   --rebuild  rebuild the console (build-console.sh) and the Lambda packages (package-lambda.sh)
 #   --release  build the bench (and so the in-process backend it measures) with the release profile
 set -euo pipefail
@@ -16,7 +17,7 @@ for arg in "$@"; do
     *) args+=("$arg") ;;
   esac
 done
-"$here/scripts/setup.sh" --no-fuzz
+"$here/scripts/setup.sh" --no-fuzz --flink 1.20.5 --flink 1.18.1
 if [ "$rebuild" = 1 ] || [ ! -f "$here/frontend/dist/size.json" ]; then
   "$here/scripts/build-console.sh"
 fi

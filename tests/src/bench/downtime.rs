@@ -240,9 +240,15 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// Starts Flink with `scheduler`, an engine on a fresh bucket, and the sample job at 1.
+    /// Starts Flink with `scheduler` on the default version, an engine on a fresh bucket, and
+    /// the sample job at 1.
     pub async fn start(s3: &S3Server, scheduler: Scheduler) -> anyhow::Result<Self> {
-        let flink = FlinkCluster::start(FlinkOptions::default().with_scheduler(scheduler)).await?;
+        Self::start_with(s3, FlinkOptions::default().with_scheduler(scheduler)).await
+    }
+
+    /// The same with any cluster options (a version, say).
+    pub async fn start_with(s3: &S3Server, options: FlinkOptions) -> anyhow::Result<Self> {
+        let flink = FlinkCluster::start(options).await?;
         let bucket = s3.fresh_bucket().await?;
         let store: Arc<dyn Store> = Arc::new(S3Store::new(s3.client(), bucket.clone(), "rescaler"));
         let records = Records::new(store);
@@ -622,6 +628,8 @@ pub async fn overhead(s3: &S3Server, repetitions: usize) -> anyhow::Result<(Over
 /// that saw the job's tasks leave RUNNING — each until every task runs at the target.
 #[derive(Debug, Clone, Serialize)]
 pub struct InPlaceVsSavepoint {
+    /// The cluster's Flink version.
+    pub flink_version: String,
     pub repetitions: usize,
     pub scheduler: &'static str,
     pub in_place: RouteSummary,
@@ -640,10 +648,16 @@ pub struct InPlaceVsSavepoint {
     pub trials: Vec<Trial>,
 }
 
-/// Runs P2 on an adaptive-scheduler cluster: `repetitions` rounds of in place (product),
-/// savepoint-restart (product) and savepoint-restart (direct), each round starting one later.
-pub async fn in_place_vs_savepoint(s3: &S3Server, repetitions: usize) -> anyhow::Result<InPlaceVsSavepoint> {
-    let mut scene = Scene::start(s3, Scheduler::Adaptive).await?;
+/// Runs P2 on an adaptive-scheduler cluster of Flink `version`: `repetitions` rounds of in place
+/// (product), savepoint-restart (product) and savepoint-restart (direct), each round starting one
+/// later.
+pub async fn in_place_vs_savepoint(
+    s3: &S3Server,
+    repetitions: usize,
+    version: &str,
+) -> anyhow::Result<InPlaceVsSavepoint> {
+    let options = FlinkOptions::default().with_version(version).with_scheduler(Scheduler::Adaptive);
+    let mut scene = Scene::start_with(s3, options).await?;
     let mut trials = Vec::new();
     let kinds = [
         (Route::ProductLocalLoop, Strategy::InPlace),
@@ -660,7 +674,7 @@ pub async fn in_place_vs_savepoint(s3: &S3Server, repetitions: usize) -> anyhow:
                 product => scene.product(product, to, strategy).await?,
             };
             eprintln!(
-                "[bench] P2 {} via {} {}→{}: {:.0} ms from the trigger, {:.0} ms observed outage",
+                "[bench] P2 Flink {version} {} via {} {}→{}: {:.0} ms from the trigger, {:.0} ms observed outage",
                 trial.strategy,
                 trial.route.label(),
                 trial.from,
@@ -687,6 +701,7 @@ pub async fn in_place_vs_savepoint(s3: &S3Server, repetitions: usize) -> anyhow:
         _ => None,
     };
     Ok(InPlaceVsSavepoint {
+        flink_version: version.to_owned(),
         repetitions,
         scheduler: "adaptive",
         in_place,

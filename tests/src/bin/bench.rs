@@ -1,10 +1,11 @@
 //! The benchmarks (issue 6), on real Flink, the real S3 server and headless Chromium: prints a
 //! table and writes `target/bench/results.json`. `scripts/bench.sh` sets up and runs it.
 //!
-//! usage: bench [p1 p2 p3 p4 p5 p6 p7 ...] [--quick]
+//! usage: bench [p1 p2 p3 p4 p5 p6 p7 ...] [--quick] [--flink VERSION ...]
 //!
 //! - p1: rescale downtime through the product against a minimal direct REST sequence
-//! - p2: in-place against savepoint-restart downtime (adaptive scheduler)
+//! - p2: in-place against savepoint-restart downtime (adaptive scheduler), on each Flink version
+//!   given with `--flink` (by default 1.18.1, 1.20.5 and 2.3.0), one cluster after the other
 //! - p3: the console's wasm size, raw and gzipped
 //! - p4: time to the first job row on screen in headless Chromium
 //! - p5: Lambda binary sizes and time to the first served response
@@ -42,12 +43,20 @@ use serde_json::{Map, Value, json};
 use crate::report::{Machine, Row, show_bytes, show_ms};
 
 const PARTS: [&str; 7] = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+/// The Flink versions P2 runs on unless `--flink` names others.
+const P2_VERSIONS: [&str; 3] = ["1.18.1", "1.20.5", "2.3.0"];
+
+fn usage() -> String {
+    format!("usage: bench [{}] [--quick] [--flink VERSION ...]", PARTS.join(" "))
+}
 
 /// How much of each part to run.
 struct Settings {
     parts: BTreeSet<String>,
     overhead_repetitions: usize,
     in_place_repetitions: usize,
+    /// The Flink versions of P2.
+    p2_versions: Vec<String>,
     console_cold_loads: usize,
     console_warm_loads: usize,
     lambda_cold_starts: usize,
@@ -58,29 +67,38 @@ struct Settings {
 }
 
 impl Settings {
-    fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
         let mut parts = BTreeSet::new();
         let mut quick = false;
-        for arg in args {
+        let mut p2_versions = Vec::new();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
+                "--flink" => {
+                    let version = args.next().ok_or_else(|| anyhow::anyhow!("--flink needs a version; {}", usage()))?;
+                    p2_versions.push(version);
+                }
                 "-h" | "--help" => {
-                    println!("usage: bench [{}] [--quick]", PARTS.join(" "));
+                    println!("{}", usage());
                     std::process::exit(0);
                 }
                 part if PARTS.contains(&part) => {
                     parts.insert(part.to_owned());
                 }
-                other => anyhow::bail!("unknown argument {other:?}; usage: bench [{}] [--quick]", PARTS.join(" ")),
+                other => anyhow::bail!("unknown argument {other:?}; {}", usage()),
             }
         }
         if parts.is_empty() {
             parts = PARTS.iter().map(|part| (*part).to_owned()).collect();
         }
+        if p2_versions.is_empty() {
+            p2_versions = P2_VERSIONS.iter().map(|version| (*version).to_owned()).collect();
+        }
         Ok(Self {
             parts,
             overhead_repetitions: if quick { 1 } else { 5 },
             in_place_repetitions: if quick { 1 } else { 3 },
+            p2_versions,
             console_cold_loads: if quick { 1 } else { 3 },
             console_warm_loads: if quick { 1 } else { 5 },
             lambda_cold_starts: if quick { 2 } else { 7 },
@@ -216,23 +234,29 @@ fn in_place_rows(figures: &downtime::InPlaceVsSavepoint) -> Vec<Row> {
             opt_ms(summary.observed_outage_ms)
         )
     };
+    let version = &figures.flink_version;
     vec![
-        Row::new("P2", &format!("in place, median of {}", figures.repetitions), times(&figures.in_place), ""),
         Row::new(
             "P2",
-            &format!("savepoint-restart (product), median of {}", figures.repetitions),
+            &format!("{version}: in place, median of {}", figures.repetitions),
+            times(&figures.in_place),
+            "",
+        ),
+        Row::new(
+            "P2",
+            &format!("{version}: savepoint-restart (product), median of {}", figures.repetitions),
             times(&figures.savepoint),
             "",
         ),
         Row::new(
             "P2",
-            &format!("savepoint-restart (direct REST), median of {}", figures.repetitions),
+            &format!("{version}: savepoint-restart (direct REST), median of {}", figures.repetitions),
             times(&figures.savepoint_direct),
             "",
         ),
         Row::new(
             "P2",
-            "outage ratio in place / savepoint-restart",
+            &format!("{version}: outage ratio in place / savepoint-restart"),
             format!(
                 "{:.3} vs product, {:.3} vs direct (in place observed; savepoint from the stop)",
                 figures.outage_ratio, figures.outage_ratio_vs_direct
@@ -241,7 +265,7 @@ fn in_place_rows(figures: &downtime::InPlaceVsSavepoint) -> Vec<Row> {
         ),
         Row::new(
             "P2",
-            "same ratio (product), both from trigger / both observed",
+            &format!("{version}: same ratio (product), both from trigger / both observed"),
             format!(
                 "{:.3} / {}",
                 figures.from_trigger_ratio,
@@ -425,11 +449,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         if settings.wants("p2") {
-            results.record(
-                "p2",
-                downtime::in_place_vs_savepoint(s3, settings.in_place_repetitions).await,
-                in_place_rows,
-            );
+            // One part per version (`p2 <version>`), so that one version failing keeps the others.
+            results.parts.remove("p2");
+            for version in &settings.p2_versions {
+                let figures = downtime::in_place_vs_savepoint(s3, settings.in_place_repetitions, version).await;
+                results.record(&format!("p2 {version}"), figures, in_place_rows);
+            }
         }
     }
 
