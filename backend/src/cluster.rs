@@ -4,7 +4,8 @@
 //! API Boundary: [`Cluster`] is the one trait a kind of cluster implements — what it observes
 //! for the phase machine ([`Cluster::observe`]), the side effects it performs
 //! ([`Cluster::perform`]), the facts pre-flight needs ([`Cluster::overview`],
-//! [`Cluster::job`]) and the listings the console shows. The engine and the HTTP layer hold
+//! [`Cluster::job`]), the listings the console shows and the cluster's own account of an
+//! in-place rescale ([`Cluster::flink_rescales`]). The engine and the HTTP layer hold
 //! `Arc<dyn Cluster>`s from a [`ClusterRegistry`] and never ask which kind they have, as the
 //! Flink Kubernetes Operator's reconcilers never ask which `FlinkService` they have.
 //!
@@ -12,6 +13,7 @@
 //! managed service, a Kubernetes `FlinkDeployment`) is a new module implementing [`Cluster`]
 //! and one arm in [`ClusterRegistry::from_config`].
 
+mod flink_account;
 pub mod standalone;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
+use rescaler_shared::flink_rescales::{ExecutionWindow, FlinkRescaleAccount};
 use rescaler_shared::operation::{ArtifactRef, Operation};
 use rescaler_shared::phase::{Action, Needs, Observation};
 
@@ -89,6 +92,14 @@ pub trait Cluster: Send + Sync {
     /// Whether the savepoint at `location` is complete in its storage, and its metadata's
     /// size (`None`: it is not there).
     fn savepoint_metadata<'a>(&'a self, location: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>>;
+
+    /// The cluster's own account of the rescales of job `job_id` within `window` (an in-place
+    /// request's execution): Flink's rescale history, or why there is none.
+    fn flink_rescales<'a>(
+        &'a self,
+        job_id: &'a str,
+        window: ExecutionWindow,
+    ) -> BoxFuture<'a, ClusterResult<FlinkRescaleAccount>>;
 
     /// Starts a new job from a stored artifact at a parallelism; answers its job id.
     fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>>;

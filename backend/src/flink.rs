@@ -76,6 +76,24 @@ pub trait FlinkClient: Send + Sync {
     /// recovered here.
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>>;
 
+    /// The adaptive scheduler's account of the job's rescales that have ended, newest first,
+    /// without their vertices and scheduler states (`GET /jobs/:id/rescales/history`, Flink 2.3
+    /// and later). `None` when Flink keeps no history for the job: before 2.3, with
+    /// `web.adaptive-scheduler.rescale-history.size` 0 (the default), off the adaptive
+    /// scheduler, or an unknown job (ask [`FlinkClient::job`] which).
+    fn rescale_history<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<Vec<rescaler_shared::flink_rescales::FlinkRescale>>>>;
+
+    /// One rescale of [`FlinkClient::rescale_history`] with its vertices and scheduler states
+    /// (`GET /jobs/:id/rescales/details/:rescaleuuid`); `None` when Flink does not know it.
+    fn rescale_details<'a>(
+        &'a self,
+        job_id: &'a str,
+        rescale_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<rescaler_shared::flink_rescales::FlinkRescale>>>;
+
     /// Stops the job with a savepoint (`POST /jobs/:id/stop`, never draining).
     ///
     /// Triggering again with the same `trigger_id` is harmless; an id already used for

@@ -5,6 +5,7 @@ mod audit;
 mod clusters;
 mod error;
 mod extract;
+mod flink_rescales;
 pub mod openapi;
 mod preflight;
 mod redact;
@@ -67,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .route("/preflight", post(preflight::preflight))
         .route("/rescales", get(rescales::list).post(rescales::create))
         .route("/rescales/{id}", get(rescales::get))
+        .route("/rescales/{id}/flink-rescales", get(flink_rescales::flink_rescales))
         .route("/rescales/{id}/approve", post(rescales::approve))
         .route("/rescales/{id}/reject", post(rescales::reject))
         .route("/rescales/{id}/cancel", post(rescales::cancel))

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::http::StatusCode;
 use common::{JOB, TestApp};
 use rescaler_shared::api::AuditEvent;
-use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+use rescaler_shared::operation::{Operation, OperationRequest, ResolvedStrategy, Strategy, Target};
 use rescaler_shared::phase::{Phase, RollbackPlan};
 use serde_json::Value;
 
@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/rescales"),
     ("POST", "/api/v1/rescales"),
     ("GET", "/api/v1/rescales/{id}"),
+    ("GET", "/api/v1/rescales/{id}/flink-rescales"),
     ("POST", "/api/v1/rescales/{id}/approve"),
     ("POST", "/api/v1/rescales/{id}/reject"),
     ("POST", "/api/v1/rescales/{id}/cancel"),
@@ -128,7 +129,12 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
         },
         3_000,
     );
-    for operation in [&waiting, &rolling_back] {
+    // In place, its requirements sent: Flink's account is asked of an unreachable cluster.
+    let mut in_place =
+        Operation::new("f".repeat(32), request(&"9".repeat(32), Target::Uniform { parallelism: 2 }), 4_000);
+    in_place.strategy = Some(ResolvedStrategy::InPlace);
+    in_place.enter(Phase::Applying { since_ms: 5_000 }, 5_000);
+    for operation in [&waiting, &rolling_back, &in_place] {
         test_app.state.records.create_operation(operation).await.map_err(|error| anyhow::anyhow!("{error:?}"))?;
     }
     let event = AuditEvent {
@@ -165,6 +171,27 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
             Some("alice-token"),
             StatusCode::NOT_FOUND,
         ),
+        (
+            "GET",
+            format!("/api/v1/rescales/{}/flink-rescales", waiting.id),
+            "/api/v1/rescales/{id}/flink-rescales",
+            Some("alice-token"),
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            format!("/api/v1/rescales/{bad_id}/flink-rescales"),
+            "/api/v1/rescales/{id}/flink-rescales",
+            Some("alice-token"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "GET",
+            format!("/api/v1/rescales/{}/flink-rescales", in_place.id),
+            "/api/v1/rescales/{id}/flink-rescales",
+            Some("alice-token"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
         ("GET", "/api/v1/rescales?phase=nope".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::BAD_REQUEST),
         (
             "GET",
@@ -196,7 +223,19 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
     let (_, listed) = test_app.call("GET", "/api/v1/rescales", Some("alice-token")).await?;
     let phases: BTreeSet<_> =
         listed.as_array().into_iter().flatten().filter_map(|op| op["phase"]["phase"].as_str()).collect();
-    assert_eq!(phases, BTreeSet::from(["awaiting_approval", "rolling_back"]), "{listed}");
+    assert_eq!(phases, BTreeSet::from(["applying", "awaiting_approval", "rolling_back"]), "{listed}");
+    // A request that is not in place has no account, and says why without asking Flink.
+    let (_, account) =
+        test_app.call("GET", &format!("/api/v1/rescales/{}/flink-rescales", waiting.id), Some("alice-token")).await?;
+    assert_eq!(account["status"], "not_in_place", "{account}");
+    // An unreachable Flink is named by its cluster.
+    let (_, unreachable) =
+        test_app.call("GET", &format!("/api/v1/rescales/{}/flink-rescales", in_place.id), Some("alice-token")).await?;
+    let message = unreachable["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("cluster prod: flink is unavailable") && !message.contains("127.0.0.1"),
+        "{unreachable}"
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod deployment;
 pub mod drift;
 pub mod flink;
+pub mod flink_rescales;
 pub mod operation;
 pub mod phase;
 pub mod preflight;

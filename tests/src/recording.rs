@@ -189,6 +189,21 @@ impl FlinkClient for RecordingClient {
         self.recorded("checkpoint_history", Some(job_id), self.inner.checkpoint_history(job_id))
     }
 
+    fn rescale_history<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<Vec<rescaler_shared::flink_rescales::FlinkRescale>>>> {
+        self.recorded("rescale_history", Some(job_id), self.inner.rescale_history(job_id))
+    }
+
+    fn rescale_details<'a>(
+        &'a self,
+        job_id: &'a str,
+        rescale_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<rescaler_shared::flink_rescales::FlinkRescale>>> {
+        self.recorded("rescale_details", Some(job_id), self.inner.rescale_details(job_id, rescale_id))
+    }
+
     fn stop_with_savepoint<'a>(
         &'a self,
         job_id: &'a str,

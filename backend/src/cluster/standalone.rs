@@ -275,6 +275,14 @@ impl Cluster for StandaloneCluster {
         Box::pin(async move { Ok(self.savepoints.metadata_size(&self.readable_location(location)).await?) })
     }
 
+    fn flink_rescales<'a>(
+        &'a self,
+        job_id: &'a str,
+        window: rescaler_shared::flink_rescales::ExecutionWindow,
+    ) -> BoxFuture<'a, ClusterResult<rescaler_shared::flink_rescales::FlinkRescaleAccount>> {
+        Box::pin(super::flink_account::account(self.client.as_ref(), job_id, window))
+    }
+
     fn start_job<'a>(&'a self, artifact: &'a ArtifactRef, parallelism: u32) -> BoxFuture<'a, ClusterResult<String>> {
         Box::pin(async move {
             let jar_id = self.verified_jar(&artifact.sha256).await?;

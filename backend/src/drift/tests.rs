@@ -88,6 +88,13 @@ impl Cluster for MemoryCluster {
     fn savepoint_metadata<'a>(&'a self, _: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>> {
         Box::pin(async { not_here() })
     }
+    fn flink_rescales<'a>(
+        &'a self,
+        _: &'a str,
+        _: rescaler_shared::flink_rescales::ExecutionWindow,
+    ) -> BoxFuture<'a, ClusterResult<rescaler_shared::flink_rescales::FlinkRescaleAccount>> {
+        Box::pin(async { not_here() })
+    }
 }
 
 /// A store with deployments of `JOB` (and `OTHER_JOB`) approved at 2.

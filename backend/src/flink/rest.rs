@@ -4,13 +4,14 @@
 //! implementations, which hand each call to the submodule of its subject: [`jobs`] (cluster
 //! overview, jobs, cancelling), [`metrics`] (vertex metrics), [`savepoints`] (triggers, their
 //! status, checkpoint history), [`jars`], [`requirements`] (the adaptive scheduler's resource
-//! requirements), all over the HTTP plumbing of [`http`].
+//! requirements), [`rescales`] (its rescale history), all over the HTTP plumbing of [`http`].
 
 mod http;
 mod jars;
 mod jobs;
 mod metrics;
 mod requirements;
+mod rescales;
 mod savepoints;
 
 use std::collections::{BTreeMap, HashMap};
@@ -175,6 +176,21 @@ impl FlinkClient for RestFlinkClient {
 
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {
         Box::pin(self.fetch_checkpoint_history(job_id))
+    }
+
+    fn rescale_history<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<Vec<rescaler_shared::flink_rescales::FlinkRescale>>>> {
+        Box::pin(self.fetch_rescale_history(job_id))
+    }
+
+    fn rescale_details<'a>(
+        &'a self,
+        job_id: &'a str,
+        rescale_id: &'a str,
+    ) -> BoxFuture<'a, FlinkResult<Option<rescaler_shared::flink_rescales::FlinkRescale>>> {
+        Box::pin(self.fetch_rescale_details(job_id, rescale_id))
     }
 
     fn stop_with_savepoint<'a>(

@@ -298,3 +298,57 @@ pub(super) struct Bounds {
     #[serde(rename = "upperBound")]
     pub upper_bound: u32,
 }
+
+/// One rescale of `GET /jobs/:id/rescales/history` (a list, newest first, of the rescales that
+/// have ended) and `GET /jobs/:id/rescales/details/:rescaleuuid`, 2.3 and later with
+/// `web.adaptive-scheduler.rescale-history.size` above 0. The history leaves `vertices`, `slots`
+/// and `schedulerStates` empty; the details fill them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Rescale {
+    pub rescale_uuid: String,
+    #[serde(default)]
+    pub rescale_attempt_id: Option<u32>,
+    #[serde(default)]
+    pub vertices: BTreeMap<String, RescaleVertex>,
+    #[serde(default)]
+    pub scheduler_states: Vec<RescaleSchedulerState>,
+    #[serde(default)]
+    pub start_timestamp_in_millis: Option<i64>,
+    #[serde(default)]
+    pub end_timestamp_in_millis: Option<i64>,
+    /// `COMPLETED`, `FAILED`, `IGNORED`.
+    #[serde(default)]
+    pub terminal_state: Option<String>,
+    #[serde(default)]
+    pub trigger_cause: Option<String>,
+    #[serde(default)]
+    pub terminated_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RescaleVertex {
+    pub job_vertex_id: String,
+    #[serde(default)]
+    pub job_vertex_name: String,
+    #[serde(default)]
+    pub desired_parallelism: Option<u32>,
+    /// `null` for the first schedule.
+    #[serde(default)]
+    pub pre_rescale_parallelism: Option<u32>,
+    #[serde(default)]
+    pub post_rescale_parallelism: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RescaleSchedulerState {
+    pub state: String,
+    #[serde(default)]
+    pub enter_timestamp_in_millis: Option<i64>,
+    #[serde(default)]
+    pub leave_timestamp_in_millis: Option<i64>,
+    #[serde(default)]
+    pub stringified_exception: Option<String>,
+}

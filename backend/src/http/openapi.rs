@@ -34,6 +34,7 @@ pub const BEARER: &str = "bearer";
         super::rescales::list,
         super::rescales::create,
         super::rescales::get,
+        super::flink_rescales::flink_rescales,
         super::rescales::approve,
         super::rescales::reject,
         super::rescales::cancel,

@@ -170,7 +170,12 @@ pub async fn list(
     ))
 }
 
-async fn load(state: &AppState, identity: &Identity, id: &str) -> Result<(Operation, crate::store::Version), ApiError> {
+/// The request `id` if the caller may view it (the one read rule of the request routes).
+pub(super) async fn load(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+) -> Result<(Operation, crate::store::Version), ApiError> {
     if !rescaler_shared::operation::is_flink_id(id) {
         return Err(ApiError::NotFound(format!("no rescale request {id:?}")));
     }

@@ -30,6 +30,8 @@ mod lambda_bootstrap;
 mod out_of_band;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
 mod rescale_engine;
+/// Flink 2.3's own account of an in-place rescale (its rescale history), through the API.
+mod rescale_history;
 /// Roles × endpoints, cell by cell.
 mod role_matrix;
 /// A cluster's auth header read from an SSM SecureString (real LocalStack) at start, sent to Flink.
