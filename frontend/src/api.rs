@@ -10,6 +10,7 @@ use rescaler_shared::api::{
     Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
     JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
 };
+use rescaler_shared::flink_rescales::FlinkRescaleAccount;
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
 use rescaler_shared::user_action::UserAction;
@@ -213,6 +214,12 @@ impl Client {
     /// `GET /api/v1/rescales/{id}`.
     pub fn rescale(self, id: &str) -> ApiFuture<Operation> {
         self.get(format!("/rescales/{}", encode(id)))
+    }
+
+    /// `GET /api/v1/rescales/{id}/flink-rescales`: what Flink recorded of an in-place request. An
+    /// older backend lacks it; see [`ApiFailure::is_missing_endpoint`].
+    pub fn flink_rescales(self, id: &str) -> ApiFuture<FlinkRescaleAccount> {
+        self.get(format!("/rescales/{}/flink-rescales", encode(id)))
     }
 
     /// `POST /api/v1/rescales/{id}/approve|reject|cancel|break-glass`; `text` is the comment, or

@@ -5,6 +5,7 @@ pub mod cluster_card;
 pub mod code_to_run;
 pub mod error_notice;
 pub mod events_timeline;
+pub mod flink_account;
 pub mod job_charts;
 pub mod job_row;
 pub mod line_chart;

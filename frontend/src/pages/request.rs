@@ -1,19 +1,21 @@
 //! One rescale request: progress by phase with each phase's time, live while active; the
 //! details, the code it resubmits the job with, the savepoint location, the actions the user
-//! may take (with what approving runs), and the events.
+//! may take (with what approving runs), Flink's own account of an in-place rescale, and the
+//! events.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use rescaler_shared::operation::{ArtifactRef, Operation};
-use rescaler_shared::phase::Phase;
+use rescaler_shared::operation::{ArtifactRef, Operation, ResolvedStrategy, Strategy};
+use rescaler_shared::phase::{Phase, PhaseName};
 
 use crate::api::ApiFailure;
 use crate::components::code_to_run::CodeToRun;
 use crate::components::error_notice::{ErrorNotice, capitalize};
 use crate::components::events_timeline::EventsTimeline;
+use crate::components::flink_account::FlinkAccount;
 use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
@@ -101,11 +103,34 @@ fn RequestView(id: String) -> impl IntoView {
                 <h2 id="code-title">"Code it runs"</h2>
                 {move || view! { <CodeToRun artifact=artifact.get() file_name=file_name arguments_visible=arguments_visible()/> }}
             </section>
+            {flink_account(id.get_value(), operation)}
             <section class="panel" aria-labelledby="events-title">
                 <h2 id="events-title">"Events"</h2>
                 {move || operation.get().map(|operation| view! { <EventsTimeline events=operation.events/> })}
             </section>
         </Show>
+    }
+}
+
+/// Flink's account, for in-place requests only: chosen, or asked for and not started yet.
+fn flink_account(id: String, operation: RwSignal<Option<Operation>>) -> impl IntoView {
+    let in_place = Memo::new(move |_| operation.with(|operation| operation.as_ref().is_some_and(is_in_place)));
+    let phase = Memo::new(move |_| {
+        operation.with(|operation| {
+            operation.as_ref().map_or(PhaseName::AwaitingApproval, |operation| operation.phase.name())
+        })
+    });
+    view! {
+        <Show when=move || in_place.get()>
+            <FlinkAccount operation_id=id.clone() phase=phase/>
+        </Show>
+    }
+}
+
+fn is_in_place(operation: &Operation) -> bool {
+    match operation.strategy {
+        Some(strategy) => strategy == ResolvedStrategy::InPlace,
+        None => operation.requested_strategy == Strategy::InPlace,
     }
 }
 
