@@ -33,8 +33,8 @@ use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions
 pub use error::FlinkError;
 pub use model::{
     CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
-    MetricAggregation, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY,
-    VertexMetrics, savepoint_failed_for_missing_job,
+    MetricAggregation, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY, VertexMetrics,
+    savepoint_failed_for_missing_job,
 };
 pub use rescaler_shared::flink::ParallelismBounds;
 pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig};

@@ -79,7 +79,7 @@ impl From<ClusterError> for ReconcileError {
 
 /// Points where a test asks the process to die (SIGKILL) right after a side effect, before its
 /// result is written (`RESCALER_CRASH_AFTER`): `stop_triggered`, `savepoint_completed`,
-/// `job_submitted`.
+/// `job_submitted`, `requirements_sent`.
 #[derive(Debug, Clone, Default)]
 pub struct CrashPoints(Vec<String>);
 
@@ -338,7 +338,8 @@ impl Engine {
                 }
                 self.crash_points.check("job_submitted");
             }
-            Action::PutResourceRequirements { .. } | Action::CancelJob { .. } => {}
+            Action::PutResourceRequirements { .. } => self.crash_points.check("requirements_sent"),
+            Action::CancelJob { .. } => {}
         }
         Ok(())
     }

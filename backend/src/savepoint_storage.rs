@@ -158,25 +158,25 @@ mod tests {
     async fn finds_only_complete_savepoints_below_a_local_directory() {
         let root = std::env::temp_dir().join(format!("savepoint-storage-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("savepoint-aa-1")).unwrap();
-        std::fs::write(root.join("savepoint-aa-1").join(METADATA_FILE), b"meta").unwrap();
+        std::fs::create_dir_all(root.join("savepoint-aa-1")).expect("test setup");
+        std::fs::write(root.join("savepoint-aa-1").join(METADATA_FILE), b"meta").expect("test setup");
         // An interrupted savepoint: state files, no metadata yet.
-        std::fs::create_dir_all(root.join("savepoint-aa-2")).unwrap();
-        std::fs::write(root.join("savepoint-aa-2").join("state"), b"x").unwrap();
+        std::fs::create_dir_all(root.join("savepoint-aa-2")).expect("test setup");
+        std::fs::write(root.join("savepoint-aa-2").join("state"), b"x").expect("test setup");
         let storage = SavepointStorage::default();
         let directory = format!("file://{}", root.display());
-        let found = storage.completed_below(&directory).await.unwrap();
+        let found = storage.completed_below(&directory).await.expect("test setup");
         let locations: Vec<_> = found.iter().map(|found| found.location.as_str()).collect();
         assert_eq!(locations, vec![format!("file:{}/savepoint-aa-1", root.display())]);
         assert!(found[0].taken_at_ms.is_some());
-        assert_eq!(storage.metadata_size(&found[0].location).await.unwrap(), Some(4));
-        assert_eq!(storage.metadata_size(&format!("{directory}/savepoint-aa-2")).await.unwrap(), None);
-        let missing = storage.completed_below(&format!("{directory}/nothing-here")).await.unwrap();
+        assert_eq!(storage.metadata_size(&found[0].location).await.expect("test setup"), Some(4));
+        assert_eq!(storage.metadata_size(&format!("{directory}/savepoint-aa-2")).await.expect("test setup"), None);
+        let missing = storage.completed_below(&format!("{directory}/nothing-here")).await.expect("test setup");
         assert!(missing.is_empty());
         assert!(matches!(
             storage.completed_below("s3://bucket/savepoints").await,
             Err(SavepointStorageError::Unsupported(_))
         ));
-        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::remove_dir_all(&root).expect("test setup");
     }
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 mod adaptive;
 
-pub use adaptive::{ConfiguredScheduler, ParallelismBounds, RescalePacing, describe_bounds, parse_duration_ms, rescale_bounds};
+pub use adaptive::{
+    ConfiguredScheduler, ParallelismBounds, RescalePacing, describe_bounds, parse_duration_ms, rescale_bounds,
+};
 
 /// A job's status as Flink reports it (`GET /jobs/:id` `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

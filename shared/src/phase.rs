@@ -26,6 +26,7 @@ mod savepoint;
 mod verify;
 
 pub use decision::{Action, Decision, apply};
+pub use in_place::flink_cooldown_until;
 pub use observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
 pub use restore_budget::{CheckpointFacts, restore_budget_ms};
 

@@ -1134,7 +1134,10 @@ fn in_place_actions_put_target_then_original_requirements() {
         panic!("expected an action, got {decision:?}");
     };
     // Bounds not read: lower bound 1 (FLINK-34311), upper bound the target.
-    assert_eq!(action, Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), bounds: up_to(TARGET_PARALLELISM) });
+    assert_eq!(
+        action,
+        Action::PutResourceRequirements { job_id: JOB_ID.to_owned(), bounds: up_to(TARGET_PARALLELISM) }
+    );
     assert_eq!(then, Phase::Verifying { job_id: JOB_ID.to_owned(), since_ms: NOW_MS });
 
     let rolling_back = in_place_rollback(None);

@@ -35,7 +35,7 @@ pub struct FlinkOptions {
     pub scheduler: Scheduler,
     pub taskmanagers: u32,
     pub slots_per_taskmanager: u32,
-    /// Extra configuration keys, written last.
+    /// Extra configuration keys, written last; they replace the harness's own.
     pub extra_config: BTreeMap<String, String>,
 }
 
@@ -450,6 +450,8 @@ fn render_config(
     } else {
         keys.push(("jobmanager.scheduler".into(), "default".into()));
     }
+    // Extra keys replace the harness's own (a YAML file may not name a key twice).
+    keys.retain(|(key, _)| !options.extra_config.contains_key(key));
     keys.extend(options.extra_config.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut text = String::new();
     for (key, value) in keys {

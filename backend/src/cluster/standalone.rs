@@ -15,8 +15,7 @@ use rescaler_shared::phase::{
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
 use crate::flink::{
-    FlinkClient, FlinkError, JobSummary, RestFlinkClient, RestFlinkClientConfig, RestoreMode,
-    RunJar, VertexMetrics,
+    FlinkClient, FlinkError, JobSummary, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar, VertexMetrics,
 };
 use crate::records::Records;
 use crate::savepoint_storage::SavepointStorage;

@@ -27,8 +27,8 @@ pub(super) use http::segment;
 
 use super::error::FlinkError;
 use super::model::{
-    CheckpointConfig, CheckpointHistory, FlinkVersion, JarInfo, JobDetail, JobSummary, MetricAggregation,
-    RunJar, VertexMetrics,
+    CheckpointConfig, CheckpointHistory, FlinkVersion, JarInfo, JobDetail, JobSummary, MetricAggregation, RunJar,
+    VertexMetrics,
 };
 use super::{FlinkClient, FlinkClientExt, FlinkResult, ParallelismBounds};
 

@@ -88,7 +88,11 @@ fn checkpoint_config(interval: i64) -> serde_json::Value {
     })
 }
 
+/// A job of an adaptive cluster of 2.3.0 (its detail, checkpoint configuration, JobManager
+/// configuration and requirements); a 1.x detail leaves out `schedulerType`.
 async fn mount_job(server: &MockServer, details: serde_json::Value, config: ResponseTemplate) {
+    mount_job_config(server, &[("jobmanager.scheduler", "adaptive")], 200).await;
+    mount_overview(server, "2.3.0").await;
     Mock::given(method("GET"))
         .and(path(format!("/jobs/{JOB}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(details))
@@ -97,6 +101,26 @@ async fn mount_job(server: &MockServer, details: serde_json::Value, config: Resp
     Mock::given(method("GET"))
         .and(path(format!("/jobs/{JOB}/checkpoints/config")))
         .respond_with(config)
+        .mount(server)
+        .await;
+}
+
+/// The job's JobManager configuration, and the status its requirements answer with.
+async fn mount_job_config(server: &MockServer, entries: &[(&str, &str)], requirements_status: u16) {
+    let entries: Vec<_> = entries.iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/jobmanager/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(entries))
+        .mount(server)
+        .await;
+    let requirements = if requirements_status == 200 {
+        ResponseTemplate::new(200).set_body_json(json!({}))
+    } else {
+        ResponseTemplate::new(requirements_status).set_body_json(flink_error(&["Internal server error."]))
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/resource-requirements")))
+        .respond_with(requirements)
         .mount(server)
         .await;
 }
@@ -169,18 +193,96 @@ async fn job_detail_of_2_3_reads_scheduler_checkpointing_and_task_counts() {
     assert!(!detail.all_tasks_running());
 }
 
-#[tokio::test]
-async fn job_detail_of_1_20_has_unknown_scheduler_and_max_interval_means_no_checkpointing() {
-    let server = MockServer::start().await;
+fn job_details_1_20() -> serde_json::Value {
     let mut details = job_details_2_3();
     let object = details.as_object_mut().expect("object");
     object.remove("schedulerType");
     object.remove("application-id");
-    mount_job(&server, details, ResponseTemplate::new(200).set_body_json(checkpoint_config(i64::MAX))).await;
+    details
+}
+
+#[tokio::test]
+async fn job_detail_of_1_20_reads_the_scheduler_from_the_job_configuration_and_max_interval_means_no_checkpointing() {
+    let server = MockServer::start().await;
+    // The version decides the cooldown's key.
+    mount_overview(&server, "1.20.5").await;
+    mount_job_config(
+        &server,
+        &[("jobmanager.scheduler", "adaptive"), ("jobmanager.adaptive-scheduler.scaling-interval.min", "5 s")],
+        200,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(i64::MAX)))
+        .mount(&server)
+        .await;
 
     let job = client(&server).job(JOB).await.expect("job").expect("known job");
-    assert_eq!(job.scheduler, SchedulerKind::Unknown);
+    assert_eq!(job.scheduler, SchedulerKind::Adaptive);
+    let pacing = job.rescale_pacing.expect("pacing");
+    assert_eq!(pacing.cooldown_ms, 5_000);
+    assert_eq!(pacing.cooldown_key.as_deref(), Some("jobmanager.adaptive-scheduler.scaling-interval.min"));
     assert!(!job.checkpointing, "interval Long.MAX_VALUE is Flink's 'off'");
+}
+
+#[tokio::test]
+async fn job_detail_of_1_x_without_requirements_is_not_adaptive_and_asks_once_per_job() {
+    let server = MockServer::start().await;
+    // No scheduler configured, and the requirements answer 500: the default scheduler.
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/jobmanager/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/resource-requirements")))
+        .respond_with(ResponseTemplate::new(500).set_body_json(flink_error(&["Internal server error."])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_overview(&server, "1.20.5").await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(2000)))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    for _ in 0..3 {
+        let job = client.job(JOB).await.expect("job").expect("known job");
+        assert_eq!(job.scheduler, SchedulerKind::Default);
+        assert!(job.rescale_pacing.is_none());
+    }
+}
+
+#[tokio::test]
+async fn job_detail_of_1_x_configured_adaptive_without_requirements_is_unknown_never_adaptive() {
+    let server = MockServer::start().await;
+    mount_job_config(&server, &[("jobmanager.scheduler", "adaptive")], 500).await;
+    mount_overview(&server, "1.18.1").await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(2000)))
+        .mount(&server)
+        .await;
+    let job = client(&server).job(JOB).await.expect("job").expect("known job");
+    assert_eq!(job.scheduler, SchedulerKind::Unknown);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use rescaler_shared::operation::{Operation, ResolvedStrategy, Strategy};
-use rescaler_shared::phase::PhaseName;
+use rescaler_shared::phase::{PhaseName, flink_cooldown_until};
 
 use crate::format::{self, phase_label};
 
@@ -130,9 +130,18 @@ pub fn PhaseProgress(
     let end_ms =
         if terminal { operation.phase_history.last().map(|span| span.started_at_ms).unwrap_or(now_ms) } else { now_ms };
     let total = format::duration(end_ms.saturating_sub(operation.created_at_ms));
+    let cooldown = flink_cooldown_until(&operation, now_ms).map(|until_ms| {
+        let text = format!(
+            "Flink's adaptive scheduler acts on the new requirements when its cooldown ends, in about {} ({}).",
+            format::duration(until_ms - now_ms),
+            format::time(until_ms)
+        );
+        view! { <p class="progress-note" data-test="flink-cooldown">{text}</p> }
+    });
     view! {
         <div class="progress-wrap">
             <ol class="progress" aria-label="Progress by phase">{items}</ol>
+            {cooldown}
             <p class="progress-total muted small">
                 {if terminal { format!("Took {total} from request to end.") } else { format!("{total} since requested.") }}
             </p>

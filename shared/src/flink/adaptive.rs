@@ -279,22 +279,18 @@ mod tests {
 
     #[test]
     fn cooldown_by_version() {
-        let set = [
-            (COOLDOWN_KEY_2X, "5 s"),
-            (COOLDOWN_KEY_1X, "7 s"),
-            (STABILIZATION_KEY_2X, "2 s"),
-        ];
-        let v2 = RescalePacing::from_config("2.3.0", config(&set)).unwrap();
+        let set = [(COOLDOWN_KEY_2X, "5 s"), (COOLDOWN_KEY_1X, "7 s"), (STABILIZATION_KEY_2X, "2 s")];
+        let v2 = RescalePacing::from_config("2.3.0", config(&set)).expect("a version");
         assert_eq!((v2.cooldown_ms, v2.stabilization_ms), (5_000, Some(2_000)));
-        let v2_deprecated = RescalePacing::from_config("2.0.1", config(&[(COOLDOWN_KEY_1X, "7 s")])).unwrap();
+        let v2_deprecated = RescalePacing::from_config("2.0.1", config(&[(COOLDOWN_KEY_1X, "7 s")])).expect("a version");
         assert_eq!(v2_deprecated.cooldown_ms, 7_000);
         assert_eq!(v2_deprecated.cooldown_key.as_deref(), Some(COOLDOWN_KEY_1X));
-        let v2_default = RescalePacing::from_config("2.3.0", config(&[])).unwrap();
+        let v2_default = RescalePacing::from_config("2.3.0", config(&[])).expect("a version");
         assert_eq!((v2_default.cooldown_ms, v2_default.stabilization_ms), (30_000, Some(60_000)));
-        let v120 = RescalePacing::from_config("1.20.5", config(&set)).unwrap();
+        let v120 = RescalePacing::from_config("1.20.5", config(&set)).expect("a version");
         assert_eq!((v120.cooldown_ms, v120.stabilization_ms), (7_000, None));
-        assert_eq!(RescalePacing::from_config("1.19.0", config(&[])).unwrap().cooldown_ms, 30_000);
-        let v118 = RescalePacing::from_config("1.18.1", config(&set)).unwrap();
+        assert_eq!(RescalePacing::from_config("1.19.0", config(&[])).expect("a version").cooldown_ms, 30_000);
+        let v118 = RescalePacing::from_config("1.18.1", config(&set)).expect("a version");
         assert_eq!((v118.cooldown_ms, v118.cooldown_key), (0, None));
         assert!(RescalePacing::from_config("banana", config(&[])).is_none());
     }

@@ -5,7 +5,18 @@ use super::messages::{describe_duration, describe_parallelism, describe_requirem
 use super::observation::{Needs, Observation};
 use super::rollback::start_in_place_rollback;
 use crate::flink::rescale_bounds;
-use crate::operation::{Operation, OperationEvent, Phase, event_kind};
+use crate::operation::{Operation, OperationEvent, Phase, RollbackPlan, event_kind};
+
+/// While in-place requirements were sent and the adaptive scheduler's cooldown has not ended
+/// (the verification's, or the rollback's, clock starts then): when it ends.
+pub fn flink_cooldown_until(op: &Operation, now_ms: u64) -> Option<u64> {
+    let acts_at_ms = match &op.phase {
+        Phase::Verifying { job_id, since_ms } if *job_id == op.job_id => *since_ms,
+        Phase::RollingBack { rollback: RollbackPlan::InPlace { requirements_sent_at_ms: Some(at), .. }, .. } => *at,
+        _ => return None,
+    };
+    (acts_at_ms > now_ms).then_some(acts_at_ms)
+}
 
 /// Applying: the job and its current requirements, to send it its new ones.
 pub(super) fn needs_applying() -> Needs {

@@ -2,6 +2,7 @@
 
 use super::JOB_POLL_MS;
 use super::decision::{Decision, fail, transition, wait_for_observation};
+use super::in_place::flink_cooldown_until;
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
 use super::rollback::{start_in_place_rollback, start_resubmit_rollback};
@@ -62,24 +63,7 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
             if is_restoring(job) { " (still restoring its state)" } else { "" },
             describe_progress(job, target)
         ),
-        Seen::Present(job) if in_place && now_ms < since_ms => {
-            return Decision::Wait {
-                requeue_after_ms: JOB_POLL_MS,
-                why: format!(
-                    "job {job_id}: Flink's adaptive scheduler acts on the new requirements after its cooldown, \
-                     in about {} s: {}",
-                    (since_ms - now_ms).div_ceil(1000),
-                    describe_progress(job, target)
-                ),
-            };
-        }
-        Seen::Present(job) => {
-            let doing = if is_restoring(job) { "restoring state" } else { "starting" };
-            return Decision::Wait {
-                requeue_after_ms: JOB_POLL_MS,
-                why: format!("verifying job {job_id}, {doing}: {}", describe_progress(job, target)),
-            };
-        }
+        Seen::Present(job) => return still_verifying(op, job_id, job, now_ms),
     };
     if in_place {
         let job_alive = matches!(seen, Seen::Present(job) if !job.status.is_terminal());
@@ -98,6 +82,25 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
         Some(savepoint) => start_resubmit_rollback(op, now_ms, failure, job_id, &savepoint.location),
         None => fail(now_ms, format!("{failure}; the operation recorded no savepoint to roll back to")),
     }
+}
+
+/// The job is on its way: waiting for Flink's cooldown (in place), restoring its state, or
+/// starting.
+fn still_verifying(op: &Operation, job_id: &str, job: &JobView, now_ms: u64) -> Decision {
+    let target = &op.target_parallelism;
+    let why = match flink_cooldown_until(op, now_ms) {
+        Some(until_ms) => format!(
+            "job {job_id}: Flink's adaptive scheduler acts on the new requirements after its cooldown, in \
+             about {} s: {}",
+            (until_ms - now_ms).div_ceil(1000),
+            describe_progress(job, target)
+        ),
+        None => {
+            let doing = if is_restoring(job) { "restoring state" } else { "starting" };
+            format!("verifying job {job_id}, {doing}: {}", describe_progress(job, target))
+        }
+    };
+    Decision::Wait { requeue_after_ms: JOB_POLL_MS, why }
 }
 
 /// Some of the job's tasks are reading their state back (INITIALIZING), none failed.

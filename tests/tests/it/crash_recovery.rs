@@ -63,35 +63,48 @@ fn start_backend(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_each_side_effect_the_backend_resumes_and_completes() -> anyhow::Result<()> {
-    killed_after_each_side_effect(FlinkOptions::default().with_scheduler(Scheduler::Default)).await
+    killed_after_each_side_effect(FlinkOptions::default().with_scheduler(Scheduler::Default), SAVEPOINT_ROUNDS).await
 }
 
-/// The same on a 1.x version, on the adaptive scheduler (the savepoint strategy there too: the
-/// in-place PUT has no crash point of its own).
+/// Savepoint rounds 1→2→3→2, the backend killed after a different side effect in each.
+const SAVEPOINT_ROUNDS: &[(&str, u32, Strategy)] = &[
+    ("stop_triggered", 2, Strategy::Savepoint),
+    ("savepoint_completed", 3, Strategy::Savepoint),
+    ("job_submitted", 2, Strategy::Savepoint),
+];
+
+/// The same on a 1.x version, on the adaptive scheduler, and then in place, killed right after
+/// the resource requirements were sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_each_side_effect_on_1_20_adaptive_the_backend_resumes_and_completes() -> anyhow::Result<()> {
-    killed_after_each_side_effect(FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Adaptive))
-        .await
+    let rounds = [SAVEPOINT_ROUNDS, &[("requirements_sent", 3, Strategy::InPlace)]].concat();
+    let options = FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Adaptive);
+    killed_after_each_side_effect(options, &rounds).await
 }
 
-/// Savepoint rounds 1→2→3→2 on one cluster of `options`, the backend killed after a different
-/// side effect in each.
-async fn killed_after_each_side_effect(options: FlinkOptions) -> anyhow::Result<()> {
+/// `rounds` (crash point, target, strategy) on one cluster of `options`, from parallelism 1.
+async fn killed_after_each_side_effect(options: FlinkOptions, rounds: &[(&str, u32, Strategy)]) -> anyhow::Result<()> {
     let rig = Rig::start(options).await?;
     let work = harness::paths::scratch_dir("crash")?;
     let config = write_config(&rig, &work)?;
     let (mut job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
     let (_, mut max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
 
-    for (round, (point, target)) in
-        [("stop_triggered", 2), ("savepoint_completed", 3), ("job_submitted", 2)].into_iter().enumerate()
-    {
+    for (round, &(point, target, strategy)) in rounds.iter().enumerate() {
+        if strategy == Strategy::InPlace {
+            // In place restores from the latest checkpoint: pre-flight wants one.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
+                assert!(Instant::now() < deadline, "no checkpoint completed");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
         let operation_id = rig
             .request_approved(
                 &job_id,
                 &artifact,
                 Target::Uniform { parallelism: target },
-                Strategy::Savepoint,
+                strategy,
                 Duration::from_secs(90),
             )
             .await?;
@@ -128,11 +141,20 @@ async fn killed_after_each_side_effect(options: FlinkOptions) -> anyhow::Result<
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         assert_eq!(operation.phase, Phase::Completed, "after {point}: {:#?}", operation.events);
-        let new_job = operation.new_job_id.clone().expect("new job");
+        let new_job = if strategy == Strategy::InPlace {
+            assert!(operation.new_job_id.is_none() && operation.savepoint.is_none(), "in place: {operation:?}");
+            let sent = operation.events.iter().filter(|event| event.kind == "requirements_sent").count();
+            assert_eq!(sent, 1, "the requirements are recorded as sent once after {point}");
+            job_id.clone()
+        } else {
+            let catalog = rig.records.savepoints(CLUSTER_ID, &job_id).await?;
+            assert_eq!(catalog.len(), 1, "the savepoint is recorded once after {point}");
+            assert_eq!(Some(&catalog[0].location), operation.savepoint.as_ref().map(|s| &s.location));
+            operation.new_job_id.clone().expect("new job")
+        };
         assert_eq!(rig.running_jobs().await?, vec![new_job.clone()], "exactly one job runs after {point}");
-        let catalog = rig.records.savepoints(CLUSTER_ID, &job_id).await?;
-        assert_eq!(catalog.len(), 1, "the savepoint is recorded once after {point}");
-        assert_eq!(Some(&catalog[0].location), operation.savepoint.as_ref().map(|s| &s.location));
+        let job = rig.job(&new_job).await?;
+        assert!(job.vertices.iter().all(|vertex| vertex.parallelism == target), "at {target} after {point}: {job:?}");
         let (fresh, max_after) = rig.counter_after(&new_job, max_before, Duration::from_secs(60)).await?;
         assert_eq!(fresh, 0.0, "state lost after {point}");
         job_id = new_job;

@@ -101,6 +101,42 @@ async fn in_place_rescale_1_to_3_then_per_vertex_on_the_adaptive_scheduler() -> 
     Ok(())
 }
 
+/// Flink 1.20's adaptive scheduler holds new requirements until its cooldown
+/// (`scaling-interval.min`, 40 s here) has passed since the job started running. The product
+/// sends them at once, says when Flink will act, and starts the verification's clock then: a
+/// 10 s verification timeout inside the cooldown still completes, with the lower bound kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_place_inside_flinks_cooldown_waits_for_it_on_1_20() -> anyhow::Result<()> {
+    let mut options = FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Adaptive);
+    options.extra_config.insert("jobmanager.adaptive-scheduler.scaling-interval.min".into(), "40 s".into());
+    let rig = Rig::start(options).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let job = rig.job(&job_id).await?;
+    let pacing = job.rescale_pacing.clone().expect("the adaptive scheduler's pacing on 1.20");
+    assert_eq!(pacing.cooldown_ms, 40_000);
+    let cooldown_ends = pacing.cooldown_ends_at_ms(&job).expect("Flink says when the job started running");
+    let left = cooldown_ends.saturating_sub(rescaler_backend::reconcile::now_ms());
+    // Longer than the verification timeout: counted from the PUT, it would roll back.
+    assert!(left > 12_000, "the test needs more cooldown ahead than the 10 s timeout ({left} ms left)");
+
+    let id = rig.request_approved(&job_id, &artifact, uniform(2), Strategy::InPlace, Duration::from_secs(10)).await?;
+    let operation = rig.drive(&id, Duration::from_secs(120)).await?;
+    assert_eq!(operation.phase, Phase::Completed, "events: {:#?}", operation.events);
+    let sent = operation.events.iter().find(|e| e.kind == "requirements_sent").expect("requirements sent");
+    assert!(sent.message.contains("bounds sent:") && sent.message.contains("[1, 2]"), "{}", sent.message);
+    assert!(sent.message.contains("when its cooldown ends"), "{}", sent.message);
+    // Flink acted only after its cooldown.
+    let verified = operation.events.iter().find(|e| e.kind == "verified").expect("verified");
+    assert!(verified.at_ms >= cooldown_ends, "done at {} before the cooldown ended at {cooldown_ends}", verified.at_ms);
+    assert!(all_at(&rig.job(&job_id).await?, 2));
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_that_cannot_succeed_rolls_back_to_the_old_parallelism() -> anyhow::Result<()> {
     let mut options = FlinkOptions::default().with_scheduler(Scheduler::Default);

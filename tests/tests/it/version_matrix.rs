@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use harness::rig::{CLUSTER_ID, Rig};
 use harness::{FlinkOptions, Scheduler};
-use rescaler_shared::flink::JobView;
+use rescaler_shared::flink::{JobView, SchedulerKind};
 use rescaler_shared::operation::{ResolvedStrategy, Strategy, Target};
 use rescaler_shared::phase::Phase;
 use rescaler_shared::preflight::{self, failure_code};
@@ -57,6 +57,12 @@ async fn matrix(version: &str, scheduler: Scheduler) -> anyhow::Result<()> {
     let rig = Rig::start(FlinkOptions::default().with_version(version).with_scheduler(scheduler)).await?;
     let (mut job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
     let (_, mut max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
+    // The product tells the scheduler on every version (1.x through the job's configuration).
+    let expected_scheduler = match scheduler {
+        Scheduler::Adaptive => SchedulerKind::Adaptive,
+        Scheduler::Default => SchedulerKind::Default,
+    };
+    assert_eq!(rig.job(&job_id).await?.scheduler, expected_scheduler, "on {version}");
     for &(target, strategy, expected) in rounds(scheduler) {
         let round = format!("{version} {scheduler:?}, {} to {target}", strategy.as_str());
         if expected == ResolvedStrategy::InPlace {

@@ -10,8 +10,8 @@ use rescaler_shared::flink::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{JobScheduler, RestFlinkClient};
 use super::http::{millis, segment};
+use super::{JobScheduler, RestFlinkClient};
 use crate::flink::{CheckpointConfig, FlinkError, FlinkResult, JobDetail, JobSummary, TaskCounts, wire};
 
 impl RestFlinkClient {
