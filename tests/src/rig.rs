@@ -41,6 +41,8 @@ pub fn cluster_config(flink: &FlinkCluster) -> ClusterConfig {
         auth_header: None,
         auth_header_ssm: None,
         required_approvals: None,
+        windows: Vec::new(),
+        freezes: Vec::new(),
     }
 }
 
@@ -124,6 +126,12 @@ impl Rig {
             .collect())
     }
 
+    /// Waits until `job_id` has completed a checkpoint of its own (in place restores from it;
+    /// pre-flight refuses in place without one and `auto` picks the savepoint strategy).
+    pub async fn wait_for_checkpoint(&self, job_id: &str) -> anyhow::Result<()> {
+        wait_for_checkpoint(self.client.as_ref(), job_id).await
+    }
+
     /// Waits until the sample job's counter has gone past `above` and answers (freshKeys, maxCount).
     pub async fn counter_after(&self, job_id: &str, above: f64, timeout: Duration) -> anyhow::Result<(f64, f64)> {
         let deadline = Instant::now() + timeout;
@@ -191,6 +199,16 @@ pub async fn adopt_sample_job(
         args: run.program_args,
     };
     Ok((job_id, artifact_ref))
+}
+
+/// Waits until `job_id` has completed a checkpoint, for at most 60 s.
+pub async fn wait_for_checkpoint(client: &dyn FlinkClient, job_id: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.checkpoint_history(job_id).await?.and_then(|history| history.latest_checkpoint).is_none() {
+        anyhow::ensure!(Instant::now() < deadline, "job {job_id} completed no checkpoint within 60 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
 }
 
 /// A request by alice, approved by bob.

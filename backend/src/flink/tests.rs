@@ -105,6 +105,22 @@ async fn mount_job(server: &MockServer, details: serde_json::Value, config: Resp
         .await;
 }
 
+/// A job of a 1.x cluster of `version` (no `schedulerType` in its detail) with this checkpoint
+/// interval; its JobManager configuration and requirements are mounted apart.
+async fn mount_1x_job(server: &MockServer, version: &str, checkpoint_interval: i64) {
+    mount_overview(server, version).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(checkpoint_interval)))
+        .mount(server)
+        .await;
+}
+
 /// The job's JobManager configuration, and the status its requirements answer with.
 async fn mount_job_config(server: &MockServer, entries: &[(&str, &str)], requirements_status: u16) {
     let entries: Vec<_> = entries.iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
@@ -205,23 +221,13 @@ fn job_details_1_20() -> serde_json::Value {
 async fn job_detail_of_1_20_reads_the_scheduler_from_the_job_configuration_and_max_interval_means_no_checkpointing() {
     let server = MockServer::start().await;
     // The version decides the cooldown's key.
-    mount_overview(&server, "1.20.5").await;
     mount_job_config(
         &server,
         &[("jobmanager.scheduler", "adaptive"), ("jobmanager.adaptive-scheduler.scaling-interval.min", "5 s")],
         200,
     )
     .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(i64::MAX)))
-        .mount(&server)
-        .await;
+    mount_1x_job(&server, "1.20.5", i64::MAX).await;
 
     let job = client(&server).job(JOB).await.expect("job").expect("known job");
     assert_eq!(job.scheduler, SchedulerKind::Adaptive);
@@ -247,17 +253,7 @@ async fn job_detail_of_1_x_without_requirements_is_not_adaptive_and_asks_once_pe
         .expect(1)
         .mount(&server)
         .await;
-    mount_overview(&server, "1.20.5").await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(2000)))
-        .mount(&server)
-        .await;
+    mount_1x_job(&server, "1.20.5", 2000).await;
     let client = client(&server);
     for _ in 0..3 {
         let job = client.job(JOB).await.expect("job").expect("known job");
@@ -270,17 +266,7 @@ async fn job_detail_of_1_x_without_requirements_is_not_adaptive_and_asks_once_pe
 async fn job_detail_of_1_x_configured_adaptive_without_requirements_is_unknown_never_adaptive() {
     let server = MockServer::start().await;
     mount_job_config(&server, &[("jobmanager.scheduler", "adaptive")], 500).await;
-    mount_overview(&server, "1.18.1").await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(job_details_1_20()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/jobs/{JOB}/checkpoints/config")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(checkpoint_config(2000)))
-        .mount(&server)
-        .await;
+    mount_1x_job(&server, "1.18.1", 2000).await;
     let job = client(&server).job(JOB).await.expect("job").expect("known job");
     assert_eq!(job.scheduler, SchedulerKind::Unknown);
 }

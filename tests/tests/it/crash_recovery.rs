@@ -93,11 +93,7 @@ async fn killed_after_each_side_effect(options: FlinkOptions, rounds: &[(&str, u
     for (round, &(point, target, strategy)) in rounds.iter().enumerate() {
         if strategy == Strategy::InPlace {
             // In place restores from the latest checkpoint: pre-flight wants one.
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-                assert!(Instant::now() < deadline, "no checkpoint completed");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            rig.wait_for_checkpoint(&job_id).await?;
         }
         let operation_id = rig
             .request_approved(

@@ -60,11 +60,7 @@ async fn a_rescale_through_flinks_own_rest_api_is_audited_once_and_shown_on_the_
     let job_path = format!("/clusters/{cluster}/jobs/{job_id}");
 
     // In place restores from the latest checkpoint: pre-flight waits for the first one.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.checkpoint_history(&job_id).await?.and_then(|history| history.latest_checkpoint).is_none() {
-        anyhow::ensure!(Instant::now() < deadline, "no checkpoint completed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    harness::rig::wait_for_checkpoint(client.as_ref(), &job_id).await?;
 
     // The product adopts the job: alice asks for 2 in place, bob approves, the engine does it.
     let request = json!({"cluster_id": cluster, "job_id": job_id, "target": {"kind": "uniform", "parallelism": 2}, "strategy": "in_place", "reason": "adopt and grow"});

@@ -69,11 +69,7 @@ async fn in_place_rescale_1_to_3_then_per_vertex_on_the_adaptive_scheduler() -> 
     let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
     // In place restores from the latest checkpoint: wait for the first one (pre-flight refuses
     // in_place without one, and auto falls back to the savepoint strategy).
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    rig.wait_for_checkpoint(&job_id).await?;
     let (_, max_before) = rig.counter_after(&job_id, 2.0, Duration::from_secs(60)).await?;
 
     // `auto` on the adaptive scheduler with checkpointing on must choose in place.
@@ -111,11 +107,7 @@ async fn in_place_inside_flinks_cooldown_waits_for_it_on_1_20() -> anyhow::Resul
     options.extra_config.insert("jobmanager.adaptive-scheduler.scaling-interval.min".into(), "40 s".into());
     let rig = Rig::start(options).await?;
     let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    rig.wait_for_checkpoint(&job_id).await?;
     let job = rig.job(&job_id).await?;
     let pacing = job.rescale_pacing.clone().expect("the adaptive scheduler's pacing on 1.20");
     assert_eq!(pacing.cooldown_ms, 40_000);

@@ -24,11 +24,7 @@ async fn an_in_place_rescale_shows_flinks_own_account_of_it() -> anyhow::Result<
     let rig = Rig::start(options).await?;
     let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
     // In place restores from the latest checkpoint: wait for the first one.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while rig.client.checkpoint_history(&job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint completed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    rig.wait_for_checkpoint(&job_id).await?;
     let target = Target::Uniform { parallelism: 3 };
     let id =
         rig.request_approved(&job_id, &artifact, target.clone(), Strategy::InPlace, Duration::from_secs(90)).await?;

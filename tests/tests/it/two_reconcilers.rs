@@ -59,11 +59,7 @@ async fn two_reconcilers_on_one_store_execute_each_of_20_operations_once() -> an
     }
     // In place needs a completed checkpoint.
     for (job_id, ..) in &chains {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while rig.client.checkpoint_history(job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-            anyhow::ensure!(Instant::now() < deadline, "no checkpoint for {job_id}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        rig.wait_for_checkpoint(job_id).await?;
     }
     let mut completed = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(400);

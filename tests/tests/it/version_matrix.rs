@@ -7,7 +7,7 @@
 //! and in place refused by pre-flight (`in_place_needs_adaptive_scheduler`), nothing changed.
 //! Uniform targets only: per-vertex resubmits differ by version (`resubmit_applies_vertex_overrides`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness::rig::{CLUSTER_ID, Rig};
 use harness::{FlinkOptions, Scheduler};
@@ -40,16 +40,6 @@ fn all_at(job: &JobView, parallelism: u32) -> bool {
     job.runs_at(&job.vertices.iter().map(|v| (v.id.clone(), parallelism)).collect())
 }
 
-/// Waits until `job_id` has completed a checkpoint of its own: in place restores from it (and
-/// `auto` only picks in place once one exists).
-async fn wait_for_checkpoint(rig: &Rig, job_id: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while rig.client.checkpoint_history(job_id).await?.and_then(|h| h.latest_checkpoint).is_none() {
-        anyhow::ensure!(Instant::now() < deadline, "job {job_id} completed no checkpoint within 60 s");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Ok(())
-}
 
 /// The rounds of `scheduler` on one cluster of `version`; the default scheduler's cluster then
 /// refuses in place.
@@ -66,7 +56,7 @@ async fn matrix(version: &str, scheduler: Scheduler) -> anyhow::Result<()> {
     for &(target, strategy, expected) in rounds(scheduler) {
         let round = format!("{version} {scheduler:?}, {} to {target}", strategy.as_str());
         if expected == ResolvedStrategy::InPlace {
-            wait_for_checkpoint(&rig, &job_id).await?;
+            rig.wait_for_checkpoint(&job_id).await?;
         }
         let operation_id = rig
             .request_approved(&job_id, &artifact, Target::Uniform { parallelism: target }, strategy, VERIFY_TIMEOUT)
