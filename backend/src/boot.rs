@@ -31,10 +31,12 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
     // Read once, before anything is built from the configuration.
     let config = crate::secrets::resolved(config).await?;
     let (store, store_client) = open_store(&config).await?;
-    let records = Records::new(store);
+    let records = Records::new(store).with_routing(crate::notify::routing(&config.notifications));
     let savepoints = savepoint_storage(&config, store_client).await;
     let clusters = ClusterRegistry::from_config(&config, &records, &savepoints)?;
-    let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), owner));
+    let mut engine = Engine::new(records.clone(), clusters.clone(), owner);
+    engine.notifier = Some(Arc::new(crate::notify::Notifier::new(records.clone(), &config.notifications)));
+    let engine = Arc::new(engine);
     let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
     let state = AppState {
         config: Arc::new(config),

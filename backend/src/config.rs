@@ -30,6 +30,9 @@ pub struct Config {
     /// default chain.
     #[serde(default)]
     pub savepoint_s3: Option<S3StoreConfig>,
+    /// Where operation events are sent (`[[notifications.channels]]`, `[[notifications.routes]]`).
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
 }
 
 fn default_listen() -> String {
@@ -171,6 +174,52 @@ fn verify_timeout() -> u64 {
     120
 }
 
+/// Notification channels and which events on which clusters go to them (`notify.rs`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// The console's address, for the link to the request in every message.
+    #[serde(default)]
+    pub console_url: Option<String>,
+    /// Seconds between failed attempts; given up after one attempt more than there are delays.
+    #[serde(default = "default_retry_delays")]
+    pub retry_delays_secs: Vec<u64>,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    #[serde(default)]
+    pub routes: Vec<rescaler_shared::notify::Route>,
+}
+
+fn default_retry_delays() -> Vec<u64> {
+    rescaler_shared::notify::DEFAULT_RETRY_DELAYS_SECS.to_vec()
+}
+
+/// One place notifications go to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// Letters, digits, - or _; part of every delivery's idempotency key.
+    pub id: String,
+    pub kind: ChannelKind,
+    pub url: String,
+    /// The HMAC-SHA256 key of a `webhook` channel's signature.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The same key kept in an SSM SecureString, by parameter name; read once at start.
+    #[serde(default)]
+    pub secret_ssm: Option<String>,
+}
+
+/// A channel's wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// The notification's JSON, signed (`X-Rescaler-Signature`).
+    Webhook,
+    /// A Slack incoming webhook's `{"text", "blocks"}`.
+    Slack,
+}
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -178,6 +227,31 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("invalid configuration: {0}")]
     Invalid(String),
+}
+
+impl NotificationsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: String| Err(ConfigError::Invalid(text));
+        let mut ids = std::collections::BTreeSet::new();
+        for channel in &self.channels {
+            let id_ok = !channel.id.is_empty() && channel.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok || !ids.insert(channel.id.as_str()) {
+                return invalid(format!("channel id {:?} must be unique letters, digits, - or _", channel.id));
+            }
+            if channel.secret.is_some() && channel.secret_ssm.is_some() {
+                return invalid(format!("channel {} has both secret and secret_ssm: give one", channel.id));
+            }
+        }
+        for route in &self.routes {
+            if let Some(event) = rescaler_shared::notify::unknown_event(route) {
+                return invalid(format!("a notification route names unknown event {event:?}"));
+            }
+            if let Some(channel) = route.channels.iter().find(|channel| !ids.contains(channel.as_str())) {
+                return invalid(format!("a notification route names unknown channel {channel:?}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -215,7 +289,7 @@ impl Config {
                 )));
             }
         }
-        Ok(())
+        self.notifications.validate()
     }
 
     /// The configuration of a process that has no file at hand (Lambda): the TOML text in
@@ -244,6 +318,7 @@ impl Config {
                 auth: AuthConfig::default(),
                 approvals: ApprovalConfig::default(),
                 savepoint_s3: None,
+                notifications: NotificationsConfig::default(),
             },
         };
         config.apply_env(var)?;
@@ -358,5 +433,21 @@ mod tests {
         assert!(bad("RESCALER_CLUSTERS_JSON", duplicate).contains("twice"));
         let both = r#"[{"id":"a","name":"A","rest_url":"u","auth_header":["x","v"],"auth_header_ssm":["x","/p"]}]"#;
         assert!(bad("RESCALER_CLUSTERS_JSON", both).contains("give one"));
+    }
+
+    #[test]
+    fn notification_routes_name_known_channels_and_events() {
+        let base = "[store]\nkind = \"dir\"\npath = \"/tmp/x\"\n[[notifications.channels]]\nid = \"ops-hook\"\nkind = \"webhook\"\nurl = \"http://h\"\nsecret = \"s\"\n";
+        let route = |events: &str, channels: &str| {
+            format!("{base}[[notifications.routes]]\nclusters = [\"*\"]\nevents = {events}\nchannels = {channels}\n")
+        };
+        let config = Config::parse(&route("[\"requested\", \"failed\"]", "[\"ops-hook\"]")).expect("valid");
+        assert_eq!(config.notifications.retry_delays_secs, [5, 30, 120, 600]);
+        assert_eq!(config.notifications.channels[0].kind, super::ChannelKind::Webhook);
+        let error = |text: &str| Config::parse(text).expect_err("invalid").to_string();
+        assert!(error(&route("[\"done\"]", "[\"ops-hook\"]")).contains("unknown event \"done\""));
+        assert!(error(&route("[\"*\"]", "[\"pager\"]")).contains("unknown channel \"pager\""));
+        assert!(error(&format!("{base}secret_ssm = \"/p\"\n")).contains("both secret and secret_ssm"));
+        assert!(error(&base.replace("ops-hook", "ops hook")).contains("channel id"));
     }
 }

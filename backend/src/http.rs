@@ -3,6 +3,7 @@
 mod artifacts;
 mod audit;
 mod clusters;
+mod deliveries;
 mod error;
 mod extract;
 mod flink_rescales;
@@ -69,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .route("/rescales", get(rescales::list).post(rescales::create))
         .route("/rescales/{id}", get(rescales::get))
         .route("/rescales/{id}/flink-rescales", get(flink_rescales::flink_rescales))
+        .route("/rescales/{id}/deliveries", get(deliveries::deliveries))
         .route("/rescales/{id}/approve", post(rescales::approve))
         .route("/rescales/{id}/reject", post(rescales::reject))
         .route("/rescales/{id}/cancel", post(rescales::cancel))

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod flink;
 pub mod http;
 pub mod kick;
+pub mod notify;
 pub mod reconcile;
 pub mod records;
 pub mod savepoint_storage;

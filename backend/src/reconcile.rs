@@ -113,6 +113,8 @@ pub struct Engine {
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Notices changes made outside the product; run from [`Engine::pass`] every few seconds.
     pub drift: crate::drift::DriftCheck,
+    /// Delivers the notification outbox, in the background of every pass (`notify.rs`).
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -137,6 +139,7 @@ impl Engine {
             unavailable_streaks: Mutex::new(HashMap::new()),
             clock: Arc::new(now_ms),
             drift: crate::drift::DriftCheck::default(),
+            notifier: None,
         }
     }
 
@@ -168,6 +171,7 @@ impl Engine {
             })
             .min();
         self.drift.check_if_due(&self.records, &self.clusters, self.now()).await;
+        self.notifier.iter().for_each(|notifier| notifier.spawn_pass(&self.owner));
         Ok(PassReport { operations: ids.len(), next_in })
     }
 

@@ -10,6 +10,7 @@
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
 //! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
+//! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
 //! store calls that grows with active operations, not with stored ones.
@@ -17,6 +18,7 @@
 mod active;
 mod deployments;
 mod links;
+mod outbox;
 
 use std::sync::Arc;
 
@@ -29,11 +31,13 @@ use crate::store::{JsonStore, Store, StoreError, StoreResult, Version};
 
 pub use active::{ActiveMarker, Claim, CreateError};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
+pub use outbox::{OutboxMarker, Routing};
 
 /// The typed record layer.
 #[derive(Clone)]
 pub struct Records {
     store: Arc<dyn Store>,
+    routing: Arc<Routing>,
 }
 
 fn operation_key(id: &str) -> String {
@@ -42,7 +46,7 @@ fn operation_key(id: &str) -> String {
 
 impl Records {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, routing: Arc::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -149,7 +153,8 @@ impl Records {
 
     /// Audits the operation's events from index `from` on. The key derives from the operation
     /// and the event's index, so whoever writes an event's audit entry first (the API, the
-    /// reconciler, or the backfill when the operation ends) writes the only one.
+    /// reconciler, or the backfill when the operation ends) writes the only one. The events
+    /// that notify are then put in the outbox (`outbox.rs`), just as idempotently.
     pub async fn audit_operation_events(&self, operation: &Operation, from: usize) -> StoreResult<()> {
         // Written concurrently: a step's writes cost one round trip, not one per event.
         let writes = operation.events.iter().enumerate().skip(from).map(|(index, event)| {
@@ -165,7 +170,13 @@ impl Records {
             async move { self.audit(&audit, &format!("{}-{index:04}", operation.id)).await }
         });
         futures::future::try_join_all(writes).await?;
-        Ok(())
+        // Every event that is audited is also offered to the notification routes: one place,
+        // whoever wrote the event.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.as_millis() as u64)
+            .unwrap_or(0);
+        self.enqueue_notifications(operation, from, now_ms).await
     }
 
     /// The newest `limit` audit events, newest first.

@@ -55,6 +55,7 @@ impl SsmSecrets {
 /// Whether any cluster names a secret to read.
 pub fn names_secrets(config: &Config) -> bool {
     config.clusters.iter().any(|cluster| cluster.auth_header_ssm.is_some())
+        || config.notifications.channels.iter().any(|channel| channel.secret_ssm.is_some())
 }
 
 /// Reads every cluster's `auth_header_ssm` into its `auth_header`; afterwards no cluster names
@@ -71,6 +72,16 @@ pub async fn resolve(config: &mut Config, ssm: &SsmSecrets) -> Result<(), Secret
         })?;
         tracing::info!(cluster.id = %cluster.id, ssm.parameter = %parameter, "read the cluster's auth header from SSM");
         cluster.auth_header = Some((header, value));
+    }
+    for channel in &mut config.notifications.channels {
+        let Some(parameter) = channel.secret_ssm.take() else { continue };
+        let value = ssm.parameter(&parameter).await.map_err(|detail| SecretError {
+            cluster_id: format!("(notification channel {})", channel.id),
+            parameter: parameter.clone(),
+            detail,
+        })?;
+        tracing::info!(channel.id = %channel.id, ssm.parameter = %parameter, "read the channel's secret from SSM");
+        channel.secret = Some(value);
     }
     Ok(())
 }

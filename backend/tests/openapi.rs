@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/rescales"),
     ("GET", "/api/v1/rescales/{id}"),
     ("GET", "/api/v1/rescales/{id}/flink-rescales"),
+    ("GET", "/api/v1/rescales/{id}/deliveries"),
     ("POST", "/api/v1/rescales/{id}/approve"),
     ("POST", "/api/v1/rescales/{id}/reject"),
     ("POST", "/api/v1/rescales/{id}/cancel"),
@@ -191,6 +192,20 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
             "/api/v1/rescales/{id}/flink-rescales",
             Some("alice-token"),
             StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "GET",
+            format!("/api/v1/rescales/{}/deliveries", waiting.id),
+            "/api/v1/rescales/{id}/deliveries",
+            Some("alice-token"),
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            format!("/api/v1/rescales/{bad_id}/deliveries"),
+            "/api/v1/rescales/{id}/deliveries",
+            Some("alice-token"),
+            StatusCode::NOT_FOUND,
         ),
         ("GET", "/api/v1/rescales?phase=nope".into(), "/api/v1/rescales", Some("alice-token"), StatusCode::BAD_REQUEST),
         (

@@ -11,6 +11,7 @@ use rescaler_shared::api::{
     JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
 };
 use rescaler_shared::flink_rescales::FlinkRescaleAccount;
+use rescaler_shared::notify::Delivery;
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
 use rescaler_shared::user_action::UserAction;
@@ -220,6 +221,11 @@ impl Client {
     /// older backend lacks it; see [`ApiFailure::is_missing_endpoint`].
     pub fn flink_rescales(self, id: &str) -> ApiFuture<FlinkRescaleAccount> {
         self.get(format!("/rescales/{}/flink-rescales", encode(id)))
+    }
+
+    /// `GET /api/v1/rescales/{id}/deliveries`: the request's notification delivery log.
+    pub fn deliveries(self, id: &str) -> ApiFuture<Vec<Delivery>> {
+        self.get(format!("/rescales/{}/deliveries", encode(id)))
     }
 
     /// `POST /api/v1/rescales/{id}/approve|reject|cancel|break-glass`; `text` is the comment, or

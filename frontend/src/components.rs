@@ -11,6 +11,7 @@ pub mod job_row;
 pub mod line_chart;
 pub mod loaded;
 pub mod nav_bar;
+pub mod notifications;
 pub mod operation_actions;
 pub mod operations_table;
 pub mod phase_badge;

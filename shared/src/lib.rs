@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod drift;
 pub mod flink;
 pub mod flink_rescales;
+pub mod notify;
 pub mod operation;
 pub mod phase;
 pub mod preflight;

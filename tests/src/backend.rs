@@ -35,13 +35,16 @@ impl LocalBackend {
     /// reconcile loop as the local binary does.
     pub async fn start(config: Config, store: Arc<dyn Store>, reconcile: bool) -> anyhow::Result<Self> {
         let console = config.console_dir.clone().unwrap_or(console_dir()?);
-        let records = Records::new(store);
+        let records = Records::new(store).with_routing(rescaler_backend::notify::routing(&config.notifications));
         let clusters = ClusterRegistry::from_config(
             &config,
             &records,
             &rescaler_backend::boot::savepoint_storage(&config, None).await,
         )?;
-        let engine = Arc::new(Engine::new(records.clone(), clusters.clone(), "test-backend"));
+        let mut engine = Engine::new(records.clone(), clusters.clone(), "test-backend");
+        engine.notifier =
+            Some(Arc::new(rescaler_backend::notify::Notifier::new(records.clone(), &config.notifications)));
+        let engine = Arc::new(engine);
         let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
         let kick = rescaler_backend::kick::Kicker::local();
         let notify = kick.notify().unwrap_or_default();

@@ -66,6 +66,7 @@ impl TestConfig {
                 // A short stable window keeps the suite quick; the faults tests check the window.
                 approvals: ApprovalConfig { stable_for_secs: 3, ..Default::default() },
                 savepoint_s3: None,
+                notifications: Default::default(),
             },
         }
     }

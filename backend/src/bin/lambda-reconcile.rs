@@ -32,6 +32,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 }
                 tokio::time::sleep(next).await;
             }
+            // Awaited here, not left in the background: the invocation freezes once it answers.
+            if let Some(notifier) = &engine.notifier {
+                notifier.deliver_due(&engine.owner).await;
+            }
             Ok::<Value, lambda_runtime::Error>(json!({ "passes": passes }))
         }
     }))

@@ -35,6 +35,7 @@ pub const BEARER: &str = "bearer";
         super::rescales::create,
         super::rescales::get,
         super::flink_rescales::flink_rescales,
+        super::deliveries::deliveries,
         super::rescales::approve,
         super::rescales::reject,
         super::rescales::cancel,

@@ -40,6 +40,7 @@ impl TestApp {
             auth: AuthConfig::Tokens { users: vec![user("alice", "requester"), user("admin", "admin")] },
             approvals: Default::default(),
             savepoint_s3: None,
+            notifications: Default::default(),
         };
         let (state, _engine) = rescaler_backend::boot::build(config, "openapi-test".to_owned()).await?;
         Ok(Self { state, _store_dir: store_dir })

@@ -1,7 +1,7 @@
 //! One rescale request: progress by phase with each phase's time, live while active; the
 //! details, the code it resubmits the job with, the savepoint location, the actions the user
-//! may take (with what approving runs), Flink's own account of an in-place rescale, and the
-//! events.
+//! may take (with what approving runs), Flink's own account of an in-place rescale, the
+//! notifications sent, and the events.
 
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::components::code_to_run::CodeToRun;
 use crate::components::error_notice::{ErrorNotice, capitalize};
 use crate::components::events_timeline::EventsTimeline;
 use crate::components::flink_account::FlinkAccount;
+use crate::components::notifications::Notifications;
 use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
@@ -52,6 +53,7 @@ fn RequestView(id: String) -> impl IntoView {
         operation.with(|operation| operation.as_ref().and_then(|operation| operation.artifact.clone()))
     });
     let file_name = artifact_file_name(session, artifact);
+    let event_count = Memo::new(move |_| operation.with(|operation| operation.as_ref().map_or(0, |o| o.events.len())));
     let arguments_visible = move || {
         operation
             .with(|operation| operation.as_ref().is_some_and(|operation| session.may_link_jobs(&operation.cluster_id)))
@@ -104,6 +106,7 @@ fn RequestView(id: String) -> impl IntoView {
                 {move || view! { <CodeToRun artifact=artifact.get() file_name=file_name arguments_visible=arguments_visible()/> }}
             </section>
             {flink_account(id.get_value(), operation)}
+            <Notifications operation_id=id.get_value() events=event_count/>
             <section class="panel" aria-labelledby="events-title">
                 <h2 id="events-title">"Events"</h2>
                 {move || operation.get().map(|operation| view! { <EventsTimeline events=operation.events/> })}

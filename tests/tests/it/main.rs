@@ -26,6 +26,8 @@ mod inbox;
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
 mod lambda_bootstrap;
+/// Notifications: signed webhooks from the outbox, retried with back-off, once per event even with two reconcilers.
+mod notifications;
 /// Changes made outside the product: a rescale through Flink's REST API, audited once, on the job page.
 mod out_of_band;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.

@@ -86,6 +86,7 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
         ("POST", "/api/v1/rescales/{op}/break-glass".into(), r#"{"reason":"outage"}"#.into(), Needs::Admin),
         ("GET", "/api/v1/rescales/{op}".into(), String::new(), Needs::Viewer),
         ("GET", "/api/v1/rescales/{op}/flink-rescales".into(), String::new(), Needs::Viewer),
+        ("GET", "/api/v1/rescales/{op}/deliveries".into(), String::new(), Needs::Viewer),
     ];
     let mut checked = 0;
     for (method, path, body, needs) in &cells {

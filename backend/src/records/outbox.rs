@@ -1,0 +1,127 @@
+//! The notification outbox: one [`Delivery`] per (operation event, channel) at
+//! `notifications/<op>/<event index>-<channel>.json`, created only if absent (so the API, a
+//! reconciler, a second reconciler or the backfill after a crash create it once), and a
+//! `outbox/<delivery id>.json` marker while it is pending, which is all a delivery pass lists.
+
+use rescaler_shared::notify::{Delivery, DeliveryStatus, Notification, NotifyEvent, Route, channels_for};
+use rescaler_shared::operation::Operation;
+
+use super::{Records, ignore_conflict};
+use crate::store::{JsonStore, StoreResult, Version};
+
+/// Which events go where, and the console's address for the links.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    pub routes: Vec<Route>,
+    pub console_url: Option<String>,
+}
+
+fn delivery_key(operation_id: &str, index: usize, channel_id: &str) -> String {
+    format!("notifications/{operation_id}/{index:04}-{channel_id}.json")
+}
+
+fn marker_key(delivery_id: &str) -> String {
+    format!("outbox/{delivery_id}.json")
+}
+
+/// Where a pending delivery's marker points.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OutboxMarker {
+    pub key: String,
+}
+
+impl Records {
+    /// Records with notifications routed by `routing`.
+    pub fn with_routing(mut self, routing: Routing) -> Self {
+        self.routing = std::sync::Arc::new(routing);
+        self
+    }
+
+    /// Stores the deliveries the operation's events from index `from` on ask for: the entry,
+    /// then its pending marker, each created only if absent. An entry already there (delivered
+    /// or not) is left alone, so nothing is ever sent twice for one event and channel.
+    pub async fn enqueue_notifications(&self, operation: &Operation, from: usize, now_ms: u64) -> StoreResult<()> {
+        if self.routing.routes.is_empty() {
+            return Ok(());
+        }
+        let mut writes = Vec::new();
+        for (index, event) in operation.events.iter().enumerate().skip(from) {
+            let Some(kind) = NotifyEvent::of_kind(&event.kind) else { continue };
+            for channel_id in channels_for(&self.routing.routes, &operation.cluster_id, kind) {
+                let id = Delivery::id_of(&operation.id, index, &channel_id);
+                let console = self.routing.console_url.as_deref();
+                let Some(notification) = Notification::of(operation, index, id.clone(), console) else { continue };
+                let delivery = Delivery {
+                    id,
+                    operation_id: operation.id.clone(),
+                    event_index: index,
+                    channel_id: channel_id.clone(),
+                    status: DeliveryStatus::Pending,
+                    created_at_ms: now_ms,
+                    next_attempt_at_ms: now_ms,
+                    attempts: Vec::new(),
+                    claimed_by: None,
+                    claimed_until_ms: 0,
+                    notification,
+                };
+                writes.push(self.enqueue(delivery));
+            }
+        }
+        futures::future::try_join_all(writes).await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, delivery: Delivery) -> StoreResult<()> {
+        let key = delivery_key(&delivery.operation_id, delivery.event_index, &delivery.channel_id);
+        match self.store.create_json(&key, &delivery).await {
+            Ok(_) => {}
+            Err(error) if error.is_conflict() => {
+                // Already stored: only a pending one may still lack its marker (a crash
+                // between the two creates).
+                let Some((stored, _)) = self.store.get_json::<Delivery>(&key).await? else { return Ok(()) };
+                if stored.status != DeliveryStatus::Pending {
+                    return Ok(());
+                }
+            }
+            Err(error) => return Err(error),
+        }
+        ignore_conflict(self.store.create_json(&marker_key(&delivery.id), &OutboxMarker { key }).await)
+    }
+
+    /// The pending deliveries' markers: (marker key, delivery key).
+    pub async fn pending_deliveries(&self) -> StoreResult<Vec<(String, String)>> {
+        let mut pending = Vec::new();
+        for marker in self.store.list("outbox/").await? {
+            if let Some((OutboxMarker { key }, _)) = self.store.get_json::<OutboxMarker>(&marker).await? {
+                pending.push((marker, key));
+            }
+        }
+        Ok(pending)
+    }
+
+    pub async fn delivery(&self, key: &str) -> StoreResult<Option<(Delivery, Version)>> {
+        self.store.get_json(key).await
+    }
+
+    /// Compare-and-swap write of a delivery (a claim, or an attempt's result).
+    pub async fn replace_delivery(&self, delivery: &Delivery, expected: &Version) -> StoreResult<Version> {
+        let key = delivery_key(&delivery.operation_id, delivery.event_index, &delivery.channel_id);
+        self.store.replace_json(&key, delivery, expected).await
+    }
+
+    /// Drops a pending marker once its delivery is delivered or given up.
+    pub async fn drop_outbox_marker(&self, marker: &str) -> StoreResult<()> {
+        self.store.delete(marker).await
+    }
+
+    /// The operation's delivery log, in event order, then by channel.
+    pub async fn deliveries_of(&self, operation_id: &str) -> StoreResult<Vec<Delivery>> {
+        let mut deliveries = Vec::new();
+        for key in self.store.list(&format!("notifications/{operation_id}/")).await? {
+            if let Some((delivery, _)) = self.store.get_json::<Delivery>(&key).await? {
+                deliveries.push(delivery);
+            }
+        }
+        Ok(deliveries)
+    }
+}
