@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use rescaler_shared::phase::Observation;
+use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
+
 use crate::store::S3StoreConfig;
 
 /// The whole configuration.
@@ -77,6 +80,26 @@ pub struct ClusterConfig {
     /// Approvals a request on this cluster needs (default: `approvals.default_required`).
     #[serde(default)]
     pub required_approvals: Option<u32>,
+    /// Weekly maintenance windows: an approved request starts only inside one (none: any
+    /// time), e.g. `days = ["sat", "sun"], start = "22:00", end = "06:00", utc_offset = "+01:00"`.
+    #[serde(default)]
+    pub windows: Vec<MaintenanceWindow>,
+    /// Ranges in which no request starts, e.g. `from = "2026-12-20T00:00:00Z", until =
+    /// "2027-01-03T00:00:00Z", reason = "holidays"`.
+    #[serde(default)]
+    pub freezes: Vec<Freeze>,
+}
+
+impl ClusterConfig {
+    /// An observation at `now_ms` with what the configuration says of the cluster (its
+    /// savepoint directory, its maintenance windows and freezes) and nothing read from Flink:
+    /// every observation starts from it, whether Flink answers or not.
+    pub fn observation(&self, now_ms: u64) -> Observation {
+        let mut observation = Observation::at(now_ms);
+        observation.savepoint_directory = self.savepoint_dir.clone();
+        observation.schedule = Schedule { windows: self.windows.clone(), freezes: self.freezes.clone() };
+        observation
+    }
 }
 
 /// How callers are identified.
@@ -288,6 +311,9 @@ impl Config {
                     cluster.id
                 )));
             }
+            if let Some(problem) = cluster.observation(0).schedule.problem() {
+                return Err(ConfigError::Invalid(format!("cluster {}: {problem}", cluster.id)));
+            }
         }
         self.notifications.validate()
     }
@@ -433,6 +459,29 @@ mod tests {
         assert!(bad("RESCALER_CLUSTERS_JSON", duplicate).contains("twice"));
         let both = r#"[{"id":"a","name":"A","rest_url":"u","auth_header":["x","v"],"auth_header_ssm":["x","/p"]}]"#;
         assert!(bad("RESCALER_CLUSTERS_JSON", both).contains("give one"));
+    }
+
+    #[test]
+    fn maintenance_windows_and_freezes_are_read_and_checked() {
+        let cluster = |schedule: &str| {
+            format!(
+                "[store]\nkind = \"dir\"\npath = \"/tmp/x\"\n[[clusters]]\nid = \"prod\"\nname = \"Prod\"\nrest_url = \"u\"\n{schedule}"
+            )
+        };
+        let good = cluster(
+            "[[clusters.windows]]\ndays = [\"mon\", \"fri\"]\nstart = \"22:00\"\nend = \"06:00\"\nutc_offset = \"+01:00\"\n\
+             [[clusters.freezes]]\nfrom = \"2026-12-20T00:00:00Z\"\nuntil = \"2027-01-03T00:00:00Z\"\nreason = \"holidays\"\n",
+        );
+        let config = Config::parse(&good).expect("valid");
+        let schedule = config.clusters[0].observation(0).schedule;
+        assert_eq!(schedule.windows[0].start.0, 22 * 60);
+        assert_eq!(schedule.windows[0].utc_offset.0, 60);
+        assert_eq!(schedule.freezes[0].reason, "holidays");
+        let error = |schedule: &str| Config::parse(&cluster(schedule)).expect_err("invalid").to_string();
+        assert!(error("[[clusters.windows]]\ndays = []\nstart = \"22:00\"\nend = \"06:00\"\n").contains("no days"));
+        assert!(error("[[clusters.windows]]\ndays = [\"mon\"]\nstart = \"22h\"\nend = \"06:00\"\n").contains("HH:MM"));
+        let backwards = "[[clusters.freezes]]\nfrom = \"2027-01-03T00:00:00Z\"\nuntil = \"2026-12-20T00:00:00Z\"\n";
+        assert!(error(backwards).contains("ends before it begins"));
     }
 
     #[test]

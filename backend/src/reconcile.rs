@@ -274,8 +274,7 @@ impl Engine {
             }
             Err(error) => {
                 let streak = streaks.entry(operation.id.clone()).or_insert(0);
-                let mut observation = Observation::at(now);
-                observation.savepoint_directory = cluster.config().savepoint_dir.clone();
+                let mut observation = cluster.config().observation(now);
                 observation.unavailable_streak = *streak;
                 *streak += 1;
                 tracing::warn!(operation.id = %operation.id, error = %error, "cluster unavailable");

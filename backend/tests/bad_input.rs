@@ -102,3 +102,30 @@ async fn an_unreachable_flink_is_named_by_its_cluster_never_by_its_address() -> 
     assert!(error.starts_with("flink is unavailable") && !error.contains("127.0.0.1"), "{body}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_not_before_in_the_past_or_after_expiry_is_refused_before_flink_is_asked() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let now_ms = u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
+    let request = |not_before_ms: u64| {
+        serde_json::to_vec(&json!({
+            "cluster_id": "prod", "job_id": JOB, "target": {"kind": "uniform", "parallelism": 2},
+            "reason": "load", "not_before_ms": not_before_ms,
+        }))
+    };
+    let year_ms = 365 * 24 * 3_600_000;
+    for (not_before_ms, expected) in
+        [(now_ms - 120_000, "in the past"), (now_ms + year_ms, "after the request expires")]
+    {
+        let (status, body) =
+            test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request(not_before_ms)?)).await?;
+        assert_envelope(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().contains(expected), "{body}");
+    }
+    // A time ahead within the approval window passes validation (and reaches Flink, which does
+    // not answer).
+    let (status, body) =
+        test_app.send("POST", "/api/v1/rescales", Some("alice-token"), Some(request(now_ms + 60_000)?)).await?;
+    assert_envelope(status, &body, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    Ok(())
+}

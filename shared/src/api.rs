@@ -187,6 +187,10 @@ pub struct CreateRescale {
     pub strategy: crate::operation::Strategy,
     #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 2000))]
     pub reason: String,
+    /// Start no earlier than this instant (ms since the Unix epoch), even when approved before
+    /// it: at most a minute in the past, and before the request would expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_ms: Option<u64>,
 }
 
 /// Answer of the pre-flight check.

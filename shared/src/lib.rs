@@ -12,4 +12,5 @@ pub mod notify;
 pub mod operation;
 pub mod phase;
 pub mod preflight;
+pub mod schedule;
 pub mod user_action;

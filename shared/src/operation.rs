@@ -60,6 +60,10 @@ pub struct Operation {
     pub created_at_ms: u64,
     /// The request must be approved before this instant, or it expires.
     pub expires_at_ms: u64,
+    /// The request starts no earlier than this instant, even when approved before it; never
+    /// after [`Operation::expires_at_ms`] (refused when the request is created).
+    #[serde(default)]
+    pub not_before_ms: Option<u64>,
     #[serde(default = "default_required_approvals")]
     pub required_approvals: u32,
     #[serde(default)]
@@ -184,6 +188,7 @@ impl Operation {
             requested_by: request.requested_by,
             created_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(request.approval_window_ms),
+            not_before_ms: None,
             required_approvals: request.required_approvals,
             approvals: Vec::new(),
             break_glass: None,

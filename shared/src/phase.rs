@@ -9,7 +9,7 @@
 //! job id, the same resource requirements body, a cancel of a job that already stopped.
 //!
 //! One module per path, each phase's `needs_…` and `decide_…` side by side: [`approval`]
-//! (awaiting approval, approved), [`savepoint`] (stopping, restarting), [`in_place`] (applying),
+//! (awaiting approval, approved), [`timing`] (when an approved request may start), [`savepoint`] (stopping, restarting), [`in_place`] (applying),
 //! [`verify`], [`rollback`]; [`messages`] holds the sentences operators read. The record types
 //! ([`Phase`], [`PhaseName`], [`RollbackPlan`]) live with the record in [`crate::operation`].
 //!
@@ -23,12 +23,14 @@ mod observation;
 mod restore_budget;
 mod rollback;
 mod savepoint;
+mod timing;
 mod verify;
 
 pub use decision::{Action, Decision, apply};
 pub use in_place::flink_cooldown_until;
 pub use observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
 pub use restore_budget::{CheckpointFacts, restore_budget_ms};
+pub use timing::SCHEDULE_POLL_MS;
 
 use crate::operation::Operation;
 pub use crate::operation::{Phase, PhaseName, RollbackPlan};

@@ -37,6 +37,8 @@ pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
         auth_header: None,
         auth_header_ssm: None,
         required_approvals: None,
+        windows: Vec::new(),
+        freezes: Vec::new(),
     }
 }
 

@@ -80,8 +80,7 @@ impl StandaloneCluster {
 
     async fn read(&self, operation: &Operation, needs: &Needs, now_ms: u64) -> ClusterResult<Observation> {
         let client = &self.client;
-        let mut observation = Observation::at(now_ms);
-        observation.savepoint_directory = self.config.savepoint_dir.clone();
+        let mut observation = self.config.observation(now_ms);
         if needs.job {
             // Before execution starts (the phase also needs the cluster), learn whether an
             // in-place restart has a checkpoint to restore: without one its state would be lost.

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use rescaler_shared::api::{BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope};
 use rescaler_shared::operation::{Operation, OperationRequest};
 use rescaler_shared::phase::PhaseName;
+use rescaler_shared::schedule::not_before_refusal;
 use rescaler_shared::user_action::{self, UserAction};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -48,7 +49,7 @@ fn validate(request: &CreateRescale) -> Result<(), ApiError> {
         (status = 403, description = "The caller is not a requester on this cluster", body = ErrorEnvelope),
         NoSuchClusterOrJob,
         (status = 409, description = "The job already has an active rescale request", body = ErrorEnvelope),
-        (status = 422, description = "No reason given, or pre-flight failed", body = ErrorEnvelope),
+        (status = 422, description = "No reason given, a not-before in the past or after the request would expire, or pre-flight failed", body = ErrorEnvelope),
         FlinkOrStoreUnavailable,
     ),
 )]
@@ -60,13 +61,20 @@ pub async fn create(
     let handle = cluster(&state, &request.cluster_id)?;
     require(&identity, &request.cluster_id, Role::Requester)?;
     validate(&request)?;
+    let approvals = &state.config.approvals;
+    let now = now_ms();
+    let approval_window_ms = approvals.expire_after_secs.saturating_mul(1000);
+    let refusal = request
+        .not_before_ms
+        .and_then(|not_before_ms| not_before_refusal(not_before_ms, now, now.saturating_add(approval_window_ms)));
+    if let Some(refusal) = refusal {
+        return Err(ApiError::Unprocessable(refusal));
+    }
     let (checked, artifact, job_name) = check(&state, &request).await?;
     if !checked.ok {
         let reasons: Vec<_> = checked.failures.iter().map(|f| f.message.as_str()).collect();
         return Err(ApiError::Unprocessable(format!("pre-flight failed: {}", reasons.join("; "))));
     }
-    let approvals = &state.config.approvals;
-    let now = now_ms();
     let operation = Operation::new(
         uuid::Uuid::new_v4().simple().to_string(),
         OperationRequest {
@@ -78,7 +86,7 @@ pub async fn create(
             reason: request.reason.trim().to_owned(),
             requested_by: identity.name.clone(),
             required_approvals: handle.config().required_approvals.unwrap_or(approvals.default_required).max(1),
-            approval_window_ms: approvals.expire_after_secs.saturating_mul(1000),
+            approval_window_ms,
             verify_timeout_ms: approvals.verify_timeout_secs.saturating_mul(1000),
             artifact,
         },
@@ -86,7 +94,8 @@ pub async fn create(
     );
     let deployment = state.records.adopt_job(&request.cluster_id, &request.job_id, &operation.job_name, now).await?;
     let stable_for_ms = approvals.stable_for_secs.saturating_mul(1000);
-    let operation = Operation { deployment_id: deployment.id, stable_for_ms, ..operation };
+    let operation =
+        Operation { deployment_id: deployment.id, stable_for_ms, not_before_ms: request.not_before_ms, ..operation };
     state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
     // A link written since the pre-flight read it: the request resubmits what the job is linked

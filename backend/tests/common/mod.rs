@@ -36,6 +36,8 @@ impl TestApp {
                 auth_header: None,
                 auth_header_ssm: None,
                 required_approvals: None,
+                windows: Vec::new(),
+                freezes: Vec::new(),
             }],
             auth: AuthConfig::Tokens { users: vec![user("alice", "requester"), user("admin", "admin")] },
             approvals: Default::default(),

@@ -60,6 +60,7 @@ pub fn RescaleForm(
             target,
             strategy: strategy.get_untracked(),
             reason: reason.get_untracked().trim().to_owned(),
+            not_before_ms: None,
         };
         submit(session, request, submitting, submit_failure, navigate.clone());
     };

@@ -6,6 +6,7 @@ use super::decision::{Decision, fail, transition, wait_for_observation};
 use super::messages::describe_parallelism;
 use super::observation::{Needs, Observation, Seen};
 use super::restore_budget::{describe_budget, restore_budget_ms};
+use super::timing::may_start;
 use crate::flink::JobStatus;
 use crate::operation::{
     Operation, OperationEvent, Phase, ResolvedStrategy, STOP_TRIGGER_PURPOSE, derive_flink_id, event_kind,
@@ -57,6 +58,10 @@ pub(super) fn needs_approved() -> Needs {
 
 pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
     let now_ms = obs.now_ms;
+    let override_note = match may_start(op, obs) {
+        Ok(note) => note,
+        Err(decision) => return *decision,
+    };
     let Some(job) = &obs.job else {
         return wait_for_observation(&format!("job {}", op.job_id));
     };
@@ -108,7 +113,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
     };
     Decision::Transition {
         to,
-        event: OperationEvent::by_system(now_ms, event_kind::EXECUTION_STARTED, message),
+        event: OperationEvent::by_system(now_ms, event_kind::EXECUTION_STARTED, format!("{message}{override_note}")),
         plan: Some(plan),
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::restore_budget::CheckpointFacts;
 use crate::flink::{ClusterView, JobView, ParallelismBounds, SavepointStatus};
+use crate::schedule::Schedule;
 
 /// What Flink said about one id: it does not exist, or here it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,10 @@ pub struct Observation {
     /// the backend always fills it when one is configured.
     #[serde(default)]
     pub savepoint_directory: Option<String>,
+    /// The cluster's maintenance windows and freezes. Configuration, not read from Flink: the
+    /// backend always fills it.
+    #[serde(default)]
+    pub schedule: Schedule,
     /// Completed savepoints found where the stop writes them or in the job's checkpoint
     /// history ([`Needs::savepoint_search`]); read only when the search is
     /// [`wanted`](SavepointSearch::wanted).
@@ -83,6 +88,7 @@ impl Observation {
             cluster: None,
             latest_checkpoint: None,
             savepoint_directory: None,
+            schedule: Schedule::default(),
             found_savepoints: None,
             requirements: None,
             flink_unavailable: None,

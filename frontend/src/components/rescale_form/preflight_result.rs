@@ -73,6 +73,7 @@ pub fn live_preflight(
             target,
             strategy,
             reason: String::new(),
+            not_before_ms: None,
         };
         spawn_local(async move {
             TimeoutFuture::new(PREFLIGHT_DEBOUNCE_MS).await;
