@@ -474,7 +474,7 @@ mod tests {
         );
         let config = Config::parse(&good).expect("valid");
         let schedule = config.clusters[0].observation(0).schedule;
-        assert_eq!(schedule.windows[0].start.0, 22 * 60);
+        assert_eq!(schedule.windows[0].start.0, 22 * 3_600);
         assert_eq!(schedule.windows[0].utc_offset.0, 60);
         assert_eq!(schedule.freezes[0].reason, "holidays");
         let error = |schedule: &str| Config::parse(&cluster(schedule)).expect_err("invalid").to_string();

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
-const DAY_MINUTES: u32 = 1_440;
+const SECOND_MS: u64 = 1_000;
+const DAY_SECONDS: u32 = 86_400;
 /// How many freezes and window openings [`next_allowed`] steps over before it gives up.
 const MAX_STEPS: usize = 1_000;
 
@@ -38,7 +39,7 @@ impl Weekday {
     }
 }
 
-/// A time of day, `HH:MM` (minutes since midnight).
+/// A time of day, `HH:MM` or `HH:MM:SS` (seconds since midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClockTime(pub u32);
@@ -47,19 +48,21 @@ impl TryFrom<String> for ClockTime {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
         let bad = || format!("{text:?} is not a time of day HH:MM");
-        let (hours, minutes) = text.split_once(':').ok_or_else(bad)?;
-        let hours: u32 = two_digits(hours).ok_or_else(bad)?;
-        let minutes: u32 = two_digits(minutes).ok_or_else(bad)?;
-        if hours > 23 || minutes > 59 {
+        let mut parts = text.split(':');
+        let hours = parts.next().and_then(two_digits).ok_or_else(bad)?;
+        let minutes = parts.next().and_then(two_digits).ok_or_else(bad)?;
+        let seconds = parts.next().map_or(Some(0), two_digits).ok_or_else(bad)?;
+        if hours > 23 || minutes > 59 || seconds > 59 || parts.next().is_some() {
             return Err(bad());
         }
-        Ok(Self(hours * 60 + minutes))
+        Ok(Self(hours * 3_600 + minutes * 60 + seconds))
     }
 }
 
 impl From<ClockTime> for String {
     fn from(time: ClockTime) -> Self {
-        format!("{:02}:{:02}", time.0 / 60, time.0 % 60)
+        let (hours, minutes, seconds) = (time.0 / 3_600, time.0 / 60 % 60, time.0 % 60);
+        if seconds == 0 { format!("{hours:02}:{minutes:02}") } else { format!("{hours:02}:{minutes:02}:{seconds:02}") }
     }
 }
 
@@ -121,10 +124,10 @@ pub struct MaintenanceWindow {
 }
 
 impl MaintenanceWindow {
-    fn length_minutes(&self) -> u32 {
+    fn length_seconds(&self) -> u32 {
         match self.end.0.checked_sub(self.start.0) {
             Some(length) if length > 0 => length,
-            _ => self.end.0 + DAY_MINUTES - self.start.0,
+            _ => self.end.0 + DAY_SECONDS - self.start.0,
         }
     }
 
@@ -133,8 +136,8 @@ impl MaintenanceWindow {
         let local_ms = shift(at_ms, self.utc_offset);
         let day = local_ms.div_euclid(DAY_MS as i64);
         [day, day - 1].into_iter().find_map(|start_day| {
-            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * MINUTE_MS as i64;
-            let closes = opens + i64::from(self.length_minutes()) * MINUTE_MS as i64;
+            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64;
+            let closes = opens + i64::from(self.length_seconds()) * SECOND_MS as i64;
             let listed = self.days.contains(&Weekday::of_day(start_day));
             (listed && opens <= local_ms && local_ms < closes).then(|| unshift(opens, self.utc_offset))
         })
@@ -145,7 +148,7 @@ impl MaintenanceWindow {
         let local_ms = shift(after_ms, self.utc_offset);
         let day = local_ms.div_euclid(DAY_MS as i64);
         (0..=8).map(|offset| day + offset).find_map(|start_day| {
-            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * MINUTE_MS as i64;
+            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64;
             (self.days.contains(&Weekday::of_day(start_day)) && opens > local_ms)
                 .then(|| unshift(opens, self.utc_offset))
         })

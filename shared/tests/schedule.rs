@@ -42,6 +42,10 @@ fn instants_parse_as_rfc3339() {
     {
         assert!(Instant::try_from(bad.to_owned()).is_err(), "{bad} parsed");
     }
+    let seconds = window(&[Weekday::Tue], "12:00:15", "12:10", "Z");
+    assert_eq!((seconds.start.0, seconds.end.0), (43_215, 43_800));
+    let next = next_allowed(at("2026-12-01T12:00:00Z"), &Schedule { windows: vec![seconds], freezes: vec![] });
+    assert_eq!(next, Allowed::At(at("2026-12-01T12:00:15Z")), "a window may open to the second");
     let bad_window = r#"{"days": ["mon"], "start": "25:00", "end": "06:00"}"#;
     assert!(serde_json::from_str::<MaintenanceWindow>(bad_window).is_err());
 }

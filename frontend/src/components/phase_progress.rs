@@ -138,9 +138,20 @@ pub fn PhaseProgress(
         );
         view! { <p class="progress-note" data-test="flink-cooldown">{text}</p> }
     });
+    let not_yet = matches!(operation.phase.name(), PhaseName::AwaitingApproval | PhaseName::Approved);
+    let not_before =
+        operation.not_before_ms.filter(|not_before_ms| not_yet && *not_before_ms > now_ms).map(|until_ms| {
+            let text = format!(
+                "Starts not before {} (in about {}), however early it is approved.",
+                format::time(until_ms),
+                format::duration(until_ms - now_ms)
+            );
+            view! { <p class="progress-note" data-test="not-before">{text}</p> }
+        });
     view! {
         <div class="progress-wrap">
             <ol class="progress" aria-label="Progress by phase">{items}</ol>
+            {not_before}
             {cooldown}
             <p class="progress-total muted small">
                 {if terminal { format!("Took {total} from request to end.") } else { format!("{total} since requested.") }}

@@ -1,6 +1,7 @@
 //! The rescale form: a uniform or per-vertex target, a strategy with what each one does, a
 //! reason, and the pre-flight check run live against the job as it is now.
 
+mod not_before;
 mod preflight_result;
 mod strategy_choice;
 mod target_picker;
@@ -17,6 +18,7 @@ use rescaler_shared::operation::Strategy;
 use crate::api::ApiFailure;
 use crate::components::error_notice::ErrorNotice;
 use crate::session::{Session, use_session};
+use not_before::{NotBeforeInput, not_before_ms};
 use preflight_result::{PreflightResult, live_preflight};
 use strategy_choice::StrategyChoice;
 use target_picker::{TargetInputs, TargetPicker};
@@ -35,6 +37,7 @@ pub fn RescaleForm(
         strategies.iter().find(|option| option.possible).map(|option| option.strategy).unwrap_or(Strategy::Auto);
     let strategy = RwSignal::new(default_strategy);
     let reason = RwSignal::new(String::new());
+    let not_before = RwSignal::new(String::new());
     let check = live_preflight(session, cluster_id.clone(), job.id.clone(), move || inputs.target(), strategy);
     let submitting = RwSignal::new(false);
     let submit_failure = RwSignal::new(None::<ApiFailure>);
@@ -44,6 +47,8 @@ pub fn RescaleForm(
             Some("The pre-flight check must pass first.")
         } else if reason.with(|reason| reason.trim().is_empty()) {
             Some("Say why this rescale is needed.")
+        } else if not_before.with(|text| not_before_ms(text).is_err()) {
+            Some("Give the not-before as a date and time (UTC), or leave it empty.")
         } else {
             None
         }
@@ -60,7 +65,7 @@ pub fn RescaleForm(
             target,
             strategy: strategy.get_untracked(),
             reason: reason.get_untracked().trim().to_owned(),
-            not_before_ms: None,
+            not_before_ms: not_before.with_untracked(|text| not_before_ms(text).ok().flatten()),
         };
         submit(session, request, submitting, submit_failure, navigate.clone());
     };
@@ -83,6 +88,7 @@ pub fn RescaleForm(
                 <textarea id="rescale-reason" class="input" rows="2" maxlength="2000" bind:value=reason
                     placeholder="e.g. consumer lag growing since the 09:00 traffic peak"></textarea>
             </div>
+            <NotBeforeInput value=not_before/>
             <PreflightResult check=check vertex_names=vertex_names/>
             {move || submit_failure.get().map(|failure| view! { <ErrorNotice failure=failure context="Submitting the request"/> })}
             <div class="form-actions">

@@ -36,6 +36,8 @@ mod rescale_engine;
 mod rescale_history;
 /// Roles × endpoints, cell by cell.
 mod role_matrix;
+/// Scheduled starts: a not-before and a maintenance window 15 s ahead hold an approved request, then it runs.
+mod schedule;
 /// A cluster's auth header read from an SSM SecureString (real LocalStack) at start, sent to Flink.
 mod secrets;
 /// The store contract, on a directory and on the real S3 server, races included.
