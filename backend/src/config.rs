@@ -97,8 +97,13 @@ impl ClusterConfig {
     pub fn observation(&self, now_ms: u64) -> Observation {
         let mut observation = Observation::at(now_ms);
         observation.savepoint_directory = self.savepoint_dir.clone();
-        observation.schedule = Schedule { windows: self.windows.clone(), freezes: self.freezes.clone() };
+        observation.schedule = self.schedule();
         observation
+    }
+
+    /// The cluster's maintenance windows and freezes.
+    pub fn schedule(&self) -> Schedule {
+        Schedule { windows: self.windows.clone(), freezes: self.freezes.clone() }
     }
 }
 

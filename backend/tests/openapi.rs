@@ -269,6 +269,28 @@ async fn the_validator_refuses_what_a_schema_forbids() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_cluster_schedule_is_documented_as_its_wire_strings() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let document = document(&test_app).await?;
+    let schemas = DocumentSchemas { document: &document };
+    let schedule_ref = serde_json::json!({"$ref": "#/components/schemas/Schedule"});
+    let schedule = rescaler_shared::schedule::Schedule {
+        windows: vec![serde_json::from_value(serde_json::json!(
+            {"days": ["mon", "sat"], "start": "22:00", "end": "06:00:30", "utc_offset": "+01:00"}
+        ))?],
+        freezes: vec![serde_json::from_value(serde_json::json!(
+            {"from": "2026-12-20T00:00:00Z", "until": "2027-01-03T00:00:00Z", "reason": "holidays"}
+        ))?],
+    };
+    let wire = serde_json::to_value(&schedule)?;
+    assert_eq!(wire["windows"][0]["end"], "06:00:30");
+    schemas.check(&schedule_ref, &wire).map_err(anyhow::Error::msg)?;
+    let wrong = serde_json::json!({"windows": [{"days": ["mon"], "start": 1320, "end": "06:00"}], "freezes": []});
+    assert!(schemas.check(&schedule_ref, &wrong).is_err(), "a time of day is a string");
+    Ok(())
+}
+
 /// The keywords of JSON Schema 2020-12 (what the `jsonschema` crate validates), and OpenAPI's
 /// `example` annotation. A schema keyword outside this list fails the check, so a schema is never
 /// passed by the validator skipping a keyword it does not know.

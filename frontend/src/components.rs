@@ -17,3 +17,4 @@ pub mod operations_table;
 pub mod phase_badge;
 pub mod phase_progress;
 pub mod rescale_form;
+pub mod schedule_note;

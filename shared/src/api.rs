@@ -123,6 +123,10 @@ pub struct ClusterSummary {
     /// be read.
     #[serde(default)]
     pub web_ui: Option<crate::flink::WebUiActions>,
+    /// When an approved request may start on this cluster (configuration): its maintenance
+    /// windows and freezes; none means any time.
+    #[serde(default)]
+    pub schedule: crate::schedule::Schedule,
 }
 
 /// A job in a cluster's list.

@@ -18,6 +18,7 @@ const MAX_STEPS: usize = 1_000;
 
 /// A day of the week, as the configuration writes it (`mon` … `sun`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Weekday {
     Mon,
@@ -41,6 +42,7 @@ impl Weekday {
 
 /// A time of day, `HH:MM` or `HH:MM:SS` (seconds since midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "22:00"))]
 #[serde(try_from = "String", into = "String")]
 pub struct ClockTime(pub u32);
 
@@ -68,6 +70,7 @@ impl From<ClockTime> for String {
 
 /// A fixed offset from UTC, `+HH:MM`, `-HH:MM` or `Z` (minutes east of UTC).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "+01:00"))]
 #[serde(try_from = "String", into = "String")]
 pub struct UtcOffset(pub i32);
 
@@ -94,6 +97,7 @@ impl fmt::Display for UtcOffset {
 /// An instant, written as RFC 3339 (`2026-12-20T00:00:00Z`, `2026-12-20T00:00:00+01:00`);
 /// milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "2026-12-20T00:00:00Z"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Instant(pub u64);
 
@@ -114,6 +118,7 @@ impl From<Instant> for String {
 /// A weekly maintenance window: on each of `days`, from `start` until `end` at the window's
 /// UTC offset; an `end` at or before `start` ends on the next day (`22:00`–`06:00`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceWindow {
     pub days: Vec<Weekday>,
@@ -157,6 +162,7 @@ impl MaintenanceWindow {
 
 /// A range in which no request starts, whatever the windows say: from `from` until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Freeze {
     pub from: Instant,
@@ -167,6 +173,7 @@ pub struct Freeze {
 
 /// A cluster's schedule: no windows means any time outside the freezes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     #[serde(default)]
     pub windows: Vec<MaintenanceWindow>,

@@ -57,6 +57,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
     let summaries = futures::future::join_all(visible.map(|handle| async {
         let config = handle.config();
         let required_approvals = config.required_approvals.unwrap_or(state.config.approvals.default_required);
+        let schedule = config.schedule();
         let (overview, web_ui) = futures::future::join(handle.overview(), handle.web_ui()).await;
         let web_ui = web_ui
             .inspect_err(|error| tracing::warn!(cluster.id = %config.id, %error, "jobmanager configuration unreadable"))
@@ -72,6 +73,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 required_approvals,
                 error: None,
                 web_ui,
+                schedule,
             },
             Err(error) => ClusterSummary {
                 id: config.id.clone(),
@@ -83,6 +85,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 required_approvals,
                 error: Some(error.to_string()),
                 web_ui,
+                schedule,
             },
         }
     }))

@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use rescaler_shared::operation::{ArtifactRef, Operation, ResolvedStrategy, Strategy};
 use rescaler_shared::phase::{Phase, PhaseName};
+use rescaler_shared::schedule::Schedule;
 
 use crate::api::ApiFailure;
 use crate::components::code_to_run::CodeToRun;
@@ -20,6 +21,7 @@ use crate::components::notifications::Notifications;
 use crate::components::operation_actions::OperationActions;
 use crate::components::phase_badge::PhaseBadge;
 use crate::components::phase_progress::PhaseProgress;
+use crate::components::schedule_note::ScheduleNote;
 use crate::fetch::Fetch;
 use crate::format::{self, now_ms, short_id};
 use crate::session::{Session, use_session};
@@ -53,6 +55,7 @@ fn RequestView(id: String) -> impl IntoView {
         operation.with(|operation| operation.as_ref().and_then(|operation| operation.artifact.clone()))
     });
     let file_name = artifact_file_name(session, artifact);
+    let schedule = cluster_schedule(session, operation);
     let event_count = Memo::new(move |_| operation.with(|operation| operation.as_ref().map_or(0, |o| o.events.len())));
     let arguments_visible = move || {
         operation
@@ -83,6 +86,7 @@ fn RequestView(id: String) -> impl IntoView {
                     }}
                 </div>
                 {move || operation.get().map(|operation| view! { <PhaseProgress operation=operation now_ms=now.get()/> })}
+                {move || operation.get().zip(schedule.get()).map(|(operation, schedule)| view! { <ScheduleNote operation=operation schedule=schedule now_ms=now.get()/> })}
                 {move || operation.get().and_then(|operation| outcome(&operation))}
             </section>
             <div class="columns">
@@ -187,6 +191,16 @@ fn follow(
 
 /// The file name of the request's artifact, from the artifact list (read again when the request
 /// takes another artifact).
+/// The schedule of the request's cluster, from the cluster list.
+fn cluster_schedule(session: Session, operation: RwSignal<Option<Operation>>) -> Signal<Option<Schedule>> {
+    let cluster_id = Memo::new(move |_| operation.with(|operation| operation.as_ref().map(|o| o.cluster_id.clone())));
+    let clusters = Fetch::new(move || session.client().clusters());
+    Signal::derive(move || {
+        let cluster_id = cluster_id.get()?;
+        clusters.get()?.ok()?.into_iter().find(|cluster| cluster.id == cluster_id).map(|cluster| cluster.schedule)
+    })
+}
+
 fn artifact_file_name(session: Session, artifact: Memo<Option<ArtifactRef>>) -> Signal<Option<String>> {
     let sha256 =
         Memo::new(move |_| artifact.with(|artifact| artifact.as_ref().map(|artifact| artifact.sha256.clone())));
