@@ -136,3 +136,9 @@ pub(super) fn live_job<'a>(
 pub(super) fn wait_for_observation(what: &str) -> Decision {
     Decision::Wait { requeue_after_ms: MISSING_OBSERVATION_POLL_MS, why: format!("{what} was not read in this pass") }
 }
+
+/// The job has been RUNNING for the operation's stable window (as far as Flink's clock says;
+/// a job whose RUNNING time Flink does not report counts as stable).
+pub(super) fn is_stable(op: &Operation, job: &JobView, now_ms: u64) -> bool {
+    job.running_since_ms.is_none_or(|since| now_ms.saturating_sub(since) >= op.stable_for_ms)
+}

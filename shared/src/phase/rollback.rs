@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::JOB_POLL_MS;
-use super::decision::{Action, Decision, fail, live_job, transition, wait_for_observation};
+use super::decision::{Action, Decision, fail, is_stable, live_job, transition, wait_for_observation};
 use super::messages::{describe_duration, describe_parallelism, describe_progress, describe_requirements};
 use super::observation::{Needs, Observation, Seen};
 use crate::flink::{JobStatus, JobView, ParallelismBounds, rescale_bounds};
@@ -88,6 +88,16 @@ fn decide_resubmit_rollback(
     };
     let original = &op.original_parallelism;
     match (rollback_job, rollback.submitted_at_ms) {
+        // Like the rescaled job, the rollback job is back only once it has run for the stable
+        // window: one whose tasks land on a TaskManager that just died fails over right after.
+        (Seen::Present(job), _) if job.runs_at(original) && !is_stable(op, job, now_ms) => Decision::Wait {
+            requeue_after_ms: JOB_POLL_MS,
+            why: format!(
+                "rollback job {rollback_job_id} runs at the original {}; back once it has run for {}",
+                describe_parallelism(job, original),
+                describe_duration(op.stable_for_ms)
+            ),
+        },
         (Seen::Present(job), _) if job.runs_at(original) => transition(
             Phase::RolledBack { reason: reason.to_owned() },
             OperationEvent::by_system(

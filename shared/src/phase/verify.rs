@@ -1,7 +1,7 @@
 //! Verifying: wait for the job to run at the target parallelism, or start the rollback.
 
 use super::JOB_POLL_MS;
-use super::decision::{Decision, fail, transition, wait_for_observation};
+use super::decision::{Decision, fail, is_stable, transition, wait_for_observation};
 use super::in_place::flink_cooldown_until;
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
@@ -107,10 +107,4 @@ fn still_verifying(op: &Operation, job_id: &str, job: &JobView, now_ms: u64) -> 
 fn is_restoring(job: &JobView) -> bool {
     job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Initializing)
         && !job.vertices.iter().any(|vertex| vertex.status == TaskStatus::Failed)
-}
-
-/// The job has been RUNNING for the operation's stable window (as far as Flink's clock says;
-/// a job whose RUNNING time Flink does not report counts as stable).
-fn is_stable(op: &Operation, job: &JobView, now_ms: u64) -> bool {
-    job.running_since_ms.is_none_or(|since| now_ms.saturating_sub(since) >= op.stable_for_ms)
 }
