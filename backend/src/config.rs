@@ -262,7 +262,8 @@ impl NotificationsConfig {
         let invalid = |text: String| Err(ConfigError::Invalid(text));
         let mut ids = std::collections::BTreeSet::new();
         for channel in &self.channels {
-            let id_ok = !channel.id.is_empty() && channel.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let id_ok = !channel.id.is_empty()
+                && channel.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !id_ok || !ids.insert(channel.id.as_str()) {
                 return invalid(format!("channel id {:?} must be unique letters, digits, - or _", channel.id));
             }

@@ -85,10 +85,8 @@ impl Notifier {
                 return DeliveryReport::default();
             }
         };
-        let outcomes = futures::future::join_all(
-            pending.iter().map(|(marker, key)| self.deliver_one(owner, marker, key)),
-        )
-        .await;
+        let outcomes =
+            futures::future::join_all(pending.iter().map(|(marker, key)| self.deliver_one(owner, marker, key))).await;
         let mut report = DeliveryReport::default();
         for outcome in outcomes {
             match outcome {
@@ -174,7 +172,10 @@ impl Notifier {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn describe(error: &reqwest::Error) -> String {

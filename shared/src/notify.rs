@@ -177,20 +177,13 @@ impl Notification {
             actor: event.actor.clone(),
             message: event.message.clone(),
             at_ms: event.at_ms,
-            console_url: console_base
-                .map(|base| format!("{}/requests/{}", base.trim_end_matches('/'), operation.id)),
+            console_url: console_base.map(|base| format!("{}/requests/{}", base.trim_end_matches('/'), operation.id)),
         })
     }
 
     /// One line: "Rescale requested: job `name` on cluster `c` → parallelism 4".
     pub fn headline(&self) -> String {
-        format!(
-            "{}: job {} on cluster {} → {}",
-            self.event.headline(),
-            self.job_name,
-            self.cluster_id,
-            self.target
-        )
+        format!("{}: job {} on cluster {} → {}", self.event.headline(), self.job_name, self.cluster_id, self.target)
     }
 }
 
@@ -294,4 +287,3 @@ impl Delivery {
         }
     }
 }
-

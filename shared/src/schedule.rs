@@ -189,7 +189,11 @@ impl Schedule {
             return Some("a maintenance window has no days".to_owned());
         }
         self.freezes.iter().find(|freeze| freeze.until.0 <= freeze.from.0).map(|freeze| {
-            format!("a freeze ends before it begins: from {} until {}", String::from(freeze.from), String::from(freeze.until))
+            format!(
+                "a freeze ends before it begins: from {} until {}",
+                String::from(freeze.from),
+                String::from(freeze.until)
+            )
         })
     }
 }

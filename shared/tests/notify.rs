@@ -122,17 +122,27 @@ fn a_claim_keeps_other_reconcilers_off_until_it_ends() {
 #[test]
 fn messages_name_the_job_target_reason_and_link_to_the_request() {
     let mut operation = requested(Strategy::Savepoint);
-    operation.events.push(OperationEvent::by_system(9, event_kind::FAILED, "rollback failed; savepoint at s3://b/sp-1"));
+    operation.events.push(OperationEvent::by_system(
+        9,
+        event_kind::FAILED,
+        "rollback failed; savepoint at s3://b/sp-1",
+    ));
     let notification = Notification::of(&operation, 1, "d".into(), Some("https://console.example/")).expect("notifies");
     assert_eq!(notification.event, NotifyEvent::Failed);
-    assert_eq!(notification.console_url.as_deref(), Some(format!("https://console.example/requests/{}", operation.id).as_str()));
+    assert_eq!(
+        notification.console_url.as_deref(),
+        Some(format!("https://console.example/requests/{}", operation.id).as_str())
+    );
     let headline = notification.headline();
     assert!(headline.starts_with("Rescale failed: job ") && headline.contains(&operation.cluster_id), "{headline}");
     let slack = slack_message(&notification);
     let text = slack["text"].as_str().expect("text");
     assert!(text.contains("/requests/"), "{text}");
     let blocks = serde_json::to_string(&slack["blocks"]).expect("blocks");
-    assert!(blocks.contains(&operation.reason) && blocks.contains("s3://b/sp-1") && blocks.contains("Open the request"), "{blocks}");
+    assert!(
+        blocks.contains(&operation.reason) && blocks.contains("s3://b/sp-1") && blocks.contains("Open the request"),
+        "{blocks}"
+    );
     operation.events.push(OperationEvent::by_system(10, event_kind::STOP_TRIGGERED, "x"));
     assert_eq!(Notification::of(&operation, 2, "d".into(), None), None, "not an event that notifies");
 }

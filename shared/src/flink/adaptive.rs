@@ -282,7 +282,8 @@ mod tests {
         let set = [(COOLDOWN_KEY_2X, "5 s"), (COOLDOWN_KEY_1X, "7 s"), (STABILIZATION_KEY_2X, "2 s")];
         let v2 = RescalePacing::from_config("2.3.0", config(&set)).expect("a version");
         assert_eq!((v2.cooldown_ms, v2.stabilization_ms), (5_000, Some(2_000)));
-        let v2_deprecated = RescalePacing::from_config("2.0.1", config(&[(COOLDOWN_KEY_1X, "7 s")])).expect("a version");
+        let v2_deprecated =
+            RescalePacing::from_config("2.0.1", config(&[(COOLDOWN_KEY_1X, "7 s")])).expect("a version");
         assert_eq!(v2_deprecated.cooldown_ms, 7_000);
         assert_eq!(v2_deprecated.cooldown_key.as_deref(), Some(COOLDOWN_KEY_1X));
         let v2_default = RescalePacing::from_config("2.3.0", config(&[])).expect("a version");

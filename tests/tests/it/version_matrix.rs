@@ -40,7 +40,6 @@ fn all_at(job: &JobView, parallelism: u32) -> bool {
     job.runs_at(&job.vertices.iter().map(|v| (v.id.clone(), parallelism)).collect())
 }
 
-
 /// The rounds of `scheduler` on one cluster of `version`; the default scheduler's cluster then
 /// refuses in place.
 async fn matrix(version: &str, scheduler: Scheduler) -> anyhow::Result<()> {
