@@ -361,10 +361,27 @@ impl FlinkCluster {
     /// registered with it again.
     pub async fn restart_jobmanager(&mut self) -> anyhow::Result<()> {
         self.jobmanager.kill();
-        let log = self.work_dir.join("log").join("jobmanager-restarted.console");
-        self.jobmanager =
-            ChildGuard::spawn("flink-jobmanager", flink_script(&self.home, &self.work_dir, "jobmanager.sh"), &log)?;
-        self.wait_ready(Duration::from_secs(120)).await
+        // While the JobManager is down another socket on the machine (any process's ephemeral
+        // port) may hold one of its ports for a moment: it then exits at once with a
+        // BindException. Start it again, a few times, rather than fail the test on that.
+        for attempt in 1..=3 {
+            let log = self.work_dir.join("log").join(format!("jobmanager-restarted-{attempt}.console"));
+            self.jobmanager =
+                ChildGuard::spawn("flink-jobmanager", flink_script(&self.home, &self.work_dir, "jobmanager.sh"), &log)?;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && !self.jobmanager.has_exited() {
+                if self.get_json("/overview").await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            if !self.jobmanager.has_exited() {
+                return self.wait_ready(Duration::from_secs(120)).await;
+            }
+            tracing::warn!(attempt, "the restarted jobmanager exited at once; starting it again");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        anyhow::bail!("the jobmanager did not start again; log:\n{}", self.jobmanager_log_tail(40))
     }
 
     /// The JobManager process is still alive.
