@@ -160,6 +160,12 @@ pub struct JobView {
 }
 
 impl JobView {
+    /// When Flink acts on requirements sent to this job at `now_ms`: after the adaptive
+    /// scheduler's cooldown ([`RescalePacing::acts_at_ms`]), at once when it has none.
+    pub fn requirements_act_at_ms(&self, now_ms: u64) -> u64 {
+        self.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(self, now_ms))
+    }
+
     /// Current parallelism by vertex id.
     pub fn parallelism_by_vertex(&self) -> BTreeMap<String, u32> {
         self.vertices.iter().map(|v| (v.id.clone(), v.parallelism)).collect()

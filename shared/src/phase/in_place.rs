@@ -56,7 +56,7 @@ pub(super) fn decide_applying(op: &Operation, obs: &Observation, since_ms: u64) 
     }
     let bounds = rescale_bounds(&op.target_parallelism, obs.requirements.as_ref());
     // The verification's time runs from when Flink acts: after its cooldown.
-    let acts_at_ms = job.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(job, now_ms));
+    let acts_at_ms = job.requirements_act_at_ms(now_ms);
     Decision::Act {
         action: Action::PutResourceRequirements { job_id: op.job_id.clone(), bounds: bounds.clone() },
         then: Phase::Verifying { job_id: op.job_id.clone(), since_ms: acts_at_ms },

@@ -286,7 +286,7 @@ fn decide_in_place_before_sending(
     }
     let bounds = rescale_bounds(original, requirements);
     // The wait for the job runs from when Flink acts: after its cooldown.
-    let acts_at_ms = job.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(job, now_ms));
+    let acts_at_ms = job.requirements_act_at_ms(now_ms);
     Decision::Act {
         action: Action::PutResourceRequirements { job_id: op.job_id.clone(), bounds: bounds.clone() },
         then: Phase::RollingBack {
