@@ -12,5 +12,6 @@ pub mod notify;
 pub mod operation;
 pub mod phase;
 pub mod preflight;
+pub mod recurring;
 pub mod schedule;
 pub mod user_action;

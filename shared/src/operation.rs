@@ -105,6 +105,9 @@ pub struct Operation {
     /// second reconciler on the same store waits instead of acting too.
     #[serde(default)]
     pub lease: Option<Lease>,
+    /// The recurring schedule this request is an occurrence of (see [`crate::recurring`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
 }
 
 /// A reconciler's claim on an operation while it performs one action.
@@ -208,6 +211,7 @@ impl Operation {
             stable_for_ms: DEFAULT_STABLE_FOR_MS,
             artifact: request.artifact,
             lease: None,
+            schedule_id: None,
         }
     }
 

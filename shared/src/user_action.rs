@@ -14,6 +14,7 @@
 use crate::access::{Identity, Role, same_user};
 use crate::operation::{Approval, ArtifactRef, BreakGlass, Operation, OperationEvent, event_kind};
 use crate::operation::{Phase, PhaseName};
+use crate::recurring::{RecurringSchedule, ScheduleState};
 
 /// Something a person does to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +72,8 @@ pub enum ActionRefused {
     ReasonRequired,
     #[error("the operation is {phase}; it can only be cancelled before it touches flink")]
     NotCancellable { phase: PhaseName },
+    #[error("the schedule is {state}; it no longer allows this")]
+    ScheduleClosed { state: &'static str },
 }
 
 impl ActionRefused {
@@ -294,4 +297,71 @@ pub fn take_new_artifact(op: &mut Operation, artifact: ArtifactRef, by: &str, de
 fn comment_suffix(comment: &str) -> String {
     let comment = comment.trim();
     if comment.is_empty() { String::new() } else { format!(": {comment}") }
+}
+
+/// Something a person does to a recurring schedule ([`crate::recurring`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScheduleAction {
+    Request,
+    Approve,
+    Reject,
+    Cancel,
+}
+
+/// Why `identity` may not do `action` to `schedule` at `now_ms`, or `None` when they may: the
+/// same roles as a request's — a requester asks, an approver who is not the requester approves
+/// or rejects while it awaits approval, its requester or an admin cancels it until it ended.
+pub fn schedule_refusal(
+    schedule: &RecurringSchedule,
+    identity: &Identity,
+    action: ScheduleAction,
+    now_ms: u64,
+) -> Option<ActionRefused> {
+    let own = identity.is(&schedule.requested_by);
+    let role = match action {
+        ScheduleAction::Request => Role::Requester,
+        ScheduleAction::Approve | ScheduleAction::Reject => Role::Approver,
+        ScheduleAction::Cancel if own => Role::Requester,
+        ScheduleAction::Cancel => Role::Admin,
+    };
+    if !identity.can(&schedule.cluster_id, role) {
+        return Some(ActionRefused::NeedsRole { role, cluster_id: schedule.cluster_id.clone() });
+    }
+    let closed = ActionRefused::ScheduleClosed { state: schedule.state.as_str() };
+    let awaiting = schedule.state == ScheduleState::AwaitingApproval;
+    match action {
+        ScheduleAction::Request => None,
+        ScheduleAction::Cancel => schedule.state.is_ended().then_some(closed),
+        _ if !awaiting => Some(closed),
+        _ if now_ms >= schedule.expires_at_ms => Some(ActionRefused::ApprovalWindowClosed),
+        _ if own => Some(ActionRefused::OwnRequest),
+        ScheduleAction::Approve => schedule
+            .approvals
+            .iter()
+            .find(|approval| identity.is(&approval.by))
+            .map(|approval| ActionRefused::AlreadyApproved { by: approval.by.clone() }),
+        ScheduleAction::Reject => None,
+    }
+}
+
+/// Performs `action` (approve, reject or cancel) on `schedule` when [`schedule_refusal`]
+/// allows it; `comment` goes into its event.
+pub fn act_on_schedule(
+    schedule: &mut RecurringSchedule,
+    identity: &Identity,
+    action: ScheduleAction,
+    comment: &str,
+    now_ms: u64,
+) -> Result<(), ActionRefused> {
+    if let Some(refused) = schedule_refusal(schedule, identity, action, now_ms) {
+        return Err(refused);
+    }
+    let by = identity.name.trim();
+    match action {
+        ScheduleAction::Request => {}
+        ScheduleAction::Approve => schedule.record_approval(by, comment, now_ms),
+        ScheduleAction::Reject => schedule.end(ScheduleState::Rejected, Some(by), comment, now_ms),
+        ScheduleAction::Cancel => schedule.end(ScheduleState::Cancelled, Some(by), comment, now_ms),
+    }
+    Ok(())
 }
