@@ -30,6 +30,7 @@ pub use decision::{Action, Decision, apply};
 pub use in_place::flink_cooldown_until;
 pub use observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
 pub use restore_budget::{CheckpointFacts, restore_budget_ms};
+pub use rollback::CANCEL_ASK_AGAIN_MS;
 pub use timing::SCHEDULE_POLL_MS;
 
 use crate::operation::Operation;

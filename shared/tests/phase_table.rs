@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use rescaler_shared::flink::{JobStatus, ParallelismBounds, RescalePacing, SavepointStatus, TaskStatus};
 use rescaler_shared::operation::{
-    BreakGlass, Operation, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy, STOP_TRIGGER_PURPOSE, Strategy,
-    derive_flink_id, location_is_under, savepoint_target,
+    BreakGlass, Operation, OperationEvent, RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, ResolvedStrategy,
+    STOP_TRIGGER_PURPOSE, Strategy, derive_flink_id, event_kind, location_is_under, savepoint_target,
 };
 use rescaler_shared::phase::{
-    Action, CheckpointFacts, Decision, FoundSavepoint, Needs, Observation, Phase, PhaseName, RollbackPlan,
-    SavepointQuery, SavepointSearch, SavepointSource, apply, decide, needs, restore_budget_ms, unavailable_backoff_ms,
+    Action, CANCEL_ASK_AGAIN_MS, CheckpointFacts, Decision, FoundSavepoint, Needs, Observation, Phase, PhaseName,
+    RollbackPlan, SavepointQuery, SavepointSearch, SavepointSource, apply, decide, needs, restore_budget_ms,
+    unavailable_backoff_ms,
 };
 use support::*;
 
@@ -645,6 +646,8 @@ fn resubmit_rollback(submitted_at_ms: Option<u64>) -> Operation {
 #[test]
 fn rolling_back_by_resubmit_before_submission() {
     let rolling_back = resubmit_rollback(None);
+    let mut cancel_asked = resubmit_rollback(None);
+    cancel_asked.events.push(OperationEvent::by_system(NOW_MS - 1, event_kind::CANCEL_REQUESTED, "cancelling"));
     let read =
         |now_ms, failed, rollback| Observation { new_job: failed, rollback_job: rollback, ..observation(now_ms) };
     let failed_job = |status| present(job(NEW_JOB_ID, status, TARGET_PARALLELISM));
@@ -667,6 +670,19 @@ fn rolling_back_by_resubmit_before_submission() {
             "act cancel_job then rolling_back",
         ),
         case("failed job cancelling", &rolling_back, read(NOW_MS, failed_job(JobStatus::Cancelling), absent()), "wait"),
+        // Asked a moment ago and still shown restarting: wait, not a second cancel and event.
+        case(
+            "failed job still restarting after the cancel",
+            &cancel_asked,
+            read(NOW_MS, failed_job(JobStatus::Restarting), absent()),
+            "wait",
+        ),
+        case(
+            "failed job still restarting long after the cancel",
+            &cancel_asked,
+            read(NOW_MS + CANCEL_ASK_AGAIN_MS, failed_job(JobStatus::Restarting), absent()),
+            "act cancel_job then rolling_back",
+        ),
         case(
             "failed job canceled",
             &rolling_back,

@@ -181,7 +181,7 @@ fn decide_resubmit_before_submission(
                 ),
             );
         }
-        if job.status == JobStatus::Cancelling {
+        if job.status == JobStatus::Cancelling || cancel_asked_since(op, now_ms) {
             return Decision::Wait {
                 requeue_after_ms: JOB_POLL_MS,
                 why: format!("waiting for failed job {failed_job_id} to cancel"),
@@ -225,6 +225,18 @@ fn decide_resubmit_before_submission(
             ),
         ),
     }
+}
+
+/// How long after asking Flink to cancel the failed job the rollback waits before asking again:
+/// a job restarting or failing over may still show its old status for a while.
+pub const CANCEL_ASK_AGAIN_MS: u64 = 10_000;
+
+/// Whether the latest event asked to cancel the failed job less than [`CANCEL_ASK_AGAIN_MS`]
+/// ago, so the cancel is not sent (and audited) again on every pass.
+fn cancel_asked_since(op: &Operation, now_ms: u64) -> bool {
+    op.events.last().is_some_and(|event| {
+        event.kind == event_kind::CANCEL_REQUESTED && now_ms < event.at_ms.saturating_add(CANCEL_ASK_AGAIN_MS)
+    })
 }
 
 fn decide_in_place_rollback(
