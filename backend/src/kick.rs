@@ -1,4 +1,5 @@
-//! Waking the reconciler the moment a request is approved, so no rescale waits for a tick.
+//! Waking the reconciler the moment a request is created or acted on, so no rescale and no
+//! notification (the approvers' `requested` above all) waits for a tick.
 //!
 //! Locally the reconcile loop waits on a `Notify`. On Lambda the API function invokes the
 //! reconcile function asynchronously (`InvocationType: Event`, through `aws-sdk-lambda`); the

@@ -98,6 +98,8 @@ pub async fn create(
         Operation { deployment_id: deployment.id, stable_for_ms, not_before_ms: request.not_before_ms, ..operation };
     state.records.create_operation(&operation).await?;
     audit(&state, &operation, 0).await;
+    // The reconciler delivers the `requested` notification now, not at the next schedule.
+    state.kick.kick().await;
     // A link written since the pre-flight read it: the request resubmits what the job is linked
     // to now, and says so.
     let operation = match state.records.job_link(&operation.cluster_id, &operation.job_id).await? {
@@ -363,7 +365,7 @@ pub async fn break_glass(
 }
 
 /// The optional `{"comment": …}` body of approve, reject and cancel (empty or `null`: none).
-fn comment(body: axum::body::Bytes) -> Result<String, ApiError> {
+pub(super) fn comment(body: axum::body::Bytes) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
