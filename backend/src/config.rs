@@ -81,7 +81,9 @@ pub struct ClusterConfig {
     #[serde(default)]
     pub required_approvals: Option<u32>,
     /// Weekly maintenance windows: an approved request starts only inside one (none: any
-    /// time), e.g. `days = ["sat", "sun"], start = "22:00", end = "06:00", utc_offset = "+01:00"`.
+    /// time), e.g. `days = ["sat", "sun"], start = "22:00", end = "06:00", utc_offset = "+01:00"`,
+    /// or `time_zone = "Europe/Berlin"` instead of `utc_offset` (local times follow its daylight
+    /// saving time; an unknown name is refused at load; neither is UTC).
     #[serde(default)]
     pub windows: Vec<MaintenanceWindow>,
     /// Ranges in which no request starts, e.g. `from = "2026-12-20T00:00:00Z", until =
@@ -469,6 +471,7 @@ mod tests {
 
     #[test]
     fn maintenance_windows_and_freezes_are_read_and_checked() {
+        use rescaler_shared::schedule::{UtcOffset, Zone};
         let cluster = |schedule: &str| {
             format!(
                 "[store]\nkind = \"dir\"\npath = \"/tmp/x\"\n[[clusters]]\nid = \"prod\"\nname = \"Prod\"\nrest_url = \"u\"\n{schedule}"
@@ -481,9 +484,20 @@ mod tests {
         let config = Config::parse(&good).expect("valid");
         let schedule = config.clusters[0].observation(0).schedule;
         assert_eq!(schedule.windows[0].start.0, 22 * 3_600);
-        assert_eq!(schedule.windows[0].utc_offset.0, 60);
+        assert_eq!(schedule.windows[0].zone(), Zone::Fixed(UtcOffset(60)));
         assert_eq!(schedule.freezes[0].reason, "holidays");
+        let named = cluster(
+            "[[clusters.windows]]\ndays = [\"sat\"]\nstart = \"22:00\"\nend = \"06:00\"\ntime_zone = \"Europe/Berlin\"\n",
+        );
+        let config = Config::parse(&named).expect("valid");
+        assert_eq!(config.clusters[0].schedule().windows[0].zone().to_string(), "Europe/Berlin");
         let error = |schedule: &str| Config::parse(&cluster(schedule)).expect_err("invalid").to_string();
+        let unknown = error(&named.replace("Europe/Berlin", "Europe/Berlln").replace(&cluster(""), ""));
+        assert!(unknown.contains("\"Europe/Berlln\" is not a known IANA time zone"), "{unknown}");
+        let both = error(
+            "[[clusters.windows]]\ndays = [\"sat\"]\nstart = \"22:00\"\nend = \"06:00\"\ntime_zone = \"UTC\"\nutc_offset = \"Z\"\n",
+        );
+        assert!(both.contains("both utc_offset and time_zone"), "{both}");
         assert!(error("[[clusters.windows]]\ndays = []\nstart = \"22:00\"\nend = \"06:00\"\n").contains("no days"));
         assert!(error("[[clusters.windows]]\ndays = [\"mon\"]\nstart = \"22h\"\nend = \"06:00\"\n").contains("HH:MM"));
         let backwards = "[[clusters.freezes]]\nfrom = \"2027-01-03T00:00:00Z\"\nuntil = \"2026-12-20T00:00:00Z\"\n";

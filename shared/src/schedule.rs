@@ -2,12 +2,16 @@
 //! (explicit ranges in which nothing starts). Pure: [`next_allowed`] answers now, at an instant,
 //! or never, from a clock reading the caller passes in.
 //!
-//! Windows are at a fixed UTC offset each (`+01:00`), not in a named time zone: a window in a
-//! zone with daylight saving time is written once per offset, or moves by an hour twice a year.
+//! A window's times of day are read in its [`Zone`]: a fixed UTC offset (`utc_offset =
+//! "+01:00"`) or a named IANA zone (`time_zone = "Europe/Berlin"`, whose offset follows its
+//! daylight saving time; needs the `tz` feature, see [`zone`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub mod zone;
+pub use zone::{Zone, ZoneName};
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
@@ -82,15 +86,17 @@ impl TryFrom<String> for UtcOffset {
 }
 
 impl From<UtcOffset> for String {
+    /// `+01:00`, as the configuration writes it (what [`UtcOffset::try_from`] reads back).
     fn from(offset: UtcOffset) -> Self {
-        offset.to_string()
+        let sign = if offset.0 < 0 { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", offset.0.unsigned_abs() / 60, offset.0.unsigned_abs() % 60)
     }
 }
 
 impl fmt::Display for UtcOffset {
+    /// `UTC+01:00`, as sentences write it.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { '-' } else { '+' };
-        write!(formatter, "UTC{sign}{:02}:{:02}", self.0.unsigned_abs() / 60, self.0.unsigned_abs() % 60)
+        write!(formatter, "UTC{}", String::from(*self))
     }
 }
 
@@ -115,20 +121,54 @@ impl From<Instant> for String {
     }
 }
 
-/// A weekly maintenance window: on each of `days`, from `start` until `end` at the window's
-/// UTC offset; an `end` at or before `start` ends on the next day (`22:00`–`06:00`).
+/// A weekly maintenance window: on each of `days`, from `start` until `end` local time in the
+/// window's zone (`utc_offset` or `time_zone`, at most one; neither is UTC); an `end` at or
+/// before `start` ends on the next day (`22:00`–`06:00`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "WindowFields")]
 pub struct MaintenanceWindow {
     pub days: Vec<Weekday>,
     pub start: ClockTime,
     pub end: ClockTime,
+    /// A fixed offset from UTC (`+01:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<UtcOffset>,
+    /// A named IANA time zone (`Europe/Berlin`), instead of `utc_offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Berlin"))]
+    pub time_zone: Option<ZoneName>,
+}
+
+/// A window as written, before the check that it names at most one zone.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowFields {
+    days: Vec<Weekday>,
+    start: ClockTime,
+    end: ClockTime,
     #[serde(default)]
-    pub utc_offset: UtcOffset,
+    utc_offset: Option<UtcOffset>,
+    #[serde(default)]
+    time_zone: Option<ZoneName>,
+}
+
+impl TryFrom<WindowFields> for MaintenanceWindow {
+    type Error = String;
+    fn try_from(fields: WindowFields) -> Result<Self, String> {
+        Zone::from_fields(fields.utc_offset, fields.time_zone.as_ref())?;
+        let WindowFields { days, start, end, utc_offset, time_zone } = fields;
+        Ok(Self { days, start, end, utc_offset, time_zone })
+    }
 }
 
 impl MaintenanceWindow {
+    /// The zone its times of day are read in (UTC when it names none, or wrongly both: see
+    /// [`Schedule::problem`]).
+    pub fn zone(&self) -> Zone {
+        Zone::from_fields(self.utc_offset, self.time_zone.as_ref()).unwrap_or_default()
+    }
+
     fn length_seconds(&self) -> u32 {
         match self.end.0.checked_sub(self.start.0) {
             Some(length) if length > 0 => length,
@@ -136,26 +176,31 @@ impl MaintenanceWindow {
         }
     }
 
+    /// The local opening time (local ms) of the occurrence that starts on local day `day`.
+    fn local_opening(&self, day: i64) -> i64 {
+        day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64
+    }
+
     /// The opening (UTC ms) of the occurrence that contains `at_ms`, if one does.
     fn open_at(&self, at_ms: u64) -> Option<u64> {
-        let local_ms = shift(at_ms, self.utc_offset);
-        let day = local_ms.div_euclid(DAY_MS as i64);
+        let zone = self.zone();
+        let day = zone.local_ms(at_ms).div_euclid(DAY_MS as i64);
         [day, day - 1].into_iter().find_map(|start_day| {
-            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64;
-            let closes = opens + i64::from(self.length_seconds()) * SECOND_MS as i64;
+            let opens = self.local_opening(start_day);
+            let closes = zone.utc_ms(opens + i64::from(self.length_seconds()) * SECOND_MS as i64);
+            let opens = zone.utc_ms(opens);
             let listed = self.days.contains(&Weekday::of_day(start_day));
-            (listed && opens <= local_ms && local_ms < closes).then(|| unshift(opens, self.utc_offset))
+            (listed && opens <= at_ms && at_ms < closes).then_some(opens)
         })
     }
 
     /// The first opening (UTC ms) after `after_ms`, if the window has any day.
     fn next_opening(&self, after_ms: u64) -> Option<u64> {
-        let local_ms = shift(after_ms, self.utc_offset);
-        let day = local_ms.div_euclid(DAY_MS as i64);
+        let zone = self.zone();
+        let day = zone.local_ms(after_ms).div_euclid(DAY_MS as i64);
         (0..=8).map(|offset| day + offset).find_map(|start_day| {
-            let opens = start_day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64;
-            (self.days.contains(&Weekday::of_day(start_day)) && opens > local_ms)
-                .then(|| unshift(opens, self.utc_offset))
+            let opens = zone.utc_ms(self.local_opening(start_day));
+            (self.days.contains(&Weekday::of_day(start_day)) && opens > after_ms).then_some(opens)
         })
     }
 }
@@ -187,6 +232,11 @@ impl Schedule {
     pub fn problem(&self) -> Option<String> {
         if self.windows.iter().any(|window| window.days.is_empty()) {
             return Some("a maintenance window has no days".to_owned());
+        }
+        if let Some(Err(problem)) =
+            self.windows.iter().map(|w| Zone::from_fields(w.utc_offset, w.time_zone.as_ref())).find(Result::is_err)
+        {
+            return Some(format!("a maintenance window: {problem}"));
         }
         self.freezes.iter().find(|freeze| freeze.until.0 <= freeze.from.0).map(|freeze| {
             format!(
@@ -237,8 +287,8 @@ pub fn describe_wait(now_ms: u64, at_ms: u64, schedule: &Schedule) -> String {
         let reason = if freeze.reason.is_empty() { String::new() } else { format!(" ({})", freeze.reason) };
         return format!("frozen{reason} until {}", describe_instant(freeze.until.0, UtcOffset(0)));
     }
-    let offset = schedule.windows.iter().find(|w| w.open_at(at_ms) == Some(at_ms)).map(|w| w.utc_offset);
-    format!("the next maintenance window opens at {}", describe_instant(at_ms, offset.unwrap_or_default()))
+    let zone = schedule.windows.iter().find(|w| w.open_at(at_ms) == Some(at_ms)).map(MaintenanceWindow::zone);
+    format!("the next maintenance window opens at {}", zone.unwrap_or_default().describe(at_ms))
 }
 
 /// `2026-12-01 22:00 (UTC+01:00)`: an instant at an offset, to the minute.
@@ -249,10 +299,6 @@ pub fn describe_instant(at_ms: u64, offset: UtcOffset) -> String {
 
 fn shift(at_ms: u64, offset: UtcOffset) -> i64 {
     at_ms as i64 + i64::from(offset.0) * MINUTE_MS as i64
-}
-
-fn unshift(local_ms: i64, offset: UtcOffset) -> u64 {
-    (local_ms - i64::from(offset.0) * MINUTE_MS as i64).max(0) as u64
 }
 
 /// The local date (`YYYY-MM-DD`) and time (`HH:MM`) of an instant at an offset.

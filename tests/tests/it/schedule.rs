@@ -79,7 +79,8 @@ async fn an_approved_request_waits_for_its_not_before_and_for_the_maintenance_wi
         days: Weekday::ALL.to_vec(),
         start: ClockTime(second_of_day),
         end: ClockTime((second_of_day + 600) % 86_400),
-        utc_offset: UtcOffset(0),
+        utc_offset: Some(UtcOffset(0)),
+        time_zone: None,
     };
     let mut config = cluster_config(&rig.flink);
     config.windows = vec![window];
