@@ -11,6 +11,7 @@ pub mod openapi;
 mod preflight;
 mod redact;
 mod rescales;
+mod schedules;
 mod schema;
 
 use std::path::Path;
@@ -75,6 +76,11 @@ pub fn app(state: AppState) -> Router {
         .route("/rescales/{id}/reject", post(rescales::reject))
         .route("/rescales/{id}/cancel", post(rescales::cancel))
         .route("/rescales/{id}/break-glass", post(rescales::break_glass))
+        .route("/schedules", get(schedules::list).post(schedules::create))
+        .route("/schedules/{id}", get(schedules::get))
+        .route("/schedules/{id}/approve", post(schedules::approve))
+        .route("/schedules/{id}/reject", post(schedules::reject))
+        .route("/schedules/{id}/cancel", post(schedules::cancel))
         .route("/audit", get(audit::audit_list))
         .fallback(api_not_found);
     Router::new()

@@ -30,6 +30,7 @@ use crate::flink::FlinkError;
 use crate::records::Records;
 use crate::savepoint_storage::SavepointStorageError;
 use crate::store::{StoreError, Version};
+mod recurring;
 
 /// Steps one operation may take in one pass before the others get their turn.
 const MAX_STEPS_PER_PASS: usize = 6;
@@ -149,6 +150,7 @@ impl Engine {
 
     /// One pass over every active operation, concurrently; answers when the next is due.
     pub async fn pass(&self) -> Result<PassReport, StoreError> {
+        self.recurring_pass().await; // due occurrences first: their requests go in this pass
         let ids = self.records.active_operation_ids().await?;
         let outcomes = futures::future::join_all(ids.iter().map(|id| async move {
             // A step that wrote a new phase is followed at once by the next one (a few at

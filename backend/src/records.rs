@@ -11,6 +11,7 @@
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
 //! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
 //! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
+//! | `schedules/<id>.json`, `live-schedules/<id>.json` | a recurring schedule; the marker while it awaits approval or is active (see `schedules`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
 //! store calls that grows with active operations, not with stored ones.
@@ -19,6 +20,7 @@ mod active;
 mod deployments;
 mod links;
 mod outbox;
+mod schedules;
 
 use std::sync::Arc;
 

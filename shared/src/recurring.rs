@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod occurrence;
+pub use occurrence::{OccurrenceJob, occurrence_operation};
+
 use crate::operation::{Approval, OperationEvent, Strategy, Target};
 use crate::schedule::{ClockTime, UtcOffset, Weekday, describe_instant};
 
@@ -139,6 +142,19 @@ pub struct RecurringSchedule {
     pub occurrences: Vec<Occurrence>,
     #[serde(default)]
     pub pending: Option<PendingOccurrence>,
+    /// Copied into each occurrence's request (from the configuration when it was requested).
+    #[serde(default = "default_verify_timeout_ms")]
+    pub verify_timeout_ms: u64,
+    #[serde(default = "default_stable_for_ms")]
+    pub stable_for_ms: u64,
+}
+
+fn default_verify_timeout_ms() -> u64 {
+    crate::operation::DEFAULT_VERIFY_TIMEOUT_MS
+}
+
+fn default_stable_for_ms() -> u64 {
+    crate::operation::DEFAULT_STABLE_FOR_MS
 }
 
 /// What [`due`] says to do now.
@@ -267,6 +283,8 @@ pub struct ScheduleTerms {
     pub requested_by: String,
     pub required_approvals: u32,
     pub approval_window_ms: u64,
+    pub verify_timeout_ms: u64,
+    pub stable_for_ms: u64,
 }
 
 impl RecurringSchedule {
@@ -301,6 +319,8 @@ impl RecurringSchedule {
             last_occurrence_ms: None,
             occurrences: Vec::new(),
             pending: None,
+            verify_timeout_ms: terms.verify_timeout_ms,
+            stable_for_ms: terms.stable_for_ms,
         }
     }
 

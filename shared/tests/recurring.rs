@@ -38,6 +38,8 @@ fn schedule(steps: Vec<Step>) -> RecurringSchedule {
             requested_by: REQUESTER.into(),
             required_approvals: 1,
             approval_window_ms: 60 * MINUTE,
+            verify_timeout_ms: 60_000,
+            stable_for_ms: 10_000,
         },
         at("2026-11-30T00:00:00Z"),
     )
@@ -236,4 +238,44 @@ fn approving_activates_and_the_mutations_follow_the_rule() {
     assert!(!waiting.expire_if_due(waiting.expires_at_ms - 1));
     assert!(waiting.expire_if_due(waiting.expires_at_ms));
     assert_eq!(waiting.state, ScheduleState::Expired);
+}
+
+#[test]
+fn an_occurrence_is_a_request_approved_through_its_schedule() {
+    use rescaler_shared::recurring::{OccurrenceJob, PendingOccurrence, occurrence_operation};
+    let bob = identity("bob", Role::Approver);
+    let mut schedule = nights();
+    let approved_at = schedule.created_at_ms + MINUTE;
+    act_on_schedule(&mut schedule, &bob, ScheduleAction::Approve, "", approved_at).expect("approve");
+    let at_ms = at("2026-12-01T21:00:00Z");
+    let pending = PendingOccurrence {
+        at_ms,
+        step: 0,
+        operation_id: occurrence_operation_id(&schedule.id, at_ms),
+        owner: "r1".into(),
+        until_ms: at_ms + MINUTE,
+    };
+    let job = OccurrenceJob { job_id: "k".repeat(32), job_name: "job".into(), artifact: None };
+    let operation = occurrence_operation(&schedule, &pending, job, at_ms + 5);
+    assert_eq!(operation.id, pending.operation_id);
+    assert_eq!(
+        (operation.job_id.as_str(), operation.deployment_id.as_str()),
+        ("k".repeat(32).as_str(), schedule.deployment_id.as_str())
+    );
+    assert_eq!(operation.schedule_id.as_deref(), Some(schedule.id.as_str()));
+    assert_eq!((operation.not_before_ms, operation.expires_at_ms), (Some(at_ms), at_ms + OCCURRENCE_GRACE_MS));
+    assert_eq!(operation.requested_by, REQUESTER);
+    assert_eq!(operation.reason, format!("schedule {}: night", schedule.id));
+    assert_eq!(operation.target, Target::Uniform { parallelism: 2 });
+    assert!(operation.is_approved(), "approved through the schedule");
+    let kinds: Vec<&str> = operation.events.iter().map(|event| event.kind.as_str()).collect();
+    assert_eq!(kinds, ["requested", "approved"]);
+    assert!(operation.events[0].message.contains("requested through schedule"), "{:?}", operation.events[0]);
+    assert!(
+        operation.events[1]
+            .message
+            .contains(&format!("approved through schedule {} (approved by bob at 2026-11-30 00:01", schedule.id)),
+        "{:?}",
+        operation.events[1]
+    );
 }

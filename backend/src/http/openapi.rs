@@ -40,6 +40,12 @@ pub const BEARER: &str = "bearer";
         super::rescales::reject,
         super::rescales::cancel,
         super::rescales::break_glass,
+        super::schedules::list,
+        super::schedules::create,
+        super::schedules::get,
+        super::schedules::approve,
+        super::schedules::reject,
+        super::schedules::cancel,
         super::audit::audit_list,
     ),
     // The shared error responses below name it without listing it as a schema themselves.
@@ -51,6 +57,7 @@ pub const BEARER: &str = "bearer";
         (name = "clusters", description = "Configured clusters and their jobs, live from Flink"),
         (name = "artifacts", description = "Job jars, deployments from them, and adopting running jobs"),
         (name = "rescales", description = "Rescale requests, their approval and execution"),
+        (name = "schedules", description = "Recurring rescale schedules: approved once, each occurrence its own request"),
         (name = "audit", description = "The append-only audit log"),
     ),
 )]

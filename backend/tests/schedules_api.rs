@@ -1,0 +1,130 @@
+//! The schedule routes with bad input and under the one schedule rule: every refusal a 4xx in
+//! the envelope (the requests that reach Flink are in `tests/tests/it/recurring.rs`).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{JOB, TestApp};
+use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule, ScheduleTerms, Step};
+use serde_json::{Value, json};
+
+fn assert_envelope(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()), "{body}");
+}
+
+fn step(days: Value, at: &str) -> Value {
+    json!({"days": days, "at": at, "target": {"kind": "uniform", "parallelism": 2}})
+}
+
+fn body(cluster: &str, steps: Value, reason: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"cluster_id": cluster, "job_id": JOB, "steps": steps, "reason": reason})).expect("json")
+}
+
+#[tokio::test]
+async fn a_bad_schedule_request_is_a_4xx_in_the_envelope() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let post = |body: Vec<u8>, token: Option<&'static str>| {
+        let test_app = &test_app;
+        async move { test_app.send("POST", "/api/v1/schedules", token, Some(body)).await }
+    };
+    let good_steps = json!([step(json!(["mon", "fri"]), "22:00:30")]);
+    let (status, reply) = post(body("prod", good_steps.clone(), "night"), None).await?;
+    assert_envelope(status, &reply, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (status, reply) = post(body("nope", good_steps.clone(), "night"), Some("alice-token")).await?;
+    assert_envelope(status, &reply, StatusCode::NOT_FOUND, "not_found");
+    let rows: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("not json", b"{steps".to_vec(), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            "no steps field",
+            br#"{"cluster_id": "prod", "job_id": "x", "reason": "r"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        ("24:00", body("prod", json!([step(json!(["mon"]), "24:00")]), "r"), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            "a day named funday",
+            body("prod", json!([step(json!(["funday"]), "07:00")]), "r"),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "an unknown step field",
+            body(
+                "prod",
+                json!([{"days": ["mon"], "at": "07:00", "target": {"kind": "uniform", "parallelism": 2}, "every": 3}]),
+                "r",
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        ("empty steps", body("prod", json!([]), "night"), StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        (
+            "a step without days",
+            body("prod", json!([step(json!(["mon"]), "07:00"), step(json!([]), "08:00")]), "night"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+        ),
+        ("no reason", body("prod", good_steps.clone(), "  "), StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        // Valid: its steps are checked against the job, and this cluster's Flink never answers.
+        ("Flink unreachable", body("prod", good_steps, "night"), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    ];
+    for (what, request, expected, code) in rows {
+        let (status, reply) = post(request, Some("alice-token")).await?;
+        assert_eq!(status, expected, "{what}: {reply}");
+        assert_envelope(status, &reply, expected, code);
+    }
+    let (status, reply) = test_app.call("GET", "/api/v1/schedules/not-an-id", Some("alice-token")).await?;
+    assert_envelope(status, &reply, StatusCode::NOT_FOUND, "not_found");
+    let unknown = format!("/api/v1/schedules/{}/approve", "f".repeat(32));
+    let (status, reply) = test_app.call("POST", &unknown, Some("admin-token")).await?;
+    assert_envelope(status, &reply, StatusCode::NOT_FOUND, "not_found");
+    let (status, reply) = test_app.call("GET", "/api/v1/schedules", Some("alice-token")).await?;
+    assert_eq!((status, reply), (StatusCode::OK, json!([])));
+    Ok(())
+}
+
+#[tokio::test]
+async fn schedule_actions_follow_the_one_rule() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let step: Step = serde_json::from_value(step(json!(["mon"]), "07:00"))?;
+    let request =
+        CreateSchedule { cluster_id: "prod".into(), job_id: JOB.into(), steps: vec![step], reason: "r".into() };
+    let terms = ScheduleTerms {
+        id: "a".repeat(32),
+        deployment_id: JOB.into(),
+        job_name: "job".into(),
+        requested_by: "alice".into(),
+        required_approvals: 1,
+        approval_window_ms: 3_600_000,
+        verify_timeout_ms: 60_000,
+        stable_for_ms: 10_000,
+    };
+    let schedule = RecurringSchedule::new(request, terms, rescaler_backend::reconcile::now_ms());
+    test_app.state.records.create_schedule(&schedule).await?;
+    let path = |action: &str| format!("/api/v1/schedules/{}/{action}", schedule.id);
+    let (status, reply) = test_app.call("POST", &path("approve"), Some("alice-token")).await?;
+    assert_envelope(status, &reply, StatusCode::FORBIDDEN, "forbidden");
+    let (status, reply) = test_app.send("POST", &path("approve"), Some("admin-token"), Some(b"{bad".to_vec())).await?;
+    assert_envelope(status, &reply, StatusCode::BAD_REQUEST, "bad_request");
+    let (status, reply) =
+        test_app.send("POST", &path("approve"), Some("admin-token"), Some(br#"{"comment": "ok"}"#.to_vec())).await?;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["state"], "active", "{reply}");
+    let (status, reply) = test_app.call("POST", &path("reject"), Some("admin-token")).await?;
+    assert_envelope(status, &reply, StatusCode::CONFLICT, "conflict");
+    assert_eq!(test_app.state.records.live_schedule_ids().await?, [schedule.id.clone()]);
+    let (status, reply) = test_app.call("POST", &path("cancel"), Some("alice-token")).await?;
+    assert_eq!((status, reply["state"].as_str()), (StatusCode::OK, Some("cancelled")), "{reply}");
+    assert!(test_app.state.records.live_schedule_ids().await?.is_empty(), "an ended schedule is no longer live");
+    let (status, reply) = test_app.call("POST", &path("cancel"), Some("admin-token")).await?;
+    assert_envelope(status, &reply, StatusCode::CONFLICT, "conflict");
+    let (status, reply) =
+        test_app.call("GET", &format!("/api/v1/schedules/{}", schedule.id), Some("alice-token")).await?;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> =
+        reply["events"].as_array().into_iter().flatten().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["requested", "approved", "schedule_activated", "cancelled"], "{reply}");
+    Ok(())
+}
