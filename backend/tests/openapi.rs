@@ -37,6 +37,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/rescales/{id}/reject"),
     ("POST", "/api/v1/rescales/{id}/cancel"),
     ("POST", "/api/v1/rescales/{id}/break-glass"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/{id}"),
+    ("POST", "/api/v1/schedules/{id}/approve"),
+    ("POST", "/api/v1/schedules/{id}/reject"),
+    ("POST", "/api/v1/schedules/{id}/cancel"),
     ("GET", "/api/v1/audit"),
 ];
 

@@ -13,14 +13,15 @@ use rescaler_shared::recurring::{
     CreateSchedule, OccurrenceJob, PendingOccurrence, RecurringSchedule, ScheduleState, ScheduleTerms, Step,
     occurrence_operation, occurrence_operation_id,
 };
-use rescaler_shared::schedule::{ClockTime, UtcOffset, Weekday};
+use rescaler_shared::schedule::{ClockTime, Weekday};
 
 /// An active schedule of alice's, approved by bob, with one step every day at `at_ms`'s second.
 fn due_at(id: &str, at_ms: u64) -> RecurringSchedule {
     let step = Step {
         days: Weekday::ALL.to_vec(),
         at: ClockTime(((at_ms / 1000) % 86_400) as u32),
-        utc_offset: UtcOffset(0),
+        utc_offset: None,
+        time_zone: None,
         target: rescaler_shared::operation::Target::Uniform { parallelism: 2 },
         strategy: rescaler_shared::operation::Strategy::Savepoint,
     };

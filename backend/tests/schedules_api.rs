@@ -67,6 +67,26 @@ async fn a_bad_schedule_request_is_a_4xx_in_the_envelope() -> anyhow::Result<()>
             "unprocessable",
         ),
         ("no reason", body("prod", good_steps.clone(), "  "), StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        (
+            "two zones",
+            body(
+                "prod",
+                json!([{"days": ["mon"], "at": "07:00", "utc_offset": "+01:00", "time_zone": "Europe/Berlin", "target": {"kind": "uniform", "parallelism": 2}}]),
+                "r",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+        ),
+        (
+            "an unknown zone",
+            body(
+                "prod",
+                json!([{"days": ["mon"], "at": "07:00", "time_zone": "Mars/Olympus", "target": {"kind": "uniform", "parallelism": 2}}]),
+                "r",
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
         // Valid: its steps are checked against the job, and this cluster's Flink never answers.
         ("Flink unreachable", body("prod", good_steps, "night"), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     ];

@@ -7,7 +7,7 @@
 //! maintenance windows and freezes still hold it. An occurrence older than [`OCCURRENCE_GRACE_MS`]
 //! when first seen is reported missed, never run late.
 //!
-//! Step times are at the step's zone, the type [`crate::schedule::MaintenanceWindow`] uses.
+//! A step's time of day is read in its [`Zone`], as a maintenance window's is.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,8 @@ mod occurrence;
 pub use occurrence::{OccurrenceJob, occurrence_operation};
 
 use crate::operation::{Approval, OperationEvent, Strategy, Target};
-use crate::schedule::{ClockTime, UtcOffset, Weekday, describe_instant};
+use crate::schedule::{ClockTime, UtcOffset, Weekday, Zone, ZoneName, describe_instant};
 
-const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 /// How late an occurrence may still start: past this it is reported missed. Also how long its
 /// request may wait for the cluster's maintenance window before it expires.
@@ -35,7 +34,8 @@ pub mod schedule_event {
     pub const OCCURRENCE_MISSED: &str = "occurrence_missed";
 }
 
-/// One step of a schedule: on each of `days`, at `at` (the step's zone), rescale to `target`.
+/// One step of a schedule: on each of `days`, at `at` local time in the step's zone
+/// (`utc_offset` or `time_zone`, at most one; neither is UTC), rescale to `target`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -43,8 +43,13 @@ pub struct Step {
     pub days: Vec<Weekday>,
     /// `HH:MM` or `HH:MM:SS`.
     pub at: ClockTime,
-    #[serde(default)]
-    pub utc_offset: UtcOffset,
+    /// A fixed offset from UTC (`+01:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<UtcOffset>,
+    /// A named IANA time zone (`Europe/Berlin`), instead of `utc_offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Berlin"))]
+    pub time_zone: Option<ZoneName>,
     pub target: Target,
     #[serde(default)]
     pub strategy: Strategy,
@@ -177,21 +182,26 @@ pub enum Due {
 }
 
 impl Step {
+    /// The zone its time of day is read in (UTC when it names none, or wrongly both: see
+    /// [`steps_problem`]).
+    pub fn zone(&self) -> Zone {
+        Zone::from_fields(self.utc_offset, self.time_zone.as_ref()).unwrap_or_default()
+    }
+
     /// The first time of this step strictly after `after_ms`.
     fn next_after(&self, after_ms: u64) -> Option<u64> {
-        let local_ms = after_ms as i64 + i64::from(self.utc_offset.0) * MINUTE_MS;
-        let day = local_ms.div_euclid(DAY_MS);
-        (0..=8).map(|offset| day + offset).find_map(|day| {
-            let at = day * DAY_MS + i64::from(self.at.0) * 1000;
-            (at > local_ms && self.days.contains(&weekday_of(day)))
-                .then(|| (at - i64::from(self.utc_offset.0) * MINUTE_MS).max(0) as u64)
+        let zone = self.zone();
+        let day = zone.local_ms(after_ms).div_euclid(DAY_MS);
+        (-1..=8).map(|offset| day + offset).find_map(|day| {
+            let at_ms = zone.utc_ms(day * DAY_MS + i64::from(self.at.0) * 1000);
+            (at_ms > after_ms && self.days.contains(&weekday_of(day))).then_some(at_ms)
         })
     }
 
     /// `mon,tue at 22:00 (UTC+01:00): parallelism 2`.
     pub fn describe(&self) -> String {
         let days: Vec<String> = self.days.iter().map(|day| format!("{day:?}").to_lowercase()).collect();
-        format!("{} at {} ({}): {}", days.join(","), String::from(self.at), self.utc_offset, self.target.describe())
+        format!("{} at {} ({}): {}", days.join(","), String::from(self.at), self.zone(), self.target.describe())
     }
 }
 
@@ -237,12 +247,16 @@ pub fn due(schedule: &RecurringSchedule, now_ms: u64) -> Due {
     Due::Missed { first_ms, last_ms, step, count }
 }
 
-/// What is wrong with the steps, if anything: none, a step without days.
+/// What is wrong with the steps, if anything: none, a step without days or with two zones.
 pub fn steps_problem(steps: &[Step]) -> Option<String> {
     if steps.is_empty() {
         return Some("a schedule needs at least one step".to_owned());
     }
-    steps.iter().position(|step| step.days.is_empty()).map(|index| format!("step {} has no days", index + 1))
+    steps.iter().enumerate().find_map(|(index, step)| {
+        let zone = Zone::from_fields(step.utc_offset, step.time_zone.as_ref()).err();
+        let days = step.days.is_empty().then(|| "has no days".to_owned());
+        days.or(zone).map(|problem| format!("step {} {problem}", index + 1))
+    })
 }
 
 /// The pre-flight failure codes that refuse a schedule when it is requested: a target that can

@@ -279,3 +279,21 @@ fn an_occurrence_is_a_request_approved_through_its_schedule() {
         operation.events[1]
     );
 }
+
+#[cfg(feature = "tz")]
+#[test]
+fn a_step_in_a_named_zone_follows_its_daylight_saving_time() {
+    let text = r#"{"days": ["mon"], "at": "07:00", "time_zone": "Europe/Berlin", "target": {"kind": "uniform", "parallelism": 2}}"#;
+    let berlin = schedule(vec![serde_json::from_str(text).expect("a step")]);
+    let rows = [
+        ("winter: UTC+01:00", "2026-12-01T00:00:00Z", "2026-12-07T06:00:00Z"),
+        ("summer: UTC+02:00", "2026-07-01T00:00:00Z", "2026-07-06T05:00:00Z"),
+        ("the monday after the clocks went forward", "2026-03-28T00:00:00Z", "2026-03-30T05:00:00Z"),
+    ];
+    for (what, after, expected) in rows {
+        assert_eq!(next_occurrence(&berlin, at(after)), Some((at(expected), 0)), "{what}");
+    }
+    let both = r#"{"days": ["mon"], "at": "07:00", "utc_offset": "+01:00", "time_zone": "Europe/Berlin", "target": {"kind": "uniform", "parallelism": 2}}"#;
+    let problem = steps_problem(&[serde_json::from_str(both).expect("parses; refused by the check")]);
+    assert!(problem.is_some_and(|problem| problem.starts_with("step 1 ") && problem.contains("give one")));
+}
