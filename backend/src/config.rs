@@ -83,7 +83,8 @@ pub struct ClusterConfig {
     /// Weekly maintenance windows: an approved request starts only inside one (none: any
     /// time), e.g. `days = ["sat", "sun"], start = "22:00", end = "06:00", utc_offset = "+01:00"`,
     /// or `time_zone = "Europe/Berlin"` instead of `utc_offset` (local times follow its daylight
-    /// saving time; an unknown name is refused at load; neither is UTC).
+    /// saving time; an unknown name is refused at load; neither is UTC); or `cron = "0 22 * * 1-5"`
+    /// with `duration = "8h"` instead of `days`, `start` and `end`.
     #[serde(default)]
     pub windows: Vec<MaintenanceWindow>,
     /// Ranges in which no request starts, e.g. `from = "2026-12-20T00:00:00Z", until =

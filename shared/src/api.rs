@@ -127,6 +127,10 @@ pub struct ClusterSummary {
     /// windows and freezes; none means any time.
     #[serde(default)]
     pub schedule: crate::schedule::Schedule,
+    /// What the schedule holds a request that would start now for (`None`: nothing), computed
+    /// by the server with the schedule's own rule (`schedule::hold_at`); the console shows it.
+    #[serde(default)]
+    pub hold: Option<crate::schedule::ScheduleHold>,
 }
 
 /// A job in a cluster's list.

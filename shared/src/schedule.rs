@@ -4,13 +4,19 @@
 //!
 //! A window's times of day are read in its [`Zone`]: a fixed UTC offset (`utc_offset =
 //! "+01:00"`) or a named IANA zone (`time_zone = "Europe/Berlin"`, whose offset follows its
-//! daylight saving time; needs the `tz` feature, see [`zone`]).
+//! daylight saving time; needs the `tz` feature, see [`zone`]). A window opens on days at a
+//! time of day (`days`, `start`, `end`), or at the minutes a cron expression matches, for a
+//! `duration` ([`cron`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod cron;
+mod window;
 pub mod zone;
+pub use cron::{Cron, CronWindow, Span};
+pub use window::MaintenanceWindow;
 pub use zone::{Zone, ZoneName};
 
 const MINUTE_MS: u64 = 60_000;
@@ -121,90 +127,6 @@ impl From<Instant> for String {
     }
 }
 
-/// A weekly maintenance window: on each of `days`, from `start` until `end` local time in the
-/// window's zone (`utc_offset` or `time_zone`, at most one; neither is UTC); an `end` at or
-/// before `start` ends on the next day (`22:00`–`06:00`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields, try_from = "WindowFields")]
-pub struct MaintenanceWindow {
-    pub days: Vec<Weekday>,
-    pub start: ClockTime,
-    pub end: ClockTime,
-    /// A fixed offset from UTC (`+01:00`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utc_offset: Option<UtcOffset>,
-    /// A named IANA time zone (`Europe/Berlin`), instead of `utc_offset`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "Europe/Berlin"))]
-    pub time_zone: Option<ZoneName>,
-}
-
-/// A window as written, before the check that it names at most one zone.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WindowFields {
-    days: Vec<Weekday>,
-    start: ClockTime,
-    end: ClockTime,
-    #[serde(default)]
-    utc_offset: Option<UtcOffset>,
-    #[serde(default)]
-    time_zone: Option<ZoneName>,
-}
-
-impl TryFrom<WindowFields> for MaintenanceWindow {
-    type Error = String;
-    fn try_from(fields: WindowFields) -> Result<Self, String> {
-        Zone::from_fields(fields.utc_offset, fields.time_zone.as_ref())?;
-        let WindowFields { days, start, end, utc_offset, time_zone } = fields;
-        Ok(Self { days, start, end, utc_offset, time_zone })
-    }
-}
-
-impl MaintenanceWindow {
-    /// The zone its times of day are read in (UTC when it names none, or wrongly both: see
-    /// [`Schedule::problem`]).
-    pub fn zone(&self) -> Zone {
-        Zone::from_fields(self.utc_offset, self.time_zone.as_ref()).unwrap_or_default()
-    }
-
-    fn length_seconds(&self) -> u32 {
-        match self.end.0.checked_sub(self.start.0) {
-            Some(length) if length > 0 => length,
-            _ => self.end.0 + DAY_SECONDS - self.start.0,
-        }
-    }
-
-    /// The local opening time (local ms) of the occurrence that starts on local day `day`.
-    fn local_opening(&self, day: i64) -> i64 {
-        day * DAY_MS as i64 + i64::from(self.start.0) * SECOND_MS as i64
-    }
-
-    /// The opening (UTC ms) of the occurrence that contains `at_ms`, if one does.
-    fn open_at(&self, at_ms: u64) -> Option<u64> {
-        let zone = self.zone();
-        let day = zone.local_ms(at_ms).div_euclid(DAY_MS as i64);
-        [day, day - 1].into_iter().find_map(|start_day| {
-            let opens = self.local_opening(start_day);
-            let closes = zone.utc_ms(opens + i64::from(self.length_seconds()) * SECOND_MS as i64);
-            let opens = zone.utc_ms(opens);
-            let listed = self.days.contains(&Weekday::of_day(start_day));
-            (listed && opens <= at_ms && at_ms < closes).then_some(opens)
-        })
-    }
-
-    /// The first opening (UTC ms) after `after_ms`, if the window has any day.
-    fn next_opening(&self, after_ms: u64) -> Option<u64> {
-        let zone = self.zone();
-        let day = zone.local_ms(after_ms).div_euclid(DAY_MS as i64);
-        (0..=8).map(|offset| day + offset).find_map(|start_day| {
-            let opens = zone.utc_ms(self.local_opening(start_day));
-            (self.days.contains(&Weekday::of_day(start_day)) && opens > after_ms).then_some(opens)
-        })
-    }
-}
-
 /// A range in which no request starts, whatever the windows say: from `from` until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -230,13 +152,8 @@ impl Schedule {
     /// What is wrong with the schedule as configured, if anything: a window without days, a
     /// freeze that ends before it begins.
     pub fn problem(&self) -> Option<String> {
-        if self.windows.iter().any(|window| window.days.is_empty()) {
-            return Some("a maintenance window has no days".to_owned());
-        }
-        if let Some(Err(problem)) =
-            self.windows.iter().map(|w| Zone::from_fields(w.utc_offset, w.time_zone.as_ref())).find(Result::is_err)
-        {
-            return Some(format!("a maintenance window: {problem}"));
+        if let Some(problem) = self.windows.iter().find_map(MaintenanceWindow::problem) {
+            return Some(problem);
         }
         self.freezes.iter().find(|freeze| freeze.until.0 <= freeze.from.0).map(|freeze| {
             format!(
@@ -260,7 +177,7 @@ pub enum Allowed {
 
 /// When the schedule next allows a start, at `now_ms` or later.
 pub fn next_allowed(now_ms: u64, schedule: &Schedule) -> Allowed {
-    if !schedule.windows.is_empty() && schedule.windows.iter().all(|window| window.days.is_empty()) {
+    if !schedule.windows.is_empty() && schedule.windows.iter().all(MaintenanceWindow::never_opens) {
         return Allowed::Never("no maintenance window has any day".to_owned());
     }
     let mut at_ms = now_ms;
@@ -279,6 +196,35 @@ pub fn next_allowed(now_ms: u64, schedule: &Schedule) -> Allowed {
         }
     }
     Allowed::Never("the freezes cover every maintenance window".to_owned())
+}
+
+/// What a cluster's schedule holds a request that would start at `from_ms` for, as the
+/// server answers it (`api::ClusterSummary::hold`): the console shows it rather than computing
+/// it, since named zones need the tz database, which the console does not carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleHold {
+    /// The instant the answer is for (ms since the Unix epoch).
+    pub from_ms: u64,
+    /// The first instant from then on that the schedule allows a start; `None`: never.
+    pub until_ms: Option<u64>,
+    /// Why, in the schedule's words ([`describe_wait`], or why it never allows a start).
+    pub wait: String,
+}
+
+/// What `schedule` holds a start at `from_ms` for; `None` when it allows the start then.
+pub fn hold_at(from_ms: u64, schedule: &Schedule) -> Option<ScheduleHold> {
+    let (until_ms, wait) = match next_allowed(from_ms, schedule) {
+        Allowed::Now => return None,
+        Allowed::At(at_ms) => (Some(at_ms), describe_wait(from_ms, at_ms, schedule)),
+        Allowed::Never(reason) => (None, never_allowed(&reason)),
+    };
+    Some(ScheduleHold { from_ms, until_ms, wait })
+}
+
+/// Why a request never starts on a schedule that allows no start: `reason` from [`Allowed::Never`].
+pub fn never_allowed(reason: &str) -> String {
+    format!("the cluster's schedule allows no start: {reason}")
 }
 
 /// Why a start waits until `at_ms`, in words: the freeze that holds it, or the window that opens.

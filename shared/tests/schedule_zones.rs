@@ -4,6 +4,10 @@
 //! And the `Zone` type itself: offsets, local ↔ UTC, its sentences.
 #![cfg(feature = "tz")]
 
+mod support;
+
+use rescaler_shared::operation::{Operation, ResolvedStrategy};
+use rescaler_shared::phase::{Decision, Phase, SCHEDULE_POLL_MS, decide};
 use rescaler_shared::schedule::{
     Allowed, Instant, MaintenanceWindow, Schedule, UtcOffset, Weekday, Zone, ZoneName, describe_wait, next_allowed,
 };
@@ -124,5 +128,35 @@ fn a_window_names_one_known_zone() {
     assert_eq!(
         serde_json::from_value::<MaintenanceWindow>(serde_json::to_value(&named).expect("wire")).expect("again"),
         named
+    );
+}
+
+/// The approved phase on a Berlin window: waits with the window's time in Berlin, or expires at
+/// once, nothing changed, when the window opens only after the request's expiry.
+#[test]
+fn an_approved_request_expires_when_its_window_opens_after_its_expiry() {
+    use support::*;
+    let nights = zoned(&Weekday::ALL, "22:00", "23:00", "Europe/Berlin");
+    let noon = at("2026-12-01T12:00:00Z");
+    let mut observation = observation(noon);
+    observation.job = present(job(JOB_ID, rescaler_shared::flink::JobStatus::Running, ORIGINAL_PARALLELISM));
+    observation.cluster = Some(cluster(16));
+    observation.savepoint_directory = Some("s3://flink/savepoints".to_owned());
+    observation.schedule = nights;
+    let approved = operation_in(Phase::Approved, ResolvedStrategy::Savepoint);
+    let waits = Operation { expires_at_ms: at("2026-12-02T12:00:00Z"), ..approved.clone() };
+    let Decision::Wait { requeue_after_ms, why } = decide(&waits, &observation) else { panic!("no wait") };
+    assert_eq!(requeue_after_ms, SCHEDULE_POLL_MS);
+    assert_eq!(
+        why,
+        "approved; waits: the next maintenance window opens at 2026-12-01 22:00 (Europe/Berlin, UTC+01:00)"
+    );
+    let short = Operation { expires_at_ms: at("2026-12-01T20:59:59Z"), ..approved };
+    let Decision::Transition { to, event, plan } = decide(&short, &observation) else { panic!("no transition") };
+    assert_eq!((to, plan), (Phase::Expired, None));
+    assert_eq!(
+        event.message,
+        "not started before the request expired at 2026-12-01 20:59 (UTC+00:00): approved; waits: the next \
+         maintenance window opens at 2026-12-01 22:00 (Europe/Berlin, UTC+01:00); nothing was changed"
     );
 }

@@ -58,6 +58,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
         let config = handle.config();
         let required_approvals = config.required_approvals.unwrap_or(state.config.approvals.default_required);
         let schedule = config.schedule();
+        let hold = rescaler_shared::schedule::hold_at(crate::reconcile::now_ms(), &schedule);
         let (overview, web_ui) = futures::future::join(handle.overview(), handle.web_ui()).await;
         let web_ui = web_ui
             .inspect_err(|error| tracing::warn!(cluster.id = %config.id, %error, "jobmanager configuration unreadable"))
@@ -74,6 +75,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 error: None,
                 web_ui,
                 schedule,
+                hold,
             },
             Err(error) => ClusterSummary {
                 id: config.id.clone(),
@@ -86,6 +88,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
                 error: Some(error.to_string()),
                 web_ui,
                 schedule,
+                hold,
             },
         }
     }))

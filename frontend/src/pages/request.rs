@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use rescaler_shared::operation::{ArtifactRef, Operation, ResolvedStrategy, Strategy};
 use rescaler_shared::phase::{Phase, PhaseName};
-use rescaler_shared::schedule::Schedule;
+use rescaler_shared::schedule::ScheduleHold;
 
 use crate::api::ApiFailure;
 use crate::components::code_to_run::CodeToRun;
@@ -55,7 +55,7 @@ fn RequestView(id: String) -> impl IntoView {
         operation.with(|operation| operation.as_ref().and_then(|operation| operation.artifact.clone()))
     });
     let file_name = artifact_file_name(session, artifact);
-    let schedule = cluster_schedule(session, operation);
+    let hold = cluster_hold(session, operation);
     let event_count = Memo::new(move |_| operation.with(|operation| operation.as_ref().map_or(0, |o| o.events.len())));
     let arguments_visible = move || {
         operation
@@ -86,7 +86,7 @@ fn RequestView(id: String) -> impl IntoView {
                     }}
                 </div>
                 {move || operation.get().map(|operation| view! { <PhaseProgress operation=operation now_ms=now.get()/> })}
-                {move || operation.get().zip(schedule.get()).map(|(operation, schedule)| view! { <ScheduleNote operation=operation schedule=schedule now_ms=now.get()/> })}
+                {move || operation.get().zip(hold.get()).map(|(operation, hold)| view! { <ScheduleNote operation=operation hold=hold now_ms=now.get()/> })}
                 {move || operation.get().and_then(|operation| outcome(&operation))}
             </section>
             <div class="columns">
@@ -191,13 +191,13 @@ fn follow(
 
 /// The file name of the request's artifact, from the artifact list (read again when the request
 /// takes another artifact).
-/// The schedule of the request's cluster, from the cluster list.
-fn cluster_schedule(session: Session, operation: RwSignal<Option<Operation>>) -> Signal<Option<Schedule>> {
+/// What the schedule of the request's cluster holds a start for, from the cluster list.
+fn cluster_hold(session: Session, operation: RwSignal<Option<Operation>>) -> Signal<Option<Option<ScheduleHold>>> {
     let cluster_id = Memo::new(move |_| operation.with(|operation| operation.as_ref().map(|o| o.cluster_id.clone())));
     let clusters = Fetch::new(move || session.client().clusters());
     Signal::derive(move || {
         let cluster_id = cluster_id.get()?;
-        clusters.get()?.ok()?.into_iter().find(|cluster| cluster.id == cluster_id).map(|cluster| cluster.schedule)
+        clusters.get()?.ok()?.into_iter().find(|cluster| cluster.id == cluster_id).map(|cluster| cluster.hold)
     })
 }
 

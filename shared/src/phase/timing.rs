@@ -5,7 +5,7 @@
 use super::decision::Decision;
 use super::observation::Observation;
 use crate::operation::{Operation, OperationEvent, Phase, event_kind};
-use crate::schedule::{Allowed, UtcOffset, describe_instant, describe_wait, next_allowed};
+use crate::schedule::{Allowed, UtcOffset, describe_instant, describe_wait, never_allowed, next_allowed};
 
 /// Longest requeue while a request waits for its time: a pass looks again at least this often.
 pub const SCHEDULE_POLL_MS: u64 = 30_000;
@@ -37,9 +37,7 @@ pub(super) fn may_start(op: &Operation, obs: &Observation) -> Result<String, Box
             let why = format!("approved; waits: {}", describe_wait(now_ms, at_ms, &obs.schedule));
             Err(Box::new(wait_until(op, now_ms, at_ms, why)))
         }
-        Allowed::Never(reason) => {
-            Err(Box::new(expire(now_ms, format!("the cluster's schedule allows no start: {reason}"))))
-        }
+        Allowed::Never(reason) => Err(Box::new(expire(now_ms, never_allowed(&reason)))),
         Allowed::Now => Ok(String::new()),
     }
 }

@@ -7,7 +7,7 @@
 //! backend enables it; the console does not, so its wasm bundle carries no tz data). Without
 //! `tz` a named zone is still read and written by its name, but its offset is taken as UTC:
 //! a build without `tz` must not compute with named zones (the console shows the server's
-//! answers instead, `api::ScheduleHold`).
+//! answers instead, `ClusterSummary::hold`).
 //!
 //! Local times that a named zone skips or repeats: a local time that does not exist (in the
 //! hour skipped when clocks go forward) is taken as the first instant after it that exists,
