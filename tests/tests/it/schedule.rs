@@ -1,6 +1,7 @@
 //! Scheduled starts on real Flink: an approved request with a not-before 15 s ahead, and one on
-//! a cluster whose maintenance window opens 15 s ahead, each left alone until then, then run.
-//! One cluster for both.
+//! a cluster whose maintenance window opens 15 s ahead, each left alone until then, then run
+//! (one cluster for both); and on another cluster, a request whose expiry comes before the only
+//! window expires untouched, and a window in a named time zone holds and then releases one.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use harness::{FlinkOptions, Scheduler};
 use rescaler_backend::reconcile::{Engine, now_ms};
 use rescaler_shared::operation::{Operation, Strategy, Target, event_kind};
 use rescaler_shared::phase::Phase;
-use rescaler_shared::schedule::{ClockTime, MaintenanceWindow, UtcOffset, Weekday};
+use rescaler_shared::schedule::{ClockTime, MaintenanceWindow, UtcOffset, Weekday, Zone, ZoneName};
 
 const AHEAD: Duration = Duration::from_secs(15);
 
@@ -81,6 +82,7 @@ async fn an_approved_request_waits_for_its_not_before_and_for_the_maintenance_wi
         end: ClockTime((second_of_day + 600) % 86_400),
         utc_offset: Some(UtcOffset(0)),
         time_zone: None,
+        cron: None,
     };
     let mut config = cluster_config(&rig.flink);
     config.windows = vec![window];
@@ -97,5 +99,86 @@ async fn an_approved_request_waits_for_its_not_before_and_for_the_maintenance_wi
     let done = drive(&windowed, &rig.records, &operation.id, Duration::from_secs(120)).await?;
     assert_eq!(done.phase, Phase::Completed, "events: {:#?}", done.events);
     assert!(started_at(&done) >= opens_ms, "started before the window opened");
+    Ok(())
+}
+
+/// A window of `minutes` opening at `opens_ms` in `zone`, on that local day only.
+fn window_in(zone: &ZoneName, opens_ms: u64, minutes: u32) -> MaintenanceWindow {
+    let local_ms = Zone::Named(zone.clone()).local_ms(opens_ms);
+    let second_of_day = (local_ms.rem_euclid(86_400_000) / 1000) as u32;
+    let day = Weekday::ALL[(local_ms.div_euclid(86_400_000) + 3).rem_euclid(7) as usize];
+    MaintenanceWindow {
+        days: vec![day],
+        start: ClockTime(second_of_day),
+        end: ClockTime((second_of_day + minutes * 60) % 86_400),
+        utc_offset: None,
+        time_zone: Some(zone.clone()),
+        cron: None,
+    }
+}
+
+/// The objects under the savepoint directory's prefix in the rig's bucket.
+async fn savepoint_objects(rig: &Rig) -> anyhow::Result<Vec<String>> {
+    let listed = rig.s3.client().list_objects_v2().bucket(&rig.bucket).prefix("flink-savepoints/").send().await?;
+    Ok(listed.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_expires_before_a_later_window_and_a_named_zone_window_holds_then_releases() -> anyhow::Result<()> {
+    let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
+    let (job_id, artifact) = rig.adopt_sample_job(1, &[]).await?;
+    // Australia/Sydney keeps daylight saving time in December (UTC+11:00, not its +10:00).
+    let sydney = ZoneName::try_from("Australia/Sydney".to_owned()).map_err(anyhow::Error::msg)?;
+
+    // The only window opens in two minutes; the request expires in one: it expires, untouched.
+    let late_ms = (now_ms() + 120_000) / 1000 * 1000;
+    let mut config = cluster_config(&rig.flink);
+    config.windows = vec![window_in(&sydney, late_ms, 10)];
+    let late = engine_with_client(&rig.records, config, rig.client.clone(), "late-window-reconciler");
+    let mut operation = approved_operation(
+        &job_id,
+        &artifact,
+        Target::Uniform { parallelism: 2 },
+        Strategy::Savepoint,
+        Duration::from_secs(90),
+    )?;
+    operation.expires_at_ms = now_ms() + 60_000;
+    rig.records.create_operation(&operation).await?;
+    let done = drive(&late, &rig.records, &operation.id, Duration::from_secs(30)).await?;
+    assert_eq!(done.phase, Phase::Expired, "events: {:#?}", done.events);
+    let expired = done.events.iter().find(|event| event.kind == event_kind::EXPIRED).expect("an expired event");
+    let opens = Zone::Named(sydney.clone()).describe(late_ms);
+    assert!(opens.contains("(Australia/Sydney, UTC+11:00)"), "{opens}");
+    assert!(
+        expired.message.contains(&format!("the next maintenance window opens at {opens}"))
+            && expired.message.contains("nothing was changed"),
+        "{}",
+        expired.message
+    );
+    assert!(done.strategy.is_none() && done.savepoint.is_none(), "execution started: {:#?}", done.events);
+    let job = rig.job(&job_id).await?;
+    assert!(job.vertices.iter().all(|vertex| vertex.parallelism == 1), "the job was rescaled: {:?}", job.vertices);
+    assert_eq!(rig.running_jobs().await?, vec![job_id.clone()], "the job was resubmitted");
+    assert_eq!(savepoint_objects(&rig).await?, Vec::<String>::new(), "a savepoint was taken");
+
+    // A window in Sydney opening 15 s from now: the request waits for it, then runs.
+    let opens_ms = (now_ms() + AHEAD.as_millis() as u64) / 1000 * 1000;
+    let mut config = cluster_config(&rig.flink);
+    config.windows = vec![window_in(&sydney, opens_ms, 10)];
+    let windowed = engine_with_client(&rig.records, config, rig.client.clone(), "sydney-reconciler");
+    let operation = approved_operation(
+        &job_id,
+        &artifact,
+        Target::Uniform { parallelism: 2 },
+        Strategy::Savepoint,
+        Duration::from_secs(90),
+    )?;
+    rig.records.create_operation(&operation).await?;
+    stays_approved(&rig, &windowed, &operation.id, &job_id, instant_of(opens_ms)).await?;
+    let done = drive(&windowed, &rig.records, &operation.id, Duration::from_secs(120)).await?;
+    assert_eq!(done.phase, Phase::Completed, "events: {:#?}", done.events);
+    assert!(started_at(&done) >= opens_ms, "started before the window opened");
+    let job = rig.job(done.new_job_id.as_deref().expect("a new job")).await?;
+    assert!(job.vertices.iter().all(|vertex| vertex.parallelism == 2), "not rescaled: {:?}", job.vertices);
     Ok(())
 }
