@@ -66,6 +66,16 @@ if [ "$want_s3" = 1 ] && [ ! -x "$RESCALER_CACHE/localstack-venv/.ready" ]; then
   printf '#!/bin/sh\n' > "$RESCALER_CACHE/localstack-venv/.ready"; chmod +x "$RESCALER_CACHE/localstack-venv/.ready"
 fi
 
+# --- SMTP server for the email tests: aiosmtpd, pinned ------------------------------------
+aiosmtpd_version=1.4.6
+if ! grep -qx "$aiosmtpd_version" "$RESCALER_CACHE/aiosmtpd-venv/.ready" 2>/dev/null; then
+  log "installing aiosmtpd $aiosmtpd_version into a venv"
+  rm -rf "$RESCALER_CACHE/aiosmtpd-venv"
+  python3 -m venv "$RESCALER_CACHE/aiosmtpd-venv"
+  "$RESCALER_CACHE/aiosmtpd-venv/bin/pip" install -q "aiosmtpd==$aiosmtpd_version"
+  echo "$aiosmtpd_version" > "$RESCALER_CACHE/aiosmtpd-venv/.ready"
+fi
+
 # --- API fuzzer: schemathesis, pinned (the api_fuzz test runs it) ---------------------------
 schemathesis_version=4.32.5
 if [ "$want_fuzz" = 1 ] && ! grep -qx "$schemathesis_version" "$RESCALER_CACHE/schemathesis-venv/.ready" 2>/dev/null; then

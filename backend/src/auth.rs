@@ -152,6 +152,7 @@ mod tests {
             name: name.to_owned(),
             token: token.to_owned(),
             roles: roles.iter().map(|(cluster, role)| ((*cluster).to_owned(), (*role).to_owned())).collect(),
+            email: None,
         }
     }
 

@@ -31,7 +31,8 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
     // Read once, before anything is built from the configuration.
     let config = crate::secrets::resolved(config).await?;
     let (store, store_client) = open_store(&config).await?;
-    let records = Records::new(store).with_routing(crate::notify::routing(&config.notifications));
+    let records = Records::new(store)
+        .with_routing(crate::notify::routing_with_people(&config.notifications, &config.auth));
     let savepoints = savepoint_storage(&config, store_client).await;
     let clusters = ClusterRegistry::from_config(&config, &records, &savepoints)?;
     let mut engine = Engine::new(records.clone(), clusters.clone(), owner);

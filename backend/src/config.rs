@@ -10,6 +10,10 @@ use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
 
 use crate::store::S3StoreConfig;
 
+mod notifications;
+
+pub use notifications::{ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +162,9 @@ pub struct UserConfig {
     pub token: String,
     /// Role by cluster id; `*` applies to every cluster.
     pub roles: BTreeMap<String, String>,
+    /// Where an `email` channel with `to_people` writes to this user.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// Approval rules.
@@ -205,52 +212,6 @@ fn verify_timeout() -> u64 {
     120
 }
 
-/// Notification channels and which events on which clusters go to them (`notify.rs`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotificationsConfig {
-    /// The console's address, for the link to the request in every message.
-    #[serde(default)]
-    pub console_url: Option<String>,
-    /// Seconds between failed attempts; given up after one attempt more than there are delays.
-    #[serde(default = "default_retry_delays")]
-    pub retry_delays_secs: Vec<u64>,
-    #[serde(default)]
-    pub channels: Vec<ChannelConfig>,
-    #[serde(default)]
-    pub routes: Vec<rescaler_shared::notify::Route>,
-}
-
-fn default_retry_delays() -> Vec<u64> {
-    rescaler_shared::notify::DEFAULT_RETRY_DELAYS_SECS.to_vec()
-}
-
-/// One place notifications go to.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelConfig {
-    /// Letters, digits, - or _; part of every delivery's idempotency key.
-    pub id: String,
-    pub kind: ChannelKind,
-    pub url: String,
-    /// The HMAC-SHA256 key of a `webhook` channel's signature.
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// The same key kept in an SSM SecureString, by parameter name; read once at start.
-    #[serde(default)]
-    pub secret_ssm: Option<String>,
-}
-
-/// A channel's wire format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    /// The notification's JSON, signed (`X-Rescaler-Signature`).
-    Webhook,
-    /// A Slack incoming webhook's `{"text", "blocks"}`.
-    Slack,
-}
-
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -258,32 +219,6 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("invalid configuration: {0}")]
     Invalid(String),
-}
-
-impl NotificationsConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |text: String| Err(ConfigError::Invalid(text));
-        let mut ids = std::collections::BTreeSet::new();
-        for channel in &self.channels {
-            let id_ok = !channel.id.is_empty()
-                && channel.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !id_ok || !ids.insert(channel.id.as_str()) {
-                return invalid(format!("channel id {:?} must be unique letters, digits, - or _", channel.id));
-            }
-            if channel.secret.is_some() && channel.secret_ssm.is_some() {
-                return invalid(format!("channel {} has both secret and secret_ssm: give one", channel.id));
-            }
-        }
-        for route in &self.routes {
-            if let Some(event) = rescaler_shared::notify::unknown_event(route) {
-                return invalid(format!("a notification route names unknown event {event:?}"));
-            }
-            if let Some(channel) = route.channels.iter().find(|channel| !ids.contains(channel.as_str())) {
-                return invalid(format!("a notification route names unknown channel {channel:?}"));
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Config {

@@ -1,9 +1,9 @@
 //! Delivering notifications from the outbox (`records/outbox.rs`): a pass lists the pending
-//! markers, claims each due delivery by compare-and-swap (like an operation's lease), POSTs it
-//! to its channel — a signed JSON `webhook` (`sign.rs`) or a Slack incoming webhook —, and
-//! records the attempt by compare-and-swap: delivered, due again after the back-off, or given
-//! up ("could not be delivered"). Email (SES, SMTP) would be one more [`ChannelKind`] arm in
-//! [`Notifier::send`].
+//! markers, claims each due delivery by compare-and-swap (like an operation's lease), sends it
+//! to its channel — a signed JSON `webhook` (`sign.rs`) or a Slack incoming webhook
+//! (`webhook.rs`), or a mail over SMTP or Amazon SES (`email.rs`) —, and records the attempt by
+//! compare-and-swap: delivered, due again after the back-off, or given up ("could not be
+//! delivered").
 //!
 //! Architecture Invariant: delivery never fails or slows a rescale. [`Engine::pass`] starts a
 //! delivery pass in the background (at most one at a time per engine) and never waits for it;
@@ -11,28 +11,53 @@
 //!
 //! [`Engine::pass`]: crate::reconcile::Engine::pass
 
+pub mod email;
 pub mod sign;
+mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rescaler_shared::notify::{Delivery, DeliveryAttempt, DeliveryStatus, Notification, slack_message};
+use rescaler_shared::access::Role;
+use rescaler_shared::notify::{Delivery, DeliveryAttempt, DeliveryStatus, Person};
 
-use crate::config::{ChannelConfig, ChannelKind, NotificationsConfig};
-use crate::records::{Records, Routing};
+use crate::config::{AuthConfig, ChannelConfig, ChannelKind, NotificationsConfig};
+use crate::records::{EmailRouting, Records, Routing};
 use crate::store::StoreError;
 
 /// How long a claim keeps other reconcilers off one delivery: longer than [`SEND_TIMEOUT`] and
 /// the store calls around it.
 pub const CLAIM_MS: u64 = 60_000;
-/// How long one POST may take.
+/// How long one POST or one mail may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The routing part of the configuration, for the records that enqueue.
 pub fn routing(config: &NotificationsConfig) -> Routing {
-    Routing { routes: config.routes.clone(), console_url: config.console_url.clone() }
+    let email = config
+        .channels
+        .iter()
+        .filter(|channel| channel.kind == ChannelKind::Email)
+        .map(|channel| (channel.id.clone(), EmailRouting { to: channel.to.clone(), to_people: channel.to_people }))
+        .collect();
+    Routing { routes: config.routes.clone(), console_url: config.console_url.clone(), email, ..Routing::default() }
+}
+
+/// `routing` with the configured users (`tokens` mode) as the people mail may reach.
+pub fn routing_with_people(config: &NotificationsConfig, auth: &AuthConfig) -> Routing {
+    let AuthConfig::Tokens { users } = auth else { return routing(config) };
+    let people = users.iter().map(|user| Person {
+        name: user.name.clone(),
+        email: user.email.clone(),
+        roles: rescaler_shared::access::Roles::new(
+            user.roles
+                .iter()
+                .filter_map(|(cluster, role)| Some((cluster.clone(), role.parse::<Role>().ok()?)))
+                .collect(),
+        ),
+    });
+    Routing { configured_people: people.collect(), ..routing(config) }
 }
 
 /// Counts of one delivery pass.
@@ -47,6 +72,7 @@ pub struct DeliveryReport {
 pub struct Notifier {
     records: Records,
     channels: HashMap<String, ChannelConfig>,
+    mailers: HashMap<String, email::Mailer>,
     retry_delays_secs: Vec<u64>,
     http: reqwest::Client,
     running: AtomicBool,
@@ -57,6 +83,11 @@ impl Notifier {
         Self {
             records,
             channels: config.channels.iter().map(|channel| (channel.id.clone(), channel.clone())).collect(),
+            mailers: config
+                .channels
+                .iter()
+                .filter_map(|channel| Some((channel.id.clone(), email::Mailer::of(channel)?)))
+                .collect(),
             retry_delays_secs: config.retry_delays_secs.clone(),
             http: reqwest::Client::builder().timeout(SEND_TIMEOUT).build().unwrap_or_default(),
             running: AtomicBool::new(false),
@@ -93,7 +124,7 @@ impl Notifier {
                 Ok(Some(DeliveryStatus::Delivered)) => report.delivered += 1,
                 Ok(Some(DeliveryStatus::Pending)) => report.failed += 1,
                 Ok(Some(DeliveryStatus::Undeliverable)) => report.given_up += 1,
-                Ok(None) => {}
+                Ok(Some(DeliveryStatus::Unaddressed) | None) => {}
                 Err(error) if error.is_conflict() => {
                     tracing::debug!("another reconciler claimed a delivery first");
                 }
@@ -120,7 +151,7 @@ impl Notifier {
         delivery.claimed_until_ms = now + CLAIM_MS;
         let claimed = self.records.replace_delivery(&delivery, &version).await?;
         let attempt = match self.channels.get(&delivery.channel_id) {
-            Some(channel) => self.send(channel, &delivery.notification).await,
+            Some(channel) => self.send(channel, &delivery).await,
             None => DeliveryAttempt {
                 at_ms: now_ms(),
                 status_code: None,
@@ -136,56 +167,30 @@ impl Notifier {
         Ok(Some(delivery.status))
     }
 
-    /// One POST to a channel; answers the attempt, never an error.
-    pub async fn send(&self, channel: &ChannelConfig, notification: &Notification) -> DeliveryAttempt {
-        let body = match channel.kind {
-            ChannelKind::Webhook => serde_json::to_vec(notification),
-            ChannelKind::Slack => serde_json::to_vec(&slack_message(notification)),
-        }
-        .unwrap_or_default();
-        let timestamp_secs = now_ms() / 1000;
-        let mut request = self
-            .http
-            .post(&channel.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(sign::DELIVERY_HEADER, &notification.delivery_id)
-            .header(sign::EVENT_HEADER, notification.event.as_str())
-            .header(sign::TIMESTAMP_HEADER, timestamp_secs.to_string());
-        if let (ChannelKind::Webhook, Some(secret)) = (channel.kind, &channel.secret) {
-            request = request.header(sign::SIGNATURE_HEADER, sign::signature(secret, timestamp_secs, &body));
-        }
-        let result = request.body(body).send().await;
-        let at_ms = now_ms();
-        match result {
-            Ok(response) if response.status().is_success() => {
-                DeliveryAttempt { at_ms, status_code: Some(response.status().as_u16()), error: None }
+    /// One try to deliver to a channel; answers the attempt, never an error.
+    pub async fn send(&self, channel: &ChannelConfig, delivery: &Delivery) -> DeliveryAttempt {
+        match channel.kind {
+            ChannelKind::Webhook | ChannelKind::Slack => {
+                webhook::post(&self.http, channel, &delivery.notification).await
             }
-            Ok(response) => DeliveryAttempt {
-                at_ms,
-                status_code: Some(response.status().as_u16()),
-                error: Some(format!("the receiver answered HTTP {}", response.status().as_u16())),
-            },
-            // Without the URL: it may carry a token (Slack's do).
-            Err(error) => DeliveryAttempt { at_ms, status_code: None, error: Some(describe(&error)) },
+            ChannelKind::Email => self.mail(channel, delivery).await,
         }
+    }
+
+    async fn mail(&self, channel: &ChannelConfig, delivery: &Delivery) -> DeliveryAttempt {
+        let result = match (self.mailers.get(&channel.id), channel.from.as_deref()) {
+            (Some(mailer), Some(from)) => mailer.send(from, delivery).await,
+            _ => Err(format!("channel {} has no usable email settings", channel.id)),
+        };
+        DeliveryAttempt { at_ms: now_ms(), status_code: None, error: result.err() }
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| since.as_millis() as u64)
         .unwrap_or(0)
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        format!("no answer within {} s", SEND_TIMEOUT.as_secs())
-    } else if error.is_connect() {
-        "cannot connect to the receiver".to_owned()
-    } else {
-        "the request failed".to_owned()
-    }
 }
 
 fn log_attempt(delivery: &Delivery, attempt: &DeliveryAttempt) {

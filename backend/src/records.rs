@@ -11,6 +11,7 @@
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
 //! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
 //! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
+//! | `users/<name>.json` | a signed-in user's email and roles, for mail to people (see `users`) |
 //! | `schedules/<id>.json`, `live-schedules/<id>.json` | a recurring schedule; the marker while it awaits approval or is active (see `schedules`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
@@ -20,6 +21,7 @@ mod active;
 mod deployments;
 mod links;
 mod outbox;
+mod users;
 mod schedules;
 
 use std::sync::Arc;
@@ -33,7 +35,8 @@ use crate::store::{JsonStore, Store, StoreError, StoreResult, Version};
 
 pub use active::{ActiveMarker, Claim, CreateError};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
-pub use outbox::{OutboxMarker, Routing};
+pub use outbox::{EmailRouting, OutboxMarker, Routing};
+pub use users::{SeenUsers, UserRecord, user_key};
 
 /// The typed record layer.
 #[derive(Clone)]

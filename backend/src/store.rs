@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use dir::DirStore;
-pub use s3::{S3_OPERATION_TIMEOUT, S3Store, S3StoreConfig, s3_client};
+pub use s3::{S3_OPERATION_TIMEOUT, S3Store, S3StoreConfig, aws_sdk_config, s3_client};
 
 /// An opaque version of a stored document: the S3 ETag, or the directory store's content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

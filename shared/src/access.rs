@@ -106,11 +106,21 @@ pub struct Identity {
     pub name: String,
     /// Role by cluster id (`*` for every cluster).
     pub roles: Roles,
+    /// The caller's email address, when the identity provider vouches for one (`email` claim,
+    /// or a `tokens` user's `email`): where mail to people reaches them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl Identity {
     pub fn new(name: impl Into<String>, roles: BTreeMap<String, Role>) -> Self {
-        Self { name: name.into(), roles: Roles::new(roles) }
+        Self { name: name.into(), roles: Roles::new(roles), email: None }
+    }
+
+    /// The same identity with this email address.
+    pub fn with_email(mut self, email: Option<String>) -> Self {
+        self.email = email;
+        self
     }
 
     /// The roles as granted: cluster id (or `*`) to role.

@@ -2,7 +2,11 @@
 //! a cluster's routes send them to (`channels_for`), what a message says (`Notification`,
 //! `slack_message`), when a failed delivery is tried again (`retry_delay`), and the outbox
 //! entry the backend stores per (event, channel) (`Delivery`), which the API answers as the
-//! request's delivery log.
+//! request's delivery log; whom an event concerns, for mail to people (`recipients`).
+
+mod recipients;
+
+pub use recipients::{Audience, Person, Recipients, people_for};
 
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +224,8 @@ pub enum DeliveryStatus {
     Delivered,
     /// Every attempt failed; given up.
     Undeliverable,
+    /// Not sent: an email to people none of whose addresses is known (see `unaddressed`).
+    Unaddressed,
 }
 
 /// One try to deliver.
@@ -253,6 +259,13 @@ pub struct Delivery {
     #[serde(default)]
     pub claimed_until_ms: u64,
     pub notification: Notification,
+    /// The addresses an email delivery goes to, resolved when it was enqueued, so that every
+    /// attempt writes to the same people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// The people an email delivery was for whose address is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unaddressed: Vec<String>,
 }
 
 impl Delivery {

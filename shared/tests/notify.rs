@@ -87,6 +87,8 @@ fn delivery() -> Delivery {
         claimed_by: None,
         claimed_until_ms: 0,
         notification,
+        recipients: Vec::new(),
+        unaddressed: Vec::new(),
     }
 }
 

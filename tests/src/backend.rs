@@ -35,7 +35,8 @@ impl LocalBackend {
     /// reconcile loop as the local binary does.
     pub async fn start(config: Config, store: Arc<dyn Store>, reconcile: bool) -> anyhow::Result<Self> {
         let console = config.console_dir.clone().unwrap_or(console_dir()?);
-        let records = Records::new(store).with_routing(rescaler_backend::notify::routing(&config.notifications));
+        let routing = rescaler_backend::notify::routing_with_people(&config.notifications, &config.auth);
+        let records = Records::new(store).with_routing(routing);
         let clusters = ClusterRegistry::from_config(
             &config,
             &records,

@@ -14,6 +14,7 @@ pub fn demo_users() -> AuthConfig {
         name: name.to_owned(),
         token: format!("{name}-token"),
         roles: [("*".to_owned(), role.to_owned())].into_iter().collect(),
+        email: None,
     };
     AuthConfig::Tokens {
         users: vec![

@@ -22,6 +22,7 @@ pub mod s3;
 pub mod s3fs;
 pub mod sample_job;
 pub mod webhook_receiver;
+pub mod smtp_receiver;
 
 pub use browser::Browser;
 pub use flink::{FlinkCluster, FlinkOptions, Scheduler};

@@ -1,6 +1,7 @@
 //! A real S3-compatible server on loopback: LocalStack 4.13.1 (pinned by `scripts/setup.sh`),
 //! the server whose conditional writes hold under concurrent races; with SSM Parameter Store
-//! too when a test asks ([`S3Server::start_with_ssm`]).
+//! too when a test asks ([`S3Server::start_with_ssm`]), or SES ([`S3Server::start_with_ses`],
+//! which keeps the mails it was asked to send, listed at `GET /_aws/ses`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,6 +34,11 @@ impl S3Server {
     /// Starts LocalStack with S3 and SSM (Parameter Store), waiting until both run.
     pub async fn start_with_ssm() -> anyhow::Result<Self> {
         Self::start_services(vec!["s3", "ssm"]).await
+    }
+
+    /// Starts LocalStack with S3 and SES, waiting until both run.
+    pub async fn start_with_ses() -> anyhow::Result<Self> {
+        Self::start_services(vec!["s3", "ses"]).await
     }
 
     async fn start_services(services: Vec<&'static str>) -> anyhow::Result<Self> {
@@ -116,6 +122,24 @@ impl S3Server {
             .credentials_provider(aws_sdk_ssm::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "harness"))
             .build();
         aws_sdk_ssm::Client::from_conf(config)
+    }
+
+    /// An SES (v1) client pointed at this server (after [`S3Server::start_with_ses`]).
+    pub fn ses_client(&self) -> aws_sdk_ses::Client {
+        let config = aws_sdk_ses::Config::builder()
+            .behavior_version(aws_sdk_ses::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_ses::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ses::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "harness"))
+            .build();
+        aws_sdk_ses::Client::from_conf(config)
+    }
+
+    /// The mails SES was asked to send (`GET /_aws/ses`): LocalStack's JSON, one object per
+    /// mail (`Source`, `RawData` for raw mails, `Destination`, …).
+    pub async fn sent_mails(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let body: serde_json::Value = reqwest::get(format!("{}/_aws/ses", self.endpoint)).await?.json().await?;
+        Ok(body["messages"].as_array().cloned().unwrap_or_default())
     }
 
     /// Creates a new, empty bucket with a unique name and returns the name.

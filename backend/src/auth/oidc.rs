@@ -97,8 +97,17 @@ impl OidcVerifier {
         check_audience(&claims, &self.audience)?;
         let name = username(&claims, &self.username_claim).ok_or(AuthError::Malformed)?;
         let roles = roles_from_groups(groups(claims.get(&self.roles_claim)));
-        Ok(Identity::new(name, roles))
+        Ok(Identity::new(name, roles).with_email(verified_email(&claims)))
     }
+}
+
+/// The `email` claim, unless `email_verified` says it is not verified (`false`, or Cognito's
+/// `"false"`).
+fn verified_email(claims: &Map<String, Value>) -> Option<String> {
+    let unverified = matches!(claims.get("email_verified"), Some(Value::Bool(false)))
+        || claims.get("email_verified").and_then(Value::as_str) == Some("false");
+    let email = claims.get("email").and_then(Value::as_str).map(str::trim).filter(|email| email.contains('@'));
+    email.filter(|_| !unverified).map(str::to_owned)
 }
 
 /// Decodes the header segment of a compact JWS with exactly three segments.
@@ -256,6 +265,19 @@ mod tests {
         let sub_only = claims(serde_json::json!({"username": "", "sub": "1234"}));
         assert_eq!(username(&sub_only, "username").as_deref(), Some("1234"));
         assert_eq!(username(&claims(serde_json::json!({"username": 5})), "username"), None);
+    }
+
+    #[test]
+    fn the_email_claim_counts_unless_it_is_unverified() {
+        let email = |value: Value| verified_email(&claims(value));
+        assert_eq!(email(serde_json::json!({"email": "ann@example.com"})).as_deref(), Some("ann@example.com"));
+        let verified = serde_json::json!({"email": "ann@example.com", "email_verified": true});
+        assert_eq!(email(verified).as_deref(), Some("ann@example.com"));
+        assert_eq!(email(serde_json::json!({"email": "ann@example.com", "email_verified": false})), None);
+        assert_eq!(email(serde_json::json!({"email": "ann@example.com", "email_verified": "false"})), None);
+        assert_eq!(email(serde_json::json!({"email": "not an address"})), None);
+        assert_eq!(email(serde_json::json!({"email": 5})), None);
+        assert_eq!(email(serde_json::json!({})), None);
     }
 
     #[test]

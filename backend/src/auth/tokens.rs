@@ -17,6 +17,7 @@ struct TokenUser {
     name: String,
     token_digest: [u8; 32],
     roles: BTreeMap<String, Role>,
+    email: Option<String>,
 }
 
 impl TokenUsers {
@@ -37,7 +38,7 @@ impl TokenUsers {
             if let Some(earlier) = token_users.iter().find(|earlier| earlier.token_digest == token_digest) {
                 return Err(AuthSetupError::SharedToken { first: earlier.name.clone(), second: user.name.clone() });
             }
-            token_users.push(TokenUser { name: user.name.clone(), token_digest, roles });
+            token_users.push(TokenUser { name: user.name.clone(), token_digest, roles, email: user.email.clone() });
         }
         Ok(Self { users: token_users })
     }
@@ -54,7 +55,7 @@ impl TokenUsers {
             }
         }
         let user = matched.ok_or(AuthError::UnknownToken)?;
-        Ok(Identity::new(user.name.clone(), user.roles.clone()))
+        Ok(Identity::new(user.name.clone(), user.roles.clone()).with_email(user.email.clone()))
     }
 }
 

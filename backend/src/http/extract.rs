@@ -16,7 +16,12 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-        Ok(Self(state.auth.authenticate(header).await?))
+        let identity = state.auth.authenticate(header).await?;
+        // The user directory, for mail to people; never fails the request.
+        if let Err(error) = state.records.note_user(&identity, crate::reconcile::now_ms()).await {
+            tracing::warn!(%error, user = %identity.name, "cannot update the user directory");
+        }
+        Ok(Self(identity))
     }
 }
 

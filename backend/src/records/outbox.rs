@@ -2,18 +2,49 @@
 //! `notifications/<op>/<event index>-<channel>.json`, created only if absent (so the API, a
 //! reconciler, a second reconciler or the backfill after a crash create it once), and a
 //! `outbox/<delivery id>.json` marker while it is pending, which is all a delivery pass lists.
+//! An email delivery's recipients are resolved when it is enqueued (the channel's fixed `to`,
+//! and the people the event concerns when it writes to people) and stored on it, so every
+//! attempt writes to the same people; one for nobody known is stored as `unaddressed`, unsent.
 
-use rescaler_shared::notify::{Delivery, DeliveryStatus, Notification, NotifyEvent, Route, channels_for};
+use std::collections::BTreeMap;
+
+use rescaler_shared::notify::{
+    Delivery, DeliveryStatus, Notification, NotifyEvent, Person, Route, channels_for, people_for,
+};
 use rescaler_shared::operation::Operation;
 
+use super::users::SeenUsers;
 use super::{Records, ignore_conflict};
 use crate::store::{JsonStore, StoreResult, Version};
 
-/// Which events go where, and the console's address for the links.
+/// Which events go where, the console's address for the links, whom email channels write to,
+/// and the people those may reach.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     pub routes: Vec<Route>,
     pub console_url: Option<String>,
+    /// The email channels, by id.
+    pub email: BTreeMap<String, EmailRouting>,
+    /// The configured users (`tokens` mode), looked up before the user directory.
+    pub configured_people: Vec<Person>,
+    /// The directory entries this process last wrote or read (`users.rs`).
+    pub seen_users: SeenUsers,
+}
+
+/// Whom one email channel writes to.
+#[derive(Debug, Clone, Default)]
+pub struct EmailRouting {
+    /// Fixed addresses, for every event routed to it.
+    pub to: Vec<String>,
+    /// Whether it also writes to the people each event concerns.
+    pub to_people: bool,
+}
+
+impl Routing {
+    /// Whether some email channel writes to people (and so the user directory is kept).
+    pub fn writes_to_people(&self) -> bool {
+        self.email.values().any(|email| email.to_people)
+    }
 }
 
 fn delivery_key(operation_id: &str, index: usize, channel_id: &str) -> String {
@@ -45,13 +76,14 @@ impl Records {
             return Ok(());
         }
         let mut writes = Vec::new();
+        let mut people = None;
         for (index, event) in operation.events.iter().enumerate().skip(from) {
             let Some(kind) = NotifyEvent::of_kind(&event.kind) else { continue };
             for channel_id in channels_for(&self.routing.routes, &operation.cluster_id, kind) {
                 let id = Delivery::id_of(&operation.id, index, &channel_id);
                 let console = self.routing.console_url.as_deref();
                 let Some(notification) = Notification::of(operation, index, id.clone(), console) else { continue };
-                let delivery = Delivery {
+                let mut delivery = Delivery {
                     id,
                     operation_id: operation.id.clone(),
                     event_index: index,
@@ -63,7 +95,15 @@ impl Records {
                     claimed_by: None,
                     claimed_until_ms: 0,
                     notification,
+                    recipients: Vec::new(),
+                    unaddressed: Vec::new(),
                 };
+                if let Some(email) = self.routing.email.get(&channel_id) {
+                    if email.to_people && people.is_none() {
+                        people = Some(self.people().await?);
+                    }
+                    address(&mut delivery, email, kind, operation, people.as_deref().unwrap_or_default());
+                }
                 writes.push(self.enqueue(delivery));
             }
         }
@@ -84,6 +124,9 @@ impl Records {
                 }
             }
             Err(error) => return Err(error),
+        }
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(());
         }
         ignore_conflict(self.store.create_json(&marker_key(&delivery.id), &OutboxMarker { key }).await)
     }
@@ -123,5 +166,29 @@ impl Records {
             }
         }
         Ok(deliveries)
+    }
+}
+
+/// Sets an email delivery's recipients: the channel's fixed ones, then (when it writes to
+/// people) those the event concerns; with none at all it is `unaddressed` and never sent.
+fn address(
+    delivery: &mut Delivery,
+    email: &EmailRouting,
+    event: NotifyEvent,
+    operation: &Operation,
+    people: &[Person],
+) {
+    delivery.recipients = email.to.clone();
+    if email.to_people {
+        let found = people_for(event, operation, people);
+        for address in found.addresses {
+            if !delivery.recipients.iter().any(|known| known.eq_ignore_ascii_case(&address)) {
+                delivery.recipients.push(address);
+            }
+        }
+        delivery.unaddressed = found.unaddressed;
+    }
+    if delivery.recipients.is_empty() {
+        delivery.status = DeliveryStatus::Unaddressed;
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -42,28 +42,42 @@ pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 pub const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// An S3 client for `config`: static keys and a custom endpoint when given, else the AWS
-/// default chain (what Lambda provides); with timeouts on every request.
-pub async fn s3_client(config: &S3StoreConfig) -> aws_sdk_s3::Client {
+/// The AWS SDK configuration `config` describes: static keys and a custom endpoint when given,
+/// else the AWS default chain (what Lambda provides); with timeouts on every request. The S3
+/// client's, and that of any other AWS client configured the same way (the SES mailer).
+pub async fn aws_sdk_config(config: &S3StoreConfig) -> aws_config::SdkConfig {
     let region = Region::new(config.region.clone().unwrap_or_else(|| "us-east-1".to_owned()));
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(S3_CONNECT_TIMEOUT)
         .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
         .operation_timeout(S3_OPERATION_TIMEOUT)
         .build();
-    let mut builder = match (&config.access_key_id, &config.secret_access_key) {
-        (Some(key), Some(secret)) => aws_sdk_s3::Config::builder()
+    let shared = match (&config.access_key_id, &config.secret_access_key) {
+        (Some(key), Some(secret)) => aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(region)
-            .credentials_provider(Credentials::new(key, secret, None, None, "rescaler-config")),
-        _ => {
-            let shared = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
-            aws_sdk_s3::config::Builder::from(&shared)
-        }
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                key,
+                secret,
+                None,
+                None,
+                "rescaler-config",
+            )))
+            .build(),
+        _ => aws_config::defaults(BehaviorVersion::latest()).region(region).load().await,
     };
-    builder = builder.timeout_config(timeouts);
+    let mut builder = shared.into_builder().timeout_config(timeouts);
     if let Some(endpoint) = &config.endpoint {
-        builder = builder.endpoint_url(endpoint).force_path_style(true);
+        builder = builder.endpoint_url(endpoint);
+    }
+    builder.build()
+}
+
+/// An S3 client for `config` (see [`aws_sdk_config`]), path-style on a custom endpoint.
+pub async fn s3_client(config: &S3StoreConfig) -> aws_sdk_s3::Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(&aws_sdk_config(config).await);
+    if config.endpoint.is_some() {
+        builder = builder.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(builder.build())
 }

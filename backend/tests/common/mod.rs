@@ -21,6 +21,7 @@ impl TestApp {
             name: name.to_owned(),
             token: format!("{name}-token"),
             roles: [("*".to_owned(), role.to_owned())].into_iter().collect(),
+            email: None,
         };
         let config = Config {
             listen: "127.0.0.1:0".to_owned(),

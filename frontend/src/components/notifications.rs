@@ -1,5 +1,6 @@
 //! The request's notifications: each (event, channel) the routes sent it to, delivered, due
-//! again, or not delivered, with every attempt's time, HTTP status and error.
+//! again, or not delivered, with every attempt's time, HTTP status and error; for mail, to
+//! whom, and whom it could not reach for want of an address.
 
 use std::time::Duration;
 
@@ -67,23 +68,36 @@ fn delivery_view(delivery: Delivery) -> impl IntoView + use<> {
         DeliveryStatus::Delivered => ("delivered", "tone-good"),
         DeliveryStatus::Pending => ("pending", "tone-active"),
         DeliveryStatus::Undeliverable => ("could not be delivered", "tone-bad"),
+        DeliveryStatus::Unaddressed => ("not sent", "tone-neutral"),
     };
     let next = (delivery.status == DeliveryStatus::Pending && !delivery.attempts.is_empty())
         .then(|| format!(", tried again at {}", format::clock(delivery.next_attempt_at_ms)))
         .unwrap_or_default();
     let attempts = delivery.attempts.iter().map(attempt_view).collect_view();
+    let recipients = (!delivery.recipients.is_empty())
+        .then(|| view! { <p class="recipients">{format!("To {}", delivery.recipients.join(", "))}</p> });
+    let unaddressed = (!delivery.unaddressed.is_empty()).then(|| {
+        view! { <p class="muted unaddressed">{format!("No address known for {}", delivery.unaddressed.join(", "))}</p> }
+    });
     view! {
         <li class="event delivery" data-status=label>
             <strong>{format!("{} → {}", delivery.notification.event.as_str(), delivery.channel_id)}</strong>
             <span class=format!("badge {tone}")>{label}</span>
             <span class="muted">{format!(" {} attempt(s){next}", delivery.attempts.len())}</span>
+            {recipients}
+            {unaddressed}
             <ul class="attempts">{attempts}</ul>
         </li>
     }
 }
 
 fn attempt_view(attempt: &DeliveryAttempt) -> impl IntoView + use<> {
-    let status = attempt.status_code.map(|code| format!("HTTP {code}")).unwrap_or_else(|| "no answer".to_owned());
+    let status = match (attempt.status_code, &attempt.error) {
+        (Some(code), _) => format!("HTTP {code}"),
+        // A mail has no HTTP status: sent, or no (good) answer.
+        (None, None) => "sent".to_owned(),
+        (None, Some(_)) => "no answer".to_owned(),
+    };
     let outcome = attempt.error.clone().map(|error| format!(": {error}")).unwrap_or_default();
     view! { <li>{format!("{} {status}{outcome}", format::time(attempt.at_ms))}</li> }
 }

@@ -30,6 +30,8 @@ mod lambda_bootstrap;
 mod notifications;
 /// Changes made outside the product: a rescale through Flink's REST API, audited once, on the job page.
 mod out_of_band;
+/// A recurring schedule approved once: each occurrence its own request on real Flink, one skipped by its pre-flight.
+mod recurring;
 /// The rescale engine: savepoint and in-place rescales, rollback, on real Flink and S3.
 mod rescale_engine;
 /// Flink 2.3's own account of an in-place rescale (its rescale history), through the API.

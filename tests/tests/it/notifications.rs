@@ -35,7 +35,7 @@ fn notifications(url: &str, retry_delays_secs: Vec<u64>) -> NotificationsConfig 
             kind: ChannelKind::Webhook,
             url: url.to_owned(),
             secret: Some(SECRET.to_owned()),
-            secret_ssm: None,
+            ..ChannelConfig::default()
         }],
         routes: vec![Route { clusters: vec!["*".into()], events: vec!["*".into()], channels: vec!["ops-hook".into()] }],
     }
