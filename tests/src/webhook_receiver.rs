@@ -1,7 +1,10 @@
 //! A webhook receiver on loopback, as an operator's service would be: it checks
 //! `X-Rescaler-Signature` (HMAC-SHA256 over `"<timestamp>.<body>"`, computed here with aws-lc,
 //! not with the backend's code) and the 5-minute timestamp window, records every request, and
-//! can be told to answer 500 to the first N.
+//! can be told to answer 500 to the first N, or to hold its answer to the next N for a while
+//! (a sender cut off mid-request). Like a real receiver it processes each delivery once: a
+//! second request with a delivery id it already accepted is answered 2xx and not processed
+//! again (`processed`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +31,8 @@ pub struct Received {
 struct Shared {
     secret: String,
     fail_first: AtomicUsize,
+    hold_first: AtomicUsize,
+    hold_for: Mutex<std::time::Duration>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -81,7 +86,12 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         signature_valid,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
+    let holding = shared.hold_first.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
     shared.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(received);
+    if holding {
+        let hold_for = *shared.hold_for.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tokio::time::sleep(hold_for).await;
+    }
     status
 }
 
@@ -107,6 +117,13 @@ impl WebhookReceiver {
         self.shared.fail_first.store(count, Ordering::Release);
     }
 
+    /// Holds the answer to the next `count` requests for `hold_for` (they are recorded on
+    /// arrival).
+    pub fn hold_next(&self, count: usize, hold_for: std::time::Duration) {
+        *self.shared.hold_for.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = hold_for;
+        self.shared.hold_first.store(count, Ordering::Release);
+    }
+
     /// Every request so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
@@ -115,6 +132,13 @@ impl WebhookReceiver {
     /// The requests answered 2xx.
     pub fn accepted(&self) -> Vec<Received> {
         self.received().into_iter().filter(|received| received.answered < 300).collect()
+    }
+
+    /// The deliveries processed: the accepted requests, each delivery id once (the first), as a
+    /// receiver that dedupes by `X-Rescaler-Delivery` acts on them.
+    pub fn processed(&self) -> Vec<Received> {
+        let mut seen = std::collections::HashSet::new();
+        self.accepted().into_iter().filter(|received| seen.insert(received.delivery_id.clone())).collect()
     }
 }
 

@@ -28,6 +28,8 @@ mod lambda_adapter;
 mod lambda_bootstrap;
 /// Notifications: signed webhooks from the outbox, retried with back-off, once per event even with two reconcilers.
 mod notifications;
+/// A delivery cut off mid-send: sent again with its idempotency key once its claim lapses, processed once.
+mod notify_crash;
 /// Changes made outside the product: a rescale through Flink's REST API, audited once, on the job page.
 mod out_of_band;
 /// A recurring schedule approved once: each occurrence its own request on real Flink, one skipped by its pre-flight.
