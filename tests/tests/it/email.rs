@@ -132,7 +132,7 @@ async fn approvers_get_the_request_by_mail_and_the_requester_the_decision() -> a
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(approved.rcpt_tos, [address("alice")], "the decision goes to the requester: {approved:#?}");
-    assert!(approved.body.contains("By: bob"), "{}", approved.body);
+    assert!(approved.body.contains(&format!("http://console.test/requests/{id}")), "{}", approved.body);
     let both = [address("admin"), address("alice"), address("bob")];
     assert_eq!(sorted(completed.rcpt_tos.clone()), both, "{completed:#?}");
 
