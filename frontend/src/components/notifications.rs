@@ -14,9 +14,13 @@ use crate::session::use_session;
 
 /// How often the log is read again while a delivery is pending.
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
+/// How long after the request's latest event the log is read again even when nothing in it is
+/// pending: the backend stores an event's deliveries just after the event, so a read at the
+/// event may not have them yet.
+const SETTLE_MS: u64 = 30_000;
 
-/// The "Notifications" panel, read again when the request gets a new event and every few
-/// seconds while a delivery is pending.
+/// The "Notifications" panel, read again when the request gets a new event, every few seconds
+/// while a delivery is pending, and for a while after each new event.
 #[component]
 pub fn Notifications(
     /// The request.
@@ -25,12 +29,18 @@ pub fn Notifications(
     events: Memo<usize>,
 ) -> impl IntoView {
     let session = use_session();
+    let changed_at_ms = RwSignal::new(format::now_ms());
+    Effect::new(move |_| {
+        events.track();
+        changed_at_ms.set(format::now_ms());
+    });
     let deliveries = Fetch::new(move || {
         events.track();
         session.client().deliveries(&operation_id)
     });
     let tick = move || {
-        if untrack(|| any_pending(deliveries.get())) {
+        let settling = format::now_ms() < changed_at_ms.get_untracked() + SETTLE_MS;
+        if settling || untrack(|| any_pending(deliveries.get())) {
             deliveries.refetch();
         }
     };

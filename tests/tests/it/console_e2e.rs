@@ -1,7 +1,9 @@
 //! The console end to end in two headless Chromium sessions, against the local backend (API and
 //! reconcile loop) and a real Flink: alice requests a rescale of the sample job, bob sees it in
 //! his inbox and approves it, both pages follow it live to completed, and the new job's page
-//! shows the new parallelism. Each step leaves a screenshot under
+//! shows the new parallelism; bob's request page shows the delivery log of the notifications a
+//! real webhook receiver on loopback got (requested, approved, started, completed). Each step
+//! leaves a screenshot under
 //! `target/test-artifacts/screenshots/console-e2e-*.png`.
 
 use std::time::{Duration, Instant};
@@ -12,12 +14,25 @@ use harness::backend::LocalBackend;
 use harness::browser::{PAGE_TIMEOUT, element, texts_until};
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
+use harness::webhook_receiver::WebhookReceiver;
 use harness::{FlinkOptions, Scheduler};
+use rescaler_backend::config::NotificationsConfig;
 
 /// How long the approved rescale may take to complete on real Flink.
 const RESCALE_TIMEOUT: Duration = Duration::from_secs(180);
 /// WebDriver's Enter key.
 const ENTER: &str = "\u{E007}";
+/// The webhook's signing key.
+const HOOK_SECRET: &str = "console-e2e-hook-secret";
+
+/// Every event of every cluster to one signed webhook at `url` (read as the configuration file
+/// would say it).
+fn every_event_to(url: &str) -> anyhow::Result<NotificationsConfig> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "channels": [{"id": "ops-hook", "kind": "webhook", "url": url, "secret": HOOK_SECRET}],
+        "routes": [{"clusters": ["*"], "events": ["*"], "channels": ["ops-hook"]}],
+    }))?)
+}
 
 async fn screenshot(browser: &Browser, step: &str) -> anyhow::Result<()> {
     browser.screenshot(&format!("console-e2e-{step}")).await?;
@@ -87,7 +102,9 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     let _one_console_test = harness::browser::CONSOLE_TEST.lock().await;
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
-    let config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
+    let receiver = WebhookReceiver::start(HOOK_SECRET).await?;
+    let mut config = TestConfig::new().with_console()?.with_cluster(rig::cluster_config(&rig.flink)).build();
+    config.notifications = every_event_to(&receiver.url())?;
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
     let base = backend.url();
     let (alice, bob) = tokio::try_join!(Browser::start(), Browser::start())?;
@@ -175,6 +192,22 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     let events = element(&bob.client, "#events-timeline").await?.text().await?;
     assert!(events.contains("Checked the slots"), "bob's comment is in the timeline: {events}");
     screenshot(&bob, "bob-06-request-completed").await?;
+    // The delivery log on bob's page: each event delivered to the receiver, which got each once.
+    let log = texts_until(&bob.client, "#deliveries li.delivery[data-status='delivered'] strong", PAGE_TIMEOUT, |rows| {
+        rows.len() == 4
+    })
+    .await?;
+    assert_eq!(
+        log,
+        ["requested → ops-hook", "approved → ops-hook", "started → ops-hook", "completed → ops-hook"],
+        "delivery log, in event order"
+    );
+    let mut delivered: Vec<_> = receiver.accepted().into_iter().map(|received| received.delivery_id).collect();
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!((delivered.len(), receiver.received().len()), (4, 4), "each event once: {delivered:?}");
+    scroll_to(&bob.client, "#notifications").await?;
+    screenshot(&bob, "bob-07-delivery-log").await?;
     texts_until(&bob.client, "#inbox-count", PAGE_TIMEOUT, |texts| texts[0] == "0").await?;
     wait_for_phase(&alice.client, "completed", PAGE_TIMEOUT).await?;
     screenshot(&alice, "alice-05-request-completed").await?;
