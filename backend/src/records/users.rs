@@ -131,7 +131,79 @@ impl Records {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use rescaler_shared::access::{Identity, Role, Roles};
+    use rescaler_shared::notify::{DeliveryStatus, Person, Route};
+    use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+
     use super::user_key;
+    use crate::records::{EmailRouting, Records, Routing};
+    use crate::store::DirStore;
+
+    fn identity(name: &str, email: Option<&str>, role: Role) -> Identity {
+        Identity::new(name, BTreeMap::from([("*".to_owned(), role)])).with_email(email.map(str::to_owned))
+    }
+
+    fn request_by(requested_by: &str) -> Operation {
+        let request = OperationRequest {
+            cluster_id: "c".into(),
+            job_id: "j".into(),
+            job_name: "counter".into(),
+            target: Target::Uniform { parallelism: 2 },
+            strategy: Strategy::Savepoint,
+            reason: "peak".into(),
+            requested_by: requested_by.into(),
+            required_approvals: 1,
+            approval_window_ms: 60_000,
+            verify_timeout_ms: 60_000,
+            artifact: None,
+        };
+        Operation::new("op1".into(), request, 1_000)
+    }
+
+    /// Signed-in users land in the directory once (cached), again when their email changes, and
+    /// are the approvers mail to people finds, after the configured users.
+    #[tokio::test]
+    async fn signed_in_users_are_remembered_and_reached() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let routing = Routing {
+            routes: vec![Route { clusters: vec!["*".into()], events: vec!["*".into()], channels: vec!["mail".into()] }],
+            email: BTreeMap::from([("mail".to_owned(), EmailRouting { to: Vec::new(), to_people: true })]),
+            configured_people: vec![Person { name: "Cid".into(), email: None, roles: Roles::default() }],
+            ..Routing::default()
+        };
+        let records = Records::new(Arc::new(DirStore::open(dir.path()).expect("store"))).with_routing(routing);
+        let ann = identity("Ann", Some("ann@example.com"), Role::Approver);
+        records.note_user(&ann, 1_000).await.expect("noted");
+        let file = dir.path().join(user_key("ann"));
+        assert!(file.exists(), "{file:?}");
+        std::fs::remove_file(&file).expect("removed");
+        records.note_user(&ann, 2_000).await.expect("noted");
+        assert!(!file.exists(), "unchanged: no store call");
+        let moved = identity("ann", Some("ann@new.example.com"), Role::Approver);
+        records.note_user(&moved, 3_000).await.expect("noted");
+        assert!(file.exists(), "a changed email is written");
+        records.note_user(&identity("dan", None, Role::Admin), 3_000).await.expect("noted");
+        records.note_user(&identity("bob", Some("bob@example.com"), Role::Requester), 3_000).await.expect("noted");
+
+        let names: Vec<_> = records.people().await.expect("people").into_iter().map(|person| person.name).collect();
+        assert_eq!(names.first().map(String::as_str), Some("Cid"), "configured users first: {names:?}");
+        records.enqueue_notifications(&request_by("bob"), 0, 1_000).await.expect("enqueued");
+        let log = records.deliveries_of("op1").await.expect("log");
+        assert_eq!(log[0].recipients, ["ann@new.example.com"], "{log:#?}");
+        assert_eq!(log[0].unaddressed, ["dan"], "an approver without an address is named");
+        assert_eq!(log[0].status, DeliveryStatus::Pending);
+    }
+
+    #[tokio::test]
+    async fn without_a_channel_writing_to_people_nothing_is_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records = Records::new(Arc::new(DirStore::open(dir.path()).expect("store")));
+        records.note_user(&identity("ann", Some("ann@example.com"), Role::Admin), 1).await.expect("noted");
+        assert!(records.users().await.expect("users").is_empty());
+    }
 
     #[test]
     fn keys_are_lowercase_and_safe() {
