@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Makes this machine ready to build, run and test: idempotent, cached outside the clone.
-# Usage: scripts/setup.sh [--flink VERSION ...] [--no-browser] [--no-wasm] [--no-s3] [--no-fuzz]
+# Usage: scripts/setup.sh [--flink VERSION ...] [--no-browser] [--no-wasm] [--no-s3] [--no-fuzz] [--msf]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$here/scripts/env.sh"
 
 flink_versions=("$RESCALER_FLINK_VERSION")
-want_browser=1 want_wasm=1 want_s3=1 want_fuzz=1
+want_browser=1 want_wasm=1 want_s3=1 want_fuzz=1 want_msf=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --flink) flink_versions+=("$2"); shift 2 ;;
@@ -15,6 +15,7 @@ while [ $# -gt 0 ]; do
     --no-wasm) want_wasm=0; shift ;;
     --no-s3) want_s3=0; shift ;;
     --no-fuzz) want_fuzz=0; shift ;;
+    --msf) want_msf=1; shift ;;
     *) echo "setup: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -94,6 +95,16 @@ if ! grep -qx "$cfn_lint_version" "$RESCALER_CACHE/cfn-lint-venv/.ready" 2>/dev/
   python3 -m venv "$RESCALER_CACHE/cfn-lint-venv"
   "$RESCALER_CACHE/cfn-lint-venv/bin/pip" install -q "cfn-lint==$cfn_lint_version"
   echo "$cfn_lint_version" > "$RESCALER_CACHE/cfn-lint-venv/.ready"
+fi
+
+# --- The local MSF endpoint's service model: botocore, pinned (tests/msf-standin) -------------
+botocore_version=1.44.5
+if [ "$want_msf" = 1 ] && ! grep -qx "$botocore_version" "$RESCALER_CACHE/msf-standin-venv/.ready" 2>/dev/null; then
+  log "installing botocore $botocore_version into a venv for the MSF stand-in"
+  rm -rf "$RESCALER_CACHE/msf-standin-venv"
+  python3 -m venv "$RESCALER_CACHE/msf-standin-venv"
+  "$RESCALER_CACHE/msf-standin-venv/bin/pip" install -q "botocore==$botocore_version"
+  echo "$botocore_version" > "$RESCALER_CACHE/msf-standin-venv/.ready"
 fi
 
 # --- Wasm toolchain -------------------------------------------------------------

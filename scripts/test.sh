@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/env.sh"
-"$here/scripts/setup.sh" --flink 1.20.5 --flink 1.18.1
+"$here/scripts/setup.sh" --flink 1.20.5 --flink 1.18.1 --msf
 "$here/scripts/build-console.sh"
 "$here/scripts/package-lambda.sh"
 # The deployment template: linted, and checked against the code (handlers, variables, keys).
