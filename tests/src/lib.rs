@@ -13,6 +13,7 @@ pub mod config;
 pub mod fault_proxy;
 pub mod flink;
 pub mod lambda_runtime_api;
+pub mod msf;
 pub mod paths;
 pub mod ports;
 pub mod process;
