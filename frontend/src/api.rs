@@ -14,7 +14,8 @@ use rescaler_shared::flink_rescales::FlinkRescaleAccount;
 use rescaler_shared::notify::Delivery;
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
-use rescaler_shared::user_action::UserAction;
+use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule};
+use rescaler_shared::user_action::{ScheduleAction, UserAction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -238,6 +239,35 @@ impl Client {
                 self.post(path, &CommentBody { comment: text })
             }
         }
+    }
+
+    /// `GET /api/v1/schedules`, newest first.
+    pub fn schedules(self) -> ApiFuture<Vec<RecurringSchedule>> {
+        self.get("/schedules".to_owned())
+    }
+
+    /// `GET /api/v1/schedules/{id}`.
+    pub fn schedule(self, id: &str) -> ApiFuture<RecurringSchedule> {
+        self.get(format!("/schedules/{}", encode(id)))
+    }
+
+    /// `POST /api/v1/schedules`.
+    pub fn create_schedule(self, request: &CreateSchedule) -> ApiFuture<RecurringSchedule> {
+        self.post("/schedules".to_owned(), request)
+    }
+
+    /// `POST /api/v1/schedules/{id}/approve|reject|cancel` with a comment.
+    pub fn act_on_schedule(self, id: &str, action: ScheduleAction, comment: String) -> ApiFuture<RecurringSchedule> {
+        let segment = match action {
+            ScheduleAction::Approve => "approve",
+            ScheduleAction::Reject => "reject",
+            ScheduleAction::Cancel => "cancel",
+            ScheduleAction::Request => {
+                let detail = "requesting is create_schedule, not an action".to_owned();
+                return Box::pin(std::future::ready(Err(ApiFailure::Undecodable { detail })));
+            }
+        };
+        self.post(format!("/schedules/{}/{segment}", encode(id)), &CommentBody { comment })
     }
 
     /// `GET /api/v1/audit?limit=N`, newest first.

@@ -16,6 +16,8 @@ use crate::pages::not_found::NotFoundPage;
 use crate::pages::request::RequestPage;
 use crate::pages::requests::RequestsPage;
 use crate::pages::savepoints::SavepointsPage;
+use crate::pages::schedules::SchedulesPage;
+use crate::pages::schedules::detail::SchedulePage;
 use crate::pages::sign_in::SignInPage;
 use crate::session::{Session, SignIn};
 
@@ -49,6 +51,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/rescales") view=RequestsPage/>
                             <Route path=path!("/rescales/:id") view=RequestPage/>
                             <Route path=path!("/inbox") view=InboxPage/>
+                            <Route path=path!("/schedules") view=SchedulesPage/>
+                            <Route path=path!("/schedules/:id") view=SchedulePage/>
                             <Route path=path!("/savepoints") view=SavepointsPage/>
                             <Route path=path!("/audit") view=AuditPage/>
                         </Routes>

@@ -8,4 +8,5 @@ pub mod not_found;
 pub mod request;
 pub mod requests;
 pub mod savepoints;
+pub mod schedules;
 pub mod sign_in;

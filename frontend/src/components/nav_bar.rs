@@ -69,6 +69,7 @@ pub fn NavBar() -> impl IntoView {
                             {count}
                         </span>
                     </A>
+                    <A href="/schedules">"Schedules"</A>
                     <A href="/savepoints">"Savepoints"</A>
                     <A href="/audit">"Audit"</A>
                 </nav>

@@ -145,3 +145,78 @@ async fn a_schedule_approved_once_runs_each_occurrence_as_its_own_request() -> a
     assert!(audit.to_string().contains(&format!("schedule {id}: bob approved the schedule")), "{audit}");
     Ok(())
 }
+
+/// Signs `user` in with their token and waits for the top bar to name them.
+async fn sign_in(browser: &harness::Browser, base: &str, user: &str) -> anyhow::Result<()> {
+    use harness::browser::{PAGE_TIMEOUT, element, texts_until};
+    browser.client.goto(base).await?;
+    element(&browser.client, "#token-input").await?.send_keys(&format!("{user}-token")).await?;
+    element(&browser.client, "#sign-in-button").await?.click().await?;
+    texts_until(&browser.client, "#signed-in-user", PAGE_TIMEOUT, |texts| texts[0] == user).await?;
+    Ok(())
+}
+
+/// Whether the page shows an element matching `css` now.
+async fn shows(browser: &harness::Browser, css: &str) -> anyhow::Result<bool> {
+    Ok(!browser.client.find_all(fantoccini::Locator::Css(css)).await?.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_schedules_and_shows_only_the_buttons_the_schedule_rule_allows() -> anyhow::Result<()> {
+    use harness::browser::{PAGE_TIMEOUT, element, texts_until};
+    use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule, ScheduleTerms};
+    let _one_console_test = harness::browser::CONSOLE_TEST.lock().await;
+    let cluster = harness::config::unreachable_cluster("prod", "Prod");
+    let backend = LocalBackend::start_with_dir_store(vec![cluster]).await?;
+    let base = backend.url();
+    let steps = vec![serde_json::from_value(step_at(now_ms() + 3_600_000, 2))?];
+    let request =
+        CreateSchedule { cluster_id: "prod".into(), job_id: "e".repeat(32), steps, reason: "evenings".into() };
+    let terms = ScheduleTerms {
+        id: "d".repeat(32),
+        deployment_id: "e".repeat(32),
+        job_name: "orders".into(),
+        requested_by: "alice".into(),
+        required_approvals: 1,
+        approval_window_ms: 3_600_000,
+        verify_timeout_ms: 60_000,
+        stable_for_ms: 10_000,
+    };
+    let schedule = RecurringSchedule::new(request, terms, now_ms());
+    backend.state.records.create_schedule(&schedule).await?;
+    let (alice, bob) = tokio::try_join!(harness::Browser::start(), harness::Browser::start())?;
+    sign_in(&alice, &base, "alice").await?;
+    sign_in(&bob, &base, "bob").await?;
+
+    // alice finds it in the list; on its page she may cancel it, not approve it.
+    alice.client.goto(&format!("{base}/schedules")).await?;
+    texts_until(&alice.client, "#schedules-table tbody tr", PAGE_TIMEOUT, |rows| rows[0].contains("orders")).await?;
+    element(&alice.client, &format!("#schedules-table a[href='/schedules/{}']", schedule.id)).await?.click().await?;
+    element(&alice.client, "#cancel-schedule").await?;
+    assert!(!shows(&alice, "#approve-schedule").await?, "nobody approves their own schedule");
+    alice.screenshot("recurring-alice-schedule").await?;
+
+    // bob may approve or reject, not cancel; he approves and the page shows it active.
+    bob.client.goto(&format!("{base}/schedules/{}", schedule.id)).await?;
+    let approve = element(&bob.client, "#approve-schedule").await?;
+    assert!(shows(&bob, "#reject-schedule").await? && !shows(&bob, "#cancel-schedule").await?);
+    approve.click().await?;
+    texts_until(&bob.client, "[data-state]", PAGE_TIMEOUT, |states| states[0] == "active").await?;
+    texts_until(&bob.client, "#schedule-approvals", PAGE_TIMEOUT, |texts| texts[0].contains("approved by bob")).await?;
+    element(&bob.client, "#no-schedule-actions").await?;
+    bob.screenshot("recurring-bob-approved").await?;
+
+    // alice's proposal form answers the API's own refusal (this cluster's Flink never answers).
+    alice.client.goto(&format!("{base}/schedules")).await?;
+    element(&alice.client, "#propose-schedule").await?.click().await?;
+    element(&alice.client, "#schedule-reason").await?.send_keys("weekend").await?;
+    element(&alice.client, "#submit-schedule").await?.click().await?;
+    let refusal = element(&alice.client, "#schedule-form .notice-error").await?.text().await?;
+    assert!(!refusal.is_empty(), "the refusal is shown");
+    alice.screenshot("recurring-alice-form-refused").await?;
+    let (stored, _) = backend.state.records.schedule(&schedule.id).await?.expect("stored");
+    assert_eq!(stored.state, rescaler_shared::recurring::ScheduleState::Active);
+    alice.close().await?;
+    bob.close().await?;
+    Ok(())
+}
