@@ -28,6 +28,8 @@ mod lambda_adapter;
 mod lambda_bootstrap;
 /// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
 mod msf_standin;
+/// The reconcile Lambda ends its invocation while requests only wait, and runs them once their window opens.
+mod lambda_reconcile_wait;
 /// Notifications: signed webhooks from the outbox, retried with back-off, once per event even with two reconcilers.
 mod notifications;
 /// A delivery cut off mid-send: sent again with its idempotency key once its claim lapses, processed once.

@@ -117,10 +117,12 @@ fn window_in(zone: &ZoneName, opens_ms: u64, minutes: u32) -> MaintenanceWindow 
     }
 }
 
-/// The objects under the savepoint directory's prefix in the rig's bucket.
+/// The objects under the savepoint directory's prefix in the rig's bucket (not the mount's
+/// directory markers).
 async fn savepoint_objects(rig: &Rig) -> anyhow::Result<Vec<String>> {
     let listed = rig.s3.client().list_objects_v2().bucket(&rig.bucket).prefix("flink-savepoints/").send().await?;
-    Ok(listed.contents().iter().filter_map(|object| object.key().map(str::to_owned)).collect())
+    let keys = listed.contents().iter().filter_map(|object| object.key());
+    Ok(keys.filter(|key| !key.ends_with('/')).map(str::to_owned).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
