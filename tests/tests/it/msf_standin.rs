@@ -392,8 +392,28 @@ async fn a_snapshot_is_a_savepoint_and_an_update_rescales_from_it_with_the_state
     assert_eq!(*started.operation_status(), OperationStatus::Successful, "{started:?}");
     let third_job = standin.job_id("orders").await?;
     assert_eq!(flink_parallelism(&flink, &third_job).await?, 2);
-    let (fresh, _) = counter_after(&flink, &third_job, max_after).await?;
+    let (fresh, max_after) = counter_after(&flink, &third_job, max_after).await?;
     assert_eq!(fresh, 0.0, "the start did not restore the stop's snapshot");
+
+    // RollbackApplication: back to version 1's parallelism, from a snapshot it takes first.
+    let rollback =
+        client.rollback_application().application_name("orders").current_application_version_id(2).send().await?;
+    let rolled = wait_operation(&client, "orders", rollback.operation_id().expect("id")).await?;
+    assert_eq!(*rolled.operation_status(), OperationStatus::Successful, "{rolled:?}\n{}", standin.log_tail(30));
+    let detail = wait_status(&client, "orders", ApplicationStatus::Running).await?;
+    assert_eq!(parallelism(&detail), (Some(1), Some(1), Some(false)));
+    assert_eq!(
+        (
+            detail.application_version_id(),
+            detail.application_version_rolled_back_from(),
+            detail.application_version_rolled_back_to()
+        ),
+        (3, Some(2), Some(1))
+    );
+    let rolled_back_job = standin.job_id("orders").await?;
+    assert_eq!(flink_parallelism(&flink, &rolled_back_job).await?, 1);
+    let (fresh, _) = counter_after(&flink, &rolled_back_job, max_after).await?;
+    assert_eq!(fresh, 0.0, "the rollback lost the state");
     assert!(!standin.log().contains("STAND-IN BUG"), "{}", standin.log());
     Ok(())
 }
