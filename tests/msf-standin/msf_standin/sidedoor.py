@@ -60,7 +60,11 @@ def _autoscale(standin, app, seconds: float):
     with app.lock:
         if app.status != "RUNNING" or not app.config.autoscaling:
             raise errors.in_use(f"{app.name} is {app.status}, autoscaling {app.config.autoscaling}: no autoscaling")
-        # The autoscaler doubles CurrentParallelism, up to ParallelismPerKPU x the KPU limit.
+        # The developer guide (autoscaling): a ScaleUp doubles CurrentParallelism (ParallelismPerKPU
+        # unchanged), the application is AUTOSCALING meanwhile and "the only valid API operation"
+        # then is StopApplication with Force (not implemented here: every other call is refused).
+        # ScaleDown (halving, never below Parallelism) is not injected. Whether a scale event
+        # changes ApplicationVersionId/ConditionalToken is not documented: here it does not.
         target = min(app.current_parallelism * 2, app.config.parallelism_per_kpu * standin.kpu_limit)
         app.status = "AUTOSCALING"
     standin.worker.spawn(standin.worker.autoscale, app, target, seconds)
