@@ -191,7 +191,7 @@ async fn check_deployment(
 ) -> Result<Outcome, DriftError> {
     if deployment.out_of_band.as_ref().is_some_and(|out_of_band| !out_of_band.audited) {
         // Claimed, but the claimer stopped before its event was written: write it now.
-        audit_claimed(records, deployment, version).await?;
+        audit_claimed(records, deployment, version, now_ms).await?;
         return Ok(Outcome::Unchanged);
     }
     let seen = match drift::job_to_read(deployment.watched_job_id(), &deployment.name, listing, known) {
@@ -225,7 +225,7 @@ async fn check_deployment(
                 // Another reconciler claimed this change (or the deployment moved on).
                 return Ok(Outcome::Unchanged);
             };
-            audit_claimed(records, &claimed, &version).await?;
+            audit_claimed(records, &claimed, &version, now_ms).await?;
             tracing::warn!(
                 cluster.id = %claimed.cluster_id,
                 deployment.id = %claimed.id,
@@ -247,8 +247,9 @@ async fn claim(records: &Records, deployment: &Deployment, version: &Version) ->
 }
 
 /// The audit event of the deployment's claimed change (its key derives from the claim, so it
-/// is written once), then the claim marked audited.
-async fn audit_claimed(records: &Records, deployment: &Deployment, version: &Version) -> StoreResult<()> {
+/// is written once) and its notifications (each created only if absent), then the claim
+/// marked audited.
+async fn audit_claimed(records: &Records, deployment: &Deployment, version: &Version, now_ms: u64) -> StoreResult<()> {
     let Some(out_of_band) = &deployment.out_of_band else { return Ok(()) };
     let event = AuditEvent {
         at_ms: out_of_band.at_ms,
@@ -260,6 +261,7 @@ async fn audit_claimed(records: &Records, deployment: &Deployment, version: &Ver
         message: format!("{}: {}", deployment.name, out_of_band.message),
     };
     records.audit(&event, &format!("out-of-band-{}", deployment.id)).await?;
+    records.enqueue_out_of_band(deployment, out_of_band, now_ms).await?;
     let mut audited = deployment.clone();
     if let Some(out_of_band) = &mut audited.out_of_band {
         out_of_band.audited = true;

@@ -6,11 +6,16 @@
 
 mod recipients;
 
-pub use recipients::{Audience, Person, Recipients, people_for};
+pub use recipients::{Audience, Person, Recipients, cluster_approvers, people_for};
 
 use serde::{Deserialize, Serialize};
 
-use crate::operation::{Operation, event_kind};
+use std::collections::BTreeMap;
+
+use crate::console_path;
+use crate::deployment::Deployment;
+use crate::drift::OutOfBand;
+use crate::operation::{Operation, Target, event_kind};
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -26,10 +31,12 @@ pub enum NotifyEvent {
     Completed,
     RolledBack,
     Failed,
+    /// The drift check saw a managed job changed outside the product (not an operation's event).
+    OutOfBand,
 }
 
 impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 9] = [
+    pub const ALL: [NotifyEvent; 10] = [
         Self::Requested,
         Self::Approved,
         Self::Rejected,
@@ -39,6 +46,7 @@ impl NotifyEvent {
         Self::Completed,
         Self::RolledBack,
         Self::Failed,
+        Self::OutOfBand,
     ];
 
     /// The notification an operation event of this kind sends, if any: `approval_complete`
@@ -71,6 +79,7 @@ impl NotifyEvent {
             Self::Completed => "completed",
             Self::RolledBack => "rolled_back",
             Self::Failed => "failed",
+            Self::OutOfBand => "out_of_band",
         }
     }
 
@@ -86,6 +95,7 @@ impl NotifyEvent {
             Self::Completed => "Rescale completed",
             Self::RolledBack => "Rescale rolled back",
             Self::Failed => "Rescale failed",
+            Self::OutOfBand => "Changed outside the console",
         }
     }
 }
@@ -147,20 +157,27 @@ pub struct Notification {
     /// The delivery's idempotency key, also sent as the `X-Rescaler-Delivery` header.
     pub delivery_id: String,
     pub event: NotifyEvent,
+    /// The request's id; absent for an out-of-band change, which is no request's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub operation_id: String,
     pub cluster_id: String,
     pub job_id: String,
     pub job_name: String,
-    /// The target, as the console shows it ("parallelism 4", "source: 2, sink: 3").
+    /// The target, as the console shows it ("parallelism 4", "source: 2, sink: 3"); for an
+    /// out-of-band change, how the job runs now.
     pub target: String,
+    /// The request's reason and requester; absent for an out-of-band change.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub requested_by: String,
     /// Who caused the event; `None` for the backend itself.
     pub actor: Option<String>,
     /// The event's own sentence (a failure's reason and savepoint location included).
     pub message: String,
     pub at_ms: u64,
-    /// The request's page in the console, when the console's address is configured.
+    /// The request's page in the console (the job's, for an out-of-band change), when the
+    /// console's address is configured.
     pub console_url: Option<String>,
 }
 
@@ -181,8 +198,55 @@ impl Notification {
             actor: event.actor.clone(),
             message: event.message.clone(),
             at_ms: event.at_ms,
-            console_url: console_base.map(|base| format!("{}/requests/{}", base.trim_end_matches('/'), operation.id)),
+            console_url: console_base.map(|base| console_path::absolute(base, &console_path::request(&operation.id))),
         })
+    }
+
+    /// The notification of an out-of-band change the drift check claimed on `deployment`.
+    pub fn out_of_band(
+        deployment: &Deployment,
+        change: &OutOfBand,
+        delivery_id: String,
+        console_base: Option<&str>,
+    ) -> Self {
+        let job_id = change.seen.job_id.clone();
+        Self {
+            delivery_id,
+            event: NotifyEvent::OutOfBand,
+            operation_id: String::new(),
+            cluster_id: deployment.cluster_id.clone(),
+            job_name: deployment.name.clone(),
+            target: running_as(&change.seen.parallelism),
+            reason: String::new(),
+            requested_by: String::new(),
+            actor: None,
+            message: change.message.clone(),
+            at_ms: change.at_ms,
+            console_url: console_base
+                .map(|base| console_path::absolute(base, &console_path::job(&deployment.cluster_id, &job_id))),
+            job_id,
+        }
+    }
+
+    /// What the console link opens, in words.
+    pub fn link_label(&self) -> &'static str {
+        if self.operation_id.is_empty() { "Open the job in the console" } else { "Open the request in the console" }
+    }
+
+    /// The labelled lines of a message under its headline: who asked and why (a request's),
+    /// and who acted when someone else did.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        let mut lines = Vec::new();
+        if !self.requested_by.is_empty() {
+            lines.push(("Requested by", self.requested_by.clone()));
+        }
+        if !self.reason.is_empty() {
+            lines.push(("Reason", self.reason.clone()));
+        }
+        if let Some(actor) = self.actor.as_ref().filter(|actor| **actor != self.requested_by) {
+            lines.push(("By", actor.clone()));
+        }
+        lines
     }
 
     /// One line: "Rescale requested: job `name` on cluster `c` → parallelism 4".
@@ -191,23 +255,29 @@ impl Notification {
     }
 }
 
-/// The body of a Slack incoming webhook: the headline, who and why, the event's sentence, and
-/// a link to the request in the console.
-pub fn slack_message(notification: &Notification) -> serde_json::Value {
-    let mut details = format!(
-        "*Requested by* {}\n*Reason* {}\n{}",
-        notification.requested_by, notification.reason, notification.message
-    );
-    if let Some(actor) = &notification.actor {
-        details.push_str(&format!("\n*By* {actor}"));
+/// "parallelism 3" when every vertex runs at one parallelism, else "a: 2, b: 3".
+fn running_as(parallelism: &BTreeMap<String, u32>) -> String {
+    let mut values = parallelism.values();
+    match values.next() {
+        Some(first) if values.all(|value| value == first) => Target::Uniform { parallelism: *first }.describe(),
+        Some(_) => Target::PerVertex { parallelism: parallelism.clone() }.describe(),
+        None => "not running".to_owned(),
     }
+}
+
+/// The body of a Slack incoming webhook: the headline, who and why, the event's sentence, and
+/// a link to the request (or the job) in the console.
+pub fn slack_message(notification: &Notification) -> serde_json::Value {
+    let mut details: String =
+        notification.details().into_iter().map(|(label, value)| format!("*{label}* {value}\n")).collect();
+    details.push_str(&notification.message);
     let mut blocks = vec![
         serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}*", notification.headline())}}),
         serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": details}}),
     ];
     let mut text = notification.headline();
     if let Some(url) = &notification.console_url {
-        blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("<{url}|Open the request in the console>")}}));
+        blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("<{url}|{}>", notification.link_label())}}));
         text.push_str(&format!(" — {url}"));
     }
     serde_json::json!({"text": text, "blocks": blocks})

@@ -133,13 +133,13 @@ fn messages_name_the_job_target_reason_and_link_to_the_request() {
     assert_eq!(notification.event, NotifyEvent::Failed);
     assert_eq!(
         notification.console_url.as_deref(),
-        Some(format!("https://console.example/requests/{}", operation.id).as_str())
+        Some(format!("https://console.example/rescales/{}", operation.id).as_str())
     );
     let headline = notification.headline();
     assert!(headline.starts_with("Rescale failed: job ") && headline.contains(&operation.cluster_id), "{headline}");
     let slack = slack_message(&notification);
     let text = slack["text"].as_str().expect("text");
-    assert!(text.contains("/requests/"), "{text}");
+    assert!(text.contains("/rescales/"), "{text}");
     let blocks = serde_json::to_string(&slack["blocks"]).expect("blocks");
     assert!(
         blocks.contains(&operation.reason) && blocks.contains("s3://b/sp-1") && blocks.contains("Open the request"),
@@ -147,4 +147,45 @@ fn messages_name_the_job_target_reason_and_link_to_the_request() {
     );
     operation.events.push(OperationEvent::by_system(10, event_kind::STOP_TRIGGERED, "x"));
     assert_eq!(Notification::of(&operation, 2, "d".into(), None), None, "not an event that notifies");
+}
+
+#[test]
+fn an_out_of_band_change_names_the_job_how_it_runs_now_and_links_to_the_job() {
+    use rescaler_shared::deployment::Deployment;
+    use rescaler_shared::drift::{OutOfBand, Run};
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "id": "f00", "cluster_id": "prod", "name": "counter", "current_job_id": "f00", "lineage": []
+    }))
+    .expect("a deployment");
+    let change = |parallelism: &[(&str, u32)]| OutOfBand {
+        at_ms: 42,
+        seen: Run {
+            job_id: "f00".into(),
+            status: None,
+            parallelism: parallelism.iter().map(|(vertex, p)| ((*vertex).to_owned(), *p)).collect(),
+        },
+        message: "job counter changed outside the product: 2 → 3".into(),
+        audited: false,
+    };
+    let uniform =
+        Notification::out_of_band(&deployment, &change(&[("a", 3), ("b", 3)]), "oob".into(), Some("https://c.example"));
+    assert_eq!(uniform.event, NotifyEvent::OutOfBand);
+    assert_eq!(uniform.console_url.as_deref(), Some("https://c.example/clusters/prod/jobs/f00"));
+    assert_eq!(uniform.target, "parallelism 3");
+    assert_eq!((uniform.at_ms, uniform.message.contains("2 → 3")), (42, true));
+    assert!(
+        uniform.headline().starts_with("Changed outside the console: job counter on cluster prod"),
+        "{}",
+        uniform.headline()
+    );
+    assert!(uniform.details().is_empty(), "no requester, reason or actor: {:?}", uniform.details());
+    assert_eq!(uniform.link_label(), "Open the job in the console");
+    // The wire form leaves out what only a request has.
+    let body = serde_json::to_value(&uniform).expect("json");
+    assert!(body.get("operation_id").is_none() && body.get("requested_by").is_none(), "{body}");
+    assert_eq!(body["event"], "out_of_band");
+    let uneven = Notification::out_of_band(&deployment, &change(&[("a", 2), ("b", 3)]), "oob".into(), None);
+    assert!(uneven.target.contains('2') && uneven.target.contains('3'), "{}", uneven.target);
+    let blocks = serde_json::to_string(&slack_message(&uniform)["blocks"]).expect("blocks");
+    assert!(!blocks.contains("Requested by") && blocks.contains("2 → 3"), "{blocks}");
 }

@@ -121,18 +121,13 @@ pub fn message_id(delivery_id: &str) -> String {
 /// The plain-text body: the headline, who asked and why, who acted, the event's sentence, and
 /// the link to the request.
 pub fn body(notification: &Notification) -> String {
-    let mut text = format!(
-        "{}\n\nRequested by: {}\nReason: {}\n",
-        notification.headline(),
-        notification.requested_by,
-        notification.reason
-    );
-    if let Some(actor) = notification.actor.as_ref().filter(|actor| **actor != notification.requested_by) {
-        text.push_str(&format!("By: {actor}\n"));
+    let mut text = format!("{}\n\n", notification.headline());
+    for (label, value) in notification.details() {
+        text.push_str(&format!("{label}: {value}\n"));
     }
     text.push_str(&format!("\n{}\n", notification.message));
     if let Some(url) = &notification.console_url {
-        text.push_str(&format!("\nOpen the request in the console: {url}\n"));
+        text.push_str(&format!("\n{}: {url}\n", notification.link_label()));
     }
     text.push_str(&format!("\n-- \nRescaler notification {}\n", notification.delivery_id));
     text
@@ -158,7 +153,7 @@ mod tests {
             actor: None,
             message: "the job did not restart; its savepoint is at s3://sp/op1/savepoint-1".into(),
             at_ms: 1,
-            console_url: Some("https://console.example/requests/op1".into()),
+            console_url: Some("https://console.example/rescales/op1".into()),
         }
     }
 
@@ -178,7 +173,7 @@ mod tests {
         let plain = body(&failed());
         assert!(plain.contains("Requested by: alice\nReason: traffic peak\n"), "{plain}");
         assert!(plain.contains("s3://sp/op1/savepoint-1"), "{plain}");
-        assert!(plain.contains("Open the request in the console: https://console.example/requests/op1"), "{plain}");
+        assert!(plain.contains("Open the request in the console: https://console.example/rescales/op1"), "{plain}");
         assert!(!plain.contains("By: "), "no actor, no line: {plain}");
     }
 

@@ -5,11 +5,16 @@
 //! An email delivery's recipients are resolved when it is enqueued (the channel's fixed `to`,
 //! and the people the event concerns when it writes to people) and stored on it, so every
 //! attempt writes to the same people; one for nobody known is stored as `unaddressed`, unsent.
+//! An out-of-band change (no request's) is stored the same way under its own subject,
+//! `out-of-band-<deployment>-<when seen>`, as event 0.
 
 use std::collections::BTreeMap;
 
+use rescaler_shared::deployment::Deployment;
+use rescaler_shared::drift::OutOfBand;
 use rescaler_shared::notify::{
-    Delivery, DeliveryStatus, Notification, NotifyEvent, Person, Route, channels_for, people_for,
+    Delivery, DeliveryStatus, Notification, NotifyEvent, Person, Recipients, Route, channels_for, cluster_approvers,
+    people_for,
 };
 use rescaler_shared::operation::Operation;
 
@@ -83,21 +88,7 @@ impl Records {
                 let id = Delivery::id_of(&operation.id, index, &channel_id);
                 let console = self.routing.console_url.as_deref();
                 let Some(notification) = Notification::of(operation, index, id.clone(), console) else { continue };
-                let mut delivery = Delivery {
-                    id,
-                    operation_id: operation.id.clone(),
-                    event_index: index,
-                    channel_id: channel_id.clone(),
-                    status: DeliveryStatus::Pending,
-                    created_at_ms: now_ms,
-                    next_attempt_at_ms: now_ms,
-                    attempts: Vec::new(),
-                    claimed_by: None,
-                    claimed_until_ms: 0,
-                    notification,
-                    recipients: Vec::new(),
-                    unaddressed: Vec::new(),
-                };
+                let mut delivery = pending(id, &operation.id, index, &channel_id, notification, now_ms);
                 if let Some(email) = self.routing.email.get(&channel_id) {
                     if email.to_people && people.is_none() {
                         people = Some(self.people().await?);
@@ -106,6 +97,39 @@ impl Records {
                 }
                 writes.push(self.enqueue(delivery));
             }
+        }
+        futures::future::try_join_all(writes).await?;
+        Ok(())
+    }
+
+    /// Stores the deliveries of the out-of-band change the drift check claimed on
+    /// `deployment`, each created only if absent (the check writes them again after a crash).
+    pub async fn enqueue_out_of_band(
+        &self,
+        deployment: &Deployment,
+        change: &OutOfBand,
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        let channels = channels_for(&self.routing.routes, &deployment.cluster_id, NotifyEvent::OutOfBand);
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let subject = out_of_band_subject(&deployment.id, change.at_ms);
+        let people = match self.routing.email.values().any(|email| email.to_people) {
+            true => self.people().await?,
+            false => Vec::new(),
+        };
+        let mut writes = Vec::new();
+        for channel_id in channels {
+            let id = Delivery::id_of(&subject, 0, &channel_id);
+            let notification =
+                Notification::out_of_band(deployment, change, id.clone(), self.routing.console_url.as_deref());
+            let mut delivery = pending(id, &subject, 0, &channel_id, notification, now_ms);
+            if let Some(email) = self.routing.email.get(&channel_id) {
+                let found = email.to_people.then(|| cluster_approvers(&deployment.cluster_id, &people));
+                set_recipients(&mut delivery, email, found.unwrap_or_default());
+            }
+            writes.push(self.enqueue(delivery));
         }
         futures::future::try_join_all(writes).await?;
         Ok(())
@@ -169,8 +193,38 @@ impl Records {
     }
 }
 
-/// Sets an email delivery's recipients: the channel's fixed ones, then (when it writes to
-/// people) those the event concerns; with none at all it is `unaddressed` and never sent.
+/// A new delivery of `notification`, due now.
+fn pending(
+    id: String,
+    subject: &str,
+    event_index: usize,
+    channel_id: &str,
+    notification: Notification,
+    now_ms: u64,
+) -> Delivery {
+    Delivery {
+        id,
+        operation_id: subject.to_owned(),
+        event_index,
+        channel_id: channel_id.to_owned(),
+        status: DeliveryStatus::Pending,
+        created_at_ms: now_ms,
+        next_attempt_at_ms: now_ms,
+        attempts: Vec::new(),
+        claimed_by: None,
+        claimed_until_ms: 0,
+        notification,
+        recipients: Vec::new(),
+        unaddressed: Vec::new(),
+    }
+}
+
+/// The subject the deliveries of an out-of-band change are stored and listed under.
+pub fn out_of_band_subject(deployment_id: &str, at_ms: u64) -> String {
+    format!("out-of-band-{deployment_id}-{at_ms}")
+}
+
+/// Sets the recipients of an operation event's email delivery ([`set_recipients`]).
 fn address(
     delivery: &mut Delivery,
     email: &EmailRouting,
@@ -178,16 +232,20 @@ fn address(
     operation: &Operation,
     people: &[Person],
 ) {
+    let found = email.to_people.then(|| people_for(event, operation, people));
+    set_recipients(delivery, email, found.unwrap_or_default());
+}
+
+/// The channel's fixed addresses, then `found` (the people the event concerns, when the
+/// channel writes to people); with none at all the delivery is `unaddressed`, never sent.
+fn set_recipients(delivery: &mut Delivery, email: &EmailRouting, found: Recipients) {
     delivery.recipients = email.to.clone();
-    if email.to_people {
-        let found = people_for(event, operation, people);
-        for address in found.addresses {
-            if !delivery.recipients.iter().any(|known| known.eq_ignore_ascii_case(&address)) {
-                delivery.recipients.push(address);
-            }
+    for address in found.addresses {
+        if !delivery.recipients.iter().any(|known| known.eq_ignore_ascii_case(&address)) {
+            delivery.recipients.push(address);
         }
-        delivery.unaddressed = found.unaddressed;
     }
+    delivery.unaddressed = found.unaddressed;
     if delivery.recipients.is_empty() {
         delivery.status = DeliveryStatus::Unaddressed;
     }

@@ -39,7 +39,7 @@ pub fn JobRow(
             .and_then(Result::ok)
             .and_then(|loads| loads.iter().filter_map(pick).filter(|value| value.is_finite()).reduce(f64::max))
     };
-    let href = format!("/clusters/{cluster_id}/jobs/{}", job.id);
+    let href = rescaler_shared::console_path::job(&cluster_id, &job.id);
     view! {
         <tr data-job-row=job.id.clone()>
             <td>
@@ -69,7 +69,7 @@ pub fn JobRow(
             <td class="num">{move || format::load_percent(peak(|load| load.backpressured_time_ms_per_second))}</td>
             <td>{move || match detail() {
                 Some(Ok(detail)) => match detail.active_operation {
-                    Some(id) => view! { <a href=format!("/rescales/{id}") class="pill tone-active">"in progress"</a> }.into_any(),
+                    Some(id) => view! { <a href=rescaler_shared::console_path::request(&id) class="pill tone-active">"in progress"</a> }.into_any(),
                     None => view! { <span class="muted">"idle"</span> }.into_any(),
                 },
                 _ => view! { <span class="muted">"–"</span> }.into_any(),

@@ -22,7 +22,7 @@ pub fn OperationsTable(
     let rows = operations
         .into_iter()
         .map(|operation| {
-            let href = format!("/rescales/{}", operation.id);
+            let href = rescaler_shared::console_path::request(&operation.id);
             let job_label = if operation.job_name.is_empty() { short_id(&operation.job_id).to_owned() } else { operation.job_name.clone() };
             view! {
                 <tr>

@@ -118,7 +118,7 @@ fn submit(
                 session.inbox_version.update(|version| *version += 1);
                 // Only if the user is still on the form's page.
                 if submitting.try_set(false).is_none() {
-                    navigate(&format!("/rescales/{}", operation.id), Default::default());
+                    navigate(&rescaler_shared::console_path::request(&operation.id), Default::default());
                 }
             }
             Err(failure) => {

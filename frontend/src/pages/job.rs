@@ -95,7 +95,7 @@ fn follow_to_current_job(detail: Fetch<JobDetailResponse>, cluster_id: String, j
         let current = detail.get().and_then(Result::ok).and_then(|detail| detail.deployment).map(|d| d.current_job_id);
         if let Some(current) = current.filter(|current| *current != job_id) {
             navigate(
-                &format!("/clusters/{cluster_id}/jobs/{current}"),
+                &rescaler_shared::console_path::job(&cluster_id, &current),
                 NavigateOptions { replace: true, ..Default::default() },
             );
         }

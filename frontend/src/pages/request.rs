@@ -238,7 +238,7 @@ fn outcome(operation: &Operation) -> Option<AnyView> {
     let job_link = |label: &str| {
         let job_id = operation.current_job_id().to_owned();
         view! {
-            <a id="current-job-link" class="button" href=format!("/clusters/{}/jobs/{job_id}", operation.cluster_id)>
+            <a id="current-job-link" class="button" href=rescaler_shared::console_path::job(&operation.cluster_id, &job_id)>
                 {format!("{label} {}", short_id(&job_id))}
             </a>
         }
@@ -299,7 +299,7 @@ fn details(operation: &Operation) -> impl IntoView + use<> {
         })
         .collect_view();
     let cluster = operation.cluster_id.clone();
-    let job_href = |job_id: &str| format!("/clusters/{cluster}/jobs/{job_id}");
+    let job_href = |job_id: &str| rescaler_shared::console_path::job(&cluster, job_id);
     view! {
         <dl class="facts">
             <dt>"Reason"</dt>

@@ -38,7 +38,7 @@ pub fn SavepointsPage() -> impl IntoView {
                     <tr>
                         <td>{format::time(savepoint.taken_at_ms)}</td>
                         <td>
-                            <a href=format!("/clusters/{}/jobs/{}", operation.cluster_id, operation.job_id)>{job}</a>
+                            <a href=rescaler_shared::console_path::job(&operation.cluster_id, &operation.job_id)>{job}</a>
                             <span class="cell-sub mono">{format!("{} · {}", operation.cluster_id, short_id(&operation.job_id))}</span>
                         </td>
                         <td class="mono break">{savepoint.location}</td>

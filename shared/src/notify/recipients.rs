@@ -2,7 +2,8 @@
 //! `requested` goes to those who may approve the request (an approver or admin on its cluster,
 //! never the requester: the rule of [`UserAction::Approve`]), `approved`, `rejected`,
 //! `cancelled` and `expired` to the requester, `started`, `completed`, `rolled_back` and
-//! `failed` to both. A person whose address is not known is named, not dropped, so the
+//! `failed` to both; `out_of_band` (no request's) to the approvers of its cluster
+//! (`cluster_approvers`). A person whose address is not known is named, not dropped, so the
 //! delivery log can say so.
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,8 @@ impl NotifyEvent {
     /// Whom this event is for; see the module docs.
     pub fn audience(self) -> Audience {
         match self {
-            Self::Requested => Audience::Approvers,
+            // An out-of-band change: those who approve changes on its cluster.
+            Self::Requested | Self::OutOfBand => Audience::Approvers,
             Self::Approved | Self::Rejected | Self::Cancelled | Self::Expired => Audience::Requester,
             Self::Started | Self::Completed | Self::RolledBack | Self::Failed => Audience::Both,
         }
@@ -80,6 +82,19 @@ impl Recipients {
             }
         }
     }
+}
+
+/// The people who approve requests on `cluster_id` (an approver or admin there), for an
+/// out-of-band change, which has no request and no requester.
+pub fn cluster_approvers(cluster_id: &str, people: &[Person]) -> Recipients {
+    let mut recipients = Recipients::default();
+    for (index, person) in people.iter().enumerate() {
+        let first = !people[..index].iter().any(|earlier| same_user(&earlier.name, &person.name));
+        if first && person.identity().can(cluster_id, crate::access::Role::Approver) {
+            recipients.add(&person.name, person.email.as_deref());
+        }
+    }
+    recipients
 }
 
 /// The people `event` of `operation` is for, among `people` (the first entry of a name counts).

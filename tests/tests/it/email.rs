@@ -111,7 +111,7 @@ async fn approvers_get_the_request_by_mail_and_the_requester_the_decision() -> a
     assert!(requested.subject.contains("parallelism 2"), "{requested:#?}");
     assert_eq!(requested.message_id, format!("<{id}-0000-mail@rescaler>"));
     assert!(requested.body.contains("Requested by: alice\nReason: traffic peak"), "{}", requested.body);
-    assert!(requested.body.contains(&format!("http://console.test/requests/{id}")), "{}", requested.body);
+    assert!(requested.body.contains(&format!("http://console.test/rescales/{id}")), "{}", requested.body);
 
     // The delivery log names the recipients, and who had no address.
     let (status, log) = api.get(&format!("/rescales/{id}/deliveries"), "victor").await?;
@@ -132,7 +132,7 @@ async fn approvers_get_the_request_by_mail_and_the_requester_the_decision() -> a
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(approved.rcpt_tos, [address("alice")], "the decision goes to the requester: {approved:#?}");
-    assert!(approved.body.contains(&format!("http://console.test/requests/{id}")), "{}", approved.body);
+    assert!(approved.body.contains(&format!("http://console.test/rescales/{id}")), "{}", approved.body);
     let both = [address("admin"), address("alice"), address("bob")];
     assert_eq!(sorted(completed.rcpt_tos.clone()), both, "{completed:#?}");
 
@@ -269,7 +269,7 @@ async fn amazon_ses_sends_the_request_to_its_approvers() -> anyhow::Result<()> {
     assert_eq!(mail.to, "bob@rescaler.test, admin@rescaler.test", "{mail:#?}");
     assert!(mail.subject.starts_with("Rescale requested: job counter on cluster c"), "{mail:#?}");
     assert!(mail.body.contains("Reason: more traffic"), "{}", mail.body);
-    assert!(mail.body.contains(&format!("http://console.test/requests/{}", operation.id)), "{}", mail.body);
+    assert!(mail.body.contains(&format!("http://console.test/rescales/{}", operation.id)), "{}", mail.body);
     assert_eq!(sent[0]["Source"], FROM, "{sent:#?}");
     Ok(())
 }

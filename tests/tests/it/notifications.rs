@@ -75,7 +75,7 @@ async fn a_request_through_the_api_reaches_the_webhook_signed_and_each_step_once
     assert_eq!(requested.body["operation_id"], id.as_str());
     assert_eq!(requested.body["reason"], "traffic peak");
     assert_eq!(requested.body["requested_by"], "alice");
-    assert_eq!(requested.body["console_url"], format!("http://console.test/requests/{id}"));
+    assert_eq!(requested.body["console_url"], format!("http://console.test/rescales/{id}"));
     assert!(requested.body["target"].as_str().is_some_and(|target| target.contains('2')), "{}", requested.body);
 
     let (status, body) = api.post(&format!("/rescales/{id}/approve"), "bob", json!({"comment": "ok"})).await?;

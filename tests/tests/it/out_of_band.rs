@@ -1,7 +1,8 @@
 //! Changes made outside the product, on real Flink: the product adopts a job through a rescale
 //! request, then someone rescales it through Flink's own REST API. One drift check later the
-//! audit log has one out-of-band event and the job page's data shows the change; a second check
-//! writes no second event. The records live in a directory store (its compare-and-swap is
+//! audit log has one out-of-band event, a signed webhook on loopback gets one `out_of_band`
+//! notification linking to the job, and the job page's data shows the change; a second check
+//! writes no second event and sends nothing more. The records live in a directory store (its compare-and-swap is
 //! what claims a change); Flink is real.
 
 use std::sync::Arc;
@@ -11,9 +12,12 @@ use harness::api::Api;
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig;
+use harness::webhook_receiver::WebhookReceiver;
 use harness::{FlinkCluster, FlinkOptions, Scheduler};
+use rescaler_backend::config::NotificationsConfig;
 use rescaler_backend::drift;
 use rescaler_backend::flink::FlinkClient;
+use rescaler_backend::notify::{Notifier, routing};
 use rescaler_backend::reconcile::now_ms;
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
@@ -49,7 +53,14 @@ async fn a_rescale_through_flinks_own_rest_api_is_audited_once_and_shown_on_the_
     harness::init_tracing();
     let flink = FlinkCluster::start(FlinkOptions::default().with_scheduler(Scheduler::Adaptive)).await?;
     let store: Arc<dyn Store> = Arc::new(DirStore::open(harness::paths::scratch_dir("store")?)?);
-    let records = Records::new(store.clone());
+    let receiver = WebhookReceiver::start("oob-secret").await?;
+    let notifications: NotificationsConfig = serde_json::from_value(json!({
+        "console_url": "http://console.test",
+        "channels": [{"id": "ops-hook", "kind": "webhook", "url": receiver.url(), "secret": "oob-secret"}],
+        "routes": [{"clusters": ["*"], "events": ["out_of_band"], "channels": ["ops-hook"]}],
+    }))?;
+    let records = Records::new(store.clone()).with_routing(routing(&notifications));
+    let notifier = Notifier::new(records.clone(), &notifications);
     let client = rig::flink_client(&flink)?;
     let engine = rig::engine_with_client(&records, rig::cluster_config(&flink), client.clone(), "test-reconciler");
     let (job_id, _) = rig::adopt_sample_job(&records, client.as_ref(), &flink, 1, &[]).await?;
@@ -111,6 +122,17 @@ async fn a_rescale_through_flinks_own_rest_api_is_audited_once_and_shown_on_the_
     assert_eq!(events[0]["cluster_id"], cluster);
     let message = events[0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("changed outside the product") && message.contains("2 → 3"), "{message}");
+    notifier.deliver_due("test-reconciler").await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "one out_of_band notification: {received:#?}");
+    let hook = &received[0];
+    assert!(hook.signature_valid && hook.answered == 204, "{hook:#?}");
+    assert_eq!((hook.event.as_str(), &hook.body["event"]), ("out_of_band", &json!("out_of_band")));
+    assert_eq!(hook.body["job_id"], job_id.as_str());
+    assert_eq!(hook.body["target"], "parallelism 3", "{}", hook.body);
+    assert!(hook.body["message"].as_str().is_some_and(|text| text.contains("2 → 3")), "{}", hook.body);
+    assert_eq!(hook.body["console_url"], format!("http://console.test/clusters/{cluster}/jobs/{job_id}"));
+    assert!(hook.body.get("operation_id").is_none(), "no request's: {}", hook.body);
     let (_, detail) = api.get(&job_path, "victor").await?;
     let out_of_band = &detail["deployment"]["out_of_band"];
     assert!(all_at(&out_of_band["seen"]["parallelism"], 3), "{detail:#}");
@@ -125,6 +147,8 @@ async fn a_rescale_through_flinks_own_rest_api_is_audited_once_and_shown_on_the_
     assert_eq!((again.out_of_band, again.failures), (0, 0), "{again:?}");
     engine.pass().await?;
     assert_eq!(out_of_band_events(&api, &job_id).await?.len(), 1);
+    notifier.deliver_due("test-reconciler").await;
+    assert_eq!(receiver.received().len(), 1, "nothing sent again: {:#?}", receiver.received());
 
     // The cluster page's data says what Flink's own UI allows: on this cluster, everything
     // (Flink's defaults), as Flink's dashboard configuration says too.

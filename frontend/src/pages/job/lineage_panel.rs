@@ -18,7 +18,7 @@ pub fn LineagePanel(
         .into_iter()
         .map(|entry| {
             let is_current = entry.job_id == current;
-            let href = format!("/clusters/{cluster_id}/jobs/{}", entry.job_id);
+            let href = rescaler_shared::console_path::job(&cluster_id, &entry.job_id);
             let origin = match &entry.operation_id {
                 Some(operation_id) => view! {
                     <a href=format!("/rescales/{operation_id}")>{format!("resubmitted by request #{}", short_id(operation_id))}</a>

@@ -32,7 +32,7 @@ pub fn NotRunningNotice(
                 let new_job = op.current_job_id().to_owned();
                 view! {
                     " It was rescaled into "
-                    <a href=format!("/clusters/{cluster_id}/jobs/{new_job}") id="replacement-job-link">{format!("job {}", short_id(&new_job))}</a>
+                    <a href=rescaler_shared::console_path::job(&cluster_id, &new_job) id="replacement-job-link">{format!("job {}", short_id(&new_job))}</a>
                     " by "<a href=format!("/rescales/{}", op.id)>{format!("request #{}", short_id(&op.id))}</a>"."
                 }
             })}
