@@ -65,7 +65,8 @@ async fn two_reconcilers_make_one_request_per_occurrence_and_a_busy_job_skips_it
     let schedule = due_at(&"a".repeat(32), at_ms);
     records.create_schedule(&schedule).await?;
     let (one, two) = tokio::join!(first.pass(), second.pass());
-    (one?, two?);
+    one?;
+    two?;
     let (stored, _) = records.schedule(&schedule.id).await?.expect("stored");
     let operation_id = occurrence_operation_id(&schedule.id, at_ms);
     assert_eq!(stored.last_occurrence_ms, Some(at_ms), "{:#?}", stored.events);

@@ -134,7 +134,7 @@ async fn schedule_actions_follow_the_one_rule() -> anyhow::Result<()> {
     assert_eq!(reply["state"], "active", "{reply}");
     let (status, reply) = test_app.call("POST", &path("reject"), Some("admin-token")).await?;
     assert_envelope(status, &reply, StatusCode::CONFLICT, "conflict");
-    assert_eq!(test_app.state.records.live_schedule_ids().await?, [schedule.id.clone()]);
+    assert_eq!(test_app.state.records.live_schedule_ids().await?, std::slice::from_ref(&schedule.id));
     let (status, reply) = test_app.call("POST", &path("cancel"), Some("alice-token")).await?;
     assert_eq!((status, reply["state"].as_str()), (StatusCode::OK, Some("cancelled")), "{reply}");
     assert!(test_app.state.records.live_schedule_ids().await?.is_empty(), "an ended schedule is no longer live");

@@ -62,7 +62,8 @@ fn active(mut schedule: RecurringSchedule, since: &str) -> RecurringSchedule {
 fn the_next_occurrence_follows_days_offsets_and_the_day_wrap() {
     use Weekday::*;
     // 2026-12-01 is a Tuesday.
-    let rows: &[(&str, RecurringSchedule, &str, Option<(&str, usize)>)] = &[
+    type Row = (&'static str, RecurringSchedule, &'static str, Option<(&'static str, usize)>);
+    let rows: &[Row] = &[
         (
             "tuesday noon: 22:00 +01:00 is 21:00 UTC",
             nights(),
