@@ -304,6 +304,10 @@ fn details(operation: &Operation) -> impl IntoView + use<> {
         <dl class="facts">
             <dt>"Reason"</dt>
             <dd>{operation.reason.clone()}</dd>
+            {operation.schedule_id.clone().map(|schedule_id| view! {
+                <dt>"Schedule"</dt>
+                <dd><a href=format!("/schedules/{schedule_id}") id="schedule-link">{format!("an occurrence of schedule #{}", short_id(&schedule_id))}</a></dd>
+            })}
             <dt>"Job"</dt>
             <dd><a href=job_href(&operation.job_id) class="mono">{operation.job_id.clone()}</a>{format!(" on {}", operation.cluster_id)}</dd>
             {operation.new_job_id.clone().map(|new_job| view! {

@@ -216,6 +216,22 @@ async fn the_console_lists_schedules_and_shows_only_the_buttons_the_schedule_rul
     alice.screenshot("recurring-alice-form-refused").await?;
     let (stored, _) = backend.state.records.schedule(&schedule.id).await?.expect("stored");
     assert_eq!(stored.state, rescaler_shared::recurring::ScheduleState::Active);
+
+    // An occurrence's request links back to its schedule.
+    let pending = rescaler_shared::recurring::PendingOccurrence {
+        at_ms: now_ms(),
+        step: 0,
+        operation_id: rescaler_shared::recurring::occurrence_operation_id(&stored.id, 1),
+        owner: "test".into(),
+        until_ms: now_ms(),
+    };
+    let job =
+        rescaler_shared::recurring::OccurrenceJob { job_id: "e".repeat(32), job_name: "orders".into(), artifact: None };
+    let occurrence = rescaler_shared::recurring::occurrence_operation(&stored, &pending, job, now_ms());
+    backend.state.records.create_operation(&occurrence).await?;
+    bob.client.goto(&format!("{base}/rescales/{}", occurrence.id)).await?;
+    let link = element(&bob.client, "#schedule-link").await?;
+    assert_eq!(link.attr("href").await?.as_deref(), Some(format!("/schedules/{}", stored.id).as_str()));
     alice.close().await?;
     bob.close().await?;
     Ok(())
