@@ -75,6 +75,17 @@ pub struct FlinkCluster {
     jobmanager: ChildGuard,
     /// The S3 bucket mounted on the savepoint directory, if any; unmounted after Flink stops.
     savepoint_mount: Option<S3Mount>,
+    /// Flink's temporary files, removed once every process is gone (logs and savepoints stay).
+    _tmp: RemoveOnDrop,
+}
+
+/// A folder removed when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Java 17 module flags Flink needs, used when the shipped configuration has none (1.18).
@@ -96,7 +107,8 @@ impl FlinkCluster {
         let conf_dir = work_dir.join("conf");
         let log_dir = work_dir.join("log");
         let pid_dir = work_dir.join("pid");
-        for dir in [&conf_dir, &log_dir, &pid_dir, &work_dir.join("savepoints"), &work_dir.join("checkpoints")] {
+        let folders = ["savepoints", "checkpoints", "tmp"].map(|name| work_dir.join(name));
+        for dir in [&conf_dir, &log_dir, &pid_dir].into_iter().chain(&folders) {
             std::fs::create_dir_all(dir)?;
         }
         // Logging configuration comes from the distribution; the rest is ours.
@@ -133,6 +145,7 @@ impl FlinkCluster {
         let cluster = Self {
             options,
             home,
+            _tmp: RemoveOnDrop(work_dir.join("tmp")),
             work_dir,
             rest_url: format!("http://127.0.0.1:{rest_port}"),
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
@@ -427,8 +440,14 @@ fn render_config(
 ) -> anyhow::Result<String> {
     let savepoints = format!("file://{}", work_dir.join("savepoints").display());
     let checkpoints = format!("file://{}", work_dir.join("checkpoints").display());
+    // Flink's own temporary files (the RPC system's jar, 24 MB per JobManager start, the web
+    // uploads, the I/O spill) in the cluster's folder, not in /tmp, where a killed process
+    // leaves them behind.
+    let tmp = work_dir.join("tmp").display().to_string();
     let mut keys: Vec<(String, String)> = vec![
         ("env.java.opts.all".into(), shipped_java_opts(home)),
+        ("io.tmp.dirs".into(), tmp.clone()),
+        ("web.tmpdir".into(), tmp),
         ("jobmanager.rpc.address".into(), "127.0.0.1".into()),
         ("jobmanager.bind-host".into(), "127.0.0.1".into()),
         ("jobmanager.rpc.port".into(), rpc_port.to_string()),
