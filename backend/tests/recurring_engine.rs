@@ -132,3 +132,24 @@ async fn a_pending_occurrence_whose_request_exists_is_finished_without_a_second(
     assert_eq!(records.all_operations().await?.len(), 1, "the existing request is not made twice");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_occurrence_missed_by_more_than_the_grace_is_reported_and_not_run() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let records = &test_app.state.records;
+    let (first, _) = engines(&test_app).await?;
+    // Due 30 minutes ago, active since before it: the reconciler was down through its grace.
+    let at_ms = now_ms() / 1000 * 1000 - 30 * 60_000;
+    let schedule = due_at(&"e".repeat(32), at_ms);
+    records.create_schedule(&schedule).await?;
+    first.pass().await?;
+    let (stored, _) = records.schedule(&schedule.id).await?.expect("stored");
+    assert_eq!(stored.last_occurrence_ms, Some(at_ms), "{:#?}", stored.events);
+    let missed = stored.occurrences[0].skipped.clone().unwrap_or_default();
+    assert!(missed.contains("missed by more than the grace") && missed.contains("not run late"), "{missed}");
+    assert!(stored.events.iter().any(|event| event.kind == "occurrence_missed"));
+    assert!(records.all_operations().await?.is_empty(), "no request for a missed occurrence");
+    first.pass().await?;
+    assert_eq!(records.schedule(&schedule.id).await?.expect("stored").0.occurrences.len(), 1, "reported once");
+    Ok(())
+}
