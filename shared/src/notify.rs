@@ -1,4 +1,4 @@
-//! Notifications, pure: which operation events notify (`NotifyEvent::of_kind`), which channels
+//! Notifications, pure: which operation events notify (`NotifyEvent::of_event`), which channels
 //! a cluster's routes send them to (`channels_for`), what a message says (`Notification`,
 //! `slack_message`), when a failed delivery is tried again (`retry_delay`), and the outbox
 //! entry the backend stores per (event, channel) (`Delivery`), which the API answers as the
@@ -65,6 +65,14 @@ impl NotifyEvent {
             event_kind::FAILED => Self::Failed,
             _ => return None,
         })
+    }
+
+    /// The notification the operation's event at `index` sends, if any: [`Self::of_kind`],
+    /// except the `requested` of a recurring schedule's occurrence, whose schedule was already
+    /// requested and approved (its approvers heard of it then).
+    pub fn of_event(operation: &Operation, index: usize) -> Option<Self> {
+        let kind = Self::of_kind(&operation.events.get(index)?.kind)?;
+        (kind != Self::Requested || operation.schedule_id.is_none()).then_some(kind)
     }
 
     /// The snake_case name the configuration's routes and the wire use.
@@ -187,7 +195,7 @@ impl Notification {
         let event = operation.events.get(index)?;
         Some(Self {
             delivery_id,
-            event: NotifyEvent::of_kind(&event.kind)?,
+            event: NotifyEvent::of_event(operation, index)?,
             operation_id: operation.id.clone(),
             cluster_id: operation.cluster_id.clone(),
             job_id: operation.job_id.clone(),

@@ -147,6 +147,11 @@ fn messages_name_the_job_target_reason_and_link_to_the_request() {
     );
     operation.events.push(OperationEvent::by_system(10, event_kind::STOP_TRIGGERED, "x"));
     assert_eq!(Notification::of(&operation, 2, "d".into(), None), None, "not an event that notifies");
+    // A recurring schedule's occurrence: approved with its schedule, so no second `requested`.
+    assert_eq!(NotifyEvent::of_event(&operation, 0), Some(NotifyEvent::Requested));
+    operation.schedule_id = Some("s1".into());
+    assert_eq!(NotifyEvent::of_event(&operation, 0), None);
+    assert_eq!(NotifyEvent::of_event(&operation, 1), Some(NotifyEvent::Failed));
 }
 
 #[test]

@@ -82,8 +82,8 @@ impl Records {
         }
         let mut writes = Vec::new();
         let mut people = None;
-        for (index, event) in operation.events.iter().enumerate().skip(from) {
-            let Some(kind) = NotifyEvent::of_kind(&event.kind) else { continue };
+        for index in from..operation.events.len() {
+            let Some(kind) = NotifyEvent::of_event(operation, index) else { continue };
             for channel_id in channels_for(&self.routing.routes, &operation.cluster_id, kind) {
                 let id = Delivery::id_of(&operation.id, index, &channel_id);
                 let console = self.routing.console_url.as_deref();
