@@ -14,6 +14,8 @@ mod console_deployment;
 mod console_e2e;
 /// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
 mod crash_recovery;
+/// Email notifications: SMTP on loopback (aiosmtpd) to the approvers and the requester, and Amazon SES through LocalStack.
+mod email;
 /// Faults on real Flink: forgotten triggers, unreachable JobManagers, failing restores.
 mod faults;
 /// The REST Flink client against real clusters of 2.3.0, 1.20.5 and 1.18.1.
