@@ -105,14 +105,13 @@ async fn a_bad_schedule_request_is_a_4xx_in_the_envelope() -> anyhow::Result<()>
     Ok(())
 }
 
-#[tokio::test]
-async fn schedule_actions_follow_the_one_rule() -> anyhow::Result<()> {
-    let test_app = TestApp::spawn().await?;
+/// A schedule of alice's awaiting one approval, in the store as the API writes it.
+async fn alices_schedule(test_app: &TestApp, id: &str) -> anyhow::Result<RecurringSchedule> {
     let step: Step = serde_json::from_value(step(json!(["mon"]), "07:00"))?;
     let request =
         CreateSchedule { cluster_id: "prod".into(), job_id: JOB.into(), steps: vec![step], reason: "r".into() };
     let terms = ScheduleTerms {
-        id: "a".repeat(32),
+        id: id.to_owned(),
         deployment_id: JOB.into(),
         job_name: "job".into(),
         requested_by: "alice".into(),
@@ -123,6 +122,54 @@ async fn schedule_actions_follow_the_one_rule() -> anyhow::Result<()> {
     };
     let schedule = RecurringSchedule::new(request, terms, rescaler_backend::reconcile::now_ms());
     test_app.state.records.create_schedule(&schedule).await?;
+    Ok(schedule)
+}
+
+/// The ids `GET /api/v1/schedules?awaiting_me=true` answers `token`'s user.
+async fn awaiting(test_app: &TestApp, token: &str) -> anyhow::Result<Vec<String>> {
+    let (status, reply) = test_app.call("GET", "/api/v1/schedules?awaiting_me=true", Some(token)).await?;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let ids = reply.as_array().into_iter().flatten().filter_map(|s| s["id"].as_str()).map(str::to_owned).collect();
+    Ok(ids)
+}
+
+#[tokio::test]
+async fn awaiting_me_lists_the_schedules_the_caller_could_approve() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let first = alices_schedule(&test_app, &"a".repeat(32)).await?;
+    let second = alices_schedule(&test_app, &"b".repeat(32)).await?;
+    let both = {
+        let mut ids = vec![first.id.clone(), second.id.clone()];
+        ids.sort();
+        ids
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    assert!(awaiting(&test_app, "alice-token").await?.is_empty(), "the requester cannot approve her own");
+    assert!(awaiting(&test_app, "vera-token").await?.is_empty(), "a viewer cannot approve");
+    assert_eq!(sorted(awaiting(&test_app, "bob-token").await?), both);
+    assert_eq!(sorted(awaiting(&test_app, "admin-token").await?), both);
+    // Without the filter everyone who may view sees both.
+    let (status, reply) = test_app.call("GET", "/api/v1/schedules", Some("vera-token")).await?;
+    assert_eq!((status, reply.as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{reply}");
+    let approve = format!("/api/v1/schedules/{}/approve", first.id);
+    let (status, reply) = test_app.call("POST", &approve, Some("bob-token")).await?;
+    assert_eq!((status, reply["state"].as_str()), (StatusCode::OK, Some("active")), "{reply}");
+    assert_eq!(awaiting(&test_app, "bob-token").await?, [second.id.clone()], "an approved one no longer awaits");
+    assert_eq!(awaiting(&test_app, "admin-token").await?, [second.id.clone()]);
+    for query in ["awaiting_me=maybe", "awaiting_me=true&mine=true", "phase=approved"] {
+        let (status, reply) = test_app.call("GET", &format!("/api/v1/schedules?{query}"), Some("bob-token")).await?;
+        assert_envelope(status, &reply, StatusCode::BAD_REQUEST, "bad_request");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn schedule_actions_follow_the_one_rule() -> anyhow::Result<()> {
+    let test_app = TestApp::spawn().await?;
+    let schedule = alices_schedule(&test_app, &"a".repeat(32)).await?;
     let path = |action: &str| format!("/api/v1/schedules/{}/{action}", schedule.id);
     let (status, reply) = test_app.call("POST", &path("approve"), Some("alice-token")).await?;
     assert_envelope(status, &reply, StatusCode::FORBIDDEN, "forbidden");

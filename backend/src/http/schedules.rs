@@ -9,10 +9,11 @@ use axum::http::StatusCode;
 use rescaler_shared::api::{CreateRescale, ErrorEnvelope};
 use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule, ScheduleTerms, refuses_schedule, steps_problem};
 use rescaler_shared::user_action::{self, ScheduleAction};
+use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::clusters::cluster;
-use super::extract::{Body, Caller, PathParams, RawBody};
+use super::extract::{Body, Caller, Filters, PathParams, RawBody};
 use super::preflight::check;
 use super::schema::{
     BadBody, BadComment, FlinkOrStoreUnavailable, NoSuchClusterOrJob, StoreUnavailable, Unauthenticated,
@@ -130,14 +131,26 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(schedule)))
 }
 
-/// The schedules the caller may view, newest first.
+/// Filters of the schedule list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListFilter {
+    /// Only schedules the caller could approve now.
+    #[serde(default)]
+    pub awaiting_me: bool,
+}
+
+/// The schedules the caller may view, newest first, filtered.
 #[utoipa::path(
     get,
     path = "/api/v1/schedules",
     tag = "schedules",
     operation_id = "list_schedules",
+    params(ListFilter),
     responses(
         (status = 200, description = "The schedules", body = Vec<RecurringSchedule>),
+        (status = 400, description = "An unknown filter or a bad value", body = ErrorEnvelope),
         Unauthenticated,
         StoreUnavailable,
     ),
@@ -145,9 +158,20 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     Caller(identity): Caller,
+    Filters(filter): Filters<ListFilter>,
 ) -> Result<Json<Vec<RecurringSchedule>>, ApiError> {
     let schedules = state.records.all_schedules().await?;
-    Ok(Json(schedules.into_iter().filter(|schedule| identity.can(&schedule.cluster_id, Role::Viewer)).collect()))
+    let now = now_ms();
+    let awaits_me = |schedule: &RecurringSchedule| {
+        user_action::schedule_refusal(schedule, &identity, ScheduleAction::Approve, now).is_none()
+    };
+    Ok(Json(
+        schedules
+            .into_iter()
+            .filter(|schedule| identity.can(&schedule.cluster_id, Role::Viewer))
+            .filter(|schedule| !filter.awaiting_me || awaits_me(schedule))
+            .collect(),
+    ))
 }
 
 async fn load(

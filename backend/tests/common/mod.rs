@@ -1,4 +1,5 @@
-//! A Router over a fresh directory store, one cluster whose Flink never answers, and two users.
+//! A Router over a fresh directory store, one cluster whose Flink never answers, and four users:
+//! alice requester, bob approver, vera viewer, admin.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -40,7 +41,14 @@ impl TestApp {
                 windows: Vec::new(),
                 freezes: Vec::new(),
             }],
-            auth: AuthConfig::Tokens { users: vec![user("alice", "requester"), user("admin", "admin")] },
+            auth: AuthConfig::Tokens {
+                users: vec![
+                    user("alice", "requester"),
+                    user("bob", "approver"),
+                    user("vera", "viewer"),
+                    user("admin", "admin"),
+                ],
+            },
             approvals: Default::default(),
             savepoint_s3: None,
             notifications: Default::default(),
