@@ -246,6 +246,11 @@ impl Client {
         self.get("/schedules".to_owned())
     }
 
+    /// `GET /api/v1/schedules?awaiting_me=true`: the schedules the user could approve now.
+    pub fn schedules_awaiting_me(self) -> ApiFuture<Vec<RecurringSchedule>> {
+        self.get("/schedules?awaiting_me=true".to_owned())
+    }
+
     /// `GET /api/v1/schedules/{id}`.
     pub fn schedule(self, id: &str) -> ApiFuture<RecurringSchedule> {
         self.get(format!("/schedules/{}", encode(id)))

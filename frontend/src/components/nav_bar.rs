@@ -1,4 +1,5 @@
-//! The top bar: the sections, the approvals inbox with its count, who is signed in.
+//! The top bar: the sections, the approvals inbox with its count (requests and schedules awaiting
+//! the user), who is signed in.
 
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ pub fn NavBar() -> impl IntoView {
             return none;
         }
         let operations = session.client().rescales(&RescaleFilter { awaiting_me: true, ..RescaleFilter::default() });
-        Box::pin(async move { operations.await.map(|operations| operations.len()) })
+        let schedules = session.client().schedules_awaiting_me();
+        Box::pin(async move { Ok(operations.await?.len() + schedules.await?.len()) })
     });
     if let Ok(handle) = set_interval_with_handle(move || inbox.refetch(), INBOX_POLL) {
         on_cleanup(move || handle.clear());

@@ -1,6 +1,7 @@
-//! The approvals inbox: requests the user could approve now.
+//! The approvals inbox: requests, then recurring schedules, the user could approve now.
 
 use leptos::prelude::*;
+use rescaler_shared::recurring::RecurringSchedule;
 
 use crate::api::RescaleFilter;
 use crate::components::loaded::loaded;
@@ -16,14 +17,22 @@ pub fn InboxPage() -> impl IntoView {
         session.inbox_version.track();
         session.client().rescales(&RescaleFilter { awaiting_me: true, ..RescaleFilter::default() })
     });
+    let schedules = Fetch::new(move || {
+        session.inbox_version.track();
+        session.client().schedules_awaiting_me()
+    });
+    let refresh = move |_| {
+        operations.refetch();
+        schedules.refetch();
+    };
     view! {
         <div class="page-head">
             <h1>"Awaiting your approval"</h1>
-            <button type="button" class="button" on:click=move |_| operations.refetch()>"Refresh"</button>
+            <button type="button" class="button" on:click=refresh>"Refresh"</button>
         </div>
         {move || loaded(operations.get(), "the inbox", |operations| {
             if operations.is_empty() {
-                return view! { <p class="empty" id="inbox-empty">"Nothing awaits your approval."</p> }.into_any();
+                return view! { <p class="empty" id="inbox-empty">"No rescale request awaits your approval."</p> }.into_any();
             }
             let now = now_ms();
             operations.into_iter().map(|operation| {
@@ -50,5 +59,45 @@ pub fn InboxPage() -> impl IntoView {
                 }
             }).collect_view().into_any()
         })}
+        {move || loaded(schedules.get(), "the schedules awaiting you", schedule_section)}
     }
+}
+
+/// "Schedules awaiting your approval", when there are any: each links to its page.
+fn schedule_section(schedules: Vec<RecurringSchedule>) -> AnyView {
+    if schedules.is_empty() {
+        return ().into_any();
+    }
+    let now = now_ms();
+    let items = schedules.into_iter().map(|schedule| {
+        let job = if schedule.job_name.is_empty() { short_id(&schedule.job_id).to_owned() } else { schedule.job_name.clone() };
+        let steps: Vec<String> = schedule.steps.iter().map(|step| step.describe()).collect();
+        view! {
+            <article class="panel inbox-item" data-inbox-schedule=schedule.id.clone()>
+                <div class="panel-head">
+                    <h3>
+                        <a href=format!("/schedules/{}", schedule.id) data-schedule-id=schedule.id.clone()>
+                            {format!("Recurring rescale of {job}")}
+                        </a>
+                    </h3>
+                    <span class="muted small">{format!("expires in {}", format::duration(schedule.expires_at_ms.saturating_sub(now)))}</span>
+                </div>
+                <p>{steps.join("; ")}</p>
+                <p class="quote">{schedule.reason.clone()}</p>
+                <p class="meta">
+                    <span>{format!("by {}", schedule.requested_by)}</span>
+                    <span>{format::ago(schedule.created_at_ms, now)}</span>
+                    <span>{format!("{} on {}", short_id(&schedule.job_id), schedule.cluster_id)}</span>
+                    <span>{format!("{} of {} approvals", schedule.approvals.len(), schedule.required_approvals)}</span>
+                </p>
+            </article>
+        }
+    });
+    view! {
+        <section id="inbox-schedules">
+            <h2>"Schedules awaiting your approval"</h2>
+            {items.collect_view()}
+        </section>
+    }
+    .into_any()
 }

@@ -196,14 +196,30 @@ async fn the_console_lists_schedules_and_shows_only_the_buttons_the_schedule_rul
     assert!(!shows(&alice, "#approve-schedule").await?, "nobody approves their own schedule");
     alice.screenshot("recurring-alice-schedule").await?;
 
+    // bob's inbox counts alice's schedule and lists it; its link opens the schedule's page.
+    texts_until(&bob.client, "#inbox-count", PAGE_TIMEOUT, |texts| texts[0] == "1").await?;
+    element(&bob.client, "#nav-inbox").await?.click().await?;
+    let item = format!("[data-inbox-schedule='{}']", schedule.id);
+    texts_until(&bob.client, &item, PAGE_TIMEOUT, |texts| {
+        ["orders", "parallelism 2", "by alice", "evenings", "0 of 1 approvals"]
+            .iter()
+            .all(|part| texts[0].contains(part))
+    })
+    .await?;
+    bob.screenshot("recurring-bob-inbox").await?;
+    element(&bob.client, &format!("a[data-schedule-id='{}']", schedule.id)).await?.click().await?;
+    element(&bob.client, "#schedule-approvals").await?;
+    assert!(bob.client.current_url().await?.path().ends_with(&format!("/schedules/{}", schedule.id)));
+
     // bob may approve or reject, not cancel; he approves and the page shows it active.
-    bob.client.goto(&format!("{base}/schedules/{}", schedule.id)).await?;
     let approve = element(&bob.client, "#approve-schedule").await?;
     assert!(shows(&bob, "#reject-schedule").await? && !shows(&bob, "#cancel-schedule").await?);
     approve.click().await?;
     texts_until(&bob.client, "[data-state]", PAGE_TIMEOUT, |states| states[0] == "active").await?;
     texts_until(&bob.client, "#schedule-approvals", PAGE_TIMEOUT, |texts| texts[0].contains("approved by bob")).await?;
     element(&bob.client, "#no-schedule-actions").await?;
+    // An approved schedule awaits nobody: the badge counts it no more.
+    texts_until(&bob.client, "#inbox-count", PAGE_TIMEOUT, |texts| texts[0] == "0").await?;
     bob.screenshot("recurring-bob-approved").await?;
 
     // alice's proposal form answers the API's own refusal (this cluster's Flink never answers).
