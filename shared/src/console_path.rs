@@ -11,6 +11,11 @@ pub fn job(cluster_id: &str, job_id: &str) -> String {
     format!("/clusters/{cluster_id}/jobs/{job_id}")
 }
 
+/// A recurring schedule's page.
+pub fn schedule(schedule_id: &str) -> String {
+    format!("/schedules/{schedule_id}")
+}
+
 /// `path` under the console's address `base` (with or without its trailing slash).
 pub fn absolute(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))

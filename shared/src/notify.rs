@@ -5,8 +5,10 @@
 //! request's delivery log; whom an event concerns, for mail to people (`recipients`).
 
 mod recipients;
+mod schedule;
 
 pub use recipients::{Audience, Person, Recipients, cluster_approvers, people_for};
+pub use schedule::{schedule_people, schedule_subject};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,10 +35,19 @@ pub enum NotifyEvent {
     Failed,
     /// The drift check saw a managed job changed outside the product (not an operation's event).
     OutOfBand,
+    /// A recurring schedule's own events (`notify/schedule.rs`): requested, approved (active),
+    /// rejected, cancelled, expired unapproved, an occurrence skipped or missed.
+    ScheduleRequested,
+    ScheduleApproved,
+    ScheduleRejected,
+    ScheduleCancelled,
+    ScheduleExpired,
+    OccurrenceSkipped,
+    OccurrenceMissed,
 }
 
 impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 10] = [
+    pub const ALL: [NotifyEvent; 17] = [
         Self::Requested,
         Self::Approved,
         Self::Rejected,
@@ -47,6 +58,13 @@ impl NotifyEvent {
         Self::RolledBack,
         Self::Failed,
         Self::OutOfBand,
+        Self::ScheduleRequested,
+        Self::ScheduleApproved,
+        Self::ScheduleRejected,
+        Self::ScheduleCancelled,
+        Self::ScheduleExpired,
+        Self::OccurrenceSkipped,
+        Self::OccurrenceMissed,
     ];
 
     /// The notification an operation event of this kind sends, if any: `approval_complete`
@@ -88,6 +106,13 @@ impl NotifyEvent {
             Self::RolledBack => "rolled_back",
             Self::Failed => "failed",
             Self::OutOfBand => "out_of_band",
+            Self::ScheduleRequested => "schedule_requested",
+            Self::ScheduleApproved => "schedule_approved",
+            Self::ScheduleRejected => "schedule_rejected",
+            Self::ScheduleCancelled => "schedule_cancelled",
+            Self::ScheduleExpired => "schedule_expired",
+            Self::OccurrenceSkipped => "occurrence_skipped",
+            Self::OccurrenceMissed => "occurrence_missed",
         }
     }
 
@@ -104,6 +129,13 @@ impl NotifyEvent {
             Self::RolledBack => "Rescale rolled back",
             Self::Failed => "Rescale failed",
             Self::OutOfBand => "Changed outside the console",
+            Self::ScheduleRequested => "Recurring schedule requested",
+            Self::ScheduleApproved => "Recurring schedule approved",
+            Self::ScheduleRejected => "Recurring schedule rejected",
+            Self::ScheduleCancelled => "Recurring schedule cancelled",
+            Self::ScheduleExpired => "Recurring schedule expired unapproved",
+            Self::OccurrenceSkipped => "Scheduled rescale skipped",
+            Self::OccurrenceMissed => "Scheduled rescale missed",
         }
     }
 }
@@ -165,9 +197,13 @@ pub struct Notification {
     /// The delivery's idempotency key, also sent as the `X-Rescaler-Delivery` header.
     pub delivery_id: String,
     pub event: NotifyEvent,
-    /// The request's id; absent for an out-of-band change, which is no request's.
+    /// The request's id; absent for an out-of-band change or a schedule's event, which are no
+    /// request's.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub operation_id: String,
+    /// The recurring schedule's id, for its own events (and for its occurrences' requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
     pub cluster_id: String,
     pub job_id: String,
     pub job_name: String,
@@ -197,6 +233,7 @@ impl Notification {
             delivery_id,
             event: NotifyEvent::of_event(operation, index)?,
             operation_id: operation.id.clone(),
+            schedule_id: operation.schedule_id.clone(),
             cluster_id: operation.cluster_id.clone(),
             job_id: operation.job_id.clone(),
             job_name: operation.job_name.clone(),
@@ -222,6 +259,7 @@ impl Notification {
             delivery_id,
             event: NotifyEvent::OutOfBand,
             operation_id: String::new(),
+            schedule_id: None,
             cluster_id: deployment.cluster_id.clone(),
             job_name: deployment.name.clone(),
             target: running_as(&change.seen.parallelism),
@@ -238,7 +276,11 @@ impl Notification {
 
     /// What the console link opens, in words.
     pub fn link_label(&self) -> &'static str {
-        if self.operation_id.is_empty() { "Open the job in the console" } else { "Open the request in the console" }
+        match (self.operation_id.is_empty(), &self.schedule_id) {
+            (false, _) => "Open the request in the console",
+            (true, Some(_)) => "Open the schedule in the console",
+            (true, None) => "Open the job in the console",
+        }
     }
 
     /// The labelled lines of a message under its headline: who asked and why (a request's),

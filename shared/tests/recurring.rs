@@ -298,3 +298,47 @@ fn a_step_in_a_named_zone_follows_its_daylight_saving_time() {
     let problem = steps_problem(&[serde_json::from_str(both).expect("parses; refused by the check")]);
     assert!(problem.is_some_and(|problem| problem.starts_with("step 1 ") && problem.contains("give one")));
 }
+
+#[test]
+fn a_schedules_own_events_notify_the_approvers_then_the_requester_then_both() {
+    use rescaler_shared::access::Roles;
+    use rescaler_shared::notify::{Notification, NotifyEvent, Person, schedule_people, schedule_subject};
+    let person = |name: &str, role: Role| Person {
+        name: name.into(),
+        email: Some(format!("{name}@example.com")),
+        roles: Roles::new(BTreeMap::from([("c".to_owned(), role)])),
+    };
+    let people = [
+        person(REQUESTER, Role::Approver),
+        person("bob", Role::Approver),
+        person("vera", Role::Viewer),
+        person("root", Role::Admin),
+    ];
+    let mut schedule = nights();
+    let now = at("2026-11-30T00:01:00Z");
+    let requested = &schedule.events[0];
+    let notification = Notification::of_schedule(&schedule, requested, "d".into(), Some("https://c.example/"));
+    let notification = notification.expect("requested notifies");
+    assert_eq!(notification.event, NotifyEvent::ScheduleRequested);
+    assert_eq!(notification.schedule_id.as_deref(), Some(schedule.id.as_str()));
+    assert_eq!(notification.console_url, Some(format!("https://c.example/schedules/{}", schedule.id)));
+    assert!(notification.target.contains("22:00") && notification.target.contains("parallelism 6"));
+    assert_eq!(notification.link_label(), "Open the schedule in the console");
+    // Asked for: who may approve it (never its requester, never a viewer).
+    let asked = schedule_people(NotifyEvent::ScheduleRequested, &schedule, &people, now);
+    assert_eq!(asked.addresses, ["bob@example.com", "root@example.com"]);
+
+    let bob = Identity::new("bob", BTreeMap::from([("c".to_owned(), Role::Approver)]));
+    act_on_schedule(&mut schedule, &bob, ScheduleAction::Approve, "ok", now).expect("bob approves");
+    let kinds: Vec<_> = schedule.events.iter().map(|event| NotifyEvent::of_schedule_kind(&event.kind)).collect();
+    assert_eq!(kinds, [Some(NotifyEvent::ScheduleRequested), None, Some(NotifyEvent::ScheduleApproved)]);
+    let approved = schedule_people(NotifyEvent::ScheduleApproved, &schedule, &people, now);
+    assert_eq!(approved.addresses, ["alice@example.com"]);
+    // Once active nobody may approve it, but a skipped occurrence reaches the cluster's
+    // approvers as well as its requester.
+    let skipped = schedule_people(NotifyEvent::OccurrenceSkipped, &schedule, &people, now);
+    assert_eq!(skipped.addresses, ["alice@example.com", "bob@example.com", "root@example.com"]);
+    // Each event its own subject, stable however many older events are dropped.
+    let subjects: Vec<_> = schedule.events.iter().map(|event| schedule_subject(&schedule.id, event)).collect();
+    assert!(subjects[0] != subjects[2] && subjects[2].ends_with("schedule_activated"), "{subjects:?}");
+}

@@ -22,8 +22,8 @@ pub mod rig;
 pub mod s3;
 pub mod s3fs;
 pub mod sample_job;
-pub mod webhook_receiver;
 pub mod smtp_receiver;
+pub mod webhook_receiver;
 
 pub use browser::Browser;
 pub use flink::{FlinkCluster, FlinkOptions, Scheduler};

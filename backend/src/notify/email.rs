@@ -144,6 +144,7 @@ mod tests {
             delivery_id: "op1-0007-mail".into(),
             event: NotifyEvent::Failed,
             operation_id: "op1".into(),
+            schedule_id: None,
             cluster_id: "prod".into(),
             job_id: "j1".into(),
             job_name: "counter".into(),

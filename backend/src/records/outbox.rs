@@ -14,9 +14,10 @@ use rescaler_shared::deployment::Deployment;
 use rescaler_shared::drift::OutOfBand;
 use rescaler_shared::notify::{
     Delivery, DeliveryStatus, Notification, NotifyEvent, Person, Recipients, Route, channels_for, cluster_approvers,
-    people_for,
+    people_for, schedule_people, schedule_subject,
 };
 use rescaler_shared::operation::Operation;
+use rescaler_shared::recurring::RecurringSchedule;
 
 use super::users::SeenUsers;
 use super::{Records, ignore_conflict};
@@ -130,6 +131,45 @@ impl Records {
                 set_recipients(&mut delivery, email, found.unwrap_or_default());
             }
             writes.push(self.enqueue(delivery));
+        }
+        futures::future::try_join_all(writes).await?;
+        Ok(())
+    }
+
+    /// Stores the deliveries of `schedule`'s own events from index `from` on (its request, its
+    /// approval or end, a skipped or missed occurrence), each created only if absent, under
+    /// the event's time and kind ([`schedule_subject`]).
+    pub async fn enqueue_schedule_notifications(
+        &self,
+        schedule: &RecurringSchedule,
+        from: usize,
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        if self.routing.routes.is_empty() {
+            return Ok(());
+        }
+        let mut writes = Vec::new();
+        let mut people = None;
+        for event in schedule.events.iter().skip(from) {
+            let Some(kind) = NotifyEvent::of_schedule_kind(&event.kind) else { continue };
+            let subject = schedule_subject(&schedule.id, event);
+            for channel_id in channels_for(&self.routing.routes, &schedule.cluster_id, kind) {
+                let id = Delivery::id_of(&subject, 0, &channel_id);
+                let console = self.routing.console_url.as_deref();
+                let Some(notification) = Notification::of_schedule(schedule, event, id.clone(), console) else {
+                    continue;
+                };
+                let mut delivery = pending(id, &subject, 0, &channel_id, notification, now_ms);
+                if let Some(email) = self.routing.email.get(&channel_id) {
+                    if email.to_people && people.is_none() {
+                        people = Some(self.people().await?);
+                    }
+                    let people = people.as_deref().unwrap_or_default();
+                    let found = email.to_people.then(|| schedule_people(kind, schedule, people, now_ms));
+                    set_recipients(&mut delivery, email, found.unwrap_or_default());
+                }
+                writes.push(self.enqueue(delivery));
+            }
         }
         futures::future::try_join_all(writes).await?;
         Ok(())

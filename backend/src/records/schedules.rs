@@ -92,7 +92,11 @@ impl Records {
             let dedup = format!("schedule-{}-{}", schedule.id, event.kind);
             async move { self.audit(&audit, &dedup).await }
         });
-        futures::future::try_join_all(writes).await.map(|_| ())
+        futures::future::try_join_all(writes).await?;
+        // Then the events that notify go to the outbox, as idempotently, due from the latest
+        // event's time (at once).
+        let now_ms = schedule.events.last().map_or(0, |event| event.at_ms);
+        self.enqueue_schedule_notifications(schedule, from, now_ms).await
     }
 }
 

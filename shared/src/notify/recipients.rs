@@ -28,9 +28,13 @@ impl NotifyEvent {
     pub fn audience(self) -> Audience {
         match self {
             // An out-of-band change: those who approve changes on its cluster.
-            Self::Requested | Self::OutOfBand => Audience::Approvers,
+            Self::Requested | Self::OutOfBand | Self::ScheduleRequested => Audience::Approvers,
             Self::Approved | Self::Rejected | Self::Cancelled | Self::Expired => Audience::Requester,
+            Self::ScheduleApproved | Self::ScheduleRejected | Self::ScheduleCancelled | Self::ScheduleExpired => {
+                Audience::Requester
+            }
             Self::Started | Self::Completed | Self::RolledBack | Self::Failed => Audience::Both,
+            Self::OccurrenceSkipped | Self::OccurrenceMissed => Audience::Both,
         }
     }
 }
@@ -45,7 +49,7 @@ pub struct Person {
 }
 
 impl Person {
-    fn identity(&self) -> Identity {
+    pub(super) fn identity(&self) -> Identity {
         Identity::new(self.name.clone(), self.roles.as_map().clone())
     }
 
@@ -68,7 +72,7 @@ pub struct Recipients {
 }
 
 impl Recipients {
-    fn add(&mut self, name: &str, email: Option<&str>) {
+    pub(super) fn add(&mut self, name: &str, email: Option<&str>) {
         match email.map(str::trim).filter(|email| !email.is_empty()) {
             Some(email) => {
                 if !self.addresses.iter().any(|known| known.eq_ignore_ascii_case(email)) {

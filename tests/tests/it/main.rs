@@ -28,10 +28,10 @@ mod inbox;
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
 mod lambda_bootstrap;
-/// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
-mod msf_standin;
 /// The reconcile Lambda ends its invocation while requests only wait, and runs them once their window opens.
 mod lambda_reconcile_wait;
+/// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
+mod msf_standin;
 /// Notifications: signed webhooks from the outbox, retried with back-off, once per event even with two reconcilers.
 mod notifications;
 /// A delivery cut off mid-send: sent again with its idempotency key once its claim lapses, processed once.

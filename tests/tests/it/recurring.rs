@@ -2,7 +2,9 @@
 //! for three steps seconds apart (HH:MM:SS, UTC, each on its own day's weekday so a run near
 //! midnight works), bob approves once; the first step's target is above the cluster's slots, so
 //! its occurrence is skipped by the start's pre-flight with the job untouched; the next two
-//! rescale the job to 2 and then 3, each its own request with its own events and savepoint.
+//! rescale the job to 2 and then 3, each its own request with its own events and savepoint. A
+//! signed webhook on loopback hears of the schedule (requested, approved) and of each
+//! occurrence's outcome, and gets no second `requested` for them.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use harness::api::Api;
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
+use harness::webhook_receiver::WebhookReceiver;
 use harness::{FlinkOptions, Scheduler};
 use rescaler_backend::reconcile::now_ms;
 use rescaler_shared::schedule::Weekday;
@@ -64,7 +67,13 @@ async fn a_schedule_approved_once_runs_each_occurrence_as_its_own_request() -> a
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
     let slots = rig.flink.slots_total();
     let (job_id, _) = rig.adopt_sample_job(1, &[]).await?;
-    let config = TestConfig::new().with_cluster(rig::cluster_config(&rig.flink)).with_savepoint_s3(&rig.s3).build();
+    let receiver = WebhookReceiver::start("recurring-hook").await?;
+    let mut config = TestConfig::new().with_cluster(rig::cluster_config(&rig.flink)).with_savepoint_s3(&rig.s3).build();
+    config.notifications = serde_json::from_value(json!({
+        "console_url": "http://console.test",
+        "channels": [{"id": "hook", "kind": "webhook", "url": receiver.url(), "secret": "recurring-hook"}],
+        "routes": [{"clusters": ["*"], "events": ["*"], "channels": ["hook"]}],
+    }))?;
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
     let api = Api::new(backend.url());
     let cluster = rig::CLUSTER_ID;
@@ -143,6 +152,36 @@ async fn a_schedule_approved_once_runs_each_occurrence_as_its_own_request() -> a
     assert_eq!(created.count(), 3, "{schedule:#}");
     let (_, audit) = api.get("/audit?limit=200", "victor").await?;
     assert!(audit.to_string().contains(&format!("schedule {id}: bob approved the schedule")), "{audit}");
+
+    // The webhook: the schedule asked for and approved, each occurrence's outcome, once each.
+    let wanted = ["schedule_requested", "schedule_approved", "failed", "completed", "completed"];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.processed().iter().filter(|hook| wanted.contains(&hook.event.as_str())).count() < wanted.len() {
+        anyhow::ensure!(Instant::now() < deadline, "notifications: {:#?}", receiver.received());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let hooks = receiver.processed();
+    assert!(hooks.iter().all(|hook| hook.signature_valid), "{hooks:#?}");
+    assert_eq!(hooks.len(), receiver.received().len(), "nothing sent twice: {:#?}", receiver.received());
+    let of = |event: &str| hooks.iter().filter(|hook| hook.event == event).collect::<Vec<_>>();
+    let asked = of("schedule_requested");
+    assert_eq!(asked.len(), 1, "{hooks:#?}");
+    assert_eq!(
+        (asked[0].body["schedule_id"].as_str(), asked[0].body["requested_by"].as_str()),
+        (Some(&*id), Some("alice"))
+    );
+    assert_eq!(asked[0].body["console_url"], format!("http://console.test/schedules/{id}"));
+    assert!(
+        asked[0].body["target"].as_str().is_some_and(|steps| steps.contains("parallelism 3")),
+        "{:#}",
+        asked[0].body
+    );
+    assert_eq!(of("schedule_approved").len(), 1, "{hooks:#?}");
+    assert!(of("requested").is_empty(), "an occurrence sends no second requested: {hooks:#?}");
+    let failed = of("failed");
+    assert_eq!((failed.len(), failed[0].body["operation_id"].as_str()), (1, skipped["id"].as_str()), "{hooks:#?}");
+    assert_eq!(failed[0].body["schedule_id"], id.as_str());
+    assert_eq!(of("completed").len(), 2, "{hooks:#?}");
     Ok(())
 }
 
