@@ -147,3 +147,31 @@ impl Drop for WebhookReceiver {
         self.server.abort();
     }
 }
+
+/// A stored request by alice on cluster `c` with its `requested` event, audited (and so put in
+/// the notification outbox as its routes say): what the notification tests deliver.
+pub async fn stored_request(
+    records: &rescaler_backend::records::Records,
+) -> anyhow::Result<rescaler_shared::operation::Operation> {
+    use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
+    let operation = Operation::new(
+        uuid::Uuid::new_v4().simple().to_string(),
+        OperationRequest {
+            cluster_id: "c".into(),
+            job_id: uuid::Uuid::new_v4().simple().to_string(),
+            job_name: "counter".into(),
+            target: Target::Uniform { parallelism: 3 },
+            strategy: Strategy::Savepoint,
+            reason: "more traffic".into(),
+            requested_by: "alice".into(),
+            required_approvals: 1,
+            approval_window_ms: 3_600_000,
+            verify_timeout_ms: 60_000,
+            artifact: None,
+        },
+        rescaler_backend::reconcile::now_ms(),
+    );
+    records.create_operation(&operation).await?;
+    records.audit_operation_events(&operation, 0).await?;
+    Ok(operation)
+}

@@ -14,13 +14,13 @@ use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::smtp_receiver::{self, Mail, SmtpReceiver};
+use harness::webhook_receiver::stored_request;
 use harness::{FlinkOptions, Scheduler};
 use rescaler_backend::config::{AuthConfig, ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};
 use rescaler_backend::notify::{Notifier, routing_with_people};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{DirStore, Store};
 use rescaler_shared::notify::{DeliveryStatus, Route};
-use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
 use serde_json::json;
 
 const FROM: &str = "rescaler@rescaler.test";
@@ -148,30 +148,6 @@ async fn approvers_get_the_request_by_mail_and_the_requester_the_decision() -> a
     assert!(counts.values().all(|count| *count == 1), "one mail per (event, recipient): {counts:#?}");
     assert_eq!(counts.len(), 2 + 1 + 3 + 3, "requested, approved, started, completed: {counts:#?}");
     Ok(())
-}
-
-/// A stored request by alice on cluster `c`, audited (and so put in the outbox).
-async fn stored_request(records: &Records) -> anyhow::Result<Operation> {
-    let operation = Operation::new(
-        uuid::Uuid::new_v4().simple().to_string(),
-        OperationRequest {
-            cluster_id: "c".into(),
-            job_id: uuid::Uuid::new_v4().simple().to_string(),
-            job_name: "counter".into(),
-            target: Target::Uniform { parallelism: 3 },
-            strategy: Strategy::Savepoint,
-            reason: "more traffic".into(),
-            requested_by: "alice".into(),
-            required_approvals: 1,
-            approval_window_ms: 3_600_000,
-            verify_timeout_ms: 60_000,
-            artifact: None,
-        },
-        rescaler_backend::reconcile::now_ms(),
-    );
-    records.create_operation(&operation).await?;
-    records.audit_operation_events(&operation, 0).await?;
-    Ok(operation)
 }
 
 /// Records in a fresh directory store, routed by `config`, with the demo users' addresses.

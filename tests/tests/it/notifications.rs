@@ -13,14 +13,14 @@ use harness::api::Api;
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
-use harness::webhook_receiver::WebhookReceiver;
+use harness::webhook_receiver::{WebhookReceiver, stored_request};
 use harness::{FlinkOptions, Scheduler};
 use rescaler_backend::config::{ChannelConfig, ChannelKind, NotificationsConfig};
 use rescaler_backend::notify::{Notifier, routing};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::notify::{DeliveryStatus, Route};
-use rescaler_shared::operation::{Operation, OperationEvent, OperationRequest, Strategy, Target, event_kind};
+use rescaler_shared::operation::{OperationEvent, event_kind};
 use serde_json::json;
 
 const SECRET: &str = "hook-secret-for-tests";
@@ -103,31 +103,6 @@ async fn a_request_through_the_api_reaches_the_webhook_signed_and_each_step_once
         assert_eq!(delivery["attempts"].as_array().map(Vec::len), Some(1), "{delivery}");
     }
     Ok(())
-}
-
-/// A stored request by alice on cluster `c` with a `requested` event, audited (and so put in
-/// the outbox).
-async fn stored_request(records: &Records) -> anyhow::Result<Operation> {
-    let operation = Operation::new(
-        uuid::Uuid::new_v4().simple().to_string(),
-        OperationRequest {
-            cluster_id: "c".into(),
-            job_id: uuid::Uuid::new_v4().simple().to_string(),
-            job_name: "counter".into(),
-            target: Target::Uniform { parallelism: 3 },
-            strategy: Strategy::Savepoint,
-            reason: "more traffic".into(),
-            requested_by: "alice".into(),
-            required_approvals: 1,
-            approval_window_ms: 3_600_000,
-            verify_timeout_ms: 60_000,
-            artifact: None,
-        },
-        rescaler_backend::reconcile::now_ms(),
-    );
-    records.create_operation(&operation).await?;
-    records.audit_operation_events(&operation, 0).await?;
-    Ok(operation)
 }
 
 async fn s3_records(server: &S3Server, config: &NotificationsConfig) -> anyhow::Result<Records> {

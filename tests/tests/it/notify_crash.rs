@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::S3Server;
-use harness::webhook_receiver::WebhookReceiver;
+use harness::webhook_receiver::{WebhookReceiver, stored_request};
 use rescaler_backend::config::NotificationsConfig;
 use rescaler_backend::notify::{Notifier, routing};
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::notify::DeliveryStatus;
-use rescaler_shared::operation::{Operation, OperationRequest, Strategy, Target};
 
 const SECRET: &str = "crash-hook-secret";
 
@@ -27,29 +26,6 @@ fn config(url: &str) -> anyhow::Result<NotificationsConfig> {
     }))?)
 }
 
-async fn requested(records: &Records) -> anyhow::Result<Operation> {
-    let operation = Operation::new(
-        uuid::Uuid::new_v4().simple().to_string(),
-        OperationRequest {
-            cluster_id: "c".into(),
-            job_id: uuid::Uuid::new_v4().simple().to_string(),
-            job_name: "counter".into(),
-            target: Target::Uniform { parallelism: 3 },
-            strategy: Strategy::Savepoint,
-            reason: "more traffic".into(),
-            requested_by: "alice".into(),
-            required_approvals: 1,
-            approval_window_ms: 3_600_000,
-            verify_timeout_ms: 60_000,
-            artifact: None,
-        },
-        rescaler_backend::reconcile::now_ms(),
-    );
-    records.create_operation(&operation).await?;
-    records.audit_operation_events(&operation, 0).await?;
-    Ok(operation)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_cut_off_mid_send_is_sent_again_with_its_key_and_processed_once() -> anyhow::Result<()> {
     harness::init_tracing();
@@ -59,7 +35,7 @@ async fn a_delivery_cut_off_mid_send_is_sent_again_with_its_key_and_processed_on
     let bucket = server.fresh_bucket().await?;
     let store: Arc<dyn Store> = Arc::new(S3Store::new(server.client(), bucket, "rescaler"));
     let records = Records::new(store).with_routing(routing(&config));
-    let operation = requested(&records).await?;
+    let operation = stored_request(&records).await?;
     let (first, second) = (Notifier::new(records.clone(), &config), Notifier::new(records.clone(), &config));
 
     // The first reconciler's POST arrives; it is cut off while the receiver holds its answer.
