@@ -157,8 +157,12 @@ async fn awaiting_me_lists_the_schedules_the_caller_could_approve() -> anyhow::R
     let approve = format!("/api/v1/schedules/{}/approve", first.id);
     let (status, reply) = test_app.call("POST", &approve, Some("bob-token")).await?;
     assert_eq!((status, reply["state"].as_str()), (StatusCode::OK, Some("active")), "{reply}");
-    assert_eq!(awaiting(&test_app, "bob-token").await?, [second.id.clone()], "an approved one no longer awaits");
-    assert_eq!(awaiting(&test_app, "admin-token").await?, [second.id.clone()]);
+    assert_eq!(
+        awaiting(&test_app, "bob-token").await?,
+        std::slice::from_ref(&second.id),
+        "an approved one no longer awaits"
+    );
+    assert_eq!(awaiting(&test_app, "admin-token").await?, std::slice::from_ref(&second.id));
     for query in ["awaiting_me=maybe", "awaiting_me=true&mine=true", "phase=approved"] {
         let (status, reply) = test_app.call("GET", &format!("/api/v1/schedules?{query}"), Some("bob-token")).await?;
         assert_envelope(status, &reply, StatusCode::BAD_REQUEST, "bad_request");
