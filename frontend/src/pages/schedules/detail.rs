@@ -104,7 +104,11 @@ fn ScheduleActions(shown: RecurringSchedule, reload: Fetch<RecurringSchedule>) -
             let answer = session.client().act_on_schedule(&id.get_value(), action, text).await;
             busy.try_set(false);
             match answer {
-                Ok(_) => reload.refetch(),
+                Ok(_) => {
+                    // The inbox's count changes with it now, not at its next poll.
+                    session.inbox_version.update(|version| *version += 1);
+                    reload.refetch();
+                }
                 Err(error) => drop(failure.try_set(Some(error))),
             }
         });
