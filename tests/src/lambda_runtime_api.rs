@@ -55,6 +55,33 @@ impl RuntimeApi {
         self.address.to_string()
     }
 
+    /// The packaged bootstrap of `binary` (`scripts/package-lambda.sh`) with the environment
+    /// Lambda gives a function — this Runtime API, its name, memory, log group and
+    /// `log_stream` — and nothing else but the configuration `config_toml`.
+    pub fn bootstrap(
+        &self,
+        binary: &str,
+        log_stream: &str,
+        config_toml: String,
+    ) -> anyhow::Result<std::process::Command> {
+        let path = crate::paths::repo_root().join("target/lambda").join(binary).join("bootstrap");
+        anyhow::ensure!(path.exists(), "{} is missing: run scripts/package-lambda.sh", path.display());
+        let mut command = std::process::Command::new(path);
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", self.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
+            .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+            .env("AWS_REGION", "eu-west-1")
+            .env("RESCALER_LOG_FORMAT", "json")
+            .env("RESCALER_CONFIG_TOML", config_toml);
+        Ok(command)
+    }
+
     /// Queues an event and waits for the function's answer (Err = the function reported an error).
     pub async fn invoke(&self, event: &[u8], timeout: Duration) -> anyhow::Result<Result<serde_json::Value, String>> {
         let id = uuid_like();

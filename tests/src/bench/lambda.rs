@@ -7,7 +7,6 @@
 
 use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -45,19 +44,7 @@ fn spawn(binary: &str, api: &RuntimeApi, work: &std::path::Path) -> anyhow::Resu
         "[store]\nkind = \"dir\"\npath = \"{}\"\n\n[auth]\nmode = \"tokens\"\n[[auth.users]]\nname = \"alice\"\ntoken = \"alice-token\"\nroles = {{ \"*\" = \"requester\" }}\n",
         work.join("store").display()
     );
-    let mut command = Command::new(package_dir(binary).join("bootstrap"));
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
-        .env("AWS_REGION", "eu-west-1")
-        .env("RESCALER_LOG_FORMAT", "json")
-        .env("RESCALER_CONFIG_TOML", config);
+    let command = api.bootstrap(binary, "bench", config)?;
     ChildGuard::spawn(binary, command, &work.join(format!("{binary}.log")))
 }
 

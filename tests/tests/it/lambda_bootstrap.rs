@@ -1,37 +1,18 @@
 //! The packaged Lambda `bootstrap`s (scripts/package-lambda.sh, cargo-lambda + zig) run as
 //! Lambda runs them, against a local Runtime API, and answer real event payloads.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::lambda_runtime_api::RuntimeApi;
 use harness::paths::{repo_root, scratch_dir};
 use harness::process::ChildGuard;
 
-fn bootstrap(binary: &str) -> anyhow::Result<std::path::PathBuf> {
-    let path = repo_root().join("target/lambda").join(binary).join("bootstrap");
-    anyhow::ensure!(path.exists(), "{} is missing: run scripts/package-lambda.sh", path.display());
-    Ok(path)
-}
-
 fn start(binary: &str, api: &RuntimeApi, store: &std::path::Path) -> anyhow::Result<ChildGuard> {
     let config = format!(
         "[store]\nkind = \"dir\"\npath = \"{}\"\n\n[auth]\nmode = \"tokens\"\n[[auth.users]]\nname = \"alice\"\ntoken = \"alice-token\"\nroles = {{ \"*\" = \"requester\" }}\n",
         store.display()
     );
-    let mut command = Command::new(bootstrap(binary)?);
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
-        .env("AWS_REGION", "eu-west-1")
-        .env("RESCALER_LOG_FORMAT", "json")
-        .env("RESCALER_CONFIG_TOML", config);
+    let command = api.bootstrap(binary, "test", config)?;
     ChildGuard::spawn(binary, command, &store.join(format!("{binary}.log")))
 }
 

@@ -3,14 +3,13 @@
 //! time zone), an invocation ends after a pass; once the window is open, invocations carry the
 //! approved request out on real Flink.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::FlinkCluster;
 use harness::FlinkOptions;
 use harness::lambda_runtime_api::RuntimeApi;
-use harness::paths::{repo_root, scratch_dir};
+use harness::paths::scratch_dir;
 use harness::process::ChildGuard;
 use harness::rig::{adopt_sample_job, approved_operation, flink_client};
 use rescaler_backend::reconcile::now_ms;
@@ -40,20 +39,7 @@ fn start(api: &RuntimeApi, store: &std::path::Path, flink: &FlinkCluster, opens_
         clock((start + 600) % 86_400),
     );
     let binary = "lambda-reconcile";
-    let path = repo_root().join("target/lambda").join(binary).join("bootstrap");
-    anyhow::ensure!(path.exists(), "{} is missing: run scripts/package-lambda.sh", path.display());
-    let mut command = Command::new(path);
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "eu-west-1")
-        .env("RESCALER_LOG_FORMAT", "json")
-        .env("RESCALER_CONFIG_TOML", config);
+    let command = api.bootstrap(binary, "test", config)?;
     ChildGuard::spawn(binary, command, &store.join(format!("{binary}.log")))
 }
 
