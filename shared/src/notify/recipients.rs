@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::NotifyEvent;
-use crate::access::{Identity, Roles, same_user};
+use crate::access::{Identity, Role, Roles, same_user};
 use crate::operation::Operation;
 use crate::user_action::UserAction;
 
@@ -72,7 +72,7 @@ pub struct Recipients {
 }
 
 impl Recipients {
-    pub(super) fn add(&mut self, name: &str, email: Option<&str>) {
+    fn add(&mut self, name: &str, email: Option<&str>) {
         match email.map(str::trim).filter(|email| !email.is_empty()) {
             Some(email) => {
                 if !self.addresses.iter().any(|known| known.eq_ignore_ascii_case(email)) {
@@ -88,34 +88,38 @@ impl Recipients {
     }
 }
 
-/// The people who approve requests on `cluster_id` (an approver or admin there), for an
-/// out-of-band change, which has no request and no requester.
-pub fn cluster_approvers(cluster_id: &str, people: &[Person]) -> Recipients {
+/// The people an event is for, among `people` (the first entry of a name counts): its
+/// `requester` when the audience includes them, and each person `concerned` accepts when it
+/// includes the approvers.
+pub(super) fn gather(
+    audience: Audience,
+    requester: Option<&str>,
+    people: &[Person],
+    concerned: impl Fn(&Person) -> bool,
+) -> Recipients {
     let mut recipients = Recipients::default();
-    for (index, person) in people.iter().enumerate() {
-        let first = !people[..index].iter().any(|earlier| same_user(&earlier.name, &person.name));
-        if first && person.identity().can(cluster_id, crate::access::Role::Approver) {
-            recipients.add(&person.name, person.email.as_deref());
-        }
-    }
-    recipients
-}
-
-/// The people `event` of `operation` is for, among `people` (the first entry of a name counts).
-pub fn people_for(event: NotifyEvent, operation: &Operation, people: &[Person]) -> Recipients {
-    let mut recipients = Recipients::default();
-    let audience = event.audience();
-    if matches!(audience, Audience::Requester | Audience::Both) {
-        let requester = people.iter().find(|person| same_user(&person.name, &operation.requested_by));
-        recipients.add(&operation.requested_by, requester.and_then(|person| person.email.as_deref()));
+    if let Some(requester) = requester.filter(|_| matches!(audience, Audience::Requester | Audience::Both)) {
+        let known = people.iter().find(|person| same_user(&person.name, requester));
+        recipients.add(requester, known.and_then(|person| person.email.as_deref()));
     }
     if matches!(audience, Audience::Approvers | Audience::Both) {
         for (index, person) in people.iter().enumerate() {
             let first = !people[..index].iter().any(|earlier| same_user(&earlier.name, &person.name));
-            if first && person.may_approve(operation) {
+            if first && concerned(person) {
                 recipients.add(&person.name, person.email.as_deref());
             }
         }
     }
     recipients
+}
+
+/// The people who approve requests on `cluster_id` (an approver or admin there), for an
+/// out-of-band change, which has no request and no requester.
+pub fn cluster_approvers(cluster_id: &str, people: &[Person]) -> Recipients {
+    gather(Audience::Approvers, None, people, |person| person.identity().can(cluster_id, Role::Approver))
+}
+
+/// The people `event` of `operation` is for, among `people` (the first entry of a name counts).
+pub fn people_for(event: NotifyEvent, operation: &Operation, people: &[Person]) -> Recipients {
+    gather(event.audience(), Some(&operation.requested_by), people, |person| person.may_approve(operation))
 }

@@ -6,8 +6,9 @@
 //! A schedule drops its oldest events once it has many, so a delivery is keyed by the event's
 //! time and kind (`subject`), not by its index.
 
+use super::recipients::gather;
 use super::{Notification, NotifyEvent, Person, Recipients};
-use crate::access::same_user;
+use crate::access::{Role, same_user};
 use crate::console_path;
 use crate::operation::{OperationEvent, event_kind};
 use crate::recurring::{RecurringSchedule, schedule_event};
@@ -68,25 +69,13 @@ impl Notification {
 /// ([`schedule_refusal`]) for `schedule_requested`, its requester for its end, both for an
 /// occurrence skipped or missed.
 pub fn schedule_people(event: NotifyEvent, schedule: &RecurringSchedule, people: &[Person], now_ms: u64) -> Recipients {
-    use super::Audience;
-    let mut recipients = Recipients::default();
-    let audience = event.audience();
-    if matches!(audience, Audience::Requester | Audience::Both) {
-        let requester = people.iter().find(|person| same_user(&person.name, &schedule.requested_by));
-        recipients.add(&schedule.requested_by, requester.and_then(|person| person.email.as_deref()));
-    }
-    if matches!(audience, Audience::Approvers | Audience::Both) {
-        for (index, person) in people.iter().enumerate() {
-            let first = !people[..index].iter().any(|earlier| same_user(&earlier.name, &person.name));
-            let approver = schedule_refusal(schedule, &person.identity(), ScheduleAction::Approve, now_ms).is_none();
+    gather(event.audience(), Some(&schedule.requested_by), people, |person| {
+        let identity = person.identity();
+        if event == NotifyEvent::ScheduleRequested {
+            schedule_refusal(schedule, &identity, ScheduleAction::Approve, now_ms).is_none()
+        } else {
             // Once active nobody may approve it: the approvers of its cluster hear of a skip.
-            let watches = person.identity().can(&schedule.cluster_id, crate::access::Role::Approver)
-                && !same_user(&person.name, &schedule.requested_by);
-            let concerned = if event == NotifyEvent::ScheduleRequested { approver } else { watches };
-            if first && concerned {
-                recipients.add(&person.name, person.email.as_deref());
-            }
+            identity.can(&schedule.cluster_id, Role::Approver) && !same_user(&person.name, &schedule.requested_by)
         }
-    }
-    recipients
+    })
 }
