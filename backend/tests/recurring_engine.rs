@@ -10,8 +10,8 @@ use std::sync::Arc;
 use common::{JOB, TestApp};
 use rescaler_backend::reconcile::{Engine, now_ms};
 use rescaler_shared::recurring::{
-    CreateSchedule, OccurrenceJob, PendingOccurrence, RecurringSchedule, ScheduleState, ScheduleTerms, Step,
-    occurrence_operation, occurrence_operation_id,
+    CreateSchedule, OccurrenceJob, PendingOccurrence, RecurringSchedule, ScheduleState, Step, occurrence_operation,
+    occurrence_operation_id,
 };
 use rescaler_shared::schedule::{ClockTime, Weekday};
 
@@ -27,16 +27,7 @@ fn due_at(id: &str, at_ms: u64) -> RecurringSchedule {
     };
     let request =
         CreateSchedule { cluster_id: "prod".into(), job_id: JOB.into(), steps: vec![step], reason: "r".into() };
-    let terms = ScheduleTerms {
-        id: id.into(),
-        deployment_id: JOB.into(),
-        job_name: "job".into(),
-        requested_by: "alice".into(),
-        required_approvals: 1,
-        approval_window_ms: 3_600_000,
-        verify_timeout_ms: 60_000,
-        stable_for_ms: 10_000,
-    };
+    let terms = common::alices_schedule_terms(id);
     let mut schedule = RecurringSchedule::new(request, terms, at_ms - 120_000);
     schedule.approvals.push(rescaler_shared::operation::Approval {
         by: "bob".into(),

@@ -5,7 +5,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{JOB, TestApp};
-use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule, ScheduleTerms, Step};
+use rescaler_shared::recurring::{CreateSchedule, RecurringSchedule, Step};
 use serde_json::{Value, json};
 
 fn assert_envelope(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
@@ -110,16 +110,7 @@ async fn alices_schedule(test_app: &TestApp, id: &str) -> anyhow::Result<Recurri
     let step: Step = serde_json::from_value(step(json!(["mon"]), "07:00"))?;
     let request =
         CreateSchedule { cluster_id: "prod".into(), job_id: JOB.into(), steps: vec![step], reason: "r".into() };
-    let terms = ScheduleTerms {
-        id: id.to_owned(),
-        deployment_id: JOB.into(),
-        job_name: "job".into(),
-        requested_by: "alice".into(),
-        required_approvals: 1,
-        approval_window_ms: 3_600_000,
-        verify_timeout_ms: 60_000,
-        stable_for_ms: 10_000,
-    };
+    let terms = common::alices_schedule_terms(id);
     let schedule = RecurringSchedule::new(request, terms, rescaler_backend::reconcile::now_ms());
     test_app.state.records.create_schedule(&schedule).await?;
     Ok(schedule)

@@ -87,3 +87,19 @@ impl TestApp {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 }
+
+/// The terms alice's recurring schedule `id` on `JOB` is stored with: one approval needed,
+/// an hour to get it.
+#[allow(dead_code)]
+pub fn alices_schedule_terms(id: &str) -> rescaler_shared::recurring::ScheduleTerms {
+    rescaler_shared::recurring::ScheduleTerms {
+        id: id.to_owned(),
+        deployment_id: JOB.into(),
+        job_name: "job".into(),
+        requested_by: "alice".into(),
+        required_approvals: 1,
+        approval_window_ms: 3_600_000,
+        verify_timeout_ms: 60_000,
+        stable_for_ms: 10_000,
+    }
+}
