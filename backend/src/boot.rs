@@ -34,7 +34,7 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
     let records = Records::new(store)
         .with_routing(crate::notify::routing_with_people(&config.notifications, &config.auth));
     let savepoints = savepoint_storage(&config, store_client).await;
-    let clusters = ClusterRegistry::from_config(&config, &records, &savepoints)?;
+    let clusters = ClusterRegistry::from_config(&config, &records, &savepoints).await?;
     let mut engine = Engine::new(records.clone(), clusters.clone(), owner);
     engine.notifier = Some(Arc::new(crate::notify::Notifier::new(records.clone(), &config.notifications)));
     let engine = Arc::new(engine);

@@ -9,11 +9,13 @@
 //! `Arc<dyn Cluster>`s from a [`ClusterRegistry`] and never ask which kind they have, as the
 //! Flink Kubernetes Operator's reconcilers never ask which `FlinkService` they have.
 //!
-//! Kinds: [`standalone`] — a self-run Flink cluster reached over its REST API. A new kind (a
-//! managed service, a Kubernetes `FlinkDeployment`) is a new module implementing [`Cluster`]
-//! and one arm in [`ClusterRegistry::from_config`].
+//! Kinds: [`standalone`] — a self-run Flink cluster reached over its REST API; [`msf`] —
+//! Amazon Managed Service for Apache Flink applications through its `kinesisanalyticsv2` API. A
+//! new kind (a Kubernetes `FlinkDeployment`) is a new module implementing [`Cluster`] and one
+//! arm in [`ClusterRegistry::from_config`].
 
 mod flink_account;
+pub mod msf;
 pub mod standalone;
 
 use std::collections::BTreeMap;
@@ -25,12 +27,13 @@ use rescaler_shared::flink_rescales::{ExecutionWindow, FlinkRescaleAccount};
 use rescaler_shared::operation::{ArtifactRef, Operation};
 use rescaler_shared::phase::{Action, Needs, Observation};
 
-use crate::config::{ClusterConfig, Config};
+use crate::config::{ClusterConfig, ClusterKind, Config};
 use crate::flink::{FlinkError, JobSummary, VertexMetrics};
 use crate::records::Records;
 use crate::savepoint_storage::{SavepointStorage, SavepointStorageError};
 use crate::store::StoreError;
 
+pub use msf::MsfCluster;
 pub use standalone::StandaloneCluster;
 
 /// Why a cluster call failed.
@@ -48,9 +51,22 @@ pub enum ClusterError {
     /// The job cannot be submitted: no artifact, or the artifact is missing from the store.
     #[error("cannot submit: {0}")]
     Artifact(String),
+    /// Amazon Managed Service for Apache Flink answered with an error, or could not be reached.
+    #[error(transparent)]
+    Msf(#[from] msf::MsfError),
+    /// The action or read is not one this kind of cluster has.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type ClusterResult<T> = Result<T, ClusterError>;
+
+/// What a performed action answered that the operation's record keeps.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Performed {
+    /// MSF: the id of the operation `UpdateApplication` started.
+    pub msf_operation_id: Option<String>,
+}
 
 /// What the product asks of one cluster.
 ///
@@ -87,7 +103,8 @@ pub trait Cluster: Send + Sync {
     ) -> BoxFuture<'a, ClusterResult<Observation>>;
 
     /// Performs one action the phase machine decided. Repeating it is harmless.
-    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>>;
+    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action)
+    -> BoxFuture<'a, ClusterResult<Performed>>;
 
     /// Whether the savepoint at `location` is complete in its storage, and its metadata's
     /// size (`None`: it is not there).
@@ -119,10 +136,24 @@ impl ClusterRegistry {
 
     /// One cluster per `[[clusters]]` entry; artifacts to resubmit jobs come from `records`,
     /// savepoints are read through `savepoints`.
-    pub fn from_config(config: &Config, records: &Records, savepoints: &SavepointStorage) -> anyhow::Result<Self> {
+    pub async fn from_config(
+        config: &Config,
+        records: &Records,
+        savepoints: &SavepointStorage,
+    ) -> anyhow::Result<Self> {
         let mut clusters: Vec<Arc<dyn Cluster>> = Vec::new();
         for cluster in &config.clusters {
-            clusters.push(Arc::new(StandaloneCluster::from_config(cluster, records.clone(), savepoints.clone())?));
+            match (cluster.kind, &cluster.msf) {
+                (ClusterKind::Msf, Some(settings)) => {
+                    clusters.push(Arc::new(MsfCluster::from_config(cluster, settings).await?));
+                }
+                (ClusterKind::Msf, None) => anyhow::bail!("cluster {}: kind = \"msf\" needs [clusters.msf]", cluster.id),
+                (ClusterKind::Flink, _) => clusters.push(Arc::new(StandaloneCluster::from_config(
+                    cluster,
+                    records.clone(),
+                    savepoints.clone(),
+                )?)),
+            }
         }
         Ok(Self::new(clusters))
     }

@@ -10,8 +10,10 @@ use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
 
 use crate::store::S3StoreConfig;
 
+mod msf;
 mod notifications;
 
+pub use msf::{ApplicationTag, ClusterKind, MsfSettings};
 pub use notifications::{ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};
 
 /// The whole configuration.
@@ -62,8 +64,15 @@ pub enum StoreConfig {
 pub struct ClusterConfig {
     pub id: String,
     pub name: String,
-    /// Flink's REST endpoint, e.g. `http://jobmanager:8081`.
+    /// A Flink cluster (the default) or Amazon Managed Service for Apache Flink applications.
+    #[serde(default)]
+    pub kind: ClusterKind,
+    /// Flink's REST endpoint, e.g. `http://jobmanager:8081` (a Flink cluster's, required).
+    #[serde(default)]
     pub rest_url: String,
+    /// `kind = "msf"`: the region and applications.
+    #[serde(default)]
+    pub msf: Option<MsfSettings>,
     /// Where savepoints go, e.g. `s3://bucket/savepoints`; unset = the cluster's default. Each
     /// rescale stops its job into its own directory below it, `<savepoint_dir>/<operation id>`.
     #[serde(default)]
@@ -106,6 +115,17 @@ impl ClusterConfig {
         observation.savepoint_directory = self.savepoint_dir.clone();
         observation.schedule = self.schedule();
         observation
+    }
+
+    /// What is wrong with the cluster's kind and its settings, if anything.
+    fn kind_problem(&self) -> Option<String> {
+        match (self.kind, &self.msf) {
+            (ClusterKind::Flink, None) if self.rest_url.trim().is_empty() => Some("rest_url is missing".to_owned()),
+            (ClusterKind::Flink, None) => None,
+            (ClusterKind::Flink, Some(_)) => Some("an [clusters.msf] table needs kind = \"msf\"".to_owned()),
+            (ClusterKind::Msf, None) => Some("kind = \"msf\" needs a [clusters.msf] table".to_owned()),
+            (ClusterKind::Msf, Some(settings)) => settings.problem(),
+        }
     }
 
     /// The cluster's maintenance windows and freezes.
@@ -254,6 +274,9 @@ impl Config {
                     "cluster {} has both auth_header and auth_header_ssm: give one",
                     cluster.id
                 )));
+            }
+            if let Some(problem) = cluster.kind_problem() {
+                return Err(ConfigError::Invalid(format!("cluster {}: {problem}", cluster.id)));
             }
             if let Some(problem) = cluster.observation(0).schedule.problem() {
                 return Err(ConfigError::Invalid(format!("cluster {}: {problem}", cluster.id)));

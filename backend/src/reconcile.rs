@@ -25,7 +25,7 @@ use rescaler_shared::flink::SavepointStatus;
 use rescaler_shared::operation::{Lease, Operation};
 use rescaler_shared::phase::{self, Action, Decision, Observation, Phase};
 
-use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
+use crate::cluster::{Cluster, ClusterError, ClusterRegistry, Performed};
 use crate::flink::FlinkError;
 use crate::records::Records;
 use crate::savepoint_storage::SavepointStorageError;
@@ -65,6 +65,10 @@ pub enum ReconcileError {
     Artifact(String),
     #[error(transparent)]
     SavepointStorage(#[from] SavepointStorageError),
+    #[error(transparent)]
+    Msf(#[from] crate::cluster::msf::MsfError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<ClusterError> for ReconcileError {
@@ -74,6 +78,8 @@ impl From<ClusterError> for ReconcileError {
             ClusterError::Store(error) => Self::Store(error),
             ClusterError::Artifact(detail) => Self::Artifact(detail),
             ClusterError::SavepointStorage(error) => Self::SavepointStorage(error),
+            ClusterError::Msf(error) => Self::Msf(error),
+            ClusterError::Unsupported(detail) => Self::Unsupported(detail),
         }
     }
 }
@@ -249,9 +255,13 @@ impl Engine {
                     // The job will belong to the operation's deployment from its first moment.
                     self.records.reserve_job_id(&operation, job_id, now).await?;
                 }
-                let leased = self.perform_under_lease(&mut operation, leased, cluster.as_ref(), action).await?;
+                let (leased, performed) =
+                    self.perform_under_lease(&mut operation, leased, cluster.as_ref(), action).await?;
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, self.now());
+                if let Some(id) = performed.msf_operation_id {
+                    operation.msf_operation_id = Some(id);
+                }
                 operation.lease = None;
                 self.records.replace_operation(&operation, &leased).await?;
                 self.after_write(&operation, events_before).await?;
@@ -297,13 +307,13 @@ impl Engine {
         mut version: Version,
         cluster: &dyn Cluster,
         action: &Action,
-    ) -> Result<Version, ReconcileError> {
+    ) -> Result<(Version, Performed), ReconcileError> {
         let acting = operation.clone();
         let work = self.perform(&acting, cluster, action);
         tokio::pin!(work);
         loop {
             tokio::select! {
-                result = &mut work => return result.map(|()| version),
+                result = &mut work => return result.map(|performed| (version, performed)),
                 () = tokio::time::sleep(Duration::from_millis(LEASE_RENEW_MS)) => {
                     if let Some(lease) = &mut operation.lease {
                         lease.until_ms = self.now() + LEASE_MS;
@@ -322,8 +332,8 @@ impl Engine {
         operation: &Operation,
         cluster: &dyn Cluster,
         action: &Action,
-    ) -> Result<(), ReconcileError> {
-        cluster.perform(operation, action).await?;
+    ) -> Result<Performed, ReconcileError> {
+        let performed = cluster.perform(operation, action).await?;
         match action {
             Action::StopWithSavepoint { .. } => self.crash_points.check("stop_triggered"),
             Action::SubmitJob { job_id, .. } => {
@@ -345,13 +355,17 @@ impl Engine {
             }
             Action::PutResourceRequirements { .. } => self.crash_points.check("requirements_sent"),
             Action::CancelJob { .. } => {}
+            Action::CreateSnapshot { .. } => self.crash_points.check("snapshot_requested"),
+            Action::UpdateApplication { .. } => self.crash_points.check("application_updated"),
         }
-        Ok(())
+        Ok(performed)
     }
 
     /// After a successful write: the savepoint catalog, and the audit trail of new events.
     async fn after_write(&self, operation: &Operation, events_before: usize) -> Result<(), ReconcileError> {
-        if let (Some(savepoint), Phase::Restarting { .. }) = (&operation.savepoint, &operation.phase) {
+        if let (Some(savepoint), Phase::Restarting { .. } | Phase::Updating { .. }) =
+            (&operation.savepoint, &operation.phase)
+        {
             self.records
                 .record_savepoint(&SavepointRecord {
                     cluster_id: operation.cluster_id.clone(),
@@ -423,5 +437,7 @@ fn action_label(action: &Action) -> &'static str {
         Action::SubmitJob { .. } => "submit_job",
         Action::PutResourceRequirements { .. } => "put_resource_requirements",
         Action::CancelJob { .. } => "cancel_job",
+        Action::CreateSnapshot { .. } => "create_snapshot",
+        Action::UpdateApplication { .. } => "update_application",
     }
 }

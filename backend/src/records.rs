@@ -231,6 +231,7 @@ pub(crate) mod tests {
                 approval_window_ms: 1000,
                 verify_timeout_ms: 1000,
                 artifact: None,
+                autoscaling: None,
             },
             1,
         )

@@ -116,6 +116,7 @@ async fn real_responses_validate_against_their_documented_schemas() -> anyhow::R
         approval_window_ms: 60_000,
         verify_timeout_ms: 60_000,
         artifact: None,
+        autoscaling: None,
     };
     let waiting = Operation::new("a".repeat(32), request(JOB, Target::Uniform { parallelism: 2 }), 1_000);
     let mut rolling_back = Operation::new(

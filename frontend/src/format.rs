@@ -65,6 +65,8 @@ pub fn phase_label(phase: PhaseName) -> &'static str {
         PhaseName::Stopping => "Stopping with savepoint",
         PhaseName::Restarting => "Restarting",
         PhaseName::Applying => "Applying in place",
+        PhaseName::Snapshotting => "Taking snapshot",
+        PhaseName::Updating => "Updating application",
         PhaseName::Verifying => "Verifying",
         PhaseName::RollingBack => "Rolling back",
         PhaseName::Completed => "Completed",
@@ -84,6 +86,8 @@ pub fn phase_tone(phase: PhaseName) -> &'static str {
         | PhaseName::Stopping
         | PhaseName::Restarting
         | PhaseName::Applying
+        | PhaseName::Snapshotting
+        | PhaseName::Updating
         | PhaseName::Verifying => "active",
         PhaseName::Completed => "good",
         PhaseName::RollingBack | PhaseName::RolledBack => "warn",

@@ -151,6 +151,9 @@ pub struct JobListEntry {
     /// The latest change made to the deployment outside the product, on its current job.
     #[serde(default)]
     pub out_of_band: Option<crate::drift::OutOfBand>,
+    /// An MSF application's status, parallelism, KPUs and autoscaling; `None` for a Flink job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<crate::flink::msf::MsfApplication>,
 }
 
 /// A job with what a rescale of it may do.
@@ -199,6 +202,10 @@ pub struct CreateRescale {
     /// it: at most a minute in the past, and before the request would expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before_ms: Option<u64>,
+    /// An MSF application with autoscaling on: turn it off in the same update, or keep it (the
+    /// target becomes its floor). Pre-flight asks for it then; ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<crate::flink::msf::AutoscalingChoice>,
 }
 
 /// Answer of the pre-flight check.

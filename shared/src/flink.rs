@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 mod adaptive;
+pub mod msf;
 
 pub use adaptive::{
     ConfiguredScheduler, ParallelismBounds, RescalePacing, describe_bounds, parse_duration_ms, rescale_bounds,
@@ -156,6 +157,11 @@ pub struct JobView {
     /// schedulers or when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale_pacing: Option<RescalePacing>,
+    /// An Amazon Managed Service for Apache Flink application's own facts; `None` for a job on
+    /// a Flink cluster. An application has no vertices the product can see: its parallelism is
+    /// one number, under [`msf::APPLICATION_KEY`] in parallelism maps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<msf::MsfApplication>,
     pub vertices: Vec<VertexView>,
 }
 
@@ -166,8 +172,12 @@ impl JobView {
         self.rescale_pacing.as_ref().map_or(now_ms, |pacing| pacing.acts_at_ms(self, now_ms))
     }
 
-    /// Current parallelism by vertex id.
+    /// Current parallelism by vertex id (an MSF application's configured parallelism under
+    /// [`msf::APPLICATION_KEY`]).
     pub fn parallelism_by_vertex(&self) -> BTreeMap<String, u32> {
+        if let Some(application) = &self.application {
+            return BTreeMap::from([(msf::APPLICATION_KEY.to_owned(), application.parallelism)]);
+        }
         self.vertices.iter().map(|v| (v.id.clone(), v.parallelism)).collect()
     }
 
@@ -176,6 +186,10 @@ impl JobView {
     /// Mid-rescale Flink shows RESTARTING, CANCELING or CREATED vertices, sometimes at
     /// parallelism 1: only this is "done".
     pub fn runs_at(&self, parallelism: &BTreeMap<String, u32>) -> bool {
+        if let Some(application) = &self.application {
+            return parallelism.len() == 1
+                && parallelism.get(msf::APPLICATION_KEY).is_some_and(|&target| application.runs_at(target));
+        }
         self.status == JobStatus::Running
             && self.vertices.len() == parallelism.len()
             && self.vertices.iter().all(|vertex| {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flink::msf::AutoscalingChoice;
+
 mod event;
 mod flink_id;
 mod phase;
@@ -15,7 +17,7 @@ mod target;
 pub use event::{Approval, BreakGlass, OperationEvent, event_kind};
 pub use flink_id::{
     RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, STOP_TRIGGER_PURPOSE, derive_flink_id, is_flink_id, location_is_under,
-    normalize_location, savepoint_target,
+    msf_application_job_id, msf_snapshot_location, msf_snapshot_name, normalize_location, savepoint_target,
 };
 pub use phase::{Phase, PhaseName, PhaseSpan, RollbackPlan};
 pub use target::{ResolvedStrategy, Strategy, Target};
@@ -108,6 +110,13 @@ pub struct Operation {
     /// The recurring schedule this request is an occurrence of (see [`crate::recurring`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_id: Option<String>,
+    /// MSF: what the request does about the application's autoscaling (asked when it is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingChoice>,
+    /// MSF: the id of the last `UpdateApplication` operation the request started (the
+    /// rescale's, then the rollback's), as MSF answered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msf_operation_id: Option<String>,
 }
 
 /// A reconciler's claim on an operation while it performs one action.
@@ -158,6 +167,8 @@ pub struct OperationRequest {
     pub approval_window_ms: u64,
     pub verify_timeout_ms: u64,
     pub artifact: Option<ArtifactRef>,
+    /// MSF: what to do about the application's autoscaling.
+    pub autoscaling: Option<AutoscalingChoice>,
 }
 
 impl Operation {
@@ -212,6 +223,8 @@ impl Operation {
             artifact: request.artifact,
             lease: None,
             schedule_id: None,
+            autoscaling: request.autoscaling,
+            msf_operation_id: None,
         }
     }
 

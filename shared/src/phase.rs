@@ -19,6 +19,7 @@ mod approval;
 mod decision;
 mod in_place;
 mod messages;
+mod msf;
 mod observation;
 mod restore_budget;
 mod rollback;
@@ -28,12 +29,15 @@ mod verify;
 
 pub use decision::{Action, Decision, apply};
 pub use in_place::flink_cooldown_until;
-pub use observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
+pub use msf::MSF_POLL_MS;
+pub use observation::{
+    FoundSavepoint, MsfOperationQuery, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen,
+};
 pub use restore_budget::{CheckpointFacts, restore_budget_ms};
 pub use rollback::CANCEL_ASK_AGAIN_MS;
 pub use timing::SCHEDULE_POLL_MS;
 
-use crate::operation::Operation;
+use crate::operation::{Operation, ResolvedStrategy};
 pub use crate::operation::{Phase, PhaseName, RollbackPlan};
 
 /// Requeue while a request waits for approval (approvals also trigger a pass directly).
@@ -57,6 +61,9 @@ pub fn needs(op: &Operation) -> Needs {
         Phase::Stopping { trigger_id } => savepoint::needs_stopping(op, trigger_id),
         Phase::Restarting { new_job_id, .. } => savepoint::needs_restarting(new_job_id),
         Phase::Applying { .. } => in_place::needs_applying(),
+        Phase::Snapshotting { snapshot_name, .. } => msf::needs_snapshotting(snapshot_name),
+        Phase::Updating { .. } => msf::needs_application(),
+        Phase::Verifying { since_ms, .. } if is_msf(op) => msf::needs_verifying(op, *since_ms),
         Phase::Verifying { job_id, .. } => verify::needs_verifying(op, job_id),
         Phase::RollingBack { rollback, .. } => rollback::needs_rolling_back(rollback),
         Phase::AwaitingApproval
@@ -92,6 +99,13 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
             savepoint::decide_restarting(op, obs, savepoint_location, new_job_id, *since_ms)
         }
         Phase::Applying { since_ms } => in_place::decide_applying(op, obs, *since_ms),
+        Phase::Snapshotting { snapshot_name, conditional_token, since_ms } => {
+            msf::decide_snapshotting(op, obs, snapshot_name, conditional_token, *since_ms)
+        }
+        Phase::Updating { snapshot_name, conditional_token, since_ms } => {
+            msf::decide_updating(op, obs, snapshot_name, conditional_token, *since_ms)
+        }
+        Phase::Verifying { since_ms, .. } if is_msf(op) => msf::decide_verifying(op, obs, *since_ms),
         Phase::Verifying { job_id, since_ms } => verify::decide_verifying(op, obs, job_id, *since_ms),
         Phase::RollingBack { reason, rollback } => rollback::decide_rolling_back(op, obs, reason, rollback),
         Phase::AwaitingApproval
@@ -102,6 +116,11 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
         | Phase::Cancelled { .. }
         | Phase::Expired => Decision::Done,
     }
+}
+
+/// The operation runs on the MSF path.
+fn is_msf(op: &Operation) -> bool {
+    op.strategy == Some(ResolvedStrategy::MsfUpdate)
 }
 
 /// The requeue after `streak` unavailable passes in a row: 1 s, 2 s, 4 s … up to a minute.

@@ -11,6 +11,7 @@ use crate::flink::{
     ClusterView, JobStatus, JobView, RescalePacing, SchedulerKind, resubmit_applies_vertex_overrides,
     supports_in_place_rescale,
 };
+use crate::flink::msf::AutoscalingChoice;
 use crate::operation::{ResolvedStrategy, Strategy, Target};
 
 /// Stable codes of [`PreflightFailure`].
@@ -28,7 +29,14 @@ pub mod failure_code {
     pub const IN_PLACE_NEEDS_NEWER_FLINK: &str = "in_place_needs_newer_flink";
     pub const SAVEPOINT_DIRECTORY_MISSING: &str = "savepoint_directory_missing";
     pub const ARTIFACT_UNKNOWN: &str = "artifact_unknown";
+    pub const MSF_NO_IN_PLACE: &str = "msf_no_in_place";
+    pub const MSF_PER_VERTEX: &str = "msf_per_vertex";
+    pub const MSF_KPU_LIMIT: &str = "msf_kpu_limit";
+    pub const MSF_AUTOSCALING_ON: &str = "msf_autoscaling_on";
+    pub const MSF_SNAPSHOTS_DISABLED: &str = "msf_snapshots_disabled";
 }
+
+mod msf;
 
 /// One reason a rescale cannot start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +86,22 @@ pub fn check(
     cluster: &ClusterView,
     savepoint_directory: Option<&str>,
     artifact_known: bool,
+    autoscaling: Option<AutoscalingChoice>,
 ) -> Result<Plan, Vec<PreflightFailure>> {
+    if let Some(application) = &job.application {
+        let failures = msf::failures(target, strategy, application, autoscaling);
+        if !failures.is_empty() {
+            return Err(failures);
+        }
+        return Ok(Plan {
+            strategy: ResolvedStrategy::MsfUpdate,
+            original: job.parallelism_by_vertex(),
+            target: target.resolve(job),
+            verify_timeout_ms: None,
+            rescale_pacing: None,
+            cooldown_ends_at_ms: None,
+        });
+    }
     let mut failures = Vec::new();
 
     if job.status != JobStatus::Running {
@@ -107,7 +130,7 @@ pub fn check(
     let resolved_strategy = strategy.resolve(job, cluster);
     match resolved_strategy {
         ResolvedStrategy::InPlace => failures.extend(in_place_failures(job, cluster)),
-        ResolvedStrategy::Savepoint => {
+        ResolvedStrategy::Savepoint | ResolvedStrategy::MsfUpdate => {
             failures.extend(savepoint_failures(&resolved_target, cluster, savepoint_directory, artifact_known));
         }
     }
@@ -115,7 +138,7 @@ pub fn check(
     if failures.is_empty() {
         let rescale_pacing = match resolved_strategy {
             ResolvedStrategy::InPlace => job.rescale_pacing.clone(),
-            ResolvedStrategy::Savepoint => None,
+            ResolvedStrategy::Savepoint | ResolvedStrategy::MsfUpdate => None,
         };
         let cooldown_ends_at_ms = rescale_pacing.as_ref().and_then(|pacing| pacing.cooldown_ends_at_ms(job));
         Ok(Plan {

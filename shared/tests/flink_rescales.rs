@@ -28,6 +28,7 @@ fn request() -> Operation {
             approval_window_ms: 3_600_000,
             verify_timeout_ms: 60_000,
             artifact: None,
+            autoscaling: None,
         },
         1_000_000,
     )

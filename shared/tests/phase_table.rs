@@ -1263,13 +1263,15 @@ fn needs_follow_the_phase() {
 
 #[test]
 fn every_phase_name_is_covered() {
-    // The tables above cover every phase; keep this list in step with PhaseName::ALL.
+    // The tables above (and `msf_path.rs` for snapshotting and updating) cover every phase; keep this list in step with PhaseName::ALL.
     let covered = [
         PhaseName::AwaitingApproval,
         PhaseName::Approved,
         PhaseName::Stopping,
         PhaseName::Restarting,
         PhaseName::Applying,
+        PhaseName::Snapshotting,
+        PhaseName::Updating,
         PhaseName::Verifying,
         PhaseName::RollingBack,
         PhaseName::Completed,

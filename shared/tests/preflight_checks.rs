@@ -37,7 +37,7 @@ fn messages(result: Result<Plan, Vec<PreflightFailure>>) -> String {
 #[test]
 fn a_good_request_gives_a_plan() {
     let plan =
-        check(&uniform(4), Strategy::Savepoint, &running(), &cluster(2), SAVEPOINT_DIRECTORY, true).expect("a plan");
+        check(&uniform(4), Strategy::Savepoint, &running(), &cluster(2), SAVEPOINT_DIRECTORY, true, None).expect("a plan");
     assert_eq!(
         plan,
         Plan {
@@ -54,14 +54,14 @@ fn a_good_request_gives_a_plan() {
 #[test]
 fn a_per_vertex_target_keeps_unlisted_vertices() {
     let target = Target::PerVertex { parallelism: BTreeMap::from([(SOURCE_VERTEX.to_owned(), 3)]) };
-    let plan = check(&target, Strategy::Savepoint, &running(), &cluster(1), SAVEPOINT_DIRECTORY, true).expect("a plan");
+    let plan = check(&target, Strategy::Savepoint, &running(), &cluster(1), SAVEPOINT_DIRECTORY, true, None).expect("a plan");
     assert_eq!(plan.target, BTreeMap::from([(SOURCE_VERTEX.to_owned(), 3), (SINK_VERTEX.to_owned(), 2)]));
 }
 
 #[test]
 fn each_failure() {
     let check_savepoint = |target: &Target, job: &JobView, slots| {
-        check(target, Strategy::Savepoint, job, &cluster(slots), SAVEPOINT_DIRECTORY, true)
+        check(target, Strategy::Savepoint, job, &cluster(slots), SAVEPOINT_DIRECTORY, true, None)
     };
 
     assert_eq!(
@@ -84,11 +84,11 @@ fn each_failure() {
     assert_eq!(codes(check_savepoint(&uniform(2), &running(), 8)), [failure_code::NOTHING_TO_CHANGE]);
     assert_eq!(codes(check_savepoint(&uniform(5), &running(), 2)), [failure_code::NOT_ENOUGH_SLOTS]);
     assert_eq!(
-        codes(check(&uniform(4), Strategy::Savepoint, &running(), &cluster(8), None, true)),
+        codes(check(&uniform(4), Strategy::Savepoint, &running(), &cluster(8), None, true, None)),
         [failure_code::SAVEPOINT_DIRECTORY_MISSING]
     );
     assert_eq!(
-        codes(check(&uniform(4), Strategy::Savepoint, &running(), &cluster(8), Some(" "), false)),
+        codes(check(&uniform(4), Strategy::Savepoint, &running(), &cluster(8), Some(" "), false, None)),
         [failure_code::SAVEPOINT_DIRECTORY_MISSING, failure_code::ARTIFACT_UNKNOWN]
     );
 }
@@ -97,7 +97,7 @@ fn each_failure() {
 fn out_of_range_names_the_vertex_and_its_max() {
     let mut small = running();
     small.vertices[1].max_parallelism = 3;
-    let result = check(&uniform(4), Strategy::Savepoint, &small, &cluster(8), SAVEPOINT_DIRECTORY, true);
+    let result = check(&uniform(4), Strategy::Savepoint, &small, &cluster(8), SAVEPOINT_DIRECTORY, true, None);
     let message = messages(result);
     assert!(message.contains("'Sink: counts'"), "{message}");
     assert!(message.contains(SINK_VERTEX), "{message}");
@@ -109,7 +109,7 @@ fn out_of_range_names_the_vertex_and_its_max() {
 fn slots_count_what_the_job_gives_back() {
     // The job holds 2 slots; 2 are free: 4 is the most it can reach.
     let at = |parallelism| {
-        check(&uniform(parallelism), Strategy::Savepoint, &running(), &cluster(2), SAVEPOINT_DIRECTORY, true)
+        check(&uniform(parallelism), Strategy::Savepoint, &running(), &cluster(2), SAVEPOINT_DIRECTORY, true, None)
     };
     assert!(at(4).is_ok());
     let message = messages(at(5));
@@ -117,7 +117,7 @@ fn slots_count_what_the_job_gives_back() {
     // Same accounting in place.
     let adaptive_job = adaptive(running());
     let in_place =
-        |parallelism| check(&uniform(parallelism), Strategy::InPlace, &adaptive_job, &cluster(2), None, false);
+        |parallelism| check(&uniform(parallelism), Strategy::InPlace, &adaptive_job, &cluster(2), None, false, None);
     assert!(in_place(4).is_ok());
     assert_eq!(codes(in_place(5)), [failure_code::NOT_ENOUGH_SLOTS]);
 }
@@ -127,7 +127,7 @@ fn in_place_needs_adaptive_scheduler_checkpointing_and_a_recent_flink() {
     let in_place = |job: &JobView, version: &str| {
         let mut cluster = cluster(8);
         cluster.flink_version = version.to_owned();
-        check(&uniform(4), Strategy::InPlace, job, &cluster, None, false)
+        check(&uniform(4), Strategy::InPlace, job, &cluster, None, false, None)
     };
     let ready = adaptive(running());
     assert_eq!(in_place(&ready, "1.20.1").map(|plan| plan.strategy), Ok(ResolvedStrategy::InPlace));
@@ -172,7 +172,7 @@ fn auto_picks_in_place_only_when_it_is_safe() {
     assert_eq!(Strategy::InPlace.resolve(&running(), &cluster(8)), ResolvedStrategy::InPlace);
     assert_eq!(Strategy::Savepoint.resolve(&ready, &cluster(8)), ResolvedStrategy::Savepoint);
     // Auto on a job without a savepoint directory but safe in place needs neither.
-    assert!(check(&uniform(4), Strategy::Auto, &ready, &cluster(8), None, false).is_ok());
+    assert!(check(&uniform(4), Strategy::Auto, &ready, &cluster(8), None, false, None).is_ok());
 }
 
 #[test]
@@ -185,14 +185,14 @@ fn per_vertex_savepoint_rescale_is_refused_where_flink_would_ignore_it() {
     let on = |version: &str| {
         let mut cluster = cluster(8);
         cluster.flink_version = version.to_owned();
-        check(&per_vertex, Strategy::Savepoint, &job, &cluster, SAVEPOINT_DIRECTORY, true)
+        check(&per_vertex, Strategy::Savepoint, &job, &cluster, SAVEPOINT_DIRECTORY, true, None)
     };
     assert_eq!(codes(on("2.3.0")), [failure_code::PER_VERTEX_NEEDS_IN_PLACE]);
     assert_eq!(codes(on("1.18.1")), [failure_code::PER_VERTEX_NEEDS_IN_PLACE]);
     assert!(on("1.20.5").is_ok());
     assert!(on("2.4.0").is_ok());
     // A uniform target is fine everywhere.
-    assert!(check(&uniform(3), Strategy::Savepoint, &job, &cluster(8), SAVEPOINT_DIRECTORY, true).is_ok());
+    assert!(check(&uniform(3), Strategy::Savepoint, &job, &cluster(8), SAVEPOINT_DIRECTORY, true, None).is_ok());
 }
 
 #[test]

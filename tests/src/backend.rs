@@ -41,7 +41,8 @@ impl LocalBackend {
             &config,
             &records,
             &rescaler_backend::boot::savepoint_storage(&config, None).await,
-        )?;
+        )
+        .await?;
         let mut engine = Engine::new(records.clone(), clusters.clone(), "test-backend");
         engine.notifier =
             Some(Arc::new(rescaler_backend::notify::Notifier::new(records.clone(), &config.notifications)));

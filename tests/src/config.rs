@@ -32,6 +32,8 @@ pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
     ClusterConfig {
         id: id.to_owned(),
         name: name.to_owned(),
+        kind: rescaler_backend::config::ClusterKind::Flink,
+        msf: None,
         rest_url: "http://127.0.0.1:9".to_owned(),
         savepoint_dir: None,
         savepoint_dir_s3: None,

@@ -35,6 +35,8 @@ pub fn cluster_config(flink: &FlinkCluster) -> ClusterConfig {
     ClusterConfig {
         id: CLUSTER_ID.to_owned(),
         name: "Test Flink".to_owned(),
+        kind: rescaler_backend::config::ClusterKind::Flink,
+        msf: None,
         rest_url: flink.rest_url().to_owned(),
         savepoint_dir: Some(flink.savepoint_dir()),
         savepoint_dir_s3: flink.savepoint_dir_s3(),
@@ -235,6 +237,7 @@ pub fn approved_operation(
             approval_window_ms: 3_600_000,
             verify_timeout_ms: verify_timeout.as_millis() as u64,
             artifact: Some(artifact.clone()),
+            autoscaling: None,
         },
         now,
     );

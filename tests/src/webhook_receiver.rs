@@ -168,6 +168,7 @@ pub async fn stored_request(
             approval_window_ms: 3_600_000,
             verify_timeout_ms: 60_000,
             artifact: None,
+            autoscaling: None,
         },
         rescaler_backend::reconcile::now_ms(),
     );

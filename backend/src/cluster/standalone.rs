@@ -201,6 +201,13 @@ impl StandaloneCluster {
                 Ok(()) | Err(FlinkError::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             },
+            Action::CreateSnapshot { .. } | Action::UpdateApplication { .. } => {
+                return Err(ClusterError::Unsupported(format!(
+                    "cluster {} is a Flink cluster, and {} is an MSF action",
+                    self.config.id,
+                    action_name(action)
+                )));
+            }
         }
         Ok(())
     }
@@ -265,8 +272,15 @@ impl Cluster for StandaloneCluster {
         Box::pin(self.read(operation, needs, now_ms))
     }
 
-    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<()>> {
-        Box::pin(self.act(operation, action))
+    fn perform<'a>(
+        &'a self,
+        operation: &'a Operation,
+        action: &'a Action,
+    ) -> BoxFuture<'a, ClusterResult<super::Performed>> {
+        Box::pin(async move {
+            self.act(operation, action).await?;
+            Ok(super::Performed::default())
+        })
     }
 
     fn savepoint_metadata<'a>(&'a self, location: &'a str) -> BoxFuture<'a, ClusterResult<Option<u64>>> {
@@ -306,7 +320,15 @@ fn replace_prefix(location: &str, from: &str, to: &str) -> String {
     }
 }
 
-fn seen<T>(value: Option<T>) -> Seen<T> {
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::CreateSnapshot { .. } => "CreateApplicationSnapshot",
+        Action::UpdateApplication { .. } => "UpdateApplication",
+        _ => "a Flink action",
+    }
+}
+
+pub(super) fn seen<T>(value: Option<T>) -> Seen<T> {
     match value {
         Some(value) => Seen::Present(value),
         None => Seen::Absent,

@@ -63,7 +63,7 @@ impl Cluster for MemoryCluster {
     fn jobs(&self) -> BoxFuture<'_, ClusterResult<Vec<JobSummary>>> {
         self.listings.fetch_add(1, Ordering::SeqCst);
         let job =
-            JobSummary { id: JOB.to_owned(), name: "counter".to_owned(), status: JobStatus::Running, start_time_ms: 1 };
+            JobSummary { id: JOB.to_owned(), name: "counter".to_owned(), status: JobStatus::Running, start_time_ms: 1, application: None };
         let other = JobSummary { id: OTHER_JOB.to_owned(), ..job.clone() };
         Box::pin(async move { Ok(vec![job, other]) })
     }
@@ -79,7 +79,7 @@ impl Cluster for MemoryCluster {
     fn observe<'a>(&'a self, _: &'a Operation, _: &'a Needs, _: u64) -> BoxFuture<'a, ClusterResult<Observation>> {
         Box::pin(async { not_here() })
     }
-    fn perform<'a>(&'a self, _: &'a Operation, _: &'a Action) -> BoxFuture<'a, ClusterResult<()>> {
+    fn perform<'a>(&'a self, _: &'a Operation, _: &'a Action) -> BoxFuture<'a, ClusterResult<crate::cluster::Performed>> {
         Box::pin(async { not_here() })
     }
     fn start_job<'a>(&'a self, _: &'a ArtifactRef, _: u32) -> BoxFuture<'a, ClusterResult<String>> {

@@ -12,6 +12,8 @@ pub struct JobSummary {
     pub name: String,
     pub status: JobStatus,
     pub start_time_ms: u64,
+    /// An MSF application's own facts (its job list entry); `None` for a Flink job.
+    pub application: Option<rescaler_shared::flink::msf::MsfApplication>,
 }
 
 /// A job as [`JobView`] shows it, plus how many tasks of each vertex are in which state.

@@ -147,6 +147,7 @@ pub async fn jobs(
                     name: job.name,
                     status: job.status,
                     start_time_ms: job.start_time_ms,
+                    application: job.application,
                 }
             })
             .collect(),
@@ -202,7 +203,7 @@ pub async fn job(
     let limits = Limits::of(&job, &cluster_view);
     // What each strategy would say about a rescale to one more than now (the form's default).
     let probe = rescaler_shared::operation::Target::Uniform {
-        parallelism: job.vertices.iter().map(|v| v.parallelism).max().unwrap_or(1).saturating_add(1),
+        parallelism: job.parallelism_by_vertex().values().copied().max().unwrap_or(1).saturating_add(1),
     };
     let strategies = [Strategy::Auto, Strategy::Savepoint, Strategy::InPlace]
         .into_iter()
@@ -214,6 +215,9 @@ pub async fn job(
                 &cluster_view,
                 handle.config().savepoint_dir.as_deref(),
                 link.is_some(),
+                // An application's autoscaling is a choice the form asks for; not a reason
+                // a strategy is impossible.
+                Some(rescaler_shared::flink::msf::AutoscalingChoice::Keep),
             );
             let reasons: Vec<String> = match result {
                 Ok(_) => Vec::new(),

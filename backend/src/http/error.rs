@@ -168,6 +168,12 @@ impl From<ReconcileError> for ApiError {
         match error {
             ReconcileError::Flink(flink) => flink.into(),
             ReconcileError::Store(store) => store.into(),
+            ReconcileError::Msf(crate::cluster::msf::MsfError::NotFound { what }) => {
+                Self::NotFound(format!("MSF does not know {what}"))
+            }
+            ReconcileError::Msf(error @ crate::cluster::msf::MsfError::Unavailable { .. }) => {
+                Self::Unavailable(error.to_string())
+            }
             other => Self::Unprocessable(other.to_string()),
         }
     }

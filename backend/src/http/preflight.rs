@@ -31,6 +31,7 @@ pub(super) async fn check(
         &cluster_view,
         handle.config().savepoint_dir.as_deref(),
         artifact.is_some(),
+        request.autoscaling,
     );
     let response = match result {
         Ok(plan) => PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new() },

@@ -89,6 +89,7 @@ pub async fn create(
             approval_window_ms,
             verify_timeout_ms: approvals.verify_timeout_secs.saturating_mul(1000),
             artifact,
+            autoscaling: request.autoscaling,
         },
         now,
     );

@@ -66,6 +66,7 @@ async fn check_steps(state: &AppState, request: &CreateSchedule) -> Result<Strin
             strategy: step.strategy,
             reason: request.reason.clone(),
             not_before_ms: None,
+            autoscaling: None,
         };
         let (checked, _, name) = check(state, &as_request).await?;
         job_name = name;

@@ -159,6 +159,7 @@ mod tests {
             approval_window_ms: 60_000,
             verify_timeout_ms: 60_000,
             artifact: None,
+            autoscaling: None,
         };
         Operation::new("op1".into(), request, 1_000)
     }

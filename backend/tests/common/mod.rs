@@ -32,6 +32,8 @@ impl TestApp {
             clusters: vec![ClusterConfig {
                 id: "prod".to_owned(),
                 name: "Prod".to_owned(),
+                kind: rescaler_backend::config::ClusterKind::Flink,
+                msf: None,
                 rest_url: "http://127.0.0.1:9".to_owned(),
                 savepoint_dir: None,
                 savepoint_dir_s3: None,

@@ -31,17 +31,18 @@ impl StepState {
 
 /// The phases a request goes through when all goes well.
 fn happy_path(operation: &Operation) -> Vec<PhaseName> {
-    let savepoint = match (operation.strategy, operation.requested_strategy) {
-        (Some(resolved), _) => Some(resolved == ResolvedStrategy::Savepoint),
-        (None, Strategy::Savepoint) => Some(true),
-        (None, Strategy::InPlace) => Some(false),
+    let strategy = match (operation.strategy, operation.requested_strategy) {
+        (Some(resolved), _) => Some(resolved),
+        (None, Strategy::Savepoint) => Some(ResolvedStrategy::Savepoint),
+        (None, Strategy::InPlace) => Some(ResolvedStrategy::InPlace),
         // Automatic: known once execution starts.
         (None, Strategy::Auto) => None,
     };
     let mut path = vec![PhaseName::AwaitingApproval, PhaseName::Approved];
-    match savepoint {
-        Some(true) => path.extend([PhaseName::Stopping, PhaseName::Restarting]),
-        Some(false) => path.push(PhaseName::Applying),
+    match strategy {
+        Some(ResolvedStrategy::Savepoint) => path.extend([PhaseName::Stopping, PhaseName::Restarting]),
+        Some(ResolvedStrategy::InPlace) => path.push(PhaseName::Applying),
+        Some(ResolvedStrategy::MsfUpdate) => path.extend([PhaseName::Snapshotting, PhaseName::Updating]),
         None => {}
     }
     path.extend([PhaseName::Verifying, PhaseName::Completed]);

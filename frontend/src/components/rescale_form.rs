@@ -66,6 +66,7 @@ pub fn RescaleForm(
             strategy: strategy.get_untracked(),
             reason: reason.get_untracked().trim().to_owned(),
             not_before_ms: not_before.with_untracked(|text| not_before_ms(text).ok().flatten()),
+            autoscaling: None,
         };
         submit(session, request, submitting, submit_failure, navigate.clone());
     };

@@ -25,6 +25,12 @@ pub mod event_kind {
     pub const ROLLBACK_SUBMITTED: &str = "rollback_submitted";
     pub const ROLLBACK_JOB_FOUND: &str = "rollback_job_found";
     pub const ROLLBACK_REQUIREMENTS_SENT: &str = "rollback_requirements_sent";
+    /// MSF: the request's snapshot of the application was asked for.
+    pub const SNAPSHOT_REQUESTED: &str = "snapshot_requested";
+    /// MSF: `UpdateApplication` to the target was sent (or found sent).
+    pub const APPLICATION_UPDATED: &str = "application_updated";
+    /// MSF: `UpdateApplication` back to the original parallelism was sent.
+    pub const ROLLBACK_UPDATE_SENT: &str = "rollback_update_sent";
     pub const ROLLED_BACK: &str = "rolled_back";
     pub const FAILED: &str = "failed";
 }

@@ -76,3 +76,20 @@ pub fn location_is_under(location: &str, directory: &str) -> bool {
     let directory = normalize_location(directory);
     location == directory || location.strip_prefix(&directory).is_some_and(|rest| rest.starts_with('/'))
 }
+
+/// The job id the product gives an MSF application: derived from its ARN, so stable across
+/// updates, and shaped like a Flink job id.
+pub fn msf_application_job_id(arn: &str) -> String {
+    derive_flink_id(arn, "msf-application")
+}
+
+/// The name of the snapshot a rescale takes of its application (MSF's pattern
+/// `[a-zA-Z0-9_.-]+`, at most 256 characters), derived from the operation id.
+pub fn msf_snapshot_name(operation_id: &str) -> String {
+    format!("rescaler-{operation_id}")
+}
+
+/// How a snapshot is named in the savepoint catalog and in reasons: `msf://<app>/<snapshot>`.
+pub fn msf_snapshot_location(application: &str, snapshot_name: &str) -> String {
+    format!("msf://{application}/{snapshot_name}")
+}

@@ -30,6 +30,21 @@ pub enum Phase {
     Applying {
         since_ms: u64,
     },
+    /// MSF: taking the request's own snapshot of the application, which keeps running. The
+    /// conditional token is the application's when execution started: the update sends it, so
+    /// a change made elsewhere since is refused rather than overwritten.
+    Snapshotting {
+        snapshot_name: String,
+        conditional_token: String,
+        since_ms: u64,
+    },
+    /// MSF: the snapshot is ready; updating the application to the target parallelism,
+    /// restoring from it, under the same conditional token.
+    Updating {
+        snapshot_name: String,
+        conditional_token: String,
+        since_ms: u64,
+    },
     /// Waiting for `job_id` to run at the target parallelism.
     Verifying {
         job_id: String,
@@ -87,6 +102,15 @@ pub enum RollbackPlan {
         #[serde(default)]
         requirements_sent_at_ms: Option<u64>,
     },
+    /// MSF: update the application back to its original parallelism, restoring from the
+    /// request's snapshot (unless MSF's system rollback already brought it back).
+    MsfUpdate {
+        snapshot_name: String,
+        since_ms: u64,
+        /// When the rollback update was sent.
+        #[serde(default)]
+        sent_at_ms: Option<u64>,
+    },
 }
 
 /// The name of a [`Phase`] without its data.
@@ -99,6 +123,8 @@ pub enum PhaseName {
     Stopping,
     Restarting,
     Applying,
+    Snapshotting,
+    Updating,
     Verifying,
     RollingBack,
     Completed,
@@ -110,12 +136,14 @@ pub enum PhaseName {
 }
 
 impl PhaseName {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::AwaitingApproval,
         Self::Approved,
         Self::Stopping,
         Self::Restarting,
         Self::Applying,
+        Self::Snapshotting,
+        Self::Updating,
         Self::Verifying,
         Self::RollingBack,
         Self::Completed,
@@ -141,6 +169,8 @@ impl PhaseName {
             Self::Stopping => "stopping",
             Self::Restarting => "restarting",
             Self::Applying => "applying",
+            Self::Snapshotting => "snapshotting",
+            Self::Updating => "updating",
             Self::Verifying => "verifying",
             Self::RollingBack => "rolling_back",
             Self::Completed => "completed",
@@ -167,6 +197,8 @@ impl Phase {
             Self::Stopping { .. } => PhaseName::Stopping,
             Self::Restarting { .. } => PhaseName::Restarting,
             Self::Applying { .. } => PhaseName::Applying,
+            Self::Snapshotting { .. } => PhaseName::Snapshotting,
+            Self::Updating { .. } => PhaseName::Updating,
             Self::Verifying { .. } => PhaseName::Verifying,
             Self::RollingBack { .. } => PhaseName::RollingBack,
             Self::Completed => PhaseName::Completed,

@@ -23,6 +23,15 @@ impl Target {
     /// Vertex ids the job does not have are ignored here; pre-flight reports them
     /// (see [`Target::unknown_vertices`]).
     pub fn resolve(&self, job: &JobView) -> BTreeMap<String, u32> {
+        if let Some(application) = &job.application {
+            // One parallelism for the whole application; a per-vertex target is refused by
+            // pre-flight and keeps the current one here.
+            let parallelism = match self {
+                Self::Uniform { parallelism } => *parallelism,
+                Self::PerVertex { .. } => application.parallelism,
+            };
+            return BTreeMap::from([(crate::flink::msf::APPLICATION_KEY.to_owned(), parallelism)]);
+        }
         job.vertices
             .iter()
             .map(|vertex| {
@@ -86,6 +95,14 @@ impl Strategy {
     /// An explicit choice is kept as is: pre-flight refuses an in-place rescale the job cannot
     /// take.
     pub fn resolve(self, job: &JobView, cluster: &ClusterView) -> ResolvedStrategy {
+        if job.application.is_some() {
+            // MSF restarts an application from a snapshot for every parallelism change; in place
+            // is refused by pre-flight.
+            return match self {
+                Self::InPlace => ResolvedStrategy::InPlace,
+                Self::Auto | Self::Savepoint => ResolvedStrategy::MsfUpdate,
+            };
+        }
         match self {
             Self::Savepoint => ResolvedStrategy::Savepoint,
             Self::InPlace => ResolvedStrategy::InPlace,
@@ -115,6 +132,9 @@ impl Strategy {
 pub enum ResolvedStrategy {
     Savepoint,
     InPlace,
+    /// An Amazon Managed Service for Apache Flink application: a snapshot named after the
+    /// request, then `UpdateApplication` to the target restoring from it.
+    MsfUpdate,
 }
 
 impl ResolvedStrategy {
@@ -122,6 +142,7 @@ impl ResolvedStrategy {
         match self {
             Self::Savepoint => "savepoint",
             Self::InPlace => "in_place",
+            Self::MsfUpdate => "msf_update",
         }
     }
 }

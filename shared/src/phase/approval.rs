@@ -10,6 +10,7 @@ use super::timing::may_start;
 use crate::flink::JobStatus;
 use crate::operation::{
     Operation, OperationEvent, Phase, ResolvedStrategy, STOP_TRIGGER_PURPOSE, derive_flink_id, event_kind,
+    msf_snapshot_name,
 };
 use crate::preflight;
 
@@ -81,6 +82,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
         cluster,
         obs.savepoint_directory.as_deref(),
         op.artifact.is_some(),
+        op.autoscaling,
     );
     let mut plan = match checked {
         Ok(plan) => plan,
@@ -95,7 +97,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
     let budget = describe_budget(budget_ms, op.verify_timeout_ms, checkpoint);
     let (to, message) = match plan.strategy {
         ResolvedStrategy::Savepoint => (
-            Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) },
+            Some(Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) }),
             format!(
                 "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}; {budget}",
                 op.job_id,
@@ -103,13 +105,34 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
             ),
         ),
         ResolvedStrategy::InPlace => (
-            Phase::Applying { since_ms: now_ms },
+            Some(Phase::Applying { since_ms: now_ms }),
             format!(
                 "in-place strategy: rescaling job {} to {}; {budget}",
                 op.job_id,
                 describe_parallelism(job, &plan.target)
             ),
         ),
+        ResolvedStrategy::MsfUpdate => (
+            None,
+            format!(
+                "MSF: taking snapshot {} of application {}, then updating it to {} from that snapshot; {budget}",
+                msf_snapshot_name(&op.id),
+                job.name,
+                describe_parallelism(job, &plan.target)
+            ),
+        ),
+    };
+    let to = match (to, job.application.as_ref()) {
+        (Some(to), _) => to,
+        (None, Some(application)) => match &application.conditional_token {
+            Some(token) => Phase::Snapshotting {
+                snapshot_name: msf_snapshot_name(&op.id),
+                conditional_token: token.clone(),
+                since_ms: now_ms,
+            },
+            None => return fail(now_ms, format!("MSF answered no conditional token for {}; nothing was changed", application.name)),
+        },
+        (None, None) => return fail(now_ms, "the MSF strategy applies to MSF applications only; nothing was changed".to_owned()),
     };
     Decision::Transition {
         to,

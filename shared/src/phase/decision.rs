@@ -10,6 +10,7 @@ use super::observation::{Observation, Seen};
 use crate::flink::{JobView, ParallelismBounds};
 use crate::operation::{
     Operation, OperationEvent, Phase, RollbackPlan, STOP_TRIGGER_PURPOSE, SavepointRef, derive_flink_id, event_kind,
+    msf_snapshot_location,
 };
 use crate::preflight::Plan;
 
@@ -66,6 +67,21 @@ pub enum Action {
     PutResourceRequirements { job_id: String, bounds: BTreeMap<String, ParallelismBounds> },
     /// `PATCH /jobs/:job_id?mode=cancel`. Harmless on a job that already stopped.
     CancelJob { job_id: String },
+    /// MSF: `CreateApplicationSnapshot` under the request's own snapshot name; the backend
+    /// treats a snapshot of that name that exists as success.
+    CreateSnapshot { application: String, snapshot_name: String },
+    /// MSF: `UpdateApplication` to `parallelism` (configuration type CUSTOM), restoring from
+    /// the snapshot, sent with the conditional token (MSF refuses it once the application
+    /// changed, so a repeat after a crash never updates twice); `autoscaling`: the
+    /// `AutoScalingEnabledUpdate`, if any.
+    UpdateApplication {
+        application: String,
+        parallelism: u32,
+        snapshot_name: String,
+        conditional_token: String,
+        #[serde(default)]
+        autoscaling: Option<bool>,
+    },
 }
 
 /// Writes a decision into the record: the plan when execution starts, the savepoint and job ids
@@ -102,6 +118,13 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
         }
         Phase::RollingBack { rollback: RollbackPlan::Resubmit { rollback_job_id, .. }, .. } => {
             op.rollback_job_id = Some(rollback_job_id.clone())
+        }
+        Phase::Updating { snapshot_name, .. } => {
+            let location = msf_snapshot_location(&op.job_name, snapshot_name);
+            if op.savepoint.as_ref().is_none_or(|savepoint| savepoint.location != location) {
+                op.savepoint =
+                    Some(SavepointRef { location, trigger_id: snapshot_name.clone(), taken_at_ms: now_ms });
+            }
         }
         _ => {}
     }

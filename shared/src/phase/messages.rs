@@ -6,6 +6,14 @@ use crate::flink::{JobStatus, JobView, ParallelismBounds, TaskStatus, describe_b
 
 /// `Source: numbers 2 → 4, Sink 2 → 4` style summary of a target against a job.
 pub(super) fn describe_parallelism(job: &JobView, parallelism: &BTreeMap<String, u32>) -> String {
+    if let Some(application) = &job.application {
+        let wanted = parallelism.get(crate::flink::msf::APPLICATION_KEY).copied().unwrap_or(application.parallelism);
+        return if wanted == application.parallelism {
+            format!("parallelism {wanted}")
+        } else {
+            format!("parallelism {} → {wanted}", application.parallelism)
+        };
+    }
     let parts = job
         .vertices
         .iter()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::restore_budget::CheckpointFacts;
+use crate::flink::msf::{MsfOperation, MsfSnapshot};
 use crate::flink::{ClusterView, JobView, ParallelismBounds, SavepointStatus};
 use crate::schedule::Schedule;
 
@@ -67,6 +68,13 @@ pub struct Observation {
     /// ([`Needs::requirements`]); `None` when not read or not known.
     #[serde(default)]
     pub requirements: Option<BTreeMap<String, ParallelismBounds>>,
+    /// MSF: the request's snapshot of the application ([`Needs::snapshot`]).
+    #[serde(default)]
+    pub snapshot: Option<Seen<MsfSnapshot>>,
+    /// MSF: the update operation the request started ([`Needs::msf_operation`]); absent when
+    /// MSF knows none.
+    #[serde(default)]
+    pub msf_operation: Option<Seen<MsfOperation>>,
     /// Flink could not be reached or answered with a server error; why.
     #[serde(default)]
     pub flink_unavailable: Option<String>,
@@ -91,6 +99,8 @@ impl Observation {
             schedule: Schedule::default(),
             found_savepoints: None,
             requirements: None,
+            snapshot: None,
+            msf_operation: None,
             flink_unavailable: None,
             unavailable_streak: 0,
         }
@@ -116,6 +126,21 @@ pub struct Needs {
     /// Read the original job's resource requirements into [`Observation::requirements`].
     #[serde(default)]
     pub requirements: bool,
+    /// MSF: read the application snapshot of this name into [`Observation::snapshot`].
+    #[serde(default)]
+    pub snapshot: Option<String>,
+    /// MSF: read the request's update operation into [`Observation::msf_operation`].
+    #[serde(default)]
+    pub msf_operation: Option<MsfOperationQuery>,
+}
+
+/// The update operation a request started: by the id MSF answered, or — when a crash lost the
+/// answer — the newest `UpdateApplication` operation started since the update was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MsfOperationQuery {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub since_ms: u64,
 }
 
 impl Needs {

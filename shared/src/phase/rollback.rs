@@ -24,6 +24,7 @@ pub(super) fn needs_rolling_back(rollback: &RollbackPlan) -> Needs {
             Needs { job: true, requirements: true, ..Needs::default() }
         }
         RollbackPlan::InPlace { .. } => Needs { job: true, ..Needs::default() },
+        RollbackPlan::MsfUpdate { .. } => super::msf::needs_application(),
     }
 }
 
@@ -46,6 +47,9 @@ pub(super) fn decide_rolling_back(
         }
         RollbackPlan::InPlace { since_ms, requirements_sent_at_ms } => {
             decide_in_place_rollback(op, obs, reason, *since_ms, *requirements_sent_at_ms)
+        }
+        RollbackPlan::MsfUpdate { snapshot_name, since_ms, sent_at_ms } => {
+            super::msf::decide_rolling_back(op, obs, reason, snapshot_name, *since_ms, *sent_at_ms)
         }
     }
 }

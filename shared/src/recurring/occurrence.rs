@@ -37,6 +37,9 @@ pub fn occurrence_operation(
         approval_window_ms: 0,
         verify_timeout_ms: schedule.verify_timeout_ms,
         artifact: job.artifact,
+        // A schedule says nothing about MSF autoscaling: an application with it on fails the
+        // occurrence's pre-flight, which asks for the decision.
+        autoscaling: None,
     };
     let mut operation = Operation::new(pending.operation_id.clone(), request, now_ms);
     let when = describe_instant(pending.at_ms, UtcOffset(0));

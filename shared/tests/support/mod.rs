@@ -57,6 +57,7 @@ pub fn job(id: &str, status: JobStatus, uniform: u32) -> JobView {
         start_time_ms: 900_000,
         running_since_ms: (status == JobStatus::Running).then_some(900_000),
         rescale_pacing: None,
+        application: None,
         vertices: vec![
             VertexView {
                 id: SOURCE_VERTEX.to_owned(),
@@ -115,6 +116,7 @@ pub fn request(strategy: Strategy) -> OperationRequest {
             entry_class: None,
             args: Vec::new(),
         }),
+        autoscaling: None,
     }
 }
 
@@ -128,7 +130,7 @@ pub fn requested(strategy: Strategy) -> Operation {
 /// The savepoint strategy has a recorded savepoint and new job id once past stopping.
 pub fn operation_in(phase: Phase, strategy: ResolvedStrategy) -> Operation {
     let mut operation = requested(match strategy {
-        ResolvedStrategy::Savepoint => Strategy::Savepoint,
+        ResolvedStrategy::Savepoint | ResolvedStrategy::MsfUpdate => Strategy::Savepoint,
         ResolvedStrategy::InPlace => Strategy::InPlace,
     });
     if matches!(phase, Phase::AwaitingApproval) {

@@ -68,6 +68,7 @@ pub fn awaiting_operation(job_id: &str, now: u64) -> Operation {
             approval_window_ms: 3_600_000,
             verify_timeout_ms: 120_000,
             artifact: None,
+            autoscaling: None,
         },
         now,
     )

@@ -24,6 +24,7 @@ fn request(job_id: &str, approval_window_ms: u64) -> OperationRequest {
         approval_window_ms,
         verify_timeout_ms: 60_000,
         artifact: None,
+        autoscaling: None,
     }
 }
 

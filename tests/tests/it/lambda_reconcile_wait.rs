@@ -73,6 +73,7 @@ async fn the_reconcile_lambda_ends_while_requests_wait_and_runs_them_once_their_
         approval_window_ms: 3_600_000,
         verify_timeout_ms: verify.as_millis() as u64,
         artifact: Some(artifact.clone()),
+        autoscaling: None,
     };
     let pending = Operation::new(format!("{}-pending", approved.id), request, now_ms());
     assert_eq!(pending.phase, Phase::AwaitingApproval);

@@ -107,6 +107,7 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
                         approval_window_ms: 3_600_000,
                         verify_timeout_ms: 60_000,
                         artifact: None,
+                        autoscaling: None,
                     },
                     rescaler_backend::reconcile::now_ms(),
                 );
@@ -176,6 +177,7 @@ async fn program_arguments_reach_only_the_roles_that_may_link_jobs() -> anyhow::
                     entry_class: Some("com.example.Job".into()),
                     args: secret.clone(),
                 }),
+                autoscaling: None,
             },
             rescaler_backend::reconcile::now_ms(),
         )

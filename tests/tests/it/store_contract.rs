@@ -148,6 +148,7 @@ fn rescale_request(job_id: &str) -> Operation {
             approval_window_ms: 60_000,
             verify_timeout_ms: 60_000,
             artifact: None,
+            autoscaling: None,
         },
         1,
     )

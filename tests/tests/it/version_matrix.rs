@@ -74,6 +74,7 @@ async fn matrix(version: &str, scheduler: Scheduler) -> anyhow::Result<()> {
                 assert_ne!(new_job, job_id, "{round}");
                 new_job
             }
+            ResolvedStrategy::MsfUpdate => anyhow::bail!("{round}: a Flink cluster's job took the MSF path"),
         };
         assert!(all_at(&rig.job(&running).await?, target), "{round}: job {running} not at {target}");
         assert_eq!(rig.running_jobs().await?, vec![running.clone()], "{round}: exactly one job runs");
@@ -100,7 +101,7 @@ async fn in_place_is_refused(
     let view = cluster.overview().await?;
     let target = Target::Uniform { parallelism: 2 };
     let savepoint_dir = cluster.config().savepoint_dir.clone();
-    let failures = preflight::check(&target, Strategy::InPlace, &job, &view, savepoint_dir.as_deref(), true)
+    let failures = preflight::check(&target, Strategy::InPlace, &job, &view, savepoint_dir.as_deref(), true, None)
         .expect_err("pre-flight accepted in place on the default scheduler");
     let codes: Vec<&str> = failures.iter().map(|failure| failure.code.as_str()).collect();
     assert_eq!(codes, vec![failure_code::IN_PLACE_NEEDS_ADAPTIVE_SCHEDULER], "{failures:#?}");

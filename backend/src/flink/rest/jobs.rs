@@ -52,6 +52,7 @@ impl RestFlinkClient {
                 id: job.jid,
                 name: job.name,
                 start_time_ms: millis(job.start_time),
+                application: None,
             })
             .collect())
     }
@@ -178,6 +179,7 @@ fn job_detail_from_wire(details: wire::JobDetails, checkpointing: bool, schedule
         });
     }
     let job = JobView {
+        application: None,
         id: details.jid,
         name: details.name,
         status: parse_status(&details.state, JobStatus::Unknown),

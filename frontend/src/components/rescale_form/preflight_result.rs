@@ -74,6 +74,7 @@ pub fn live_preflight(
             strategy,
             reason: String::new(),
             not_before_ms: None,
+            autoscaling: None,
         };
         spawn_local(async move {
             TimeoutFuture::new(PREFLIGHT_DEBOUNCE_MS).await;

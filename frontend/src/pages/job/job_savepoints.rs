@@ -40,7 +40,7 @@ pub fn JobSavepoints(
 }
 
 /// Whether the savepoint is still there to restore from, as its storage said when listed.
-fn storage_cell(storage: Option<&SavepointStorageState>) -> impl IntoView {
+fn storage_cell(storage: Option<&SavepointStorageState>) -> impl IntoView + use<> {
     match storage {
         Some(SavepointStorageState::Complete { .. }) => view! { <span class="pill tone-good">"complete"</span> }.into_any(),
         Some(SavepointStorageState::Missing) => {
