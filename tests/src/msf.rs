@@ -36,6 +36,8 @@ pub struct MsfApplication {
     pub runtime: String,
     pub snapshots_enabled: bool,
     pub rollback_enabled: bool,
+    /// `ListTagsForResource` answers these.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl MsfApplication {
@@ -53,6 +55,7 @@ impl MsfApplication {
             runtime: "FLINK-1_20".to_owned(),
             snapshots_enabled: true,
             rollback_enabled: true,
+            tags: std::collections::BTreeMap::new(),
         })
     }
 }
@@ -222,5 +225,50 @@ impl MsfStandIn {
     /// Changes the application behind the client's back: a new version id and token.
     pub async fn bump_token(&self, app: &str) -> anyhow::Result<()> {
         self.side_door_post(&format!("/_standin/applications/{app}/bump-token"), json!({})).await.map(drop)
+    }
+
+    /// The same change, landing just before the next `UpdateApplication` is checked: the
+    /// caller read the application, someone else changed it, the caller's update arrives.
+    pub async fn bump_token_before_next_update(&self, app: &str) -> anyhow::Result<()> {
+        self.side_door_post(&format!("/_standin/applications/{app}/bump-token-before-next-update"), json!({}))
+            .await
+            .map(drop)
+    }
+
+    /// The backend's `[clusters.msf]` settings for these applications on this stand-in.
+    pub fn settings(&self, applications: &[&str], kpu_limit: u32) -> rescaler_backend::config::MsfSettings {
+        rescaler_backend::config::MsfSettings {
+            region: REGION.to_owned(),
+            role_arn: None,
+            applications: applications.iter().map(|name| (*name).to_owned()).collect(),
+            application_tag: None,
+            kpu_limit,
+            endpoint_url: Some(self.endpoint.clone()),
+            access_key_id: Some(ACCESS_KEY_ID.to_owned()),
+            secret_access_key: Some(SECRET_ACCESS_KEY.to_owned()),
+        }
+    }
+}
+
+/// The sample job's counters once its largest count passed `above`: (freshKeys, maxCount).
+/// `freshKeys` counts keys met with no stored count since the job started: 0 after a restore
+/// that kept the state.
+pub async fn counter_after(flink: &FlinkCluster, job_id: &str, above: f64) -> anyhow::Result<(f64, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let (Some(_), Some(max)) =
+            (flink.counter_metric(job_id, "freshKeys").await?, flink.counter_metric(job_id, "maxCount").await?)
+            && max > above
+        {
+            // One more metric fetch cycle, so no value is from before a restart.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            if let (Some(fresh), Some(max)) =
+                (flink.counter_metric(job_id, "freshKeys").await?, flink.counter_metric(job_id, "maxCount").await?)
+            {
+                return Ok((fresh, max));
+            }
+        }
+        anyhow::ensure!(Instant::now() < deadline, "counter of {job_id} never passed {above}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

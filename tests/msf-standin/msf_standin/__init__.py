@@ -2,7 +2,7 @@
 
 What it implements: the `kinesisanalyticsv2` API (AWS JSON 1.1 over `POST /`, `X-Amz-Target:
 KinesisAnalytics_20180523.<Operation>`, SigV4-signed) for the operations a rescaling console
-needs: DescribeApplication, ListApplications, CreateApplicationSnapshot,
+needs: DescribeApplication, ListApplications, ListTagsForResource, CreateApplicationSnapshot,
 ListApplicationSnapshots, DescribeApplicationSnapshot, DeleteApplicationSnapshot,
 UpdateApplication (parallelism, parallelism per KPU, autoscaling, restore configuration,
 snapshot and system-rollback settings), ListApplicationOperations,

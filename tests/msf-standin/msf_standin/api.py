@@ -32,6 +32,17 @@ def list_applications(standin, params):
     return {"ApplicationSummaries": [application_summary(app) for app in standin.apps.values()]}
 
 
+def list_tags_for_resource(standin, params):
+    arn = params["ResourceARN"]
+    app = next((app for app in standin.apps.values() if app.arn == arn), None)
+    if app is None:
+        raise errors.not_found(f"Resource {arn} not found")
+    with app.lock:
+        tags = [{"Key": key, "Value": value} for key, value in sorted(app.tags.items())]
+    # The model's Tags list has at least one member: an untagged resource answers none.
+    return {"Tags": tags} if tags else {}
+
+
 def create_application_snapshot(standin, params):
     app = _app(standin, params)
     with app.lock:

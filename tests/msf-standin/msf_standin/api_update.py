@@ -70,6 +70,11 @@ def _check_limits(standin, app, config):
 def update_application(standin, params):
     app = _app(standin, params)
     with app.lock:
+        if app.bump_before_next_update:
+            # The side door's race: someone else's change lands between the caller's read and
+            # its update, so the caller's token is stale when MSF checks it.
+            app.bump_before_next_update = False
+            app.new_version()
         _check_version(app, params)
         if app.status not in UPDATABLE:
             raise errors.in_use(f"Application {app.name} is {app.status}; it cannot be updated now")

@@ -64,6 +64,8 @@ def _requests(app: Application) -> list:
         "ConfigurationTypeUpdate": "CUSTOM", "ParallelismUpdate": 3}}}
     return [
         ("DescribeApplication", name), ("ListApplications", {}), ("ListApplicationSnapshots", name),
+        ("ListTagsForResource", {"ResourceARN": app.arn}),
+        ("ListTagsForResource", {"ResourceARN": app.arn.replace(app.name, "missing")}),
         ("DescribeApplicationSnapshot", {**name, "SnapshotName": "snap-creating"}),
         ("DescribeApplicationSnapshot", {**name, "SnapshotName": "snap-failed"}),
         ("DescribeApplicationSnapshot", {**name, "SnapshotName": "missing"}),

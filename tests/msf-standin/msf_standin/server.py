@@ -20,6 +20,7 @@ log = logging.getLogger("msf-standin")
 HANDLERS = {
     "DescribeApplication": api.describe_application,
     "ListApplications": api.list_applications,
+    "ListTagsForResource": api.list_tags_for_resource,
     "CreateApplicationSnapshot": api.create_application_snapshot,
     "ListApplicationSnapshots": api.list_application_snapshots,
     "DescribeApplicationSnapshot": api.describe_application_snapshot,

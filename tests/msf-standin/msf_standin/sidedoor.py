@@ -5,6 +5,7 @@ GET  /_standin/applications/<name>                  internal state: job id, snap
 POST /_standin/applications/<name>/autoscale        {"seconds": N}: AUTOSCALING, CurrentParallelism x2
 POST /_standin/applications/<name>/fail-next-restore  the next resubmitted job throws at once
 POST /_standin/applications/<name>/bump-token       a change behind the client's back: new version and token
+POST /_standin/applications/<name>/bump-token-before-next-update  the same, just before the next update is checked
 """
 
 from . import errors
@@ -52,6 +53,10 @@ def handle(standin, method: str, path: str, body: dict):
     if action == "bump-token":
         with app.lock:
             app.new_version()
+        return internal(app)
+    if action == "bump-token-before-next-update":
+        with app.lock:
+            app.bump_before_next_update = True
         return internal(app)
     raise AwsError("NotFound", f"no side-door route {method} {path}", 404)
 

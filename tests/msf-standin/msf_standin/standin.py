@@ -5,7 +5,7 @@
  "stable_ms": 5000, "start_timeout_s": 90,
  "applications": [{"name": "orders", "jar": "/…/job.jar", "entry_class": "…", "args": [],
    "parallelism": 1, "parallelism_per_kpu": 1, "autoscaling": false, "runtime": "FLINK-1_20",
-   "snapshots_enabled": true, "rollback_enabled": true}]}
+   "snapshots_enabled": true, "rollback_enabled": true, "tags": {"team": "payments"}}]}
 """
 
 from .flink import Flink
@@ -30,7 +30,8 @@ class Standin:
                                 rollback_enabled=spec.get("rollback_enabled", True))
             apps[spec["name"]] = Application(name=spec["name"], region=region, jar=spec["jar"],
                                              entry_class=spec["entry_class"], args=spec.get("args", []),
-                                             runtime=spec.get("runtime", "FLINK-1_20"), config=app_config)
+                                             runtime=spec.get("runtime", "FLINK-1_20"), config=app_config,
+                                             tags=dict(spec.get("tags", {})))
         worker = Worker(Flink(config["flink_rest_url"]), config["savepoint_dir"], config.get("stable_ms", 5000),
                         config.get("start_timeout_s", 90))
         return cls(apps, worker, region, config["credentials"], config.get("kpu_limit", 64))

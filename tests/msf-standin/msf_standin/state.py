@@ -81,6 +81,8 @@ class Application:
     job_id: str = None
     jar_id: str = None
     fail_next_restore: bool = False
+    bump_before_next_update: bool = False  # the side door's race: a change lands just before an update
+    tags: dict = dataclasses.field(default_factory=dict)
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock, repr=False)
 
     @property

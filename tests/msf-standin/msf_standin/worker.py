@@ -77,6 +77,11 @@ class Worker:
         job_id = app.job_id
         if job_id is None:
             return None
+        if snapshot and not self.flink.running(job_id):
+            # A job that is not running (one that failed to start, restarting) has no state to
+            # snapshot: it is cancelled, and the update restores from the snapshot it names.
+            log.info("%s's job %s is not running: cancelled without a snapshot", app.name, job_id)
+            snapshot = False
         if not snapshot:
             self.flink.cancel(job_id)
             with app.lock:

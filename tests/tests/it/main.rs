@@ -32,6 +32,8 @@ mod lambda_bootstrap;
 mod lambda_reconcile_wait;
 /// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
 mod msf_standin;
+/// MSF applications rescaled by the product on the stand-in: approval, snapshot, update under the token, rollback, crashes.
+mod msf_rescale;
 /// Notifications: signed webhooks from the outbox, retried with back-off, once per event even with two reconcilers.
 mod notifications;
 /// A delivery cut off mid-send: sent again with its idempotency key once its claim lapses, processed once.

@@ -95,27 +95,6 @@ async fn flink_parallelism(flink: &FlinkCluster, job_id: &str) -> anyhow::Result
     Ok(detail["vertices"].as_array().into_iter().flatten().filter_map(|v| v["parallelism"].as_u64()).max().unwrap_or(0))
 }
 
-/// Waits until the sample job's counter passed `above`; answers (freshKeys, maxCount).
-async fn counter_after(flink: &FlinkCluster, job_id: &str, above: f64) -> anyhow::Result<(f64, f64)> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let (Some(_), Some(max)) =
-            (flink.counter_metric(job_id, "freshKeys").await?, flink.counter_metric(job_id, "maxCount").await?)
-            && max > above
-        {
-            // One more metric fetch cycle, so no value is from before a restart.
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            if let (Some(fresh), Some(max)) =
-                (flink.counter_metric(job_id, "freshKeys").await?, flink.counter_metric(job_id, "maxCount").await?)
-            {
-                return Ok((fresh, max));
-            }
-        }
-        anyhow::ensure!(Instant::now() < deadline, "counter of {job_id} never passed {above}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 /// Replaces the serialized request body before it is signed: what the SDK's types cannot send.
 #[derive(Debug)]
 struct ReplaceBody(String);
@@ -190,7 +169,7 @@ async fn a_snapshot_is_a_savepoint_and_an_update_rescales_from_it_with_the_state
     let token = detail.conditional_token().expect("a conditional token").to_owned();
     let first_job = standin.job_id("orders").await?;
     assert_eq!(flink_parallelism(&flink, &first_job).await?, 1);
-    let (_, max_before) = counter_after(&flink, &first_job, 2.0).await?;
+    let (_, max_before) = harness::msf::counter_after(&flink, &first_job, 2.0).await?;
 
     // CreateApplicationSnapshot: CREATING, then READY with a real savepoint on disk.
     client.create_application_snapshot().application_name("orders").snapshot_name("before-rescale").send().await?;
@@ -347,7 +326,7 @@ async fn a_snapshot_is_a_savepoint_and_an_update_rescales_from_it_with_the_state
     let second_job = standin.job_id("orders").await?;
     assert_ne!(second_job, first_job);
     assert_eq!(flink_parallelism(&flink, &second_job).await?, 2);
-    let (fresh, max_after) = counter_after(&flink, &second_job, max_before).await?;
+    let (fresh, max_after) = harness::msf::counter_after(&flink, &second_job, max_before).await?;
     assert_eq!(fresh, 0.0, "keys started from zero after the update: the snapshot's state was lost");
     assert!(max_after > max_before);
     // The update took a snapshot of its own (snapshots are enabled), listed beside ours.
@@ -392,7 +371,7 @@ async fn a_snapshot_is_a_savepoint_and_an_update_rescales_from_it_with_the_state
     assert_eq!(*started.operation_status(), OperationStatus::Successful, "{started:?}");
     let third_job = standin.job_id("orders").await?;
     assert_eq!(flink_parallelism(&flink, &third_job).await?, 2);
-    let (fresh, max_after) = counter_after(&flink, &third_job, max_after).await?;
+    let (fresh, max_after) = harness::msf::counter_after(&flink, &third_job, max_after).await?;
     assert_eq!(fresh, 0.0, "the start did not restore the stop's snapshot");
 
     // RollbackApplication: back to version 1's parallelism, from a snapshot it takes first.
@@ -412,7 +391,7 @@ async fn a_snapshot_is_a_savepoint_and_an_update_rescales_from_it_with_the_state
     );
     let rolled_back_job = standin.job_id("orders").await?;
     assert_eq!(flink_parallelism(&flink, &rolled_back_job).await?, 1);
-    let (fresh, _) = counter_after(&flink, &rolled_back_job, max_after).await?;
+    let (fresh, _) = harness::msf::counter_after(&flink, &rolled_back_job, max_after).await?;
     assert_eq!(fresh, 0.0, "the rollback lost the state");
     assert!(!standin.log().contains("STAND-IN BUG"), "{}", standin.log());
     Ok(())
@@ -428,7 +407,7 @@ async fn autoscaling_refuses_updates_and_a_failed_restore_rolls_back() -> anyhow
     let client = standin.client();
     let detail = wait_status(&client, "payments", ApplicationStatus::Running).await?;
     let token = detail.conditional_token().expect("token").to_owned();
-    let (_, max_before) = counter_after(&flink, &standin.job_id("payments").await?, 2.0).await?;
+    let (_, max_before) = harness::msf::counter_after(&flink, &standin.job_id("payments").await?, 2.0).await?;
 
     // AUTOSCALING (CurrentParallelism doubled): an update is refused meanwhile.
     standin.inject_autoscaling("payments", 20).await?;
@@ -484,7 +463,7 @@ async fn autoscaling_refuses_updates_and_a_failed_restore_rolls_back() -> anyhow
     assert!(detail.application_version_id() > before.application_version_id() + 1);
     let job = standin.job_id("payments").await?;
     assert_eq!(flink_parallelism(&flink, &job).await?, 2);
-    let (fresh, _) = counter_after(&flink, &job, max_before).await?;
+    let (fresh, _) = harness::msf::counter_after(&flink, &job, max_before).await?;
     assert_eq!(fresh, 0.0, "the rollback lost the state");
     assert!(!standin.log().contains("STAND-IN BUG"), "{}", standin.log());
     Ok(())

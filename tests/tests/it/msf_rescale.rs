@@ -1,0 +1,320 @@
+//! Amazon Managed Service for Apache Flink applications rescaled by the product, against the
+//! local MSF endpoint (`tests/msf-standin`: the real wire protocol, every request validated
+//! against botocore's service model) on a real Flink 1.20 cluster. The backend reaches it with
+//! `aws-sdk-kinesisanalyticsv2` as it would reach MSF; the requests go through the API and the
+//! reconcile loop, as on a laptop. Run under `flock /tmp/rescaler-flink.lock`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesisanalyticsv2::types::{ApplicationDetail, ApplicationStatus, OperationStatus};
+use harness::api::Api;
+use harness::backend::LocalBackend;
+use harness::config::TestConfig;
+use harness::msf::{MsfApplication, MsfOptions, MsfStandIn, counter_after};
+use harness::{FlinkCluster, FlinkOptions, Scheduler, rig};
+use rescaler_backend::config::{ClusterConfig, ClusterKind};
+use rescaler_backend::store::{DirStore, Store};
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "msf-eu";
+
+struct MsfRig {
+    flink: FlinkCluster,
+    standin: MsfStandIn,
+    api: Api,
+    _backend: LocalBackend,
+}
+
+impl MsfRig {
+    /// Flink 1.20, the stand-in serving `applications` (KPU limit `kpu_limit`), and the backend
+    /// with an MSF cluster of them beside a Flink cluster, reconciling.
+    async fn start(
+        kpu_limit: u32,
+        applications: impl FnOnce(&FlinkCluster) -> anyhow::Result<Vec<MsfApplication>>,
+    ) -> anyhow::Result<Self> {
+        harness::init_tracing();
+        let flink =
+            FlinkCluster::start(FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Default))
+                .await?;
+        let applications = applications(&flink)?;
+        let names: Vec<String> = applications.iter().map(|app| app.name.clone()).collect();
+        let standin = MsfStandIn::start(&flink, &MsfOptions { kpu_limit, stable_ms: 3000, applications }).await?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let msf = ClusterConfig {
+            id: CLUSTER.to_owned(),
+            name: "MSF eu-west-1".to_owned(),
+            kind: ClusterKind::Msf,
+            msf: Some(standin.settings(&names, kpu_limit)),
+            rest_url: String::new(),
+            ..rig::cluster_config(&flink)
+        };
+        let store_dir = harness::paths::scratch_dir("store")?;
+        let store: Arc<dyn Store> = Arc::new(DirStore::open(&store_dir)?);
+        let config = TestConfig::new()
+            .with_dir_store(store_dir)
+            .with_clusters([rig::cluster_config(&flink), ClusterConfig { savepoint_dir: None, ..msf }])
+            .build();
+        let backend = LocalBackend::start(config, store, true).await?;
+        let api = Api::new(backend.url());
+        let rig = Self { flink, standin, api, _backend: backend };
+        for name in names {
+            rig.wait_status(name, ApplicationStatus::Running).await?;
+        }
+        Ok(rig)
+    }
+
+    async fn describe(&self, app: &str) -> anyhow::Result<ApplicationDetail> {
+        let output = self.standin.client().describe_application().application_name(app).send().await?;
+        output.application_detail().cloned().ok_or_else(|| anyhow::anyhow!("no ApplicationDetail"))
+    }
+
+    async fn wait_status(&self, app: &str, status: ApplicationStatus) -> anyhow::Result<ApplicationDetail> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let detail = self.describe(app).await?;
+            if *detail.application_status() == status {
+                return Ok(detail);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{app} never {status:?}:\n{}", self.standin.log_tail(30));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The job id the product lists the application under.
+    async fn job_id(&self, app: &str) -> anyhow::Result<String> {
+        let (status, jobs) = self.api.get(&format!("/clusters/{CLUSTER}/jobs"), "victor").await?;
+        anyhow::ensure!(status == 200, "jobs: {jobs}");
+        jobs.as_array()
+            .into_iter()
+            .flatten()
+            .find(|job| job["name"] == app)
+            .and_then(|job| job["id"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("{app} not listed: {jobs}"))
+    }
+
+    /// alice asks for `target`, bob approves; the request as it ends.
+    async fn rescale(&self, job_id: &str, target: u32, extra: Value) -> anyhow::Result<Value> {
+        let mut request = json!({"cluster_id": CLUSTER, "job_id": job_id, "target": {"kind": "uniform", "parallelism": target}, "reason": "traffic"});
+        if let (Some(request), Some(extra)) = (request.as_object_mut(), extra.as_object()) {
+            request.extend(extra.clone());
+        }
+        let (status, created) = self.api.post("/rescales", "alice", request).await?;
+        anyhow::ensure!(status == 201, "create: {status} {created}");
+        let id = created["id"].as_str().unwrap_or_default().to_owned();
+        let (status, body) = self.api.post(&format!("/rescales/{id}/approve"), "bob", json!({})).await?;
+        anyhow::ensure!(status == 200, "approve: {body}");
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let (_, operation) = self.api.get(&format!("/rescales/{id}"), "victor").await?;
+            let phase = operation["phase"]["phase"].as_str().unwrap_or_default().to_owned();
+            if ["completed", "rolled_back", "failed", "expired"].contains(&phase.as_str()) {
+                return Ok(operation);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "request {id} still {phase}: {operation:#}\n{}",
+                self.standin.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The application's (Parallelism, CurrentParallelism, restore snapshot name).
+    async fn parallelism(&self, app: &str) -> anyhow::Result<(i32, i32, Option<String>)> {
+        let detail = self.describe(app).await?;
+        let configuration = detail.application_configuration_description();
+        let parallelism = configuration
+            .and_then(|c| c.flink_application_configuration_description())
+            .and_then(|f| f.parallelism_configuration_description());
+        let restore = configuration
+            .and_then(|c| c.run_configuration_description())
+            .and_then(|r| r.application_restore_configuration_description())
+            .and_then(|r| r.snapshot_name())
+            .map(str::to_owned);
+        Ok((
+            parallelism.and_then(|p| p.parallelism()).unwrap_or(0),
+            parallelism.and_then(|p| p.current_parallelism()).unwrap_or(0),
+            restore,
+        ))
+    }
+
+    /// No request the adapter sent failed the service model's validation, and the stand-in
+    /// never answered outside it.
+    fn assert_model_clean(&self) {
+        let log = self.standin.log();
+        assert!(!log.contains("STAND-IN BUG"), "{log}");
+        assert!(!log.contains("ValidationException"), "a request failed the service model:\n{log}");
+        assert!(!log.contains("SerializationException"), "{log}");
+    }
+}
+
+fn event_kinds(operation: &Value) -> Vec<String> {
+    operation["events"].as_array().into_iter().flatten().filter_map(|e| e["kind"].as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_msf_application_is_rescaled_through_approval_a_snapshot_and_an_update_with_its_state()
+-> anyhow::Result<()> {
+    let rig = MsfRig::start(4, |flink| Ok(vec![MsfApplication::sample_job(flink, "orders", 1)?])).await?;
+    let api = &rig.api;
+
+    // Side by side: the Flink cluster and the MSF applications, the application as a job.
+    let (status, clusters) = api.get("/clusters", "victor").await?;
+    assert_eq!(status, 200, "{clusters}");
+    let ids: Vec<&str> = clusters.as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+    assert!(ids.contains(&CLUSTER) && ids.contains(&rig::CLUSTER_ID), "{clusters}");
+    let job_id = rig.job_id("orders").await?;
+    let (status, jobs) = api.get(&format!("/clusters/{CLUSTER}/jobs"), "victor").await?;
+    assert_eq!(status, 200);
+    let listed = &jobs[0]["application"];
+    assert_eq!((listed["status"].as_str(), listed["parallelism"].as_u64()), (Some("RUNNING"), Some(1)), "{jobs:#}");
+    assert_eq!((listed["runtime"].as_str(), listed["kpu_limit"].as_u64()), (Some("FLINK-1_20"), Some(4)), "{jobs:#}");
+    let (status, detail) = api.get(&format!("/clusters/{CLUSTER}/jobs/{job_id}"), "victor").await?;
+    assert_eq!(status, 200, "{detail}");
+    let in_place = detail["strategies"].as_array().into_iter().flatten().find(|s| s["strategy"] == "in_place");
+    assert!(in_place.is_some_and(|s| s["possible"] == false), "{detail:#}");
+
+    // Pre-flight: what MSF cannot do is refused with the reason.
+    let preflight = |target: Value| json!({"cluster_id": CLUSTER, "job_id": job_id, "target": target, "reason": "r"});
+    let codes = |answer: &Value| -> Vec<String> {
+        answer["failures"].as_array().into_iter().flatten().filter_map(|f| f["code"].as_str().map(str::to_owned)).collect()
+    };
+    let (_, answer) =
+        api.post("/preflight", "alice", preflight(json!({"kind": "per_vertex", "parallelism": {"a": 2}}))).await?;
+    assert_eq!(codes(&answer), ["msf_per_vertex"], "{answer}");
+    let (_, answer) = api.post("/preflight", "alice", preflight(json!({"kind": "uniform", "parallelism": 5}))).await?;
+    assert_eq!(codes(&answer), ["msf_kpu_limit"], "{answer}");
+    assert!(answer["failures"][0]["message"].as_str().unwrap_or_default().contains("at most 4"), "{answer}");
+
+    // The request: approved, a snapshot named after it, the update from it, verified.
+    let first_job = rig.standin.job_id("orders").await?;
+    let (_, max_before) = counter_after(&rig.flink, &first_job, 2.0).await?;
+    let operation = rig.rescale(&job_id, 2, json!({})).await?;
+    let id = operation["id"].as_str().unwrap_or_default();
+    assert_eq!(operation["phase"]["phase"], "completed", "{operation:#}");
+    assert_eq!(operation["strategy"], "msf_update", "{operation:#}");
+    let snapshot = format!("rescaler-{id}");
+    assert_eq!(operation["savepoint"]["location"], format!("msf://orders/{snapshot}"), "{operation:#}");
+    let kinds = event_kinds(&operation);
+    for kind in ["execution_started", "snapshot_requested", "savepoint_completed", "application_updated", "verified"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} event: {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| *k == "application_updated").count(), 1, "{kinds:?}");
+
+    // MSF: one update, at 2, restoring from the request's snapshot; its operation succeeded.
+    assert_eq!(rig.parallelism("orders").await?, (2, 2, Some(snapshot.clone())));
+    let client = rig.standin.client();
+    let msf_operation = operation["msf_operation_id"].as_str().expect("the MSF operation id recorded");
+    let described =
+        client.describe_application_operation().application_name("orders").operation_id(msf_operation).send().await?;
+    let details = described.application_operation_info_details().expect("details");
+    assert_eq!(*details.operation_status(), OperationStatus::Successful);
+    let operations = client.list_application_operations().application_name("orders").send().await?;
+    let updates = operations.application_operation_info_list().iter().filter(|o| o.operation() == Some("UpdateApplication")).count();
+    assert_eq!(updates, 1, "{operations:?}");
+
+    // Flink runs the application's new job at 2, with the state it had.
+    let new_job = rig.standin.job_id("orders").await?;
+    assert_ne!(new_job, first_job);
+    let (fresh, _) = counter_after(&rig.flink, &new_job, max_before).await?;
+    assert_eq!(fresh, 0.0, "keys started from zero: the state was lost");
+
+    // The savepoint catalog lists the snapshot, READY in MSF.
+    let (status, savepoints) = api.get(&format!("/clusters/{CLUSTER}/jobs/{job_id}/savepoints"), "victor").await?;
+    assert_eq!(status, 200, "{savepoints}");
+    assert_eq!(savepoints[0]["location"], format!("msf://orders/{snapshot}"), "{savepoints:#}");
+    assert_eq!(savepoints[0]["storage"]["state"], "complete", "{savepoints:#}");
+    rig.assert_model_clean();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_meanwhile_is_refused_by_the_conditional_token_and_autoscaling_is_the_requesters_call()
+-> anyhow::Result<()> {
+    let rig = MsfRig::start(8, |flink| {
+        let mut app = MsfApplication::sample_job(flink, "orders", 1)?;
+        app.autoscaling = true;
+        Ok(vec![app])
+    })
+    .await?;
+    let job_id = rig.job_id("orders").await?;
+    let first_job = rig.standin.job_id("orders").await?;
+
+    // Autoscaling on: pre-flight asks whether to turn it off; the request is refused without.
+    let request = json!({"cluster_id": CLUSTER, "job_id": job_id, "target": {"kind": "uniform", "parallelism": 2}, "reason": "r"});
+    let (status, refused) = rig.api.post("/rescales", "alice", request.clone()).await?;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("autoscaling is on"), "{refused}");
+
+    // Someone changes the application between the product's read and its update: MSF refuses
+    // the update (stale token), the product sees the new token and stops, nothing updated.
+    rig.standin.bump_token_before_next_update("orders").await?;
+    let operation = rig.rescale(&job_id, 2, json!({"autoscaling": "turn_off"})).await?;
+    assert_eq!(operation["phase"]["phase"], "failed", "{operation:#}");
+    let reason = operation["phase"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("changed outside the product") && reason.contains("is kept"), "{reason}");
+    assert!(!event_kinds(&operation).contains(&"application_updated".to_owned()), "{operation:#}");
+    assert!(rig.standin.log().contains("ConcurrentModificationException"), "{}", rig.standin.log_tail(40));
+    assert_eq!(rig.parallelism("orders").await?.0, 1);
+    assert_eq!(rig.standin.job_id("orders").await?, first_job, "the job was restarted");
+    let operations = rig.standin.client().list_application_operations().application_name("orders").send().await?;
+    assert!(
+        operations.application_operation_info_list().iter().all(|o| o.operation() != Some("UpdateApplication")),
+        "{operations:?}"
+    );
+
+    // Asked again against the application as it is: autoscaling off in the same update.
+    let operation = rig.rescale(&job_id, 2, json!({"autoscaling": "turn_off"})).await?;
+    assert_eq!(operation["phase"]["phase"], "completed", "{operation:#}");
+    let detail = rig.describe("orders").await?;
+    let autoscaling = detail
+        .application_configuration_description()
+        .and_then(|c| c.flink_application_configuration_description())
+        .and_then(|f| f.parallelism_configuration_description())
+        .and_then(|p| p.auto_scaling_enabled());
+    assert_eq!(autoscaling, Some(false));
+    assert_eq!(rig.parallelism("orders").await?.0, 2);
+
+    // The job page shows it.
+    let (_, detail) = rig.api.get(&format!("/clusters/{CLUSTER}/jobs/{job_id}"), "victor").await?;
+    assert_eq!(detail["job"]["application"]["autoscaling"], false, "{detail:#}");
+    rig.assert_model_clean();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restore_is_rolled_back_by_msf_or_else_by_the_product_from_its_snapshot() -> anyhow::Result<()> {
+    let rig = MsfRig::start(8, |flink| {
+        let orders = MsfApplication::sample_job(flink, "orders", 1)?;
+        let payments = MsfApplication { rollback_enabled: false, ..MsfApplication::sample_job(flink, "payments", 1)? };
+        Ok(vec![orders, payments])
+    })
+    .await?;
+
+    for (app, system_rollback) in [("orders", true), ("payments", false)] {
+        let job_id = rig.job_id(app).await?;
+        let (_, max_before) = counter_after(&rig.flink, &rig.standin.job_id(app).await?, 2.0).await?;
+        rig.standin.fail_next_restore(app).await?;
+        let operation = rig.rescale(&job_id, 2, json!({})).await?;
+        assert_eq!(operation["phase"]["phase"], "rolled_back", "{app}: {operation:#}");
+        let kinds = event_kinds(&operation);
+        let snapshot = format!("rescaler-{}", operation["id"].as_str().unwrap_or_default());
+        let (parallelism, current, restore) = rig.parallelism(app).await?;
+        assert_eq!((parallelism, current), (1, 1), "{app}");
+        if system_rollback {
+            // MSF's own rollback brought the previous version back: the product sent nothing more.
+            assert!(!kinds.contains(&"rollback_update_sent".to_owned()), "{app}: {kinds:?}");
+            assert!(operation["phase"]["reason"].as_str().unwrap_or_default().contains("failed"), "{operation:#}");
+        } else {
+            // No system rollback: the product updated it back, from the request's snapshot.
+            assert_eq!(kinds.iter().filter(|k| *k == "rollback_update_sent").count(), 1, "{app}: {kinds:?}");
+            assert_eq!(restore.as_deref(), Some(snapshot.as_str()), "{app}");
+        }
+        let (fresh, _) = counter_after(&rig.flink, &rig.standin.job_id(app).await?, max_before).await?;
+        assert_eq!(fresh, 0.0, "{app}: the state was lost on the way back");
+    }
+    rig.assert_model_clean();
+    Ok(())
+}
