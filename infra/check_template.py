@@ -8,6 +8,10 @@
 - the API function ignores the stage in the path (lambda_http);
 - every function may read the clusters' SSM parameters under SecretsPath, and no other, and
   ClustersJson documents auth_header_ssm (a header value never sits in a plain parameter);
+- the MSF statements grant what backend/src/cluster/msf/sdk.rs calls: the API function its reads
+  (Describe*, List*) only, the reconcile function every call, on MsfApplicationArns (only
+  ListApplications on *), and both sts:AssumeRole on MsfRoleArns; each under its condition, and
+  the check refuses weakened or widened copies;
 - the records bucket's policy keeps the audit log append-only for every principal (no delete,
   no put without `If-None-Match`), and the backend writes audit events create-only; the check
   is itself run against weakened copies of the policy, each of which it must refuse.
@@ -157,9 +161,94 @@ def secrets_problems(template):
     return problems
 
 
+MSF_SDK = ROOT / "backend/src/cluster/msf/sdk.rs"
+MSF_RESOURCE = {"Ref": "MsfApplicationArns"}
+
+
+def msf_calls():
+    """The kinesisanalytics actions the MSF adapter calls, from its SDK calls (`client.x_y()`)."""
+    names = set(re.findall(r"client\s*\.\s*([a-z_]+)\(\)", MSF_SDK.read_text()))
+    return {"kinesisanalytics:" + "".join(part.title() for part in name.split("_")) for name in names}
+
+
+def conditional_statements(resource):
+    """A function's policy statements as (condition or None, statement)."""
+    for policy in resource["Properties"].get("Policies", []):
+        for statement in as_list(policy.get("Statement", [])):
+            if isinstance(statement, dict) and "If" in statement:
+                condition, then, _ = statement["If"]
+                yield condition, then
+            elif isinstance(statement, dict):
+                yield None, statement
+
+
+def msf_problems(template, calls):
+    """What the two functions' MSF statements grant that the code does not call, or miss."""
+    problems = []
+    reads = {call for call in calls if call.split(":")[1].startswith(("Describe", "List"))}
+    wanted = {"ApiFunction": reads, "ReconcileFunction": calls}
+    for name, needed in wanted.items():
+        granted = set()
+        assumes = False
+        for condition, statement in conditional_statements(template["Resources"][name]):
+            actions = as_list(statement.get("Action", []))
+            if any(action == "sts:AssumeRole" for action in actions):
+                assumes = condition == "HasMsfRoles" and statement.get("Resource") == {"Ref": "MsfRoleArns"}
+            msf = [action for action in actions if str(action).startswith("kinesisanalytics:")]
+            if not msf:
+                continue
+            everywhere = msf == ["kinesisanalytics:ListApplications"] and statement.get("Resource") == "*"
+            if condition != "HasMsfApplications" or not (everywhere or statement.get("Resource") == MSF_RESOURCE):
+                problems.append(f"{name}: {msf} must be granted under HasMsfApplications on MsfApplicationArns"
+                                " (ListApplications alone on *)")
+            granted |= set(msf)
+        for action in sorted(needed - granted):
+            problems.append(f"{name} may not call {action}, which the MSF adapter calls")
+        for action in sorted(granted - needed):
+            problems.append(f"{name} is granted {action}, which it never calls")
+        if "AssumeRoleProvider" in MSF_SDK.read_text() and not assumes:
+            problems.append(f"{name} must be allowed sts:AssumeRole on MsfRoleArns under HasMsfRoles (role_arn)")
+    return problems
+
+
+def widened_msf_copies(template):
+    """Copies of the template whose MSF grants are wrong, each with what was done."""
+    def msf_statement(copied, name, action):
+        for _, statement in conditional_statements(copied["Resources"][name]):
+            if action in as_list(statement.get("Action", [])):
+                return statement
+        raise KeyError(action)
+
+    def drop_action(copied, name, action):
+        statement = msf_statement(copied, name, action)
+        statement["Action"] = [a for a in as_list(statement["Action"]) if a != action]
+
+    mutations = {
+        "the API may update": lambda c: msf_statement(c, "ApiFunction", "kinesisanalytics:DescribeApplication")[
+            "Action"].append("kinesisanalytics:UpdateApplication"),
+        "the reconciler may not update": lambda c: drop_action(c, "ReconcileFunction", "kinesisanalytics:UpdateApplication"),
+        "updates on every application": lambda c: msf_statement(
+            c, "ReconcileFunction", "kinesisanalytics:UpdateApplication").update(Resource="*"),
+        "the API may not read operations": lambda c: drop_action(
+            c, "ApiFunction", "kinesisanalytics:DescribeApplicationOperation"),
+        "any role assumed": lambda c: msf_statement(c, "ReconcileFunction", "sts:AssumeRole").update(Resource="*"),
+    }
+    for name, mutate in mutations.items():
+        copied = copy.deepcopy(template)
+        mutate(copied)
+        yield name, copied
+
+
 def main():
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=Loader)
     problems = audit_policy_problems(template) + audit_writes_problems() + secrets_problems(template)
+    calls = msf_calls()
+    if len(calls) < 8:
+        problems.append(f"found only {sorted(calls)} in {MSF_SDK.relative_to(ROOT)}: the MSF check reads nothing")
+    problems += msf_problems(template, calls)
+    for name, widened in widened_msf_copies(template):
+        if not msf_problems(widened, calls):
+            problems.append(f"the MSF check accepts a wrong grant ({name})")
     for name, weakened in weakened_copies(template):
         if not audit_policy_problems(weakened):
             problems.append(f"the audit policy check accepts a weakened policy ({name})")
@@ -191,7 +280,8 @@ def main():
     config = (ROOT / "backend/src/config.rs").read_text()
     cluster_fields = re.search(r"pub struct ClusterConfig \{(.*?)\n\}", config, re.S).group(1)
     described = template["Parameters"]["ClustersJson"]["Description"]
-    for key in ("id", "name", "rest_url", "savepoint_dir", "auth_header", "auth_header_ssm", "required_approvals"):
+    for key in ("id", "name", "kind", "rest_url", "msf", "savepoint_dir", "auth_header", "auth_header_ssm",
+                "required_approvals"):
         if key in described and f"pub {key}:" not in cluster_fields:
             problems.append(f"ClustersJson documents {key!r}, which ClusterConfig lacks")
 
