@@ -25,12 +25,15 @@ use rescaler_shared::flink::SavepointStatus;
 use rescaler_shared::operation::{Lease, Operation};
 use rescaler_shared::phase::{self, Action, Decision, Observation, Phase};
 
-use crate::cluster::{Cluster, ClusterError, ClusterRegistry, Performed};
-use crate::flink::FlinkError;
+use crate::cluster::{Cluster, ClusterRegistry, Performed};
 use crate::records::Records;
-use crate::savepoint_storage::SavepointStorageError;
 use crate::store::{StoreError, Version};
+mod crash;
+mod error;
 mod recurring;
+
+pub use crash::CrashPoints;
+pub use error::ReconcileError;
 
 /// Steps one operation may take in one pass before the others get their turn.
 const MAX_STEPS_PER_PASS: usize = 6;
@@ -48,65 +51,6 @@ pub const LEASE_RENEW_MS: u64 = 20_000;
 pub enum ReconcileAction {
     Requeue(Duration),
     Done,
-}
-
-/// Why a pass failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    #[error("flink: {0}")]
-    Flink(#[from] FlinkError),
-    #[error("operation {0} not found")]
-    MissingOperation(String),
-    #[error("operation {operation_id} names unknown cluster {cluster_id}")]
-    UnknownCluster { operation_id: String, cluster_id: String },
-    #[error("cannot submit: {0}")]
-    Artifact(String),
-    #[error(transparent)]
-    SavepointStorage(#[from] SavepointStorageError),
-    #[error(transparent)]
-    Msf(#[from] crate::cluster::msf::MsfError),
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-impl From<ClusterError> for ReconcileError {
-    fn from(error: ClusterError) -> Self {
-        match error {
-            ClusterError::Flink(error) => Self::Flink(error),
-            ClusterError::Store(error) => Self::Store(error),
-            ClusterError::Artifact(detail) => Self::Artifact(detail),
-            ClusterError::SavepointStorage(error) => Self::SavepointStorage(error),
-            ClusterError::Msf(error) => Self::Msf(error),
-            ClusterError::Unsupported(detail) => Self::Unsupported(detail),
-        }
-    }
-}
-
-/// Points where a test asks the process to die (SIGKILL) right after a side effect, before its
-/// result is written (`RESCALER_CRASH_AFTER`): `stop_triggered`, `savepoint_completed`,
-/// `job_submitted`, `requirements_sent`.
-#[derive(Debug, Clone, Default)]
-pub struct CrashPoints(Vec<String>);
-
-impl CrashPoints {
-    pub fn from_env() -> Self {
-        Self(
-            std::env::var("RESCALER_CRASH_AFTER")
-                .map(|value| value.split(',').map(str::to_owned).collect())
-                .unwrap_or_default(),
-        )
-    }
-
-    fn check(&self, point: &str) {
-        if self.0.iter().any(|p| p == point) {
-            tracing::warn!(crash.point = point, "crashing on purpose (RESCALER_CRASH_AFTER)");
-            let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
-            std::thread::sleep(Duration::from_secs(5));
-            std::process::abort();
-        }
-    }
 }
 
 /// The engine: records, clusters, and who this reconciler is.

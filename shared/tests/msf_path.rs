@@ -126,7 +126,9 @@ fn restored_from_ours(mut application: MsfApplication, parallelism: u32) -> MsfA
     application
 }
 
-fn codes(result: Result<rescaler_shared::preflight::Plan, Vec<rescaler_shared::preflight::PreflightFailure>>) -> Vec<String> {
+fn codes(
+    result: Result<rescaler_shared::preflight::Plan, Vec<rescaler_shared::preflight::PreflightFailure>>,
+) -> Vec<String> {
     result.err().unwrap_or_default().into_iter().map(|failure| failure.code).collect()
 }
 
@@ -154,8 +156,12 @@ fn preflight_of_an_application() {
     let mut dense = application(MsfStatus::Running, 2, TOKEN);
     dense.parallelism_per_kpu = 2;
     assert!(run(&uniform(9), Strategy::Auto, &job_of(dense.clone()), None).is_empty());
-    let message = check(&uniform(17), Strategy::Auto, &job_of(dense), &msf_cluster(), None, false, None).unwrap_err();
-    assert!(message[0].message.contains("needs 9 KPUs at 2 per KPU") && message[0].message.contains("at most parallelism 16"), "{message:?}");
+    let message = check(&uniform(17), Strategy::Auto, &job_of(dense), &msf_cluster(), None, false, None).expect_err("refused");
+    assert!(
+        message[0].message.contains("needs 9 KPUs at 2 per KPU")
+            && message[0].message.contains("at most parallelism 16"),
+        "{message:?}"
+    );
 
     for status in [MsfStatus::Updating, MsfStatus::Autoscaling, MsfStatus::RollingBack, MsfStatus::Ready] {
         let busy = job_of(application(status, 2, TOKEN));
@@ -318,7 +324,10 @@ fn verifying_through_msfs_operation() {
     assert_eq!(after.phase, Phase::Completed);
 
     let updating = restored_from_ours(application(MsfStatus::Updating, 0, "token-2"), TARGET_PARALLELISM);
-    assert!(matches!(decide(&operation, &at(NOW_MS, updating.clone(), Some(MsfOperationStatus::InProgress))), Decision::Wait { .. }));
+    assert!(matches!(
+        decide(&operation, &at(NOW_MS, updating.clone(), Some(MsfOperationStatus::InProgress))),
+        Decision::Wait { .. }
+    ));
     // Not listed yet (a crash lost the id): wait for it.
     assert!(matches!(decide(&operation, &at(NOW_MS, updating.clone(), None)), Decision::Wait { .. }));
 
@@ -364,7 +373,10 @@ fn rolling_back_updates_back_from_the_same_snapshot_once() {
             autoscaling: None,
         }
     );
-    assert!(matches!(after.phase, Phase::RollingBack { rollback: RollbackPlan::MsfUpdate { sent_at_ms: Some(NOW_MS), .. }, .. }));
+    assert!(matches!(
+        after.phase,
+        Phase::RollingBack { rollback: RollbackPlan::MsfUpdate { sent_at_ms: Some(NOW_MS), .. }, .. }
+    ));
 
     // Sent (or found sent after a crash): wait, never send twice.
     let updating = restored_from_ours(application(MsfStatus::Updating, 0, "token-3"), ORIGINAL_PARALLELISM);

@@ -133,7 +133,11 @@ impl MsfCluster {
 
     /// The request's update operation: by id, or the newest `UpdateApplication` started since
     /// the update was decided (a crash lost MSF's answer; a minute of clock skew allowed).
-    async fn update_operation(&self, application: &str, query: &MsfOperationQuery) -> ClusterResult<Option<MsfOperation>> {
+    async fn update_operation(
+        &self,
+        application: &str,
+        query: &MsfOperationQuery,
+    ) -> ClusterResult<Option<MsfOperation>> {
         let id = match &query.id {
             Some(id) => id.clone(),
             None => {
@@ -306,16 +310,13 @@ impl Cluster for MsfCluster {
         job_id: &'a str,
         window: ExecutionWindow,
     ) -> BoxFuture<'a, ClusterResult<FlinkRescaleAccount>> {
-        Box::pin(async move {
-            Ok(FlinkRescaleAccount::not_kept(window, &format!("MSF application {job_id}")))
-        })
+        Box::pin(async move { Ok(FlinkRescaleAccount::not_kept(window, &format!("MSF application {job_id}"))) })
     }
 
     fn start_job<'a>(&'a self, _artifact: &'a ArtifactRef, _parallelism: u32) -> BoxFuture<'a, ClusterResult<String>> {
         Box::pin(async move {
             Err(ClusterError::Unsupported(
-                "an MSF application is created in MSF (CreateApplication), not deployed through the product"
-                    .to_owned(),
+                "an MSF application is created in MSF (CreateApplication), not deployed through the product".to_owned(),
             ))
         })
     }
@@ -331,9 +332,7 @@ where
     let message = error.message().map(str::to_owned);
     match (code.as_deref(), message) {
         (Some("ResourceNotFoundException"), _) => MsfError::NotFound { what: what.to_owned() },
-        (Some(code), message)
-            if !matches!(code, "ThrottlingException" | "ServiceUnavailable" | "InternalFailure") =>
-        {
+        (Some(code), message) if !matches!(code, "ThrottlingException" | "ServiceUnavailable" | "InternalFailure") => {
             MsfError::Rejected { code: code.to_owned(), message: message.unwrap_or_default() }
         }
         _ => {

@@ -97,7 +97,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
     let budget = describe_budget(budget_ms, op.verify_timeout_ms, checkpoint);
     let (to, message) = match plan.strategy {
         ResolvedStrategy::Savepoint => (
-            Some(Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) }),
+            Phase::Stopping { trigger_id: derive_flink_id(&op.id, STOP_TRIGGER_PURPOSE) },
             format!(
                 "savepoint strategy: stopping job {} with a savepoint, then restarting it at {}; {budget}",
                 op.job_id,
@@ -105,7 +105,7 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
             ),
         ),
         ResolvedStrategy::InPlace => (
-            Some(Phase::Applying { since_ms: now_ms }),
+            Phase::Applying { since_ms: now_ms },
             format!(
                 "in-place strategy: rescaling job {} to {}; {budget}",
                 op.job_id,
@@ -113,7 +113,10 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
             ),
         ),
         ResolvedStrategy::MsfUpdate => (
-            None,
+            match msf_start(op, job, now_ms) {
+                Ok(phase) => phase,
+                Err(decision) => return *decision,
+            },
             format!(
                 "MSF: taking snapshot {} of application {}, then updating it to {} from that snapshot; {budget}",
                 msf_snapshot_name(&op.id),
@@ -122,21 +125,28 @@ pub(super) fn decide_approved(op: &Operation, obs: &Observation) -> Decision {
             ),
         ),
     };
-    let to = match (to, job.application.as_ref()) {
-        (Some(to), _) => to,
-        (None, Some(application)) => match &application.conditional_token {
-            Some(token) => Phase::Snapshotting {
-                snapshot_name: msf_snapshot_name(&op.id),
-                conditional_token: token.clone(),
-                since_ms: now_ms,
-            },
-            None => return fail(now_ms, format!("MSF answered no conditional token for {}; nothing was changed", application.name)),
-        },
-        (None, None) => return fail(now_ms, "the MSF strategy applies to MSF applications only; nothing was changed".to_owned()),
-    };
     Decision::Transition {
         to,
         event: OperationEvent::by_system(now_ms, event_kind::EXECUTION_STARTED, format!("{message}{override_note}")),
         plan: Some(plan),
     }
+}
+
+/// The MSF path's first phase: the request's snapshot, under the token the application has now.
+fn msf_start(op: &Operation, job: &crate::flink::JobView, now_ms: u64) -> Result<Phase, Box<Decision>> {
+    let Some(application) = &job.application else {
+        return Err(Box::new(fail(
+            now_ms,
+            "the MSF path applies to MSF applications only; nothing was changed".to_owned(),
+        )));
+    };
+    let Some(token) = &application.conditional_token else {
+        let reason = format!("MSF answered no conditional token for {}; nothing was changed", application.name);
+        return Err(Box::new(fail(now_ms, reason)));
+    };
+    Ok(Phase::Snapshotting {
+        snapshot_name: msf_snapshot_name(&op.id),
+        conditional_token: token.clone(),
+        since_ms: now_ms,
+    })
 }

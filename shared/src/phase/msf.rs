@@ -9,14 +9,17 @@
 //! from the request's id) was updated by this request; one whose conditional token changed was
 //! changed elsewhere, and nothing is sent.
 
+mod rollback;
+
+pub(super) use rollback::decide_rolling_back;
+
 use std::collections::BTreeMap;
 
 use super::decision::{Action, Decision, fail, transition, wait_for_observation};
 use super::messages::describe_duration;
 use super::observation::{MsfOperationQuery, Needs, Observation, Seen};
 use crate::flink::msf::{
-    APPLICATION_KEY, AutoscalingChoice, MsfApplication, MsfOperation, MsfOperationStatus, MsfSnapshotStatus,
-    MsfStatus,
+    APPLICATION_KEY, AutoscalingChoice, MsfApplication, MsfOperation, MsfOperationStatus, MsfSnapshotStatus, MsfStatus,
 };
 use crate::operation::{Operation, OperationEvent, Phase, RollbackPlan, event_kind, msf_snapshot_location};
 
@@ -50,7 +53,9 @@ fn parallelism(map: &BTreeMap<String, u32>) -> Option<u32> {
 fn application<'a>(op: &Operation, obs: &'a Observation, gone: &str) -> Result<&'a MsfApplication, Box<Decision>> {
     match &obs.job {
         None => Err(Box::new(wait_for_observation(&format!("application {}", op.job_name)))),
-        Some(Seen::Absent) => Err(Box::new(fail(obs.now_ms, format!("application {} no longer exists; {gone}", op.job_name)))),
+        Some(Seen::Absent) => {
+            Err(Box::new(fail(obs.now_ms, format!("application {} no longer exists; {gone}", op.job_name))))
+        }
         Some(Seen::Present(job)) => match &job.application {
             Some(application) => Ok(application),
             None => Err(Box::new(fail(obs.now_ms, format!("job {} is not an MSF application; {gone}", op.job_id)))),
@@ -294,7 +299,9 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, since_ms: u64)
 
 /// The request's snapshot name, from the record (written when the snapshot was ready).
 fn snapshot_of(op: &Operation) -> String {
-    op.savepoint.as_ref().map_or_else(|| crate::operation::msf_snapshot_name(&op.id), |savepoint| savepoint.trigger_id.clone())
+    op.savepoint
+        .as_ref()
+        .map_or_else(|| crate::operation::msf_snapshot_name(&op.id), |savepoint| savepoint.trigger_id.clone())
 }
 
 fn failure_of(name: &str, operation: Option<&MsfOperation>) -> String {
@@ -318,87 +325,4 @@ fn start_rollback(now_ms: u64, reason: String, snapshot_name: String) -> Decisio
         },
         OperationEvent::by_system(now_ms, event_kind::ROLLBACK_STARTED, message),
     )
-}
-
-/// Rolling back: back at the original parallelism (whoever brought it back), busy (wait), or
-/// update it back from the request's snapshot, once.
-pub(super) fn decide_rolling_back(
-    op: &Operation,
-    obs: &Observation,
-    reason: &str,
-    snapshot_name: &str,
-    since_ms: u64,
-    sent_at_ms: Option<u64>,
-) -> Decision {
-    let now_ms = obs.now_ms;
-    let restore_by_hand = format!(
-        "restore it by hand: UpdateApplication with its original parallelism and \
-         RESTORE_FROM_CUSTOM_SNAPSHOT {snapshot_name} ({})",
-        msf_snapshot_location(&op.job_name, snapshot_name)
-    );
-    let application = match application(op, obs, &restore_by_hand) {
-        Ok(application) => application,
-        Err(decision) => return *decision,
-    };
-    let Some(original) = parallelism(&op.original_parallelism) else {
-        return fail(now_ms, format!("{reason}; the request has no original parallelism: {restore_by_hand}"));
-    };
-    let name = &application.name;
-    if application.runs_at(original) {
-        return transition(
-            Phase::RolledBack { reason: reason.to_owned() },
-            OperationEvent::by_system(
-                now_ms,
-                event_kind::ROLLED_BACK,
-                format!("application {name} runs at parallelism {original} again"),
-            ),
-        );
-    }
-    if op.timed_out(since_ms, now_ms) || application.status == MsfStatus::Ready {
-        return fail(
-            now_ms,
-            format!(
-                "{reason}; the rollback did not bring application {name} back to parallelism {original} (it is {} \
-                 at {}): {restore_by_hand}",
-                application.status.label(),
-                application.current_parallelism
-            ),
-        );
-    }
-    let sent = sent_at_ms.is_some() || (application.restores_from(snapshot_name) && application.parallelism == original);
-    if sent || application.status != MsfStatus::Running {
-        return Decision::Wait {
-            requeue_after_ms: MSF_POLL_MS,
-            why: format!(
-                "rolling back application {name} to parallelism {original}: it is {} at {}",
-                application.status.label(),
-                application.current_parallelism
-            ),
-        };
-    }
-    let Some(token) = application.conditional_token.clone() else {
-        return fail(now_ms, format!("{reason}; MSF answered no conditional token for {name}: {restore_by_hand}"));
-    };
-    Decision::Act {
-        action: Action::UpdateApplication {
-            application: name.clone(),
-            parallelism: original,
-            snapshot_name: snapshot_name.to_owned(),
-            conditional_token: token,
-            autoscaling: None,
-        },
-        then: Phase::RollingBack {
-            reason: reason.to_owned(),
-            rollback: RollbackPlan::MsfUpdate {
-                snapshot_name: snapshot_name.to_owned(),
-                since_ms,
-                sent_at_ms: Some(now_ms),
-            },
-        },
-        event: OperationEvent::by_system(
-            now_ms,
-            event_kind::ROLLBACK_UPDATE_SENT,
-            format!("application {name} updated back to parallelism {original}, restoring from snapshot {snapshot_name}"),
-        ),
-    }
 }

@@ -208,9 +208,11 @@ pub(super) async fn list_operations(client: &Client, application: &str) -> Resul
         .map(|info| MsfOperation {
             id: info.operation_id().unwrap_or_default().to_owned(),
             kind: info.operation().unwrap_or_default().to_owned(),
-            status: info.operation_status().map_or(rescaler_shared::flink::msf::MsfOperationStatus::Unknown, |status| {
-                operation_status(status.as_str())
-            }),
+            status: info
+                .operation_status()
+                .map_or(rescaler_shared::flink::msf::MsfOperationStatus::Unknown, |status| {
+                    operation_status(status.as_str())
+                }),
             started_at_ms: millis(info.start_time()),
             error: None,
             rollback_operation_id: None,
@@ -223,8 +225,7 @@ pub(super) async fn describe_operation(
     application: &str,
     id: &str,
 ) -> Result<Option<MsfOperation>, MsfError> {
-    let answer =
-        client.describe_application_operation().application_name(application).operation_id(id).send().await;
+    let answer = client.describe_application_operation().application_name(application).operation_id(id).send().await;
     let output = match answer {
         Ok(output) => output,
         Err(error) => {
@@ -241,7 +242,10 @@ pub(super) async fn describe_operation(
             kind: details.operation().to_owned(),
             status: operation_status(details.operation_status().as_str()),
             started_at_ms: millis(Some(details.start_time())),
-            error: failure.and_then(|failure| failure.error_info()).and_then(|info| info.error_string()).map(str::to_owned),
+            error: failure
+                .and_then(|failure| failure.error_info())
+                .and_then(|info| info.error_string())
+                .map(str::to_owned),
             rollback_operation_id: failure.and_then(|failure| failure.rollback_operation_id()).map(str::to_owned),
         }
     }))
