@@ -147,9 +147,11 @@ pub fn settled(job_id: &str, job: Option<&JobView>) -> Option<Run> {
     if job.status.is_terminal() {
         return Some(Run { job_id: job.id.clone(), status: Some(job.status), parallelism: BTreeMap::new() });
     }
+    // An MSF application is settled while RUNNING (not updating, autoscaling or rolling back);
+    // its configured parallelism is what an update changes (autoscaling moves only the current one).
     let running = job.status == JobStatus::Running
-        && !job.vertices.is_empty()
-        && job.vertices.iter().all(|vertex| vertex.status == TaskStatus::Running);
+        && (job.application.is_some()
+            || (!job.vertices.is_empty() && job.vertices.iter().all(|vertex| vertex.status == TaskStatus::Running)));
     running.then(|| Run::running(&job.id, job.parallelism_by_vertex()))
 }
 
@@ -207,7 +209,15 @@ fn changed_vertices(before: &BTreeMap<String, u32>, after: &BTreeMap<String, u32
     vertices
         .into_iter()
         .filter(|vertex| before.get(*vertex) != after.get(*vertex))
-        .map(|vertex| format!("vertex {} {} → {}", short(vertex), label(before.get(vertex)), label(after.get(vertex))))
+        .map(|vertex| {
+            // An MSF application has one parallelism, not vertices.
+            let what = if vertex == crate::flink::msf::APPLICATION_KEY {
+                "parallelism".to_owned()
+            } else {
+                format!("vertex {}", short(vertex))
+            };
+            format!("{what} {} → {}", label(before.get(vertex)), label(after.get(vertex)))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -392,3 +392,23 @@ fn rolling_back_updates_back_from_the_same_snapshot_once() {
     let Phase::Failed { reason } = after.phase else { panic!("{:?}", after.phase) };
     assert!(reason.contains(&format!("RESTORE_FROM_CUSTOM_SNAPSHOT {}", snapshot())), "{reason}");
 }
+
+/// The drift check compares an application while it is RUNNING, by its configured parallelism:
+/// an update made elsewhere is a change, MSF's autoscaling (the current parallelism) is not.
+#[test]
+fn an_application_is_compared_while_running_by_its_configured_parallelism() {
+    use rescaler_shared::drift::{Run, compare, settled};
+    let look = |app: MsfApplication| settled(JOB_ID, Some(&job_of(app)));
+    let baseline = Run::running(JOB_ID, app_parallelism(2));
+    assert_eq!(look(application(MsfStatus::Running, 2, TOKEN)), Some(baseline.clone()));
+    for status in [MsfStatus::Updating, MsfStatus::Autoscaling, MsfStatus::RollingBack, MsfStatus::Starting] {
+        assert_eq!(look(application(status, 2, TOKEN)), None, "{status:?}");
+    }
+    let mut autoscaled = application(MsfStatus::Running, 2, TOKEN);
+    autoscaled.autoscaling = true;
+    autoscaled.current_parallelism = 4;
+    assert_eq!(compare(&baseline, &look(autoscaled).expect("settled")), None);
+    let updated_elsewhere = look(application(MsfStatus::Running, 3, "token-2")).expect("settled");
+    let change = compare(&baseline, &updated_elsewhere).expect("a change");
+    assert!(change.ends_with("was rescaled: parallelism 2 → 3"), "{change}");
+}

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisanalyticsv2::types::{ApplicationDetail, ApplicationStatus, OperationStatus};
+use aws_sdk_kinesisanalyticsv2::types::{
+    ApplicationConfigurationUpdate, ApplicationDetail, ApplicationStatus, ConfigurationType,
+    FlinkApplicationConfigurationUpdate, OperationStatus, ParallelismConfigurationUpdate,
+};
 use harness::api::Api;
 use harness::backend::LocalBackend;
 use harness::config::TestConfig;
@@ -235,6 +238,45 @@ async fn an_msf_application_is_rescaled_through_approval_a_snapshot_and_an_updat
     assert_eq!(status, 200, "{savepoints}");
     assert_eq!(savepoints[0]["location"], format!("msf://orders/{snapshot}"), "{savepoints:#}");
     assert_eq!(savepoints[0]["storage"]["state"], "complete", "{savepoints:#}");
+
+    // Someone updates the application in MSF directly: the drift check audits it once.
+    let token = rig.describe("orders").await?.conditional_token().unwrap_or_default().to_owned();
+    let parallelism = ParallelismConfigurationUpdate::builder()
+        .configuration_type_update(ConfigurationType::Custom)
+        .parallelism_update(3)
+        .build();
+    client
+        .update_application()
+        .application_name("orders")
+        .conditional_token(token)
+        .application_configuration_update(
+            ApplicationConfigurationUpdate::builder()
+                .flink_application_configuration_update(
+                    FlinkApplicationConfigurationUpdate::builder().parallelism_configuration_update(parallelism).build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    rig.wait_status("orders", ApplicationStatus::Running).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let out_of_band = loop {
+        let (_, audit) = api.get("/audit", "victor").await?;
+        let found: Vec<Value> = audit
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["action"] == "out_of_band" && event["job_id"] == job_id.as_str())
+            .cloned()
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no out_of_band event: {audit:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(out_of_band.len(), 1, "{out_of_band:#?}");
+    assert!(out_of_band[0].to_string().contains("was rescaled: parallelism 2 → 3"), "{out_of_band:#?}");
     rig.assert_model_clean();
     Ok(())
 }
