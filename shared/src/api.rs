@@ -108,6 +108,9 @@ pub type Me = crate::access::Identity;
 pub struct ClusterSummary {
     pub id: String,
     pub name: String,
+    /// A Flink cluster, or Amazon Managed Service for Apache Flink applications.
+    #[serde(default)]
+    pub kind: ClusterKind,
     pub reachable: bool,
     #[serde(default)]
     pub flink_version: Option<String>,
@@ -131,6 +134,18 @@ pub struct ClusterSummary {
     /// by the server with the schedule's own rule (`schedule::hold_at`); the console shows it.
     #[serde(default)]
     pub hold: Option<crate::schedule::ScheduleHold>,
+}
+
+/// What runs a cluster's jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterKind {
+    /// A Flink cluster reached over its REST API.
+    #[default]
+    Flink,
+    /// Amazon Managed Service for Apache Flink applications.
+    Msf,
 }
 
 /// A job in a cluster's list.

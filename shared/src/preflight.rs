@@ -316,6 +316,23 @@ pub struct Limits {
     /// has no vertices.
     pub max_uniform_parallelism: u32,
     pub vertices: Vec<VertexLimit>,
+    /// An MSF application: its KPUs, which bound its one parallelism (no slots, no vertices;
+    /// `vertices` then holds the application under [`crate::flink::msf::APPLICATION_KEY`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpus: Option<KpuLimits>,
+}
+
+/// What bounds an MSF application's parallelism.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KpuLimits {
+    /// KPUs the application may use.
+    pub limit: u32,
+    pub parallelism_per_kpu: u32,
+    /// KPUs it uses now.
+    pub in_use: u32,
+    /// Autoscaling is on: a request must say whether to turn it off.
+    pub autoscaling: bool,
 }
 
 /// How far one vertex can be rescaled.
@@ -332,6 +349,26 @@ pub struct VertexLimit {
 
 impl Limits {
     pub fn of(job: &JobView, cluster: &ClusterView) -> Self {
+        if let Some(application) = &job.application {
+            let max = application.max_parallelism();
+            return Self {
+                slots_usable: max,
+                max_uniform_parallelism: max,
+                vertices: vec![VertexLimit {
+                    vertex_id: crate::flink::msf::APPLICATION_KEY.to_owned(),
+                    vertex_name: format!("application {}", application.name),
+                    current_parallelism: application.parallelism,
+                    max_parallelism: max,
+                    max_achievable_parallelism: max,
+                }],
+                kpus: Some(KpuLimits {
+                    limit: application.kpu_limit,
+                    parallelism_per_kpu: application.parallelism_per_kpu,
+                    in_use: application.kpus_in_use(),
+                    autoscaling: application.autoscaling,
+                }),
+            };
+        }
         let slots_held = job.vertices.iter().map(|vertex| vertex.parallelism).max().unwrap_or(0);
         let slots_usable = cluster.slots_available.saturating_add(slots_held);
         let vertices: Vec<VertexLimit> = job
@@ -347,6 +384,6 @@ impl Limits {
             .collect();
         let max_uniform_parallelism =
             vertices.iter().map(|vertex| vertex.max_achievable_parallelism).min().unwrap_or(0);
-        Self { slots_usable, max_uniform_parallelism, vertices }
+        Self { slots_usable, max_uniform_parallelism, vertices, kpus: None }
     }
 }

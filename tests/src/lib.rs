@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod flink;
 pub mod lambda_runtime_api;
 pub mod msf;
+pub mod msf_rig;
 pub mod paths;
 pub mod ports;
 pub mod process;

@@ -59,6 +59,10 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
         let required_approvals = config.required_approvals.unwrap_or(state.config.approvals.default_required);
         let schedule = config.schedule();
         let hold = rescaler_shared::schedule::hold_at(crate::reconcile::now_ms(), &schedule);
+        let kind = match config.kind {
+            crate::config::ClusterKind::Flink => rescaler_shared::api::ClusterKind::Flink,
+            crate::config::ClusterKind::Msf => rescaler_shared::api::ClusterKind::Msf,
+        };
         let (overview, web_ui) = futures::future::join(handle.overview(), handle.web_ui()).await;
         let web_ui = web_ui
             .inspect_err(|error| tracing::warn!(cluster.id = %config.id, %error, "jobmanager configuration unreadable"))
@@ -67,6 +71,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
             Ok(view) => ClusterSummary {
                 id: config.id.clone(),
                 name: config.name.clone(),
+                kind,
                 reachable: true,
                 flink_version: Some(view.flink_version),
                 slots_total: view.slots_total,
@@ -80,6 +85,7 @@ pub async fn list(State(state): State<AppState>, Caller(identity): Caller) -> Js
             Err(error) => ClusterSummary {
                 id: config.id.clone(),
                 name: config.name.clone(),
+                kind,
                 reachable: false,
                 flink_version: None,
                 slots_total: 0,

@@ -19,19 +19,9 @@ pub fn ClusterCard(
     let jobs = Fetch::new(move || session.client().jobs(&cluster_id));
     let show_ended = RwSignal::new(false);
     let reachable = cluster.reachable;
-    let facts = if reachable {
-        format!(
-            "Flink {} · {} of {} task slots free · {} approval{} per request",
-            cluster.flink_version.clone().unwrap_or_else(|| "?".to_owned()),
-            cluster.slots_available,
-            cluster.slots_total,
-            cluster.required_approvals,
-            if cluster.required_approvals == 1 { "" } else { "s" }
-        )
-    } else {
-        format!("Unreachable: {}", cluster.error.clone().unwrap_or_default())
-    };
-    let web_ui = reachable.then(|| web_ui_warning(&cluster));
+    let msf = cluster.kind == rescaler_shared::api::ClusterKind::Msf;
+    let facts = cluster_facts(&cluster);
+    let web_ui = (reachable && !msf).then(|| web_ui_warning(&cluster));
     let id = cluster.id.clone();
     view! {
         <section class="panel cluster" data-cluster-id=cluster.id.clone() aria-labelledby=format!("cluster-{}", cluster.id)>
@@ -63,8 +53,8 @@ pub fn ClusterCard(
                                     <tr>
                                         <th scope="col">"Job"</th>
                                         <th scope="col">"Status"</th>
-                                        <th scope="col">"Parallelism per vertex"</th>
-                                        <th scope="col">"Scheduler"</th>
+                                        <th scope="col">{if msf { "Parallelism" } else { "Parallelism per vertex" }}</th>
+                                        <th scope="col">{if msf { "Runtime" } else { "Scheduler" }}</th>
                                         <th scope="col" class="num">"Busy"</th>
                                         <th scope="col" class="num">"Back-pressure"</th>
                                         <th scope="col">"Rescale"</th>
@@ -116,4 +106,28 @@ fn web_ui_warning(cluster: &ClusterSummary) -> Option<AnyView> {
         }
         .into_any(),
     )
+}
+
+/// What the card says of the cluster: what runs it, its version, capacity and approvals; or why
+/// it is unreachable.
+fn cluster_facts(cluster: &ClusterSummary) -> String {
+    if cluster.reachable && cluster.kind == rescaler_shared::api::ClusterKind::Msf {
+        format!(
+            "Amazon Managed Service for Apache Flink · Flink {} · {} approval{} per request",
+            cluster.flink_version.clone().unwrap_or_else(|| "?".to_owned()),
+            cluster.required_approvals,
+            if cluster.required_approvals == 1 { "" } else { "s" }
+        )
+    } else if cluster.reachable {
+        format!(
+            "Flink {} · {} of {} task slots free · {} approval{} per request",
+            cluster.flink_version.clone().unwrap_or_else(|| "?".to_owned()),
+            cluster.slots_available,
+            cluster.slots_total,
+            cluster.required_approvals,
+            if cluster.required_approvals == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("Unreachable: {}", cluster.error.clone().unwrap_or_default())
+    }
 }

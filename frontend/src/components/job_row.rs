@@ -54,6 +54,10 @@ pub fn JobRow(
             </td>
             <td>
                 {move || match detail() {
+                    Some(Ok(detail)) if let Some(application) = detail.job.application.clone() => view! {
+                        <span class="chip" title="configured parallelism">{application.parallelism}</span>
+                        <span class="cell-sub">{format!("{} of {} KPUs", application.kpus_in_use(), application.kpu_limit)}</span>
+                    }.into_any(),
                     Some(Ok(detail)) => detail.job.vertices.iter().map(|vertex| view! {
                         <span class="chip" title=vertex.name.clone()>{vertex.parallelism}</span>
                     }).collect_view().into_any(),
@@ -62,7 +66,14 @@ pub fn JobRow(
                 }}
             </td>
             <td>{move || match detail() {
-                Some(Ok(detail)) => detail.job.scheduler.label().to_owned(),
+                Some(Ok(detail)) => match &detail.job.application {
+                    Some(application) => format!(
+                        "MSF {}, autoscaling {}",
+                        application.runtime,
+                        if application.autoscaling { "on" } else { "off" }
+                    ),
+                    None => detail.job.scheduler.label().to_owned(),
+                },
                 _ => "–".to_owned(),
             }}</td>
             <td class="num">{move || format::load_percent(peak(|load| load.busy_time_ms_per_second))}</td>

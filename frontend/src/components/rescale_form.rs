@@ -1,6 +1,7 @@
 //! The rescale form: a uniform or per-vertex target, a strategy with what each one does, a
 //! reason, and the pre-flight check run live against the job as it is now.
 
+mod autoscaling;
 mod not_before;
 mod preflight_result;
 mod strategy_choice;
@@ -13,11 +14,13 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 use rescaler_shared::api::{CreateRescale, JobDetailResponse};
+use rescaler_shared::flink::msf::AutoscalingChoice;
 use rescaler_shared::operation::Strategy;
 
 use crate::api::ApiFailure;
 use crate::components::error_notice::ErrorNotice;
 use crate::session::{Session, use_session};
+use autoscaling::AutoscalingInput;
 use not_before::{NotBeforeInput, not_before_ms};
 use preflight_result::{PreflightResult, live_preflight};
 use strategy_choice::StrategyChoice;
@@ -38,7 +41,10 @@ pub fn RescaleForm(
     let strategy = RwSignal::new(default_strategy);
     let reason = RwSignal::new(String::new());
     let not_before = RwSignal::new(String::new());
-    let check = live_preflight(session, cluster_id.clone(), job.id.clone(), move || inputs.target(), strategy);
+    let autoscaling = RwSignal::new(None::<AutoscalingChoice>);
+    let asks_autoscaling = limits.kpus.as_ref().is_some_and(|kpus| kpus.autoscaling);
+    let check =
+        live_preflight(session, cluster_id.clone(), job.id.clone(), move || inputs.target(), strategy, autoscaling);
     let submitting = RwSignal::new(false);
     let submit_failure = RwSignal::new(None::<ApiFailure>);
 
@@ -66,15 +72,14 @@ pub fn RescaleForm(
             strategy: strategy.get_untracked(),
             reason: reason.get_untracked().trim().to_owned(),
             not_before_ms: not_before.with_untracked(|text| not_before_ms(text).ok().flatten()),
-            autoscaling: None,
+            autoscaling: autoscaling.get_untracked(),
         };
         submit(session, request, submitting, submit_failure, navigate.clone());
     };
 
     let vertex_names: BTreeMap<String, String> =
         limits.vertices.iter().map(|vertex| (vertex.vertex_id.clone(), vertex.vertex_name.clone())).collect();
-    let strategy_options =
-        strategies.into_iter().map(|option| view! { <StrategyChoice option=option selected=strategy/> }).collect_view();
+    let strategy_options = strategy_options(strategies, strategy, job.application.is_some());
 
     view! {
         <form class="panel form" id="rescale-form" on:submit=on_submit aria-labelledby="rescale-title" novalidate>
@@ -89,6 +94,7 @@ pub fn RescaleForm(
                 <textarea id="rescale-reason" class="input" rows="2" maxlength="2000" bind:value=reason
                     placeholder="e.g. consumer lag growing since the 09:00 traffic peak"></textarea>
             </div>
+            {asks_autoscaling.then(|| view! { <AutoscalingInput value=autoscaling/> })}
             <NotBeforeInput value=not_before/>
             <PreflightResult check=check vertex_names=vertex_names/>
             {move || submit_failure.get().map(|failure| view! { <ErrorNotice failure=failure context="Submitting the request"/> })}
@@ -101,6 +107,15 @@ pub fn RescaleForm(
             </div>
         </form>
     }
+}
+
+/// The strategies as radio choices.
+fn strategy_options(
+    strategies: Vec<rescaler_shared::api::StrategyOption>,
+    selected: RwSignal<Strategy>,
+    msf: bool,
+) -> impl IntoView {
+    strategies.into_iter().map(|option| view! { <StrategyChoice option=option selected=selected msf=msf/> }).collect_view()
 }
 
 /// Sends the request; on success opens it, if the user is still on the form's page.

@@ -4,6 +4,7 @@
 mod job_head;
 mod job_savepoints;
 mod lineage_panel;
+mod msf_panel;
 mod not_running_notice;
 mod out_of_band_notice;
 mod vertices_panel;
@@ -28,6 +29,7 @@ use crate::session::use_session;
 use job_head::JobHead;
 use job_savepoints::JobSavepoints;
 use lineage_panel::LineagePanel;
+use msf_panel::MsfPanel;
 use not_running_notice::NotRunningNotice;
 use out_of_band_notice::OutOfBandNotice;
 use vertices_panel::VerticesPanel;
@@ -132,8 +134,14 @@ fn job_body(
         {out_of_band}
         {active}
         {not_running}
-        <VerticesPanel vertices=job.vertices.clone() limits=detail.limits.clone() feed=feed/>
-        {running.then(|| view! { <JobCharts feed=feed vertices=vertices/> })}
+        {match job.application.clone() {
+            // An MSF application shows MSF's facts; its metrics are in CloudWatch.
+            Some(application) => view! { <MsfPanel application=application/> }.into_any(),
+            None => view! {
+                <VerticesPanel vertices=job.vertices.clone() limits=detail.limits.clone() feed=feed/>
+                {running.then(|| view! { <JobCharts feed=feed vertices=vertices.clone()/> })}
+            }.into_any(),
+        }}
         {form}
         <section class="panel" aria-labelledby="job-requests-title">
             <h2 id="job-requests-title">"Rescale requests for this job"</h2>

@@ -40,7 +40,7 @@ async fn screenshot(browser: &Browser, step: &str) -> anyhow::Result<()> {
 }
 
 /// Scrolls the element matching `css` to the middle of the window (screenshots show the window).
-async fn scroll_to(client: &Client, css: &str) -> anyhow::Result<()> {
+pub(crate) async fn scroll_to(client: &Client, css: &str) -> anyhow::Result<()> {
     client
         .execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", vec![serde_json::json!(css)])
         .await?;
@@ -48,12 +48,12 @@ async fn scroll_to(client: &Client, css: &str) -> anyhow::Result<()> {
 }
 
 /// The phase the request page shows (`data-phase` of its badge).
-async fn shown_phase(client: &Client) -> Option<String> {
+pub(crate) async fn shown_phase(client: &Client) -> Option<String> {
     let badge = client.find(Locator::Css("#operation-phase [data-phase]")).await.ok()?;
     badge.attr("data-phase").await.ok().flatten()
 }
 
-async fn wait_for_phase(client: &Client, phase: &str, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_phase(client: &Client, phase: &str, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let shown = shown_phase(client).await;
@@ -72,7 +72,7 @@ async fn wait_for_phase(client: &Client, phase: &str, timeout: Duration) -> anyh
     }
 }
 
-async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -> anyhow::Result<()> {
+pub(crate) async fn sign_in(browser: &Browser, base: &str, user: &str, press_enter: bool) -> anyhow::Result<()> {
     let client = &browser.client;
     client.goto(base).await?;
     let token = element(client, "#token-input").await?;

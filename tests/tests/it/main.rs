@@ -12,6 +12,8 @@ mod browser_console;
 mod console_deployment;
 /// The console in two browsers: alice requests, bob approves from his inbox, both watch it complete.
 mod console_e2e;
+/// An MSF application beside a Flink cluster in the console: requested, approved and watched in two browsers.
+mod console_msf;
 /// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
 mod crash_recovery;
 /// Email notifications: SMTP on loopback (aiosmtpd) to the approvers and the requester, and Amazon SES through LocalStack.

@@ -51,12 +51,14 @@ pub fn live_preflight(
     job_id: String,
     target: impl Fn() -> Result<Target, String> + 'static,
     strategy: RwSignal<Strategy>,
+    autoscaling: RwSignal<Option<rescaler_shared::flink::msf::AutoscalingChoice>>,
 ) -> RwSignal<Check> {
     let check = RwSignal::new(Check::Checking);
     let sequence = StoredValue::new(0_u32);
     Effect::new(move |_| {
         let target = target();
         let strategy = strategy.get();
+        let autoscaling = autoscaling.get();
         sequence.update_value(|value| *value += 1);
         let this_check = sequence.get_value();
         let target = match target {
@@ -74,7 +76,7 @@ pub fn live_preflight(
             strategy,
             reason: String::new(),
             not_before_ms: None,
-            autoscaling: None,
+            autoscaling,
         };
         spawn_local(async move {
             TimeoutFuture::new(PREFLIGHT_DEBOUNCE_MS).await;

@@ -7,8 +7,16 @@ use rescaler_shared::operation::Strategy;
 use crate::components::error_notice::capitalize;
 use crate::format::strategy_label;
 
-/// One line on what a strategy does.
-fn explanation(strategy: Strategy) -> &'static str {
+/// One line on what a strategy does (on an MSF application: what MSF does).
+fn explanation(strategy: Strategy, msf: bool) -> &'static str {
+    if msf {
+        return match strategy {
+            Strategy::Auto | Strategy::Savepoint => {
+                "Take a snapshot named after the request while the application runs, then update the application to the new parallelism restoring from it."
+            }
+            Strategy::InPlace => "MSF restarts an application from a snapshot for every parallelism change.",
+        };
+    }
     match strategy {
         Strategy::Auto => {
             "In place when the job can take it safely (adaptive scheduler, a completed checkpoint); otherwise with a savepoint."
@@ -29,6 +37,8 @@ pub fn StrategyChoice(
     option: StrategyOption,
     /// The strategy picked.
     selected: RwSignal<Strategy>,
+    /// The job is an MSF application.
+    msf: bool,
 ) -> impl IntoView {
     let strategy = option.strategy;
     let id = format!("strategy-{}", strategy.as_str().replace('_', "-"));
@@ -46,7 +56,7 @@ pub fn StrategyChoice(
                 on:change=move |_| selected.set(strategy)/>
             <span class="choice-body">
                 <span class="choice-title">{strategy_label(strategy)}</span>
-                <span class="choice-note" id=note_id>{explanation(strategy)}</span>
+                <span class="choice-note" id=note_id>{explanation(strategy, msf)}</span>
                 {unavailable}
             </span>
         </label>

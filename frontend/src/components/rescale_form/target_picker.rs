@@ -86,23 +86,40 @@ pub fn TargetPicker(
         .enumerate()
         .map(|(index, (vertex, input))| vertex_row(index, vertex, input))
         .collect_view();
-    view! {
-        <fieldset class="field">
-            <legend>"Target"</legend>
+    // An MSF application has one parallelism: no per-vertex target, KPUs bound it.
+    let hint = match &limits.kpus {
+        Some(kpus) => format!(
+            "Now {}. At most {} here: {} KPUs at {} per KPU (the application's limit); it uses {} now.",
+            current_max(&limits),
+            limits.max_uniform_parallelism,
+            kpus.limit,
+            kpus.parallelism_per_kpu,
+            kpus.in_use
+        ),
+        None => format!(
+            "Now {}. At most {} here: {} task slots are usable (free ones plus the job's own).",
+            current_max(&limits),
+            limits.max_uniform_parallelism,
+            limits.slots_usable
+        ),
+    };
+    let segments = limits.kpus.is_none().then(|| {
+        view! {
             <div class="segmented" role="radiogroup" aria-label="Target kind">
                 {kind_segment(kind, TargetKind::Uniform)}
                 {kind_segment(kind, TargetKind::PerVertex)}
             </div>
+        }
+    });
+    view! {
+        <fieldset class="field">
+            <legend>"Target"</legend>
+            {segments}
             <div class="target-uniform" hidden=move || kind.get() != TargetKind::Uniform>
                 <label for="uniform-parallelism">"New parallelism"</label>
                 <input type="number" id="uniform-parallelism" class="input input-narrow" min="1"
                     max=limits.max_uniform_parallelism bind:value=uniform aria-describedby="uniform-hint"/>
-                <p id="uniform-hint" class="hint">
-                    {format!(
-                        "Now {}. At most {} here: {} task slots are usable (free ones plus the job's own).",
-                        current_max(&limits), limits.max_uniform_parallelism, limits.slots_usable
-                    )}
-                </p>
+                <p id="uniform-hint" class="hint">{hint}</p>
             </div>
             <div class="target-per-vertex" hidden=move || kind.get() != TargetKind::PerVertex>
                 <table class="table table-compact">

@@ -15,10 +15,18 @@ pub fn JobHead(
     /// The artifact the job was linked to, if any.
     link: Option<JobLink>,
 ) -> impl IntoView {
-    let link = match &link {
-        Some(link) => format!("artifact {}", &link.artifact_sha256[..link.artifact_sha256.len().min(12)]),
-        None => "no artifact linked (savepoint rescales need one)".to_owned(),
+    let link = match (&link, &job.application) {
+        (_, Some(application)) => format!("MSF application, {}", application.runtime),
+        (Some(link), None) => format!("artifact {}", &link.artifact_sha256[..link.artifact_sha256.len().min(12)]),
+        (None, None) => "no artifact linked (savepoint rescales need one)".to_owned(),
     };
+    let flink_facts = job.application.is_none().then(|| {
+        view! {
+            <span>{format!("{} scheduler", job.scheduler.label())}</span>
+            <span>{if job.checkpointing { "checkpointing on" } else { "checkpointing off" }}</span>
+            <span>{format!("started {}", format::time(job.start_time_ms))}</span>
+        }
+    });
     view! {
         <div class="page-head">
             <div>
@@ -26,9 +34,7 @@ pub fn JobHead(
                 <p class="meta">
                     <span class=format!("pill tone-{}", job_status_tone(job.status)) id="job-status">{job.status.label()}</span>
                     <span class="mono">{job.id.clone()}</span>
-                    <span>{format!("{} scheduler", job.scheduler.label())}</span>
-                    <span>{if job.checkpointing { "checkpointing on" } else { "checkpointing off" }}</span>
-                    <span>{format!("started {}", format::time(job.start_time_ms))}</span>
+                    {flink_facts}
                     <span>{link}</span>
                 </p>
             </div>

@@ -1,0 +1,51 @@
+//! An Amazon Managed Service for Apache Flink application's own facts, where a Flink job shows
+//! its vertices: status, runtime, parallelism and KPUs, autoscaling, snapshots, what it restores
+//! from.
+
+use leptos::prelude::*;
+use rescaler_shared::flink::msf::{MsfApplication, MsfRestore};
+
+/// The MSF panel of the job page.
+#[component]
+pub fn MsfPanel(
+    /// The application as MSF described it.
+    application: MsfApplication,
+) -> impl IntoView {
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    let restore = match &application.restore {
+        MsfRestore::SkipRestoreFromSnapshot => "no snapshot (state not restored)".to_owned(),
+        MsfRestore::RestoreFromLatestSnapshot => "its latest snapshot".to_owned(),
+        MsfRestore::RestoreFromCustomSnapshot { snapshot_name } => format!("snapshot {snapshot_name}"),
+    };
+    let rows = [
+        ("MSF status", application.status.label().to_owned()),
+        ("Runtime", format!("{} (Flink {})", application.runtime, application.flink_version())),
+        ("Application version", application.version_id.to_string()),
+        ("Parallelism", format!("{} configured, {} running", application.parallelism, application.current_parallelism)),
+        ("Parallelism per KPU", application.parallelism_per_kpu.to_string()),
+        (
+            "KPUs",
+            format!(
+                "{} in use of {} (at most parallelism {})",
+                application.kpus_in_use(),
+                application.kpu_limit,
+                application.max_parallelism()
+            ),
+        ),
+        ("Autoscaling", on_off(application.autoscaling).to_owned()),
+        ("Snapshots", on_off(application.snapshots_enabled).to_owned()),
+        ("System rollback", on_off(application.system_rollback).to_owned()),
+        ("Restores from", restore),
+    ];
+    let rows = rows
+        .into_iter()
+        .map(|(label, value)| view! { <tr><th scope="row">{label}</th><td>{value}</td></tr> })
+        .collect_view();
+    view! {
+        <section class="panel" aria-labelledby="msf-title" id="msf-panel">
+            <h2 id="msf-title">"Managed Service for Apache Flink"</h2>
+            <p class="hint mono break">{application.arn.clone()}</p>
+            <table class="table table-compact"><tbody>{rows}</tbody></table>
+        </section>
+    }
+}
