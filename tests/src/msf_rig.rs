@@ -35,6 +35,16 @@ impl MsfRig {
         kpu_limit: u32,
         applications: impl FnOnce(&FlinkCluster) -> anyhow::Result<Vec<MsfApplication>>,
     ) -> anyhow::Result<Self> {
+        Self::start_with(console, kpu_limit, None, applications).await
+    }
+
+    /// The same, the MSF cluster managing the applications that carry `tag` (none by name).
+    pub async fn start_with(
+        console: bool,
+        kpu_limit: u32,
+        tag: Option<rescaler_backend::config::ApplicationTag>,
+        applications: impl FnOnce(&FlinkCluster) -> anyhow::Result<Vec<MsfApplication>>,
+    ) -> anyhow::Result<Self> {
         crate::init_tracing();
         let flink =
             FlinkCluster::start(FlinkOptions::default().with_version("1.20.5").with_scheduler(Scheduler::Default))
@@ -43,11 +53,16 @@ impl MsfRig {
         let names: Vec<String> = applications.iter().map(|app| app.name.clone()).collect();
         let standin = MsfStandIn::start(&flink, &MsfOptions { kpu_limit, stable_ms: 3000, applications }).await?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut settings = standin.settings(&names, kpu_limit);
+        if tag.is_some() {
+            settings.applications.clear();
+            settings.application_tag = tag;
+        }
         let msf = ClusterConfig {
             id: CLUSTER.to_owned(),
             name: "MSF eu-west-1".to_owned(),
             kind: ClusterKind::Msf,
-            msf: Some(standin.settings(&names, kpu_limit)),
+            msf: Some(settings),
             rest_url: String::new(),
             ..rig::cluster_config(&flink)
         };

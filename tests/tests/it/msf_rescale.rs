@@ -149,14 +149,22 @@ async fn an_msf_application_is_rescaled_through_approval_a_snapshot_and_an_updat
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_made_meanwhile_is_refused_by_the_conditional_token_and_autoscaling_is_the_requesters_call()
+async fn applications_by_tag_a_change_made_meanwhile_refused_by_the_token_and_autoscaling_the_requesters_call()
 -> anyhow::Result<()> {
-    let rig = MsfRig::start(false, 8, |flink| {
-        let mut app = MsfApplication::sample_job(flink, "orders", 1)?;
-        app.autoscaling = true;
-        Ok(vec![app])
+    // Managed by tag: `orders` carries it, `ledger` does not and is not the product's.
+    let tag = rescaler_backend::config::ApplicationTag { key: "team".to_owned(), value: "payments".to_owned() };
+    let rig = MsfRig::start_with(false, 8, Some(tag), |flink| {
+        let mut orders = MsfApplication::sample_job(flink, "orders", 1)?;
+        orders.autoscaling = true;
+        orders.tags.insert("team".to_owned(), "payments".to_owned());
+        let mut ledger = MsfApplication::sample_job(flink, "ledger", 1)?;
+        ledger.tags.insert("team".to_owned(), "finance".to_owned());
+        Ok(vec![orders, ledger])
     })
     .await?;
+    let (_, jobs) = rig.api.get(&format!("/clusters/{CLUSTER}/jobs"), "victor").await?;
+    let listed: Vec<&str> = jobs.as_array().into_iter().flatten().filter_map(|job| job["name"].as_str()).collect();
+    assert_eq!(listed, ["orders"], "only the tagged application: {jobs}");
     let job_id = rig.job_id("orders").await?;
     let first_job = rig.standin.job_id("orders").await?;
 
