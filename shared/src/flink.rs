@@ -166,6 +166,24 @@ pub struct JobView {
 }
 
 impl JobView {
+    /// An MSF application as a job under `id` (the backend derives it from the ARN,
+    /// `operation::msf_application_job_id`): no vertices, MSF's status.
+    pub fn of_application(id: String, application: msf::MsfApplication) -> Self {
+        Self {
+            id,
+            name: application.name.clone(),
+            status: application.status.job_status(),
+            scheduler: SchedulerKind::Unknown,
+            checkpointing: true,
+            has_completed_checkpoint: None,
+            start_time_ms: 0,
+            running_since_ms: None,
+            rescale_pacing: None,
+            application: Some(application),
+            vertices: Vec::new(),
+        }
+    }
+
     /// When Flink acts on requirements sent to this job at `now_ms`: after the adaptive
     /// scheduler's cooldown ([`RescalePacing::acts_at_ms`]), at once when it has none.
     pub fn requirements_act_at_ms(&self, now_ms: u64) -> u64 {

@@ -10,7 +10,7 @@ use rescaler_shared::flink::msf::{
     APPLICATION_KEY, AutoscalingChoice, MsfApplication, MsfOperation, MsfOperationStatus, MsfRestore, MsfSnapshot,
     MsfSnapshotStatus, MsfStatus,
 };
-use rescaler_shared::flink::{ClusterView, JobView, SchedulerKind};
+use rescaler_shared::flink::{ClusterView, JobView};
 use rescaler_shared::operation::{
     Operation, ResolvedStrategy, RollbackPlan, SavepointRef, Strategy, Target, msf_snapshot_name,
 };
@@ -41,20 +41,9 @@ fn application(status: MsfStatus, parallelism: u32, token: &str) -> MsfApplicati
     }
 }
 
+/// The application as a job, its id the fixtures' job id.
 fn job_of(application: MsfApplication) -> JobView {
-    JobView {
-        id: JOB_ID.to_owned(),
-        name: application.name.clone(),
-        status: application.status.job_status(),
-        scheduler: SchedulerKind::Unknown,
-        checkpointing: true,
-        has_completed_checkpoint: None,
-        start_time_ms: 0,
-        running_since_ms: None,
-        rescale_pacing: None,
-        application: Some(application),
-        vertices: Vec::new(),
-    }
+    JobView::of_application(JOB_ID.to_owned(), application)
 }
 
 fn msf_cluster() -> ClusterView {
@@ -156,7 +145,8 @@ fn preflight_of_an_application() {
     let mut dense = application(MsfStatus::Running, 2, TOKEN);
     dense.parallelism_per_kpu = 2;
     assert!(run(&uniform(9), Strategy::Auto, &job_of(dense.clone()), None).is_empty());
-    let message = check(&uniform(17), Strategy::Auto, &job_of(dense), &msf_cluster(), None, false, None).expect_err("refused");
+    let message =
+        check(&uniform(17), Strategy::Auto, &job_of(dense), &msf_cluster(), None, false, None).expect_err("refused");
     assert!(
         message[0].message.contains("needs 9 KPUs at 2 per KPU")
             && message[0].message.contains("at most parallelism 16"),

@@ -235,6 +235,16 @@ impl MsfStandIn {
             .map(drop)
     }
 
+    /// How many `UpdateApplication` operations MSF lists for the application.
+    pub async fn update_operations(&self, app: &str) -> anyhow::Result<usize> {
+        let operations = self.client().list_application_operations().application_name(app).send().await?;
+        Ok(operations
+            .application_operation_info_list()
+            .iter()
+            .filter(|o| o.operation() == Some("UpdateApplication"))
+            .count())
+    }
+
     /// The backend's `[clusters.msf]` settings for these applications on this stand-in.
     pub fn settings(&self, applications: &[&str], kpu_limit: u32) -> rescaler_backend::config::MsfSettings {
         rescaler_backend::config::MsfSettings {

@@ -19,7 +19,7 @@ use futures::future::BoxFuture;
 use rescaler_shared::flink::msf::{
     MsfApplication, MsfOperation, MsfOperationStatus, MsfRestore, MsfSnapshotStatus, MsfStatus, UPDATE_OPERATION,
 };
-use rescaler_shared::flink::{ClusterView, JobView, SchedulerKind, WebUiActions};
+use rescaler_shared::flink::{ClusterView, JobView, WebUiActions};
 use rescaler_shared::flink_rescales::{ExecutionWindow, FlinkRescaleAccount};
 use rescaler_shared::operation::{ArtifactRef, Operation, msf_application_job_id};
 use rescaler_shared::phase::{Action, MsfOperationQuery, Needs, Observation};
@@ -214,21 +214,9 @@ impl MsfCluster {
     }
 }
 
-/// An application as the console and pre-flight see a job.
+/// An application as the console and pre-flight see a job, under the id derived from its ARN.
 fn job_view(application: MsfApplication) -> JobView {
-    JobView {
-        id: msf_application_job_id(&application.arn),
-        name: application.name.clone(),
-        status: application.status.job_status(),
-        scheduler: SchedulerKind::Unknown,
-        checkpointing: true,
-        has_completed_checkpoint: None,
-        start_time_ms: 0,
-        running_since_ms: None,
-        rescale_pacing: None,
-        application: Some(application),
-        vertices: Vec::new(),
-    }
+    JobView::of_application(msf_application_job_id(&application.arn), application)
 }
 
 impl Cluster for MsfCluster {

@@ -84,13 +84,7 @@ async fn an_msf_application_is_rescaled_through_approval_a_snapshot_and_an_updat
         client.describe_application_operation().application_name("orders").operation_id(msf_operation).send().await?;
     let details = described.application_operation_info_details().expect("details");
     assert_eq!(*details.operation_status(), OperationStatus::Successful);
-    let operations = client.list_application_operations().application_name("orders").send().await?;
-    let updates = operations
-        .application_operation_info_list()
-        .iter()
-        .filter(|o| o.operation() == Some("UpdateApplication"))
-        .count();
-    assert_eq!(updates, 1, "{operations:?}");
+    assert_eq!(rig.standin.update_operations("orders").await?, 1);
 
     // Flink runs the application's new job at 2, with the state it had.
     let new_job = rig.standin.job_id("orders").await?;
@@ -185,11 +179,7 @@ async fn applications_by_tag_a_change_made_meanwhile_refused_by_the_token_and_au
     assert!(rig.standin.log().contains("ConcurrentModificationException"), "{}", rig.standin.log_tail(40));
     assert_eq!(rig.parallelism("orders").await?.0, 1);
     assert_eq!(rig.standin.job_id("orders").await?, first_job, "the job was restarted");
-    let operations = rig.standin.client().list_application_operations().application_name("orders").send().await?;
-    assert!(
-        operations.application_operation_info_list().iter().all(|o| o.operation() != Some("UpdateApplication")),
-        "{operations:?}"
-    );
+    assert_eq!(rig.standin.update_operations("orders").await?, 0, "an update went through");
 
     // Asked again against the application as it is: autoscaling off in the same update.
     let operation = rig.rescale(&job_id, 2, json!({"autoscaling": "turn_off"})).await?;
@@ -393,13 +383,8 @@ async fn killed_after_each_msf_side_effect_the_backend_resumes_without_a_second_
         let snapshots = client.list_application_snapshots().application_name("orders").send().await?;
         let named = snapshots.snapshot_summaries().iter().filter(|s| s.snapshot_name() == snapshot).count();
         assert_eq!(named, 1, "after {point}: {snapshots:?}");
-        let operations = client.list_application_operations().application_name("orders").send().await?;
-        let updates = operations
-            .application_operation_info_list()
-            .iter()
-            .filter(|o| o.operation() == Some("UpdateApplication"))
-            .count();
-        assert_eq!(updates, round + 1, "one update per request after {point}: {operations:?}");
+        let updates = standin.update_operations("orders").await?;
+        assert_eq!(updates, round + 1, "one update per request after {point}");
         let updated = operation.events.iter().filter(|event| event.kind == "application_updated").count();
         assert!(updated <= 1, "after {point}: {:#?}", operation.events);
         let catalog = records.savepoints(CLUSTER, &job_id).await?;
