@@ -38,6 +38,7 @@ fn application(status: MsfStatus, parallelism: u32, token: &str) -> MsfApplicati
         system_rollback: true,
         restore: MsfRestore::RestoreFromLatestSnapshot,
         kpu_limit: 8,
+        latest_snapshots: Vec::new(),
     }
 }
 

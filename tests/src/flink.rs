@@ -99,9 +99,35 @@ const FALLBACK_JAVA_OPTS: &str = "--add-exports=java.base/sun.net.util=ALL-UNNAM
 --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED \
 --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED";
 
+/// What a JobManager logs when its entrypoint fails (a port it cannot bind, say).
+const JOBMANAGER_DID_NOT_START: &str = "Could not start cluster entrypoint";
+
+/// The failure is a port another process holds.
+fn is_port_taken(error: &str) -> bool {
+    error.contains(JOBMANAGER_DID_NOT_START)
+        && ["BindException", "Address already in use", "Unable to open BLOB Server", "Could not start rest endpoint"]
+            .iter()
+            .any(|sign| error.contains(sign))
+}
+
 impl FlinkCluster {
-    /// Starts a cluster and waits until every TaskManager has registered its slots.
+    /// Starts a cluster and waits until every TaskManager has registered its slots. A
+    /// JobManager that cannot bind a port it was given (another process took the free port
+    /// between our pick and its bind) is started again on fresh ports, up to three times.
     pub async fn start(options: FlinkOptions) -> anyhow::Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(options.clone()).await {
+                Err(error) if attempt < 3 && is_port_taken(&error.to_string()) => {
+                    tracing::warn!(attempt, %error, "the jobmanager could not bind its ports; starting again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(options: FlinkOptions) -> anyhow::Result<Self> {
         let home = flink_home(&options.version)?;
         let work_dir = scratch_dir(&format!("flink-{}", options.version))?;
         let conf_dir = work_dir.join("conf");
@@ -208,11 +234,12 @@ impl FlinkCluster {
             {
                 return Ok(());
             }
+            let log = self.jobmanager_log_tail(40);
+            if log.contains(JOBMANAGER_DID_NOT_START) {
+                anyhow::bail!("the jobmanager did not start; its log:\n{log}");
+            }
             if Instant::now() > deadline {
-                anyhow::bail!(
-                    "Flink did not register {wanted} slots within {timeout:?}; jobmanager log:\n{}",
-                    self.jobmanager_log_tail(40)
-                );
+                anyhow::bail!("Flink did not register {wanted} slots within {timeout:?}; jobmanager log:\n{log}");
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -25,6 +25,9 @@ pub struct S3Server {
     server: ChildGuard,
 }
 
+/// What LocalStack logs when its gateway did not come up.
+const GATEWAY_GAVE_UP: &str = "gave up waiting for gateway server";
+
 impl S3Server {
     /// Starts LocalStack with only S3 and waits until S3 reports running.
     pub async fn start() -> anyhow::Result<Self> {
@@ -41,7 +44,22 @@ impl S3Server {
         Self::start_services(vec!["s3", "ses"]).await
     }
 
+    /// Starts LocalStack; one whose gateway did not come up on its port (taken meanwhile, or
+    /// too slow on a loaded machine: LocalStack gives up on it) is started again on another.
     async fn start_services(services: Vec<&'static str>) -> anyhow::Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(services.clone()).await {
+                Err(error) if attempt < 3 && error.to_string().contains(GATEWAY_GAVE_UP) => {
+                    tracing::warn!(attempt, "LocalStack's gateway did not start; starting it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(services: Vec<&'static str>) -> anyhow::Result<Self> {
         let venv = cache_dir().join("localstack-venv");
         let python = venv.join("bin/python");
         anyhow::ensure!(python.exists(), "LocalStack is not set up at {}: run scripts/setup.sh", venv.display());
@@ -82,7 +100,7 @@ impl S3Server {
             {
                 return Ok(());
             }
-            if Instant::now() > deadline {
+            if Instant::now() > deadline || log_tail(&self.log_file, 30).contains(GATEWAY_GAVE_UP) {
                 anyhow::bail!(
                     "LocalStack {} not ready within {timeout:?}:\n{}",
                     self.services.join("+"),

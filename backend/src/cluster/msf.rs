@@ -51,6 +51,9 @@ pub struct MsfCluster {
     client: Client,
 }
 
+/// How many of an application's snapshots its job shows.
+const LATEST_SNAPSHOTS: usize = 5;
+
 /// How long one MSF call may take, retries included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -97,8 +100,13 @@ impl MsfCluster {
         sdk::application(detail, self.settings.kpu_limit)
     }
 
+    /// One application's job, with its newest snapshots (the job page shows them).
     async fn job_of(&self, job_id: &str) -> ClusterResult<Option<JobView>> {
-        Ok(self.application_of(job_id).await?.map(job_view))
+        let Some(mut application) = self.application_of(job_id).await? else { return Ok(None) };
+        let mut snapshots = sdk::list_snapshots(&self.client, &application.name).await?;
+        snapshots.truncate(LATEST_SNAPSHOTS);
+        application.latest_snapshots = snapshots;
+        Ok(Some(job_view(application)))
     }
 
     /// The application of the operation: looked up by name (the record keeps it), checked

@@ -118,6 +118,10 @@ pub struct MsfApplication {
     /// KPUs the application may use (configured: MSF's quota, [`DEFAULT_KPU_LIMIT`] unless
     /// raised).
     pub kpu_limit: u32,
+    /// The newest snapshots MSF lists for the application (read for one job's page, not for
+    /// the job list), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latest_snapshots: Vec<MsfSnapshot>,
 }
 
 impl MsfApplication {
@@ -165,6 +169,7 @@ pub fn runtime_flink_version(runtime: &str) -> Option<String> {
 
 /// A snapshot's status (`SnapshotStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MsfSnapshotStatus {
     Creating,
@@ -177,6 +182,7 @@ pub enum MsfSnapshotStatus {
 
 /// One application snapshot (`DescribeApplicationSnapshot`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MsfSnapshot {
     pub name: String,
     pub status: MsfSnapshotStatus,

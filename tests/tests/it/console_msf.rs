@@ -107,6 +107,7 @@ async fn an_msf_application_is_requested_approved_and_watched_to_completion_in_t
     let panel =
         texts_until(&alice.client, "#msf-panel", PAGE_TIMEOUT, |texts| texts[0].contains("2 configured")).await?;
     assert!(panel[0].contains("Autoscaling off"), "{panel:?}");
+    element(&alice.client, &format!("#msf-snapshots tr[data-snapshot='rescaler-{operation_id}']")).await?;
     shot(&alice, "alice-03-application-after").await?;
     rig.assert_model_clean();
     alice.close().await?;

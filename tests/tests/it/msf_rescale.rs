@@ -92,6 +92,12 @@ async fn an_msf_application_is_rescaled_through_approval_a_snapshot_and_an_updat
     let (fresh, _) = counter_after(&rig.flink, &new_job, max_before).await?;
     assert_eq!(fresh, 0.0, "keys started from zero: the state was lost");
 
+    // The job page's data lists it among the application's latest snapshots.
+    let (_, detail) = api.get(&format!("/clusters/{CLUSTER}/jobs/{job_id}"), "victor").await?;
+    let latest = &detail["job"]["application"]["latest_snapshots"];
+    let ours = latest.as_array().into_iter().flatten().find(|s| s["name"] == snapshot.as_str());
+    assert!(ours.is_some_and(|s| s["status"] == "READY"), "{latest:#}");
+
     // The savepoint catalog lists the snapshot, READY in MSF.
     let (status, savepoints) = api.get(&format!("/clusters/{CLUSTER}/jobs/{job_id}/savepoints"), "victor").await?;
     assert_eq!(status, 200, "{savepoints}");

@@ -91,6 +91,7 @@ pub(super) fn application(detail: &ApplicationDetail, kpu_limit: u32) -> MsfAppl
             restore.and_then(|restore| restore.snapshot_name()),
         ),
         kpu_limit,
+        latest_snapshots: Vec::new(),
     }
 }
 
@@ -160,6 +161,29 @@ pub(super) async fn describe_snapshot(
             other => Err(other),
         },
     }
+}
+
+/// The application's snapshots, newest first (one page).
+pub(super) async fn list_snapshots(client: &Client, application: &str) -> Result<Vec<MsfSnapshot>, MsfError> {
+    let output = client
+        .list_application_snapshots()
+        .application_name(application)
+        .limit(50)
+        .send()
+        .await
+        .map_err(|error| classify(&format!("the snapshots of {application}"), error))?;
+    let mut snapshots: Vec<MsfSnapshot> = output
+        .snapshot_summaries()
+        .iter()
+        .map(|details| MsfSnapshot {
+            name: details.snapshot_name().to_owned(),
+            status: snapshot_status(details.snapshot_status().as_str()),
+            version_id: u64::try_from(details.application_version_id()).unwrap_or(0),
+            created_at_ms: millis(details.snapshot_creation_timestamp()),
+        })
+        .collect();
+    snapshots.sort_by_key(|snapshot| std::cmp::Reverse(snapshot.created_at_ms));
+    Ok(snapshots)
 }
 
 pub(super) async fn create_snapshot(client: &Client, application: &str, snapshot: &str) -> Result<(), MsfError> {

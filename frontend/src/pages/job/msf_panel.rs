@@ -3,7 +3,9 @@
 //! from.
 
 use leptos::prelude::*;
-use rescaler_shared::flink::msf::{MsfApplication, MsfRestore};
+use rescaler_shared::flink::msf::{MsfApplication, MsfRestore, MsfSnapshot};
+
+use crate::format;
 
 /// The MSF panel of the job page.
 #[component]
@@ -41,11 +43,41 @@ pub fn MsfPanel(
         .into_iter()
         .map(|(label, value)| view! { <tr><th scope="row">{label}</th><td>{value}</td></tr> })
         .collect_view();
+    let snapshots = latest_snapshots(&application.latest_snapshots);
     view! {
         <section class="panel" aria-labelledby="msf-title" id="msf-panel">
             <h2 id="msf-title">"Managed Service for Apache Flink"</h2>
             <p class="hint mono break">{application.arn.clone()}</p>
             <table class="table table-compact"><tbody>{rows}</tbody></table>
+            {snapshots}
         </section>
     }
+}
+
+/// The application's newest snapshots, as MSF lists them.
+fn latest_snapshots(snapshots: &[MsfSnapshot]) -> AnyView {
+    if snapshots.is_empty() {
+        return view! { <p class="empty">"MSF lists no snapshot of this application."</p> }.into_any();
+    }
+    let rows = snapshots
+        .iter()
+        .map(|snapshot| {
+            view! {
+                <tr data-snapshot=snapshot.name.clone()>
+                    <td class="mono break">{snapshot.name.clone()}</td>
+                    <td>{format!("{:?}", snapshot.status).to_uppercase()}</td>
+                    <td class="num">{snapshot.version_id}</td>
+                    <td>{snapshot.created_at_ms.map_or_else(|| "–".to_owned(), format::time)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3>"Latest snapshots"</h3>
+        <table class="table table-compact" id="msf-snapshots">
+            <thead><tr><th scope="col">"Snapshot"</th><th scope="col">"Status"</th><th scope="col" class="num">"Version"</th><th scope="col">"Taken"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }
