@@ -71,7 +71,7 @@ impl Authenticator {
     pub fn new(config: &AuthConfig, http_client: reqwest::Client) -> Result<Self, AuthSetupError> {
         let mode = match config {
             AuthConfig::Tokens { users } => Mode::Tokens(tokens::TokenUsers::new(users)?),
-            AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim, jwks_refresh_secs } => {
+            AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim, jwks_refresh_secs, .. } => {
                 Mode::Oidc(Box::new(oidc::OidcVerifier::new(oidc::OidcSettings {
                     jwks_url: jwks_url.clone(),
                     issuer: issuer.clone(),

@@ -1,6 +1,5 @@
 //! The configuration file (TOML) and the environment variables that override it on Lambda.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -10,9 +9,11 @@ use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
 
 use crate::store::S3StoreConfig;
 
+mod auth;
 mod msf;
 mod notifications;
 
+pub use auth::{AuthConfig, ConsoleSignIn, UserConfig};
 pub use msf::{ApplicationTag, ClusterKind, MsfSettings};
 pub use notifications::{ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};
 
@@ -132,59 +133,6 @@ impl ClusterConfig {
     pub fn schedule(&self) -> Schedule {
         Schedule { windows: self.windows.clone(), freezes: self.freezes.clone() }
     }
-}
-
-/// How callers are identified.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// Users, tokens and roles in this file.
-    Tokens { users: Vec<UserConfig> },
-    /// RS256 JWTs checked against a JWKS.
-    Oidc {
-        jwks_url: String,
-        issuer: String,
-        audience: String,
-        #[serde(default = "default_roles_claim")]
-        roles_claim: String,
-        #[serde(default = "default_username_claim")]
-        username_claim: String,
-        /// Age past which the cached JWKS is fetched again: a key the issuer withdrew is no
-        /// longer trusted after this many seconds (`auth/jwks.rs`).
-        #[serde(default = "default_jwks_refresh_secs")]
-        jwks_refresh_secs: u64,
-    },
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self::Tokens { users: Vec::new() }
-    }
-}
-
-fn default_roles_claim() -> String {
-    "cognito:groups".to_owned()
-}
-
-fn default_username_claim() -> String {
-    "username".to_owned()
-}
-
-fn default_jwks_refresh_secs() -> u64 {
-    300
-}
-
-/// One user in `tokens` mode.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserConfig {
-    pub name: String,
-    pub token: String,
-    /// Role by cluster id; `*` applies to every cluster.
-    pub roles: BTreeMap<String, String>,
-    /// Where an `email` channel with `to_people` writes to this user.
-    #[serde(default)]
-    pub email: Option<String>,
 }
 
 /// Approval rules.
@@ -341,17 +289,8 @@ impl Config {
             self.clusters = serde_json::from_str(&json)
                 .map_err(|error| ConfigError::Invalid(format!("RESCALER_CLUSTERS_JSON: {error}")))?;
         }
-        if let (Some(jwks_url), Some(issuer), Some(audience)) =
-            (var("RESCALER_OIDC_JWKS_URL"), var("RESCALER_OIDC_ISSUER"), var("RESCALER_OIDC_AUDIENCE"))
-        {
-            self.auth = AuthConfig::Oidc {
-                jwks_url,
-                issuer,
-                audience,
-                roles_claim: var("RESCALER_OIDC_ROLES_CLAIM").unwrap_or_else(default_roles_claim),
-                username_claim: var("RESCALER_OIDC_USERNAME_CLAIM").unwrap_or_else(default_username_claim),
-                jwks_refresh_secs: default_jwks_refresh_secs(),
-            };
+        if let Some(auth) = AuthConfig::from_env(&var) {
+            self.auth = auth;
         }
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
             var(name)

@@ -116,6 +116,7 @@ fn oidc_config(jwks_url: &str) -> AuthConfig {
         roles_claim: "cognito:groups".to_owned(),
         username_claim: "username".to_owned(),
         jwks_refresh_secs: 300,
+        console: None,
     }
 }
 
@@ -239,6 +240,7 @@ async fn configured_claims_are_read_for_roles_and_username() -> anyhow::Result<(
         roles_claim: "groups".to_owned(),
         username_claim: "email".to_owned(),
         jwks_refresh_secs: 300,
+        console: None,
     };
     let authenticator = Authenticator::new(&config, reqwest::Client::new())?;
     let token = KEYS.issuer.sign(
