@@ -6,6 +6,7 @@
 //! a groups claim (see `oidc` for the group-name convention). Every failure is an `AuthError`;
 //! callers turn it into `ApiError::Unauthenticated`, which never carries the detail.
 
+mod discovery;
 mod jwks;
 mod oidc;
 mod tokens;
@@ -13,7 +14,11 @@ mod tokens;
 use std::fmt;
 use std::time::Duration;
 
+use rescaler_shared::api::SignInSettings;
+
 use crate::config::AuthConfig;
+
+pub use discovery::DiscoveryError;
 
 pub use rescaler_shared::access::{ALL_CLUSTERS, Identity, Role, UnknownRole};
 
@@ -37,6 +42,10 @@ pub enum AuthError {
     WrongIssuer,
     #[error("token audience is not the configured audience")]
     WrongAudience,
+    /// An ID token (or a token that does not say it is an access token): the API takes
+    /// access tokens only.
+    #[error("token is not an access token")]
+    NotAnAccessToken,
     /// The token's `kid` is not in the JWKS, even after a refetch.
     #[error("token is signed by a key the JWKS does not list")]
     UnknownKey,
@@ -58,6 +67,8 @@ pub enum AuthSetupError {
 /// Checks `Authorization` header values. Build one at start-up and share it.
 pub struct Authenticator {
     mode: Mode,
+    /// The console's OpenID Connect client, in `oidc` mode with `[auth.console]`.
+    console: Option<discovery::ConsoleClient>,
 }
 
 enum Mode {
@@ -69,6 +80,12 @@ impl Authenticator {
     /// Builds the authenticator for the configured mode; `http_client` fetches the JWKS in
     /// `oidc` mode (each fetch has its own timeout).
     pub fn new(config: &AuthConfig, http_client: reqwest::Client) -> Result<Self, AuthSetupError> {
+        let console = match config {
+            AuthConfig::Oidc { issuer, console: Some(console), .. } => {
+                Some(discovery::ConsoleClient::new(issuer.clone(), console.clone(), http_client.clone()))
+            }
+            _ => None,
+        };
         let mode = match config {
             AuthConfig::Tokens { users } => Mode::Tokens(tokens::TokenUsers::new(users)?),
             AuthConfig::Oidc { jwks_url, issuer, audience, roles_claim, username_claim, jwks_refresh_secs, .. } => {
@@ -83,7 +100,7 @@ impl Authenticator {
                 })))
             }
         };
-        Ok(Self { mode })
+        Ok(Self { mode, console })
     }
 
     /// Changes how long after a successful JWKS fetch an unknown `kid` may trigger the next
@@ -111,6 +128,19 @@ impl Authenticator {
         match &self.mode {
             Mode::Tokens(users) => users.authenticate(token),
             Mode::Oidc(verifier) => verifier.authenticate(token).await,
+        }
+    }
+}
+
+impl Authenticator {
+    /// How the console signs people in (`GET /api/v1/auth/config`).
+    pub async fn sign_in_settings(&self) -> Result<SignInSettings, DiscoveryError> {
+        match (&self.mode, &self.console) {
+            (Mode::Oidc(_), Some(console)) => console.settings().await,
+            (mode, _) => {
+                let mode = if matches!(mode, Mode::Tokens(_)) { "tokens" } else { "oidc" };
+                Ok(SignInSettings { mode: mode.to_owned(), oidc: None })
+            }
         }
     }
 }

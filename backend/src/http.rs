@@ -13,6 +13,7 @@ mod redact;
 mod rescales;
 mod schedules;
 mod schema;
+mod sign_in;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub(crate) fn require(identity: &Identity, cluster_id: &str, role: Role) -> Resu
 /// The API routes, without static files: what Lambda serves.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
+        .route("/auth/config", get(sign_in::sign_in_settings))
         .route("/me", get(clusters::me))
         .route("/clusters", get(clusters::list))
         .route("/clusters/{cluster}/jobs", get(clusters::jobs))

@@ -19,6 +19,31 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Answer of `GET /api/v1/auth/config` (unauthenticated, nothing secret): how the console
+/// signs people in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignInSettings {
+    /// `tokens` (paste a token) or `oidc`.
+    pub mode: String,
+    /// The OpenID Connect client the console signs in with; `None` in `tokens` mode, and in
+    /// `oidc` mode without a console client (API callers bring their own access tokens).
+    pub oidc: Option<OidcSignIn>,
+}
+
+/// The console's OpenID Connect client: Authorization Code flow with PKCE, a public client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OidcSignIn {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    /// Where signing out ends the provider's session too; `None` when the provider has none.
+    pub end_session_endpoint: Option<String>,
+}
+
 /// Answer of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

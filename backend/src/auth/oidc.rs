@@ -51,6 +51,7 @@ struct TokenHeader {
     alg: String,
     kid: Option<String>,
     crit: Option<Value>,
+    typ: Option<String>,
 }
 
 impl OidcVerifier {
@@ -89,12 +90,15 @@ impl OidcVerifier {
             // No extension is understood, so a critical one cannot be honoured.
             return Err(AuthError::Malformed);
         }
-        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let kid = header.kid.clone().ok_or(AuthError::UnknownKey)?;
         let key = self.keys.key(&kid).await?;
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)
             .map_err(|error| jwt_error(error.kind()))?
             .claims;
         check_audience(&claims, &self.audience)?;
+        if !is_access_token(header.typ.as_deref(), &claims) {
+            return Err(AuthError::NotAnAccessToken);
+        }
         let name = username(&claims, &self.username_claim).ok_or(AuthError::Malformed)?;
         let roles = roles_from_groups(groups(claims.get(&self.roles_claim)));
         Ok(Identity::new(name, roles).with_email(verified_email(&claims)))
@@ -146,6 +150,20 @@ fn check_audience(claims: &Map<String, Value>, audience: &str) -> Result<(), Aut
         None => claims.get("client_id").and_then(Value::as_str) == Some(audience),
     };
     if accepted { Ok(()) } else { Err(AuthError::WrongAudience) }
+}
+
+/// The API takes access tokens only: an ID token says who signed in to the console, not that
+/// the API may be called on their behalf, and it outlives a revoked session. Providers mark
+/// access tokens differently: Cognito by `token_use: access` (its ID tokens say `id`), RFC 9068
+/// providers (for example `oidc-provider`) by the header `typ: at+jwt`, Keycloak by the claim
+/// `typ: Bearer` (its ID tokens say `ID`). A token that says none of these is refused.
+fn is_access_token(header_typ: Option<&str>, claims: &Map<String, Value>) -> bool {
+    if let Some(token_use) = claims.get("token_use") {
+        return token_use.as_str() == Some("access");
+    }
+    let rfc_9068 = header_typ
+        .is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt"));
+    rfc_9068 || claims.get("typ").and_then(Value::as_str).is_some_and(|typ| typ.eq_ignore_ascii_case("bearer"))
 }
 
 /// The caller's name: the configured claim, else `cognito:username`, else `sub`.
@@ -254,6 +272,30 @@ mod tests {
         ];
         for value in wrong {
             assert_eq!(check_audience(&claims(value.clone()), "console"), Err(AuthError::WrongAudience), "{value}");
+        }
+    }
+
+    #[test]
+    fn only_access_tokens_are_accepted() {
+        let access = [
+            (None, serde_json::json!({"token_use": "access"})),
+            (Some("at+jwt"), serde_json::json!({})),
+            (Some("application/at+JWT"), serde_json::json!({})),
+            (Some("JWT"), serde_json::json!({"typ": "Bearer"})),
+        ];
+        for (typ, value) in access {
+            assert!(is_access_token(typ, &claims(value.clone())), "{typ:?} {value}");
+        }
+        let not_access = [
+            (None, serde_json::json!({"token_use": "id"})),
+            (Some("at+jwt"), serde_json::json!({"token_use": "id"})),
+            (None, serde_json::json!({"token_use": 1})),
+            (Some("JWT"), serde_json::json!({})),
+            (None, serde_json::json!({"typ": "ID"})),
+            (None, serde_json::json!({})),
+        ];
+        for (typ, value) in not_access {
+            assert!(!is_access_token(typ, &claims(value.clone())), "{typ:?} {value}");
         }
     }
 

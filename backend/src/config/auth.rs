@@ -107,8 +107,11 @@ impl AuthConfig {
         let Self::Oidc { issuer, console: Some(console), .. } = self else {
             return Vec::new();
         };
-        let mut origins: Vec<String> =
-            [Some(issuer.as_str()), console.token_endpoint.as_deref()].into_iter().flatten().filter_map(origin).collect();
+        let mut origins: Vec<String> = [Some(issuer.as_str()), console.token_endpoint.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter_map(origin)
+            .collect();
         origins.dedup();
         origins
     }

@@ -20,6 +20,7 @@ pub const BEARER: &str = "bearer";
     paths(
         super::health,
         document,
+        super::sign_in::sign_in_settings,
         super::clusters::me,
         super::clusters::list,
         super::clusters::jobs,

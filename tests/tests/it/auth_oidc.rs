@@ -136,14 +136,14 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-/// The claims of a valid Cognito ID token for alice, changed by `edit`.
+/// The claims of a valid Cognito access token for alice, changed by `edit`.
 fn claims(edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
     let issued = now();
     let mut claims = Map::new();
     claims.insert("iss".to_owned(), json!(ISSUER));
     claims.insert("aud".to_owned(), json!(AUDIENCE));
     claims.insert("sub".to_owned(), json!("8f1c2d3e-0000-4000-8000-000000000001"));
-    claims.insert("token_use".to_owned(), json!("id"));
+    claims.insert("token_use".to_owned(), json!("access"));
     claims.insert("username".to_owned(), json!("alice"));
     claims.insert("cognito:groups".to_owned(), json!(["viewer", "prod:approver", "staging:admin", "developers"]));
     claims.insert("iat".to_owned(), json!(issued));
@@ -208,6 +208,25 @@ async fn cognito_access_token_with_client_id_is_accepted() -> anyhow::Result<()>
     });
     let refused = authenticate(&authenticator, &KEYS.issuer.sign(KID, &other_client)?).await;
     assert_eq!(refused, Err(AuthError::WrongAudience));
+    Ok(())
+}
+
+#[tokio::test]
+async fn id_tokens_are_refused_even_when_signed_by_the_issuer_for_the_client() -> anyhow::Result<()> {
+    let (_server, authenticator) = issuer_setup().await?;
+    // Cognito's ID token: `aud` is the app client, `token_use` says `id`.
+    let cognito_id = claims(|claims| {
+        claims.insert("token_use".to_owned(), json!("id"));
+    });
+    let refused = authenticate(&authenticator, &KEYS.issuer.sign(KID, &cognito_id)?).await;
+    assert_eq!(refused, Err(AuthError::NotAnAccessToken));
+    // A generic provider's ID token: no `token_use`, header `typ: JWT`.
+    let generic_id = claims(|claims| {
+        claims.remove("token_use");
+        claims.insert("nonce".to_owned(), json!("n-0S6_WzA2Mj"));
+    });
+    let refused = authenticate(&authenticator, &KEYS.issuer.sign(KID, &generic_id)?).await;
+    assert_eq!(refused, Err(AuthError::NotAnAccessToken));
     Ok(())
 }
 
