@@ -10,10 +10,12 @@ use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
 use crate::store::S3StoreConfig;
 
 mod auth;
+mod limits;
 mod msf;
 mod notifications;
 
 pub use auth::{AuthConfig, ConsoleSignIn, UserConfig};
+pub use limits::LimitsConfig;
 pub use msf::{ApplicationTag, ClusterKind, MsfSettings};
 pub use notifications::{ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};
 
@@ -43,6 +45,9 @@ pub struct Config {
     /// Where operation events are sent (`[[notifications.channels]]`, `[[notifications.routes]]`).
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Per-user limits (`[limits] writes_per_minute`).
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 fn default_listen() -> String {
@@ -260,6 +265,7 @@ impl Config {
                 approvals: ApprovalConfig::default(),
                 savepoint_s3: None,
                 notifications: NotificationsConfig::default(),
+                limits: LimitsConfig::default(),
             },
         };
         config.apply_env(var)?;
@@ -277,6 +283,7 @@ impl Config {
     /// | `RESCALER_OIDC_ROLES_CLAIM` | the roles claim (default `cognito:groups`) |
     /// | `RESCALER_OIDC_JWKS_REFRESH_SECS` | `jwks_refresh_secs` of `oidc` auth (default 300) |
     /// | `RESCALER_DEFAULT_REQUIRED_APPROVALS`, `RESCALER_EXPIRE_AFTER_SECS`, `RESCALER_VERIFY_TIMEOUT_SECS`, `RESCALER_STABLE_FOR_SECS` | approvals |
+    /// | `RESCALER_WRITES_PER_MINUTE` | `[limits] writes_per_minute` |
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(bucket) = var("RESCALER_STORE_BUCKET") {
             self.store = StoreConfig::S3(S3StoreConfig {
@@ -317,6 +324,9 @@ impl Config {
         }
         if let Some(secs) = number("RESCALER_STABLE_FOR_SECS")? {
             self.approvals.stable_for_secs = secs;
+        }
+        if let Some(writes) = number("RESCALER_WRITES_PER_MINUTE")? {
+            self.limits.writes_per_minute = u32::try_from(writes).unwrap_or(u32::MAX);
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ mod deliveries;
 mod error;
 mod extract;
 mod flink_rescales;
+pub mod headers;
 pub mod openapi;
 mod preflight;
 mod redact;
@@ -14,6 +15,7 @@ mod rescales;
 mod schedules;
 mod schema;
 mod sign_in;
+pub mod write_limit;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -92,8 +94,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         // After every route: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), write_limit::enforce))
         // After every route and fallback, so that it sees every error answered.
         .layer(axum::middleware::from_fn(error::log_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            headers::SecurityHeaders::of(&state.config),
+            headers::add_security_headers,
+        ))
         .with_state(state)
 }
 
@@ -101,7 +108,10 @@ pub fn app(state: AppState) -> Router {
 /// `index.html`: what the local binary serves.
 pub fn app_with_console(state: AppState, console_dir: &Path) -> Router {
     let index = console_dir.join("index.html");
-    app(state).fallback_service(ServeDir::new(console_dir).fallback(ServeFile::new(index)))
+    let security = headers::SecurityHeaders::of(&state.config);
+    app(state)
+        .fallback_service(ServeDir::new(console_dir).fallback(ServeFile::new(index)))
+        .layer(axum::middleware::from_fn_with_state(security, headers::add_security_headers))
 }
 
 /// Liveness: the process answers.

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use rescaler_backend::config::{ApprovalConfig, AuthConfig, ClusterConfig, Config, StoreConfig, UserConfig};
+use rescaler_backend::config::{
+    ApprovalConfig, AuthConfig, ClusterConfig, Config, LimitsConfig, StoreConfig, UserConfig,
+};
 
 use crate::paths::console_dir;
 
@@ -72,6 +74,9 @@ impl TestConfig {
                 approvals: ApprovalConfig { stable_for_secs: 3, ..Default::default() },
                 savepoint_s3: None,
                 notifications: Default::default(),
+                // Counted on every write, never reached: the fuzzer and the role matrix write
+                // far more than a person does (`write_limit.rs` sets its own).
+                limits: LimitsConfig { writes_per_minute: 100_000 },
             },
         }
     }

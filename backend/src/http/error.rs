@@ -37,6 +37,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// The caller's writes reached the per-user limit (`http/write_limit.rs`); answered with
+    /// `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// Flink or the store cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -55,6 +59,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -69,6 +74,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::Unprocessable(_) => "unprocessable",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -79,6 +85,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let envelope = ErrorEnvelope { error: ErrorBody { code: self.code().to_owned(), message: self.to_string() } };
         let mut response = (self.status(), Json(envelope)).into_response();
+        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
         // For `log_errors`; extensions stay in the process, they are never sent.
         response.extensions_mut().insert(Arc::new(self));
         response
@@ -351,6 +360,14 @@ mod tests {
         assert!(logged.contains("ERROR"), "{logged}");
         assert!(logged.contains("error.detail=corrupt record x: eof"), "{logged}");
         assert!(logged.contains("http.status=500"), "{logged}");
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_try_again() {
+        let response =
+            ApiError::TooManyRequests { message: "at most 3 writes".to_owned(), retry_after_secs: 17 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "17");
     }
 
     #[test]

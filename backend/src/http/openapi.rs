@@ -7,6 +7,8 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::write_limit::Documented as WriteLimit;
+
 /// Name of the bearer security scheme in the document (the `security` lists spell it too).
 pub const BEARER: &str = "bearer";
 
@@ -51,7 +53,7 @@ pub const BEARER: &str = "bearer";
     ),
     // The shared error responses below name it without listing it as a schema themselves.
     components(schemas(rescaler_shared::api::ErrorEnvelope)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &WriteLimit),
     security(("bearer" = [])),
     tags(
         (name = "meta", description = "Health and this document; no authentication"),
