@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/preflight", post(preflight::preflight))
         .route("/rescales", get(rescales::list).post(rescales::create))
+        .route("/rescales/awaiting-me/count", get(rescales::awaiting_me_count))
         .route("/rescales/{id}", get(rescales::get))
         .route("/rescales/{id}/flink-rescales", get(flink_rescales::flink_rescales))
         .route("/rescales/{id}/deliveries", get(deliveries::deliveries))

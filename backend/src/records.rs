@@ -13,16 +13,19 @@
 //! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
 //! | `users/<name>.json` | a signed-in user's email and roles, for mail to people (see `users`) |
 //! | `schedules/<id>.json`, `live-schedules/<id>.json` | a recurring schedule; the marker while it awaits approval or is active (see `schedules`) |
+//! | `index/…` | the listing index: operations newest first, by phase group, job and deployment; the audit log newest first (see `index`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
-//! store calls that grows with active operations, not with stored ones.
+//! store calls that grows with active operations, not with stored ones; listings read the
+//! index, so a page costs a number of calls that grows with the page.
 
 mod active;
 mod deployments;
+pub mod index;
 mod links;
 mod outbox;
-mod users;
 mod schedules;
+mod users;
 
 use std::sync::Arc;
 
@@ -34,6 +37,7 @@ use sha2::{Digest, Sha256};
 use crate::store::{JsonStore, Store, StoreError, StoreResult, Version};
 
 pub use active::{ActiveMarker, Claim, CreateError};
+pub use index::{BadCursor, Cursor, IndexPage, OperationSource};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
 pub use outbox::{EmailRouting, OutboxMarker, Routing};
 pub use users::{SeenUsers, UserRecord, user_key};
@@ -43,6 +47,7 @@ pub use users::{SeenUsers, UserRecord, user_key};
 pub struct Records {
     store: Arc<dyn Store>,
     routing: Arc<Routing>,
+    index: Arc<index::IndexMemo>,
 }
 
 fn operation_key(id: &str) -> String {
@@ -51,7 +56,7 @@ fn operation_key(id: &str) -> String {
 
 impl Records {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, routing: Arc::default() }
+        Self { store, routing: Arc::default(), index: Arc::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -62,12 +67,18 @@ impl Records {
         self.store.get_json(&operation_key(id)).await
     }
 
-    /// Compare-and-swap write of an operation.
+    /// Compare-and-swap write of an operation: every write of an operation goes through here,
+    /// so the index entry of its phase group is written before it, and those of earlier groups
+    /// removed after it.
     pub async fn replace_operation(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
-        self.store.replace_json(&operation_key(&operation.id), operation, expected).await
+        self.index_group_before_write(operation).await?;
+        let version = self.store.replace_json(&operation_key(&operation.id), operation, expected).await?;
+        self.index_group_after_write(operation).await;
+        Ok(version)
     }
 
-    /// Every stored operation (for listings), newest first.
+    /// Every stored operation, newest first, read one by one: for listings before the index is
+    /// backfilled, and for tests.
     pub async fn all_operations(&self) -> StoreResult<Vec<Operation>> {
         let mut operations = Vec::new();
         for key in self.store.list("operations/").await? {
@@ -151,8 +162,12 @@ impl Records {
 
     /// Appends an audit event. `dedup` makes the key deterministic, so that a retried step
     /// writes its event once.
+    /// Its index entry is written first.
     pub async fn audit(&self, event: &AuditEvent, dedup: &str) -> StoreResult<()> {
-        let key = format!("audit/{:013}-{dedup}.json", event.at_ms);
+        let key = index::audit_key(event.at_ms, dedup);
+        if let Some(entry) = index::audit_entry_key(&key) {
+            ignore_conflict(self.store.create(&entry, Bytes::from_static(b"{}")).await)?;
+        }
         ignore_conflict(self.store.create_json(&key, event).await)
     }
 
@@ -177,24 +192,20 @@ impl Records {
         futures::future::try_join_all(writes).await?;
         // Every event that is audited is also offered to the notification routes: one place,
         // whoever wrote the event.
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|since| since.as_millis() as u64)
-            .unwrap_or(0);
-        self.enqueue_notifications(operation, from, now_ms).await
+        self.enqueue_notifications(operation, from, wall_clock_ms()).await
     }
 
     /// The newest `limit` audit events, newest first.
     pub async fn audit_events(&self, limit: usize) -> StoreResult<Vec<AuditEvent>> {
-        let keys = self.store.list("audit/").await?;
-        let mut events = Vec::new();
-        for key in keys.iter().rev().take(limit) {
-            if let Some((event, _)) = self.store.get_json::<AuditEvent>(key).await? {
-                events.push(event);
-            }
-        }
-        Ok(events)
+        Ok(self.audit_page(None, limit, &|_| true, wall_clock_ms()).await?.items)
     }
+}
+
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {

@@ -60,6 +60,22 @@ pub trait Store: Send + Sync {
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
     /// Every key under `prefix`, sorted.
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>>;
+    /// At most `limit` keys under `prefix` that sort after `start_after` (from the first when
+    /// `None`), sorted: one page of [`Store::list`]. S3 answers it with one `ListObjectsV2` per
+    /// 1000 keys; this default lists everything and cuts, for stores that cannot do better.
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut keys = self.list(prefix).await?;
+            keys.retain(|key| start_after.is_none_or(|after| key.as_str() > after));
+            keys.truncate(limit);
+            Ok(keys)
+        })
+    }
     /// A short name for logs (`dir`, `s3`).
     fn kind(&self) -> &'static str;
 }

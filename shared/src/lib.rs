@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod api_page;
 pub mod console_path;
 pub mod deployment;
 pub mod drift;

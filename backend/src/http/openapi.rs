@@ -35,6 +35,7 @@ pub const BEARER: &str = "bearer";
         super::artifacts::upload,
         super::preflight::preflight,
         super::rescales::list,
+        super::rescales::awaiting_me_count,
         super::rescales::create,
         super::rescales::get,
         super::flink_rescales::flink_rescales,

@@ -7,14 +7,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rescaler_shared::api::{BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope};
 use rescaler_shared::operation::{Operation, OperationRequest};
-use rescaler_shared::phase::PhaseName;
 use rescaler_shared::schedule::not_before_refusal;
 use rescaler_shared::user_action::{self, UserAction};
-use serde::Deserialize;
-use utoipa::IntoParams;
+
+mod list;
+
+pub use list::{__path_awaiting_me_count, __path_list, awaiting_me_count, list};
+pub(super) use list::{answer, cursor, limit};
 
 use super::clusters::cluster;
-use super::extract::{Body, Caller, Filters, PathParams, RawBody};
+use super::extract::{Body, Caller, PathParams, RawBody};
 use super::preflight::check;
 use super::redact;
 use super::schema::{
@@ -108,78 +110,6 @@ pub async fn create(
         None => operation,
     };
     Ok((StatusCode::CREATED, Json(redact::operation(operation, &identity))))
-}
-
-/// Filters of the request list.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListFilter {
-    /// Only requests in this phase.
-    pub phase: Option<PhaseName>,
-    /// Only requests for this cluster id.
-    pub cluster: Option<String>,
-    /// Only requests for this Flink job id.
-    pub job: Option<String>,
-    /// Only requests for this deployment (a managed job under all its Flink job ids); with
-    /// `cluster`, older requests for any of its job ids too.
-    pub deployment: Option<String>,
-    /// Only the caller's own requests.
-    #[serde(default)]
-    pub mine: bool,
-    /// Only requests the caller could approve now.
-    #[serde(default)]
-    pub awaiting_me: bool,
-}
-
-/// The rescale requests the caller may view, newest first, filtered.
-#[utoipa::path(
-    get,
-    path = "/api/v1/rescales",
-    tag = "rescales",
-    operation_id = "list_rescales",
-    params(ListFilter),
-    responses(
-        (status = 200, description = "The requests", body = Vec<Operation>),
-        (status = 400, description = "An unknown filter or a bad value", body = ErrorEnvelope),
-        Unauthenticated,
-        StoreUnavailable,
-    ),
-)]
-pub async fn list(
-    State(state): State<AppState>,
-    Caller(identity): Caller,
-    Filters(filter): Filters<ListFilter>,
-) -> Result<Json<Vec<Operation>>, ApiError> {
-    let operations = state.records.all_operations().await?;
-    let now = now_ms();
-    // Requests written before deployments existed name no deployment: with the cluster, they
-    // belong to it by their job id.
-    let lineage: Vec<String> = match (&filter.deployment, &filter.cluster) {
-        (Some(deployment_id), Some(cluster_id)) => state
-            .records
-            .deployment(cluster_id, deployment_id)
-            .await?
-            .map(|deployment| deployment.job_ids().map(str::to_owned).collect())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    let in_deployment = |op: &Operation, deployment_id: &String| {
-        op.deployment_id == *deployment_id || (op.deployment_id.is_empty() && lineage.contains(&op.job_id))
-    };
-    Ok(Json(
-        operations
-            .into_iter()
-            .filter(|op| identity.can(&op.cluster_id, Role::Viewer))
-            .filter(|op| filter.phase.is_none_or(|phase| op.phase.name() == phase))
-            .filter(|op| filter.cluster.as_ref().is_none_or(|c| &op.cluster_id == c))
-            .filter(|op| filter.job.as_ref().is_none_or(|j| &op.job_id == j))
-            .filter(|op| filter.deployment.as_ref().is_none_or(|d| in_deployment(op, d)))
-            .filter(|op| !filter.mine || identity.is(&op.requested_by))
-            .filter(|op| !filter.awaiting_me || user_action::refusal(op, &identity, UserAction::Approve, now).is_none())
-            .map(|op| redact::operation(op, &identity))
-            .collect(),
-    ))
 }
 
 /// The request `id` if the caller may view it (the one read rule of the request routes).

@@ -86,6 +86,8 @@ impl Records {
         // rescale must not stop the job the first one is still verifying or rolling back.
         let key = active_key(&operation.cluster_id, operation.managed_job_id());
         let confirmed = ActiveMarker { operation_id: operation.id.clone(), claim: Claim::Confirmed };
+        // The listing index points to the request before it exists (`index.rs`).
+        self.index_new_operation(operation).await?;
         let mut stored = None;
         for _ in 0..CREATE_ATTEMPTS {
             let claimed = match self.claim(&key, &operation.id).await {
@@ -163,8 +165,13 @@ impl Records {
 
     /// A create that did not win removes the operation it stored, and answers `error`.
     async fn withdraw(&self, operation: &Operation, stored: bool, error: CreateError) -> CreateError {
-        if stored && let Err(delete_error) = self.store.delete(&operation_key(&operation.id)).await {
-            tracing::error!(operation.id = %operation.id, error = %delete_error, "cannot remove a request that lost its job");
+        if stored {
+            match self.store.delete(&operation_key(&operation.id)).await {
+                Ok(()) => self.unindex_withdrawn(operation).await,
+                Err(delete_error) => {
+                    tracing::error!(operation.id = %operation.id, error = %delete_error, "cannot remove a request that lost its job");
+                }
+            }
         }
         error
     }

@@ -232,6 +232,48 @@ impl Store for S3Store {
         })
     }
 
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let full_prefix = format!("{}{prefix}", self.prefix);
+            let mut after = start_after.map(|key| format!("{}{key}", self.prefix));
+            let mut keys = Vec::new();
+            // S3 lists in UTF-8 binary order, the order of `str`: a page continues where the
+            // last key left off.
+            while keys.len() < limit {
+                let max_keys = i32::try_from((limit - keys.len()).min(1000)).unwrap_or(1000);
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(&full_prefix)
+                    .set_start_after(after.clone())
+                    .max_keys(max_keys)
+                    .send()
+                    .await
+                    .map_err(|error| classify(prefix, error))?;
+                let before = keys.len();
+                for object in page.contents() {
+                    if let Some(key) = object.key() {
+                        after = Some(key.to_owned());
+                        if let Some(relative) = key.strip_prefix(&self.prefix) {
+                            keys.push(relative.to_owned());
+                        }
+                    }
+                }
+                if keys.len() == before || !page.is_truncated().unwrap_or(false) {
+                    break;
+                }
+            }
+            keys.truncate(limit);
+            Ok(keys)
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "s3"
     }

@@ -93,6 +93,16 @@ impl Store for CountingStore {
         self.inner.list(prefix)
     }
 
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<String>> {
+        self.counts.list.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_page(prefix, start_after, limit)
+    }
+
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
