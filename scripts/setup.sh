@@ -107,6 +107,16 @@ if [ "$want_msf" = 1 ] && ! grep -qx "$botocore_version" "$RESCALER_CACHE/msf-st
   echo "$botocore_version" > "$RESCALER_CACHE/msf-standin-venv/.ready"
 fi
 
+# --- OpenID Provider for the console's sign-in tests (npm oidc-provider 9.x) ------
+oidc_provider_version=9.13.3
+if [ "$want_browser" = 1 ] && ! grep -qx "$oidc_provider_version" "$RESCALER_CACHE/oidc/.ready" 2>/dev/null; then
+  log "installing oidc-provider $oidc_provider_version from npm"
+  mkdir -p "$RESCALER_CACHE/oidc"
+  (cd "$RESCALER_CACHE/oidc" && { [ -f package.json ] || echo '{"private": true, "type": "module"}' > package.json; } \
+    && npm install -s --no-audit --no-fund "oidc-provider@$oidc_provider_version" >/dev/null)
+  echo "$oidc_provider_version" > "$RESCALER_CACHE/oidc/.ready"
+fi
+
 # --- Wasm toolchain -------------------------------------------------------------
 if [ "$want_wasm" = 1 ]; then
   if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use rescaler_shared::api::{
     Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
-    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, VertexLoad,
+    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, SignInSettings, VertexLoad,
 };
 use rescaler_shared::flink_rescales::FlinkRescaleAccount;
 use rescaler_shared::notify::Delivery;
@@ -159,6 +159,11 @@ impl Client {
             Ok(json) => self.call(Method::POST, path, Some(json)),
             Err(error) => Box::pin(std::future::ready(Err(ApiFailure::Undecodable { detail: error.to_string() }))),
         }
+    }
+
+    /// `GET /api/v1/auth/config`: how to sign in (no token needed).
+    pub fn sign_in_settings(self) -> ApiFuture<SignInSettings> {
+        self.get("/auth/config".to_owned())
     }
 
     /// `GET /api/v1/me`.

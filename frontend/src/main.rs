@@ -6,6 +6,7 @@ mod components;
 mod fetch;
 mod format;
 mod metrics;
+mod oidc;
 mod pages;
 mod session;
 

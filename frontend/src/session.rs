@@ -1,10 +1,13 @@
-//! Who is signed in: the token (kept in localStorage), the `me` answer with its roles, and the
-//! inbox count the navigation shows.
+//! Who is signed in: the access token (in memory; a pasted one also in `sessionStorage`), the
+//! `me` answer with its roles, and the inbox count the navigation shows. Signing in through the
+//! identity provider, and keeping that session fresh, is `provider`.
+
+mod provider;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rescaler_shared::access::Role;
-use rescaler_shared::api::Me;
+use rescaler_shared::api::{Me, SignInSettings};
 use rescaler_shared::operation::Operation;
 use rescaler_shared::user_action::{self, Permitted};
 
@@ -35,14 +38,22 @@ pub struct Session {
     pub inbox_version: RwSignal<u32>,
     /// `false` once the backend answered that it has no metrics endpoint.
     pub metrics_supported: RwSignal<bool>,
+    /// How this backend signs people in; `None` until it answered.
+    pub settings: RwSignal<Option<SignInSettings>>,
+    /// `true` until the start-up decided whether someone is signed in.
+    starting: RwSignal<bool>,
+    /// The timer that renews the provider's access token before it expires.
+    renewal: StoredValue<Option<gloo_timers::callback::Timeout>, LocalStorage>,
 }
 
+/// A pasted token stays for this tab only (`sessionStorage`), never in `localStorage`.
 fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    web_sys::window()?.session_storage().ok().flatten()
 }
 
 impl Session {
-    /// The session of the stored token, if any; checks it with `me`.
+    /// The session of this tab: a pasted token kept for it, else the provider's sign-in (the
+    /// callback from the provider, or the kept refresh token), else signed out.
     pub fn restore() -> Self {
         let stored =
             storage().and_then(|storage| storage.get_item(TOKEN_KEY).ok().flatten()).filter(|token| !token.is_empty());
@@ -53,10 +64,14 @@ impl Session {
             notice: RwSignal::new(None),
             inbox_version: RwSignal::new(0),
             metrics_supported: RwSignal::new(true),
+            settings: RwSignal::new(None),
+            starting: RwSignal::new(stored.is_none()),
+            renewal: StoredValue::new_local(None),
         };
         if stored.is_some() {
             session.check();
         }
+        spawn_local(session.start(stored.is_none()));
         session
     }
 
@@ -73,18 +88,21 @@ impl Session {
         });
     }
 
-    /// The API with the session's token; a 401 to that token signs out (see `expire`).
+    /// The API with the session's token; a 401 to that token renews it from the provider, or
+    /// signs out (see `expire`).
     pub fn client(self) -> Client {
         Client::new(self.token.get_untracked()).on_refused_token(move |refused| {
             // Only if the token was not replaced meanwhile.
             if self.token.with_untracked(|token| token.as_deref() == Some(refused)) {
-                self.expire();
+                self.refused();
             }
         })
     }
 
     pub fn status(self) -> SignIn {
-        if self.token.with(Option::is_none) {
+        if self.starting.get() {
+            SignIn::Checking
+        } else if self.token.with(Option::is_none) {
             SignIn::SignedOut
         } else if self.me.with(Option::is_some) {
             SignIn::SignedIn
@@ -95,7 +113,7 @@ impl Session {
         }
     }
 
-    /// Keeps a token the server accepted.
+    /// Keeps a pasted token the server accepted.
     pub fn sign_in(self, token: String, me: Me) {
         if let Some(storage) = storage() {
             let _ = storage.set_item(TOKEN_KEY, &token);
@@ -106,9 +124,14 @@ impl Session {
         self.token.set(Some(token));
     }
 
+    /// Signs out of the console, and of the provider when it signed the user in.
     pub fn sign_out(self) {
+        let provider_sign_out = self.provider_sign_out_url();
         self.forget();
         self.notice.set(Some("You signed out.".to_owned()));
+        if let (Some(url), Some(window)) = (provider_sign_out, web_sys::window()) {
+            let _ = window.location().assign(&url);
+        }
     }
 
     /// The server refused the session's token: sign out and say why.
@@ -121,6 +144,8 @@ impl Session {
         if let Some(storage) = storage() {
             let _ = storage.remove_item(TOKEN_KEY);
         }
+        crate::oidc::forget();
+        self.renewal.set_value(None);
         self.token.set(None);
         self.me.set(None);
         self.me_failure.set(None);

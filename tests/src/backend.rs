@@ -53,7 +53,7 @@ impl LocalBackend {
         let reconciler = reconcile.then(|| tokio::spawn(engine.clone().run(notify, std::future::pending())));
         let state = AppState { config: Arc::new(config), records, clusters, auth, kick };
         let router = app_with_console(state.clone(), &console);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(&state.config.listen).await?;
         let address = listener.local_addr()?;
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {

@@ -87,6 +87,18 @@ impl TestConfig {
         Ok(self)
     }
 
+    /// Callers identified this way instead of the demo users.
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.config.auth = auth;
+        self
+    }
+
+    /// Serves on this address (`127.0.0.1:0`, a free port, unless set).
+    pub fn with_listen(mut self, listen: impl Into<String>) -> Self {
+        self.config.listen = listen.into();
+        self
+    }
+
     /// Records in a directory store at `path`.
     pub fn with_dir_store(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.store = StoreConfig::Dir { path: path.into() };

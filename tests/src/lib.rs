@@ -15,6 +15,7 @@ pub mod flink;
 pub mod lambda_runtime_api;
 pub mod msf;
 pub mod msf_rig;
+pub mod oidc_provider;
 pub mod paths;
 pub mod ports;
 pub mod process;

@@ -1,4 +1,5 @@
-//! Sign in with an access token; the session keeps it in localStorage.
+//! Sign in through the identity provider the backend names, or (`tokens` mode, or `oidc` without
+//! a console client) with a pasted token, which the session keeps for this tab.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -41,8 +42,11 @@ pub fn SignInPage() -> impl IntoView {
             }
         });
     };
+    let provider =
+        move || session.settings.with(|settings| settings.as_ref().and_then(|settings| settings.oidc.clone()));
     view! {
         <div class="signin">
+            <Show when=move || provider().is_some() fallback=move || view! {
             <form class="panel form" id="sign-in-form" on:submit=on_submit aria-labelledby="sign-in-title">
                 <h1 id="sign-in-title">"Sign in"</h1>
                 <p class="muted">"Rescale running Flink jobs safely: one person requests, another approves, the backend carries it out."</p>
@@ -51,7 +55,7 @@ pub fn SignInPage() -> impl IntoView {
                     <label for="token-input">"Access token"</label>
                     <input id="token-input" class="input" type="password" autocomplete="current-password" required
                         bind:value=token autofocus/>
-                    <p class="hint">"Your administrator gives you a token. It stays in this browser until you sign out."</p>
+                    <p class="hint">"Your administrator gives you a token. It stays in this tab until you sign out or close it."</p>
                 </div>
                 {move || failure.get().map(|failure| view! { <ErrorNotice failure=failure context="Signing in"/> })}
                 <div class="form-actions">
@@ -61,6 +65,20 @@ pub fn SignInPage() -> impl IntoView {
                     </button>
                 </div>
             </form>
+            }>
+                <section class="panel form" aria-labelledby="sign-in-title">
+                    <h1 id="sign-in-title">"Sign in"</h1>
+                    <p class="muted">"Rescale running Flink jobs safely: one person requests, another approves, the backend carries it out."</p>
+                    {move || session.notice.get().map(|notice| view! { <p class="notice notice-info" role="status">{notice}</p> })}
+                    <p class="hint">{move || provider().map(|client| format!("You sign in at {}.", client.issuer))}</p>
+                    <div class="form-actions">
+                        <button type="button" id="sign-in-provider" class="button button-primary"
+                            on:click=move |_| if let Some(client) = provider() { session.sign_in_with_provider(client) }>
+                            "Sign in with your organisation"
+                        </button>
+                    </div>
+                </section>
+            </Show>
         </div>
     }
 }

@@ -14,6 +14,8 @@ mod console_deployment;
 mod console_e2e;
 /// An MSF application beside a Flink cluster in the console: requested, approved and watched in two browsers.
 mod console_msf;
+/// Sign-in through a real OpenID Provider (oidc-provider) in headless Chromium: PKCE, roles from groups, reload, renewal, sign-out.
+mod console_sign_in;
 /// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
 mod crash_recovery;
 /// Email notifications: SMTP on loopback (aiosmtpd) to the approvers and the requester, and Amazon SES through LocalStack.
@@ -26,6 +28,8 @@ mod flink_client;
 mod flink_harness;
 /// The approvals inbox follows the one permission rule: no expired request in anyone's inbox.
 mod inbox;
+/// The listing index: pages newest first with a cursor, by phase group and job, the badge's count, the backfill (directory store and LocalStack).
+mod listing_index;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.
