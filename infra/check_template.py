@@ -14,7 +14,10 @@
   the check refuses weakened or widened copies;
 - the records bucket's policy keeps the audit log append-only for every principal (no delete,
   no put without `If-None-Match`), and the backend writes audit events create-only; the check
-  is itself run against weakened copies of the policy, each of which it must refuse.
+  is itself run against weakened copies of the policy, each of which it must refuse;
+- the CDN rules of cdn_rules.py: the console's routes function (infra/console-routes.js, copied
+  inline) on the console's behaviour only, no distribution-wide error pages, the security
+  headers policy on every behaviour, the API throttled (refusing wrong copies too).
 usage: check_template.py (from anywhere; needs PyYAML, which cfn-lint brings)
 """
 import copy
@@ -23,6 +26,8 @@ import re
 import sys
 
 import yaml
+
+import cdn_rules
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Read by the local binary or by tests only, never set on Lambda.
@@ -239,6 +244,15 @@ def widened_msf_copies(template):
         yield name, copied
 
 
+def cdn_problems_checked(template):
+    """The CDN rules' problems, and any wrong copy they let through."""
+    problems = cdn_rules.cdn_problems(template)
+    for name, wrong in cdn_rules.wrong_copies(template):
+        if not cdn_rules.cdn_problems(wrong):
+            problems.append(f"the CDN check accepts a wrong template ({name})")
+    return problems
+
+
 def main():
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=Loader)
     problems = audit_policy_problems(template) + audit_writes_problems() + secrets_problems(template)
@@ -252,6 +266,7 @@ def main():
     for name, weakened in weakened_copies(template):
         if not audit_policy_problems(weakened):
             problems.append(f"the audit policy check accepts a weakened policy ({name})")
+    problems += cdn_problems_checked(template)
     source = "\n".join(p.read_text() for p in (ROOT / "backend/src").rglob("*.rs"))
     binaries = {p.stem for p in (ROOT / "backend/src/bin").glob("*.rs")}
     handler = template["Globals"]["Function"].get("Handler")

@@ -16,7 +16,7 @@ if [ -x "$opt" ]; then
   "$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     "$out.tmp/rescaler_console_bg.wasm" -o "$out.tmp/rescaler_console_bg.wasm"
 fi
-cp "$here/frontend/index.html" "$here/frontend/style.css" "$out.tmp/"
+cp "$here/frontend/index.html" "$here/frontend/boot.js" "$here/frontend/style.css" "$out.tmp/"
 rm -rf "$out"; mv "$out.tmp" "$out"
 raw=$(stat -c %s "$out/rescaler_console_bg.wasm")
 gz=$(gzip -9 -c "$out/rescaler_console_bg.wasm" | wc -c)

@@ -13,6 +13,10 @@ source "$here/scripts/env.sh"
 # The layering rules of ARCHITECTURE.md: no import cycle, no oversized module or function.
 python3 "$here/scripts/check_layers.py"
 cd "$here"
+# The CDN rules: CloudFront modelled from the template in front of the real binary and the built
+# console (API errors keep their status, deep links load the console, the same security headers).
+cargo build -q -p rescaler-backend --bin rescaler
+"$RESCALER_CACHE/cfn-lint-venv/bin/python" "$here/infra/test_cdn.py"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 # Default members: shared, backend, tests. The console (wasm32) was built above.

@@ -179,12 +179,12 @@ fn step_row(index: usize, row: StepRow, rows: RwSignal<Vec<StepRow>>) -> impl In
         _ => Strategy::Auto,
     };
     view! {
-        <div class="step-row" data-step=index style="display:flex;flex-wrap:wrap;gap:0.5rem;align-items:center;margin-bottom:0.5rem">
+        <div class="step-row" data-step=index>
             <span class="days">{days.collect_view()}</span>
-            <input type="time" step="1" class="input" aria-label="Time of day" style="width:auto" bind:value=row.at/>
-            <input type="text" class="input input-short" aria-label="UTC offset" style="width:auto" bind:value=row.offset/>
-            <input type="number" min="1" class="input input-short" aria-label="Parallelism" style="width:auto" bind:value=row.parallelism/>
-            <select class="input" aria-label="Strategy" style="width:auto" on:change=move |ev| row.strategy.set(strategy_of(event_target_value(&ev)))>
+            <input type="time" step="1" class="input" aria-label="Time of day" bind:value=row.at/>
+            <input type="text" class="input input-short" aria-label="UTC offset" bind:value=row.offset/>
+            <input type="number" min="1" class="input input-short" aria-label="Parallelism" bind:value=row.parallelism/>
+            <select class="input" aria-label="Strategy" on:change=move |ev| row.strategy.set(strategy_of(event_target_value(&ev)))>
                 <option value="auto">"auto"</option>
                 <option value="savepoint">"savepoint"</option>
                 <option value="in_place">"in place"</option>
