@@ -58,16 +58,14 @@ impl Records {
             None => (Progress::default(), None),
         };
         let finished = if progress.operations_done {
-            let keys = self.store.list_page("audit/", progress.audit_after.as_deref(), BATCH).await?;
-            self.index_audit_keys(&keys).await?;
-            progress.audit_after = keys.last().cloned().or(progress.audit_after);
-            keys.len() < BATCH
+            self.backfill_audit(&mut progress).await?
         } else {
             let keys = self.store.list_page("operations/", progress.operations_after.as_deref(), BATCH).await?;
             self.index_operation_keys(&keys).await?;
             progress.operations_after = keys.last().cloned().or(progress.operations_after);
             progress.operations_done = keys.len() < BATCH;
-            false
+            // A short last batch leaves room for the audit log's first.
+            progress.operations_done && self.backfill_audit(&mut progress).await?
         };
         if finished {
             ignore_conflict(self.store.create(INDEX_VERSION_KEY, Bytes::from_static(b"{\"version\":1}")).await)?;
@@ -80,6 +78,14 @@ impl Records {
             None => self.store.create_json(PROGRESS_KEY, &progress).await,
         })?;
         Ok(false)
+    }
+
+    /// One batch of the audit log; `true` when it was the last.
+    async fn backfill_audit(&self, progress: &mut Progress) -> StoreResult<bool> {
+        let keys = self.store.list_page("audit/", progress.audit_after.as_deref(), BATCH).await?;
+        self.index_audit_keys(&keys).await?;
+        progress.audit_after = keys.last().cloned().or(progress.audit_after.take());
+        Ok(keys.len() < BATCH)
     }
 
     async fn index_operation_keys(&self, keys: &[String]) -> StoreResult<()> {
