@@ -71,6 +71,25 @@ async fn basic_contract(store: Arc<dyn Store>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `list_page`: at most `limit` keys under the prefix, after `start_after`, in `list`'s order,
+/// across S3's 1000-key pages.
+async fn list_page_contract(store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let keys: Vec<String> = (0..1_205).map(|n| format!("paged/{n:05}")).collect();
+    let writes = keys.iter().map(|key| store.create(key, Bytes::from_static(b"{}")));
+    futures::future::try_join_all(writes).await?;
+    store.create("paged-other/0", Bytes::from_static(b"{}")).await?;
+    store.create("pag", Bytes::from_static(b"{}")).await?;
+    assert_eq!(store.list_page("paged/", None, 3).await?, keys[..3]);
+    assert_eq!(store.list_page("paged/", Some("paged/00002"), 2).await?, keys[3..5]);
+    // Starting after a key that is not stored: the next one that is.
+    assert_eq!(store.list_page("paged/", Some("paged/00002x"), 1).await?, keys[3..4]);
+    assert_eq!(store.list_page("paged/", Some("paged/00990"), 1_100).await?, keys[991..]);
+    assert_eq!(store.list_page("paged/", Some("paged/01204"), 10).await?, Vec::<String>::new());
+    assert_eq!(store.list_page("paged/", None, 5_000).await?, store.list("paged/").await?);
+    assert_eq!(store.list_page("paged/", None, 5_000).await?.len(), 1_205);
+    Ok(())
+}
+
 /// Many writers create the same key at once: exactly one wins each key.
 async fn create_race(store: Arc<dyn Store>, keys: usize, writers: usize) -> anyhow::Result<()> {
     for key_index in 0..keys {
@@ -232,7 +251,8 @@ async fn concurrent_requests_for_one_job_on_a_real_s3_server_store_exactly_one()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dir_store_honours_the_contract() -> anyhow::Result<()> {
     let (store, _dir) = dir_store()?;
-    basic_contract(store).await
+    basic_contract(store.clone()).await?;
+    list_page_contract(store).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -252,6 +272,7 @@ async fn s3_store_on_a_real_server_honours_the_contract_and_its_races() -> anyho
     // One server for the three checks: LocalStack takes seconds to start.
     with_s3(|store| async move {
         basic_contract(store.clone()).await?;
+        list_page_contract(store.clone()).await?;
         create_race(store.clone(), 20, 16).await?;
         compare_and_swap_race(store, 8, 10).await
     })
