@@ -10,6 +10,7 @@ use rescaler_shared::api::{
     Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
     JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, SignInSettings, VertexLoad,
 };
+use rescaler_shared::api_page::{AwaitingCount, NEXT_CURSOR_HEADER, Page};
 use rescaler_shared::flink_rescales::FlinkRescaleAccount;
 use rescaler_shared::notify::Delivery;
 use rescaler_shared::operation::Operation;
@@ -120,8 +121,9 @@ impl Client {
         Self { on_refused_token: Some(Rc::new(on_refused_token)), ..self }
     }
 
-    /// Sends a request and answers the body of a successful response. Not generic on purpose.
-    async fn send(self, method: Method, path: String, body: Option<String>) -> Result<String, ApiFailure> {
+    /// Sends a request and answers the body of a successful response, with the cursor of the
+    /// next page when it is one of a paged listing. Not generic on purpose.
+    async fn send(self, method: Method, path: String, body: Option<String>) -> Result<(String, Option<String>), ApiFailure> {
         let url = format!("/api/v1{path}");
         let mut builder = RequestBuilder::new(&url).method(method);
         if let Some(token) = &self.token {
@@ -142,12 +144,22 @@ impl Client {
             }
             return Err(failure);
         }
-        response.text().await.map_err(network)
+        let next = response.headers().get(NEXT_CURSOR_HEADER);
+        Ok((response.text().await.map_err(network)?, next))
     }
 
     fn call<T: DeserializeOwned + 'static>(self, method: Method, path: String, body: Option<String>) -> ApiFuture<T> {
         let answer = Box::pin(self.send(method, path, body));
-        Box::pin(async move { decode(&answer.await?) })
+        Box::pin(async move { decode(&answer.await?.0) })
+    }
+
+    /// A page of a paged listing: the items and the cursor of the next page.
+    fn get_page<T: DeserializeOwned + 'static>(self, path: String) -> ApiFuture<Page<T>> {
+        let answer = Box::pin(self.send(Method::GET, path, None));
+        Box::pin(async move {
+            let (body, next) = answer.await?;
+            Ok(Page { items: decode(&body)?, next })
+        })
     }
 
     fn get<T: DeserializeOwned + 'static>(self, path: String) -> ApiFuture<T> {
@@ -218,6 +230,21 @@ impl Client {
         Box::pin(async move { Ok(newest_first(answer.await?, |operation| operation.created_at_ms)) })
     }
 
+    /// `GET /api/v1/rescales` from `cursor` (the first page without one), newest first.
+    pub fn rescales_page(self, filter: &RescaleFilter, cursor: Option<&str>) -> ApiFuture<Page<Operation>> {
+        let query = filter.query();
+        let path = match cursor {
+            Some(cursor) => format!("/rescales{}{}cursor={}", query, if query.is_empty() { "?" } else { "&" }, encode(cursor)),
+            None => format!("/rescales{query}"),
+        };
+        self.get_page(path)
+    }
+
+    /// `GET /api/v1/rescales/awaiting-me/count`: what the inbox badge shows.
+    pub fn awaiting_me_count(self) -> ApiFuture<AwaitingCount> {
+        self.get("/rescales/awaiting-me/count".to_owned())
+    }
+
     /// `GET /api/v1/rescales/{id}`.
     pub fn rescale(self, id: &str) -> ApiFuture<Operation> {
         self.get(format!("/rescales/{}", encode(id)))
@@ -280,10 +307,10 @@ impl Client {
         self.post(format!("/schedules/{}/{segment}", encode(id)), &CommentBody { comment })
     }
 
-    /// `GET /api/v1/audit?limit=N`, newest first.
-    pub fn audit(self, limit: usize) -> ApiFuture<Vec<AuditEvent>> {
-        let answer = self.get::<Vec<AuditEvent>>(format!("/audit?limit={limit}"));
-        Box::pin(async move { Ok(newest_first(answer.await?, |event| event.at_ms)) })
+    /// `GET /api/v1/audit?limit=N` from `cursor` (the newest without one), newest first.
+    pub fn audit_page(self, limit: usize, cursor: Option<&str>) -> ApiFuture<Page<AuditEvent>> {
+        let cursor = cursor.map(|cursor| format!("&cursor={}", encode(cursor))).unwrap_or_default();
+        self.get_page(format!("/audit?limit={limit}{cursor}"))
     }
 }
 

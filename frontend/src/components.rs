@@ -14,6 +14,7 @@ pub mod nav_bar;
 pub mod notifications;
 pub mod operation_actions;
 pub mod operations_table;
+pub mod pager;
 pub mod phase_badge;
 pub mod phase_progress;
 pub mod rescale_form;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use rescaler_shared::access::ALL_CLUSTERS;
 
-use crate::api::{ApiFuture, RescaleFilter};
+use crate::api::ApiFuture;
 use crate::fetch::Fetch;
 use crate::session::use_session;
 
@@ -25,9 +25,11 @@ pub fn NavBar() -> impl IntoView {
             let none: ApiFuture<usize> = Box::pin(std::future::ready(Ok(0)));
             return none;
         }
-        let operations = session.client().rescales(&RescaleFilter { awaiting_me: true, ..RescaleFilter::default() });
+        // The count alone: what the server reads grows with what awaits approval, not with
+        // every request stored.
+        let operations = session.client().awaiting_me_count();
         let schedules = session.client().schedules_awaiting_me();
-        Box::pin(async move { Ok(operations.await?.len() + schedules.await?.len()) })
+        Box::pin(async move { Ok(operations.await?.count + schedules.await?.len()) })
     });
     if let Ok(handle) = set_interval_with_handle(move || inbox.refetch(), INBOX_POLL) {
         on_cleanup(move || handle.clear());

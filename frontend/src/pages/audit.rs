@@ -1,8 +1,10 @@
-//! The audit log: who did what, when, newest first.
+//! The audit log: who did what, when, newest first, a page at a time ("Older entries" loads
+//! the next).
 
 use leptos::prelude::*;
 
 use crate::components::loaded::loaded;
+use crate::components::pager::Pager;
 use crate::fetch::Fetch;
 use crate::format::{self, short_id};
 use crate::session::use_session;
@@ -13,10 +15,13 @@ pub fn AuditPage() -> impl IntoView {
     let session = use_session();
     let limit = RwSignal::new("200".to_owned());
     let search = RwSignal::new(String::new());
+    let page_size = move || limit.with(|limit| limit.parse::<usize>().unwrap_or(200));
+    let pager = Pager::new();
     let events = Fetch::new(move || {
-        let limit = limit.with(|limit| limit.parse::<usize>().unwrap_or(200));
-        session.client().audit(limit)
+        pager.reset();
+        session.client().audit_page(page_size(), None)
     });
+    let load_older = move || pager.load_older(|cursor| session.client().audit_page(untrack(page_size), Some(cursor)));
     view! {
         <div class="page-head">
             <h1>"Audit log"</h1>
@@ -27,14 +32,14 @@ pub fn AuditPage() -> impl IntoView {
             <input id="audit-search" class="input" type="search" bind:value=search placeholder="user, action, job…"/>
             <label for="audit-limit">"Show"</label>
             <select id="audit-limit" class="input input-auto" bind:value=limit>
-                <option value="50">"last 50"</option>
-                <option value="200">"last 200"</option>
-                <option value="1000">"last 1000"</option>
+                <option value="50">"50 a page"</option>
+                <option value="200">"200 a page"</option>
+                <option value="1000">"1000 a page"</option>
             </select>
         </div>
-        {move || loaded(events.get(), "the audit log", |events| {
+        {move || loaded(events.get(), "the audit log", |first| {
             let needle = search.get().trim().to_lowercase();
-            let rows = events
+            let rows = pager.items(first)
                 .into_iter()
                 .filter(|event| {
                     needle.is_empty()
@@ -72,5 +77,6 @@ pub fn AuditPage() -> impl IntoView {
                 </div>
             }.into_any()
         })}
+        {pager.button("older-audit", "Older entries", load_older)}
     }
 }
