@@ -66,3 +66,5 @@ mod store_contract;
 mod two_reconcilers;
 /// Savepoint, in place and `auto` with the state kept, on 1.18, 1.20 and 2.3, both schedulers.
 mod version_matrix;
+/// The per-user write limit: two binaries over one LocalStack bucket count a user's writes together; 429 past it, others unaffected.
+mod write_limit;
