@@ -3,6 +3,7 @@
 pub mod backend_status;
 pub mod cluster_card;
 pub mod code_to_run;
+pub mod decision_confirm;
 pub mod error_notice;
 pub mod events_timeline;
 pub mod flink_account;

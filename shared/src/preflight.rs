@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flink::msf::AutoscalingChoice;
 use crate::flink::{
     ClusterView, JobStatus, JobView, RescalePacing, SchedulerKind, resubmit_applies_vertex_overrides,
     supports_in_place_rescale,
 };
-use crate::flink::msf::AutoscalingChoice;
 use crate::operation::{ResolvedStrategy, Strategy, Target};
 
 /// Stable codes of [`PreflightFailure`].
@@ -72,6 +72,9 @@ pub struct Plan {
     /// In place: when the job's cooldown ends, if Flink says when the job last started running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_ends_at_ms: Option<u64>,
+    /// Savepoint strategy: the cluster's directory the stop-with-savepoint writes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_directory: Option<String>,
 }
 
 /// Checks a request against the job and cluster as they are now.
@@ -100,6 +103,7 @@ pub fn check(
             verify_timeout_ms: None,
             rescale_pacing: None,
             cooldown_ends_at_ms: None,
+            savepoint_directory: None,
         });
     }
     let mut failures = Vec::new();
@@ -141,6 +145,9 @@ pub fn check(
             ResolvedStrategy::Savepoint | ResolvedStrategy::MsfUpdate => None,
         };
         let cooldown_ends_at_ms = rescale_pacing.as_ref().and_then(|pacing| pacing.cooldown_ends_at_ms(job));
+        let savepoint_directory = (resolved_strategy == ResolvedStrategy::Savepoint)
+            .then(|| savepoint_directory.map(str::to_owned))
+            .flatten();
         Ok(Plan {
             strategy: resolved_strategy,
             original,
@@ -148,6 +155,7 @@ pub fn check(
             verify_timeout_ms: None,
             rescale_pacing,
             cooldown_ends_at_ms,
+            savepoint_directory,
         })
     } else {
         Err(failures)

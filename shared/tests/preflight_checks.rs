@@ -47,6 +47,7 @@ fn a_good_request_gives_a_plan() {
             verify_timeout_ms: None,
             rescale_pacing: None,
             cooldown_ends_at_ms: None,
+            savepoint_directory: Some("s3://flink/savepoints".to_owned()),
         }
     );
 }

@@ -1,5 +1,6 @@
 //! Approve, reject, cancel (with a comment) and break-glass: only what the user's role and the
-//! request's phase allow.
+//! request's phase allow. Approve, reject and break glass are confirmed first, with what will
+//! run in front of the user (`decision_confirm`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,6 +8,7 @@ use rescaler_shared::operation::Operation;
 use rescaler_shared::user_action::{Permitted, UserAction};
 
 use crate::api::ApiFailure;
+use crate::components::decision_confirm::DecisionConfirm;
 use crate::components::error_notice::ErrorNotice;
 use crate::session::use_session;
 
@@ -20,6 +22,9 @@ pub fn OperationActions(
     permitted: Permitted,
     /// The request as the page shows it.
     shown: RwSignal<Option<Operation>>,
+    /// The artifact's file name, once known.
+    #[prop(into)]
+    file_name: Signal<Option<String>>,
 ) -> impl IntoView {
     let session = use_session();
     if !permitted.any() {
@@ -29,10 +34,13 @@ pub fn OperationActions(
     let glass_reason = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let failure = RwSignal::new(None::<ApiFailure>);
+    // The decision waiting for its confirmation.
+    let pending = RwSignal::new(None::<UserAction>);
     let operation_id = StoredValue::new(operation_id);
 
     let finish = move |result: Result<Operation, ApiFailure>| {
         busy.try_set(false);
+        pending.try_set(None);
         match result {
             Ok(operation) => {
                 session.inbox_version.update(|version| *version += 1);
@@ -56,6 +64,18 @@ pub fn OperationActions(
         let id = operation_id.get_value();
         spawn_local(async move { finish(session.client().act(&id, action, text).await) });
     };
+    let ask = move |action: UserAction| {
+        failure.set(None);
+        pending.set(Some(action));
+    };
+    let confirmation = move || {
+        let action = pending.get()?;
+        let operation = shown.get_untracked()?;
+        Some(view! {
+            <DecisionConfirm operation=operation action=action file_name=file_name busy=busy
+                confirm=Callback::new(move |()| act(action)) back=Callback::new(move |()| pending.set(None))/>
+        })
+    };
 
     view! {
         <div class="actions">
@@ -67,10 +87,10 @@ pub fn OperationActions(
             {move || failure.get().map(|failure| view! { <ErrorNotice failure=failure context="Acting on the request"/> })}
             <div class="form-actions">
                 {permitted.approve.then(|| view! {
-                    <button type="button" id="approve-button" class="button button-primary" disabled=busy on:click=move |_| act(UserAction::Approve)>"Approve"</button>
+                    <button type="button" id="approve-button" class="button button-primary" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Approve)>"Approve…"</button>
                 })}
                 {permitted.reject.then(|| view! {
-                    <button type="button" id="reject-button" class="button button-danger" disabled=busy on:click=move |_| act(UserAction::Reject)>"Reject"</button>
+                    <button type="button" id="reject-button" class="button button-danger" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Reject)>"Reject…"</button>
                 })}
                 {permitted.cancel.then(|| view! {
                     <button type="button" id="cancel-button" class="button" disabled=busy on:click=move |_| act(UserAction::Cancel)>"Cancel request"</button>
@@ -86,9 +106,10 @@ pub fn OperationActions(
                     </div>
                     <button type="button" id="break-glass-button" class="button button-danger"
                         disabled=move || busy.get() || glass_reason.with(|reason| reason.trim().is_empty())
-                        on:click=move |_| act(UserAction::BreakGlass)>"Break glass and start now"</button>
+                        on:click=move |_| ask(UserAction::BreakGlass)>"Break glass and start now…"</button>
                 </details>
             })}
+            {confirmation}
         </div>
     }
     .into_any()

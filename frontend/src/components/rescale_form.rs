@@ -3,7 +3,7 @@
 
 mod autoscaling;
 mod not_before;
-mod preflight_result;
+pub(crate) mod preflight_result;
 mod strategy_choice;
 mod target_picker;
 

@@ -101,7 +101,7 @@ fn RequestView(id: String) -> impl IntoView {
                         <CodeToRun artifact=artifact.get() file_name=file_name arguments_visible=arguments_visible() compact=true/>
                     })}
                     {move || permitted.get().map(|permitted| view! {
-                        <OperationActions operation_id=id.get_value() permitted=permitted shown=operation/>
+                        <OperationActions operation_id=id.get_value() permitted=permitted shown=operation file_name=file_name/>
                     })}
                 </section>
             </div>

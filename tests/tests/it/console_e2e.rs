@@ -166,6 +166,23 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
         .await?;
     screenshot(&bob, "bob-04-request-before-approval").await?;
     approve.click().await?;
+    // Approving asks first, showing what will run: the plan from a pre-flight run now, where the
+    // savepoint goes, and the artifact; nothing is sent until bob confirms.
+    element(&bob.client, "#decision-confirm #preflight-result[data-state='ok']").await?;
+    let confirmation = element(&bob.client, "#decision-confirm").await?.text().await?;
+    let savepoint_dir = rig::cluster_config(&rig.flink).savepoint_dir.unwrap_or_default();
+    assert!(
+        confirmation.contains("1 → 2")
+            && confirmation.contains("savepoint strategy")
+            && confirmation.contains(&savepoint_dir),
+        "the confirmation shows the plan and the savepoint directory {savepoint_dir}: {confirmation:?}"
+    );
+    let sha = element(&bob.client, "#decision-confirm #artifact-sha256").await?.text().await?;
+    assert_eq!(sha.trim().len(), 64, "the artifact's sha256 is shown: {sha:?}");
+    assert_eq!(shown_phase(&bob.client).await.as_deref(), Some("awaiting_approval"), "nothing sent before confirming");
+    scroll_to(&bob.client, "#decision-confirm").await?;
+    screenshot(&bob, "bob-04b-approval-confirmation").await?;
+    element(&bob.client, "#confirm-decision:not([disabled])").await?.click().await?;
 
     // Both pages follow the execution live, without reloading.
     let deadline = Instant::now() + RESCALE_TIMEOUT;
@@ -193,10 +210,11 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     assert!(events.contains("Checked the slots"), "bob's comment is in the timeline: {events}");
     screenshot(&bob, "bob-06-request-completed").await?;
     // The delivery log on bob's page: each event delivered to the receiver, which got each once.
-    let log = texts_until(&bob.client, "#deliveries li.delivery[data-status='delivered'] strong", PAGE_TIMEOUT, |rows| {
-        rows.len() == 4
-    })
-    .await?;
+    let log =
+        texts_until(&bob.client, "#deliveries li.delivery[data-status='delivered'] strong", PAGE_TIMEOUT, |rows| {
+            rows.len() == 4
+        })
+        .await?;
     assert_eq!(
         log,
         ["requested → ops-hook", "approved → ops-hook", "started → ops-hook", "completed → ops-hook"],

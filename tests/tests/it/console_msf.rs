@@ -77,6 +77,11 @@ async fn an_msf_application_is_requested_approved_and_watched_to_completion_in_t
     element(&bob.client, &format!("a[data-operation-id='{operation_id}']")).await?.click().await?;
     element(&bob.client, "#action-comment").await?.send_keys("KPUs are there: go").await?;
     element(&bob.client, "#approve-button").await?.click().await?;
+    // The confirmation: MSF's update from a snapshot, no savepoint directory.
+    element(&bob.client, "#decision-confirm #preflight-result[data-state='ok']").await?;
+    let confirmation = element(&bob.client, "#decision-confirm").await?.text().await?;
+    assert!(confirmation.contains("msf update strategy"), "{confirmation:?}");
+    element(&bob.client, "#confirm-decision:not([disabled])").await?.click().await?;
     let deadline = Instant::now() + RESCALE_TIMEOUT;
     let mut seen = Vec::new();
     loop {

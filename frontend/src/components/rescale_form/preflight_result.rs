@@ -135,9 +135,15 @@ fn preflight_view(check: Check, vertex_names: &BTreeMap<String, String>) -> AnyV
                     let text = capitalize(&pacing.describe(plan.cooldown_ends_at_ms, now_ms));
                     view! { <p class="preflight-line muted" data-test="flink-acts">{format!("{text}.")}</p> }
                 });
+                let savepoint = plan.savepoint_directory.map(|directory| {
+                    view! {
+                        <p class="preflight-line">"Savepoint to "<code class="break" data-test="savepoint-directory">{directory}</code></p>
+                    }
+                });
                 view! {
                     <p class="preflight-line">{format!("Plan: {strategy} strategy.")}</p>
                     <ul class="plan">{rows}</ul>
+                    {savepoint}
                     {pacing}
                 }
             });
