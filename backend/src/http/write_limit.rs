@@ -173,6 +173,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_document_declares_the_429_on_every_counted_write() {
+        use utoipa::OpenApi;
+        let document = crate::http::openapi::ApiDoc::openapi();
+        let mut declared = 0;
+        for (path, item) in &document.paths.paths {
+            if let Some(post) = &item.post {
+                let has = post.responses.responses.contains_key("429");
+                assert_eq!(has, counts(&Method::POST, path), "{path}");
+                declared += usize::from(has);
+            }
+            if let Some(get) = &item.get {
+                assert!(!get.responses.responses.contains_key("429"), "{path}");
+            }
+        }
+        assert!(declared >= 10, "{declared}");
+    }
+
     #[tokio::test]
     async fn two_instances_over_one_store_share_the_count_and_users_do_not() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -54,6 +54,7 @@ impl TestApp {
             approvals: Default::default(),
             savepoint_s3: None,
             notifications: Default::default(),
+            limits: Default::default(),
         };
         let (state, _engine) = rescaler_backend::boot::build(config, "openapi-test".to_owned()).await?;
         Ok(Self { state, _store_dir: store_dir })
