@@ -18,7 +18,7 @@ of the console answer index.html 200; its files pass unchanged and a missing one
 answer carries the security headers, the same on both paths and the same as the binary's own.
 Then the template's CSP is the one `headers::content_security_policy` builds for the same
 origins: a second binary, in oidc mode with the template's Lambda variables (region, user pool
-and sign-in domain filled in), answers it. Finally a template with the old distribution-wide
+and sign-in domain filled in: issuer and token endpoint), answers it. Finally a template with the old distribution-wide
 error pages must fail the API checks (the model tells the difference).
 
 usage: test_cdn.py [RESCALER_BINARY [TEMPLATE]] (default $CARGO_TARGET_DIR/debug/rescaler and
@@ -304,15 +304,10 @@ def header_problems(cdn, binary_headers):
 
 
 def oidc_environment(template):
-    """The API Lambda's OIDC variables from the template, resolved for this test; the console
-    client's, if the template does not set them yet, as the hosted UI names them."""
+    """The API Lambda's OIDC variables from the template, resolved for this test."""
     variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
     variables.update(template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"])
-    oidc = {k: substitute(v) for k, v in variables.items() if k.startswith("RESCALER_OIDC_")}
-    hosted_ui = substitute({"Sub": "https://${SignInDomainPrefix}.auth.${AWS::Region}.amazoncognito.com"})
-    oidc.setdefault("RESCALER_OIDC_CLIENT_ID", STACK["UserPoolClient"])
-    oidc.setdefault("RESCALER_OIDC_TOKEN_ENDPOINT", hosted_ui + "/oauth2/token")
-    return {k: str(v) for k, v in oidc.items()}
+    return {k: str(substitute(v)) for k, v in variables.items() if k.startswith("RESCALER_OIDC_")}
 
 
 def main():
@@ -326,6 +321,8 @@ def main():
     for name, parameter in template["Parameters"].items():
         if "Default" in parameter:
             STACK.setdefault(name, parameter["Default"])
+    # Ref UserPoolDomain is the domain prefix the resource creates.
+    STACK["UserPoolDomain"] = substitute(template["Resources"]["UserPoolDomain"]["Properties"]["Domain"])
     problems = cdn_rules.cdn_problems(template)
     with tempfile.TemporaryDirectory(prefix="rescaler-cdn-") as work_dir:
         work = pathlib.Path(work_dir)
