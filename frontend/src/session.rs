@@ -44,6 +44,9 @@ pub struct Session {
     starting: RwSignal<bool>,
     /// The timer that renews the provider's access token before it expires.
     renewal: StoredValue<Option<gloo_timers::callback::Timeout>, LocalStorage>,
+    /// A refused token was renewed and not yet accepted: a second refusal signs out rather
+    /// than renewing again (a backend that refuses every token of the provider).
+    renewed_after_refusal: StoredValue<bool>,
 }
 
 /// A pasted token stays for this tab only (`sessionStorage`), never in `localStorage`.
@@ -67,6 +70,7 @@ impl Session {
             settings: RwSignal::new(None),
             starting: RwSignal::new(stored.is_none()),
             renewal: StoredValue::new_local(None),
+            renewed_after_refusal: StoredValue::new(false),
         };
         if stored.is_some() {
             session.check();
@@ -80,7 +84,10 @@ impl Session {
         self.me_failure.set(None);
         spawn_local(async move {
             match self.client().me().await {
-                Ok(me) => self.me.set(Some(me)),
+                Ok(me) => {
+                    self.renewed_after_refusal.set_value(false);
+                    self.me.set(Some(me));
+                }
                 // A 401 already signed out (see `expire`).
                 Err(failure) if failure.is_status(401) => {}
                 Err(failure) => self.me_failure.set(Some(failure)),

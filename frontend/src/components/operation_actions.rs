@@ -38,20 +38,6 @@ pub fn OperationActions(
     let pending = RwSignal::new(None::<UserAction>);
     let operation_id = StoredValue::new(operation_id);
 
-    let finish = move |result: Result<Operation, ApiFailure>| {
-        busy.try_set(false);
-        pending.try_set(None);
-        match result {
-            Ok(operation) => {
-                session.inbox_version.update(|version| *version += 1);
-                // The page may be gone by now: then there is nothing to show it on.
-                shown.try_set(Some(operation));
-            }
-            Err(error) => {
-                failure.try_set(Some(error));
-            }
-        }
-    };
     let act = move |action: UserAction| {
         let text = if action == UserAction::BreakGlass { glass_reason } else { comment };
         let text = text.get_untracked().trim().to_owned();
@@ -62,19 +48,29 @@ pub fn OperationActions(
         busy.set(true);
         failure.set(None);
         let id = operation_id.get_value();
-        spawn_local(async move { finish(session.client().act(&id, action, text).await) });
+        spawn_local(async move {
+            let result = session.client().act(&id, action, text).await;
+            busy.try_set(false);
+            pending.try_set(None);
+            match result {
+                Ok(operation) => {
+                    session.inbox_version.update(|version| *version += 1);
+                    // The page may be gone by now: then there is nothing to show it on.
+                    shown.try_set(Some(operation));
+                }
+                Err(error) => _ = failure.try_set(Some(error)),
+            }
+        });
     };
     let ask = move |action: UserAction| {
         failure.set(None);
         pending.set(Some(action));
     };
     let confirmation = move || {
-        let action = pending.get()?;
-        let operation = shown.get_untracked()?;
-        Some(view! {
-            <DecisionConfirm operation=operation action=action file_name=file_name busy=busy
-                confirm=Callback::new(move |()| act(action)) back=Callback::new(move |()| pending.set(None))/>
-        })
+        let (action, operation) = (pending.get()?, shown.get_untracked()?);
+        let confirm = Callback::new(move |()| act(action));
+        let back = Callback::new(move |()| pending.set(None));
+        Some(view! { <DecisionConfirm operation action file_name busy confirm back/> })
     };
 
     view! {
@@ -85,18 +81,21 @@ pub fn OperationActions(
                     placeholder="Optional; recorded with your decision"></textarea>
             </div>
             {move || failure.get().map(|failure| view! { <ErrorNotice failure=failure context="Acting on the request"/> })}
-            <div class="form-actions">
-                {permitted.approve.then(|| view! {
-                    <button type="button" id="approve-button" class="button button-primary" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Approve)>"Approve…"</button>
-                })}
-                {permitted.reject.then(|| view! {
-                    <button type="button" id="reject-button" class="button button-danger" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Reject)>"Reject…"</button>
-                })}
-                {permitted.cancel.then(|| view! {
-                    <button type="button" id="cancel-button" class="button" disabled=busy on:click=move |_| act(UserAction::Cancel)>"Cancel request"</button>
-                })}
-            </div>
-            {permitted.break_glass.then(|| view! {
+            {buttons(&permitted, busy, pending, ask, act)}
+            {permitted.break_glass.then(|| break_glass(busy, glass_reason, ask))}
+            {confirmation}
+        </div>
+    }
+    .into_any()
+}
+
+/// Break glass (admins): a required reason, then the confirmation like any decision.
+fn break_glass(
+    busy: RwSignal<bool>,
+    glass_reason: RwSignal<String>,
+    ask: impl Fn(UserAction) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
                 <details class="break-glass">
                     <summary>"Break glass (admin)"</summary>
                     <p class="hint">"Starts the rescale without the required approvals. Use only in an emergency; it is audited."</p>
@@ -108,9 +107,28 @@ pub fn OperationActions(
                         disabled=move || busy.get() || glass_reason.with(|reason| reason.trim().is_empty())
                         on:click=move |_| ask(UserAction::BreakGlass)>"Break glass and start now…"</button>
                 </details>
-            })}
-            {confirmation}
-        </div>
     }
-    .into_any()
+}
+
+/// Approve and reject ask for the confirmation first; cancelling the request does not.
+fn buttons(
+    permitted: &Permitted,
+    busy: RwSignal<bool>,
+    pending: RwSignal<Option<UserAction>>,
+    ask: impl Fn(UserAction) + Copy + Send + Sync + 'static,
+    act: impl Fn(UserAction) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+            <div class="form-actions">
+                {permitted.approve.then(|| view! {
+                    <button type="button" id="approve-button" class="button button-primary" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Approve)>"Approve…"</button>
+                })}
+                {permitted.reject.then(|| view! {
+                    <button type="button" id="reject-button" class="button button-danger" disabled=move || busy.get() || pending.with(Option::is_some) on:click=move |_| ask(UserAction::Reject)>"Reject…"</button>
+                })}
+                {permitted.cancel.then(|| view! {
+                    <button type="button" id="cancel-button" class="button" disabled=busy on:click=move |_| act(UserAction::Cancel)>"Cancel request"</button>
+                })}
+            </div>
+    }
 }

@@ -83,10 +83,20 @@ impl Session {
 
     /// The server refused the access token: renew it once from the provider, else sign out.
     pub(super) fn refused(self) {
-        let Some(client) = self.provider_client() else {
+        let Some(client) = self.provider_client().filter(|_| oidc::kept_id_token().is_some()) else {
             self.expire();
             return;
         };
+        if self.renewed_after_refusal.get_value() {
+            self.forget();
+            self.notice.set(Some(
+                "The server refuses the identity provider's tokens (its audience or issuer differs): \
+                 ask an administrator."
+                    .to_owned(),
+            ));
+            return;
+        }
+        self.renewed_after_refusal.set_value(true);
         spawn_local(async move {
             match oidc::renew(&client).await {
                 Some(renewed) => self.renewed(&client, renewed),
@@ -116,7 +126,8 @@ impl Session {
         self.renew_after(client.clone(), (lifetime_ms * RENEW_AT_PERCENT / 100).max(MIN_RENEW_AFTER_MS));
         let first = self.token.with_untracked(Option::is_none) || self.me.with_untracked(Option::is_none);
         self.token.set(Some(tokens.access_token));
-        if first {
+        // A token renewed after a refusal is checked at once (see `refused`).
+        if first || self.renewed_after_refusal.get_value() {
             self.check();
         }
     }
