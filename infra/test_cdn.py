@@ -330,12 +330,14 @@ def main():
                         for n, r in (("alice", "requester"), ("victor", "viewer")))
         api_toml = (f'[store]\nkind = "dir"\npath = "{work / "store"}"\n[auth]\nmode = "tokens"\n{users}'
                     '[[clusters]]\nid = "prod"\nname = "Prod"\nrest_url = "http://127.0.0.1:9"\n')
-        api, api_url = start_binary(binary, work, "api", api_toml)
-        oidc, oidc_url = start_binary(binary, work, "oidc", f'[store]\nkind = "dir"\npath = "{work / "store2"}"\n',
-                                      oidc_environment(template))
-        missing_status = missing_file_status(template)
-        s3 = console_origin(missing_status)
+        children, s3 = [], None
         try:
+            api, api_url = start_binary(binary, work, "api", api_toml)
+            children.append(api)
+            oidc, oidc_url = start_binary(binary, work, "oidc", f'[store]\nkind = "dir"\npath = "{work / "store2"}"\n',
+                                          oidc_environment(template))
+            children.append(oidc)
+            s3 = console_origin(missing_file_status(template))
             origins = {"api": api_url, "console": f"http://127.0.0.1:{s3.server_address[1]}"}
             cdn = Distribution(template, origins)
             problems += api_problems(cdn) + console_problems(cdn)
@@ -357,9 +359,10 @@ def main():
             if len(old_api) < 3:
                 problems.append(f"the model does not see distribution-wide error pages break the API: {old_api}")
         finally:
-            s3.shutdown()
-            for process in (api, oidc):
-                process.terminate()
+            if s3:
+                s3.shutdown()
+            for process in children:
+                process.kill()
                 process.wait(timeout=10)
     for problem in problems:
         print(f"cdn: {problem}", file=sys.stderr)
