@@ -13,9 +13,9 @@ use crate::session::use_session;
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let session = use_session();
-    let limit = RwSignal::new("200".to_owned());
+    let limit = RwSignal::new("50".to_owned());
     let search = RwSignal::new(String::new());
-    let page_size = move || limit.with(|limit| limit.parse::<usize>().unwrap_or(200));
+    let page_size = move || limit.with(|limit| limit.parse::<usize>().unwrap_or(50));
     let pager = Pager::new();
     let events = Fetch::new(move || {
         pager.reset();

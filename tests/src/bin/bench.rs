@@ -1,7 +1,7 @@
 //! The benchmarks (issue 6), on real Flink, the real S3 server and headless Chromium: prints a
 //! table and writes `target/bench/results.json`. `scripts/bench.sh` sets up and runs it.
 //!
-//! usage: bench [p1 p2 p3 p4 p5 p6 p7 ...] [--quick] [--flink VERSION ...]
+//! usage: bench [p1 p2 p3 p4 p5 p6 p7 p8 ...] [--quick] [--flink VERSION ...]
 //!
 //! - p1: rescale downtime through the product against a minimal direct REST sequence
 //! - p2: in-place against savepoint-restart downtime (adaptive scheduler), on each Flink version
@@ -11,6 +11,8 @@
 //! - p5: Lambda binary sizes and time to the first served response
 //! - p6: API latency under 100 concurrent clients (S3 store)
 //! - p7: one reconcile pass over many stored operations, few active: time and S3 calls
+//! - p8: listings that scale: first pages of `GET /rescales` and `GET /audit` and the inbox badge
+//!   with 10,000 requests and 100,000 audit events stored (S3 store)
 //!
 //! Without parts, all run. Parts run this time replace theirs in `results.json`; the others
 //! are kept. `--quick` runs fewer repetitions (a smoke run, not figures to quote).
@@ -27,6 +29,8 @@ mod downtime;
 mod instrument;
 #[path = "../bench/lambda.rs"]
 mod lambda;
+#[path = "../bench/listing.rs"]
+mod listing;
 #[path = "../bench/reconcile_pass.rs"]
 mod reconcile_pass;
 #[path = "../bench/report.rs"]
@@ -42,7 +46,7 @@ use serde_json::{Map, Value, json};
 
 use crate::report::{Machine, Row, show_bytes, show_ms};
 
-const PARTS: [&str; 7] = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+const PARTS: [&str; 8] = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"];
 /// The Flink versions P2 runs on unless `--flink` names others.
 const P2_VERSIONS: [&str; 3] = ["1.18.1", "1.20.5", "2.3.0"];
 
@@ -64,6 +68,9 @@ struct Settings {
     api_max_requests: usize,
     api_max_time: Duration,
     reconcile_max_stored: usize,
+    listing_operations: usize,
+    listing_audit_events: usize,
+    listing_runs: usize,
 }
 
 impl Settings {
@@ -106,6 +113,9 @@ impl Settings {
             api_max_requests: if quick { 300 } else { 3000 },
             api_max_time: Duration::from_secs(if quick { 10 } else { 30 }),
             reconcile_max_stored: if quick { 1000 } else { 5000 },
+            listing_operations: if quick { 1_000 } else { 10_000 },
+            listing_audit_events: if quick { 5_000 } else { 100_000 },
+            listing_runs: if quick { 10 } else { 50 },
         })
     }
 
@@ -348,6 +358,30 @@ fn api_rows(figures: &api_load::ApiLatency) -> Vec<Row> {
         .collect()
 }
 
+fn listing_rows(figures: &listing::Listings) -> Vec<Row> {
+    figures
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let path = endpoint.endpoint.split("cursor=").next().map_or(endpoint.endpoint.clone(), |head| {
+                if head.len() < endpoint.endpoint.len() { format!("{head}cursor=…") } else { head.to_owned() }
+            });
+            Row::new(
+                "P8",
+                &format!(
+                    "{path} as {}, {} requests / {} audit events stored",
+                    endpoint.user, figures.stored_operations, figures.stored_audit_events
+                ),
+                format!(
+                    "median {} ms, p95 {} ms ({} runs), {} store calls, {} answered",
+                    endpoint.median_ms, endpoint.p95_ms, endpoint.runs, endpoint.store_calls, endpoint.answered
+                ),
+                if endpoint.target_met { "p95 ≤ 300 ms: met" } else { "p95 ≤ 300 ms: MISSED" },
+            )
+        })
+        .collect()
+}
+
 fn pass_rows(figures: &reconcile_pass::ReconcilePass) -> Vec<Row> {
     figures
         .scenarios
@@ -400,11 +434,21 @@ async fn main() -> anyhow::Result<()> {
         results.record("p5", lambda::lambdas(settings.lambda_cold_starts).await, |figures| lambda_rows(figures));
     }
 
-    let needs_s3 = ["p1", "p2", "p4", "p6", "p7"].iter().any(|part| settings.wants(part));
+    let needs_s3 = ["p1", "p2", "p4", "p6", "p7", "p8"].iter().any(|part| settings.wants(part));
     let s3 = if needs_s3 { Some(S3Server::start().await?) } else { None };
     if let Some(s3) = &s3 {
         if settings.wants("p7") {
             results.record("p7", reconcile_pass::reconcile_pass(s3, settings.reconcile_max_stored).await, pass_rows);
+        }
+        if settings.wants("p8") {
+            let figures = listing::listings(
+                s3,
+                settings.listing_operations,
+                settings.listing_audit_events,
+                settings.listing_runs,
+            )
+            .await;
+            results.record("p8", figures, listing_rows);
         }
         if ["p1", "p4", "p6"].iter().any(|part| settings.wants(part)) {
             let scene = if settings.wants("p1") {

@@ -30,8 +30,6 @@ mod flink_harness;
 mod inbox;
 /// The listing index: pages newest first with a cursor, by phase group and job, the badge's count, the backfill (directory store and LocalStack).
 mod listing_index;
-/// The listing index: pages newest first with a cursor, by phase group and job, the badge's count, the backfill (directory store and LocalStack).
-mod listing_index;
 /// API Gateway v2 events through lambda_http reach the same Router with the same answers.
 mod lambda_adapter;
 /// The packaged Lambda bootstraps answer real events through a local Runtime API.

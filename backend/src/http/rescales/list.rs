@@ -20,7 +20,7 @@ use crate::reconcile::now_ms;
 use crate::records::{Cursor, IndexPage, OperationSource};
 
 /// Requests per page when `limit` is absent, and at most.
-const DEFAULT_LIMIT: usize = 100;
+const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 /// The most requests awaiting approval the badge counts.
 const COUNT_LIMIT: usize = 10_000;
@@ -48,7 +48,7 @@ pub struct ListFilter {
     /// Only requests the caller could approve now.
     #[serde(default)]
     pub awaiting_me: bool,
-    /// How many requests to answer (1 to 500; 100 when absent).
+    /// How many requests to answer (1 to 500; 50 when absent).
     pub limit: Option<usize>,
     /// Where the page starts: the `x-next-cursor` header of the page before.
     pub cursor: Option<String>,

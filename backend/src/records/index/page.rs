@@ -8,7 +8,7 @@ use super::{Cursor, MISSING_GRACE_MS, parse_entry_name};
 use crate::store::{JsonStore, Store, StoreResult};
 
 /// How many records a page reads at once.
-const READ_CONCURRENCY: usize = 32;
+const READ_CONCURRENCY: usize = 50;
 
 /// A page of records and the cursor after it (`None` on the last page).
 #[derive(Debug, Clone)]
