@@ -37,6 +37,26 @@ pub use model::{
     savepoint_failed_for_missing_job,
 };
 pub use rescaler_shared::flink::ParallelismBounds;
+/// A jar to upload: its length and its bytes, in memory or streamed from the store. An error
+/// in the stream aborts the upload, so Flink never keeps a partial jar.
+pub struct JarBody {
+    pub len: u64,
+    pub stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+}
+
+impl From<Vec<u8>> for JarBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        let len = bytes.len() as u64;
+        Self { len, stream: Box::pin(futures::stream::once(std::future::ready(Ok(bytes::Bytes::from(bytes))))) }
+    }
+}
+
+impl std::fmt::Debug for JarBody {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("JarBody").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
 pub use rest::{InvalidFlinkClientConfig, RestFlinkClient, RestFlinkClientConfig};
 
 /// The result of every Flink call.
@@ -113,8 +133,9 @@ pub trait FlinkClient: Send + Sync {
         trigger_id: &'a str,
     ) -> BoxFuture<'a, FlinkResult<SavepointStatus>>;
 
-    /// Uploads a jar; answers its id for [`FlinkClient::run_jar`].
-    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>>;
+    /// Uploads a jar (streamed: it is never held whole); answers its id for
+    /// [`FlinkClient::run_jar`].
+    fn upload_jar<'a>(&'a self, file_name: &'a str, jar: JarBody) -> BoxFuture<'a, FlinkResult<String>>;
 
     fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>>;
 

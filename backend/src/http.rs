@@ -15,6 +15,7 @@ mod rescales;
 mod schedules;
 mod schema;
 mod sign_in;
+mod uploads;
 pub mod write_limit;
 
 use std::path::Path;
@@ -71,6 +72,13 @@ pub fn app(state: AppState) -> Router {
                 .post(artifacts::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(artifacts::MAX_ARTIFACT_BYTES)),
         )
+        .route("/artifacts/uploads", post(uploads::begin))
+        .route(
+            "/artifacts/uploads/{id}/parts/{part}",
+            axum::routing::put(uploads::put_part)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::records::PART_BYTES as usize + 1024)),
+        )
+        .route("/artifacts/uploads/{id}/complete", post(uploads::complete))
         .route("/preflight", post(preflight::preflight))
         .route("/rescales", get(rescales::list).post(rescales::create))
         .route("/rescales/awaiting-me/count", get(rescales::awaiting_me_count))

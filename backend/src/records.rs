@@ -25,6 +25,7 @@ pub mod index;
 mod links;
 mod outbox;
 mod schedules;
+mod uploads;
 mod users;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use active::{ActiveMarker, Claim, CreateError};
 pub use index::{BadCursor, Cursor, IndexPage, OperationSource};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
 pub use outbox::{EmailRouting, OutboxMarker, Routing};
+pub use uploads::{ArtifactUploadRecord, MAX_UPLOAD_BYTES, PART_BYTES, UPLOAD_VALID_FOR_MS, UploadError};
 pub use users::{SeenUsers, UserRecord, user_key};
 
 /// The typed record layer.

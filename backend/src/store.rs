@@ -8,6 +8,7 @@
 //! that lost a race gets [`StoreError::Conflict`] and must re-read; nothing is overwritten blind.
 
 mod dir;
+pub mod large;
 mod s3;
 
 use std::future::Future;
@@ -78,6 +79,11 @@ pub trait Store: Send + Sync {
     }
     /// A short name for logs (`dir`, `s3`).
     fn kind(&self) -> &'static str;
+    /// Writing and reading objects too large to hold in memory (job jars), where the store
+    /// can: both the S3 and the directory store.
+    fn large_objects(&self) -> Option<&dyn large::LargeObjects> {
+        None
+    }
 }
 
 /// Checks a key before it reaches a file system or S3.

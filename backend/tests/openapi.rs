@@ -17,6 +17,7 @@ use serde_json::Value;
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/v1/auth/config"),
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/clusters"),
     ("GET", "/api/v1/clusters/{cluster}/jobs"),
@@ -27,9 +28,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/clusters/{cluster}/deployments"),
     ("GET", "/api/v1/artifacts"),
     ("POST", "/api/v1/artifacts"),
+    ("POST", "/api/v1/artifacts/uploads"),
+    ("PUT", "/api/v1/artifacts/uploads/{id}/parts/{part}"),
+    ("POST", "/api/v1/artifacts/uploads/{id}/complete"),
     ("POST", "/api/v1/preflight"),
     ("GET", "/api/v1/rescales"),
     ("POST", "/api/v1/rescales"),
+    ("GET", "/api/v1/rescales/awaiting-me/count"),
     ("GET", "/api/v1/rescales/{id}"),
     ("GET", "/api/v1/rescales/{id}/flink-rescales"),
     ("GET", "/api/v1/rescales/{id}/deliveries"),
@@ -63,7 +68,7 @@ async fn the_document_is_served_without_auth_and_parses_as_openapi_3() -> anyhow
     // Bearer auth everywhere, except health and the document itself.
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(document["security"], serde_json::json!([{ "bearer": [] }]));
-    for open in ["/healthz", "/api/openapi.json"] {
+    for open in ["/healthz", "/api/openapi.json", "/api/v1/auth/config"] {
         assert_eq!(document["paths"][open]["get"]["security"], serde_json::json!([{}]), "{open}");
     }
     Ok(())
@@ -87,7 +92,7 @@ async fn the_document_lists_every_route_of_the_router_and_no_other() -> anyhow::
 
     // Each listed route is served: neither the API's 404 fallback nor 405.
     for (method, path) in ROUTES {
-        let uri = path.replace("{cluster}", "prod").replace("{job}", JOB).replace("{id}", JOB);
+        let uri = path.replace("{cluster}", "prod").replace("{job}", JOB).replace("{id}", JOB).replace("{part}", "1");
         let (status, body) = test_app.call(method, &uri, Some("admin-token")).await?;
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: {body}");
         assert_ne!(body["error"]["message"], "no such API endpoint", "{method} {uri} is not routed");

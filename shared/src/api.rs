@@ -44,6 +44,35 @@ pub struct OidcSignIn {
     pub end_session_endpoint: Option<String>,
 }
 
+/// `POST /api/v1/artifacts/uploads`: a jar to upload in parts, straight to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BeginUpload {
+    pub file_name: String,
+    pub size_bytes: u64,
+}
+
+/// Where to send each part of an upload: `PUT` the part's bytes (every part but the last has
+/// `part_size_bytes`) to its URL, keep the `ETag` it answers, then complete the upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadPlan {
+    pub upload_id: String,
+    pub part_size_bytes: u64,
+    /// In part order, from part 1. Presigned S3 URLs, or the backend's own signed URLs when the
+    /// records are in the embedded store. Valid for an hour.
+    pub part_urls: Vec<String>,
+}
+
+/// `POST /api/v1/artifacts/uploads/{id}/complete`: the parts' `ETag`s, in part order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteUpload {
+    pub etags: Vec<String>,
+}
+
 /// Answer of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -484,6 +484,8 @@ fn render_config(
         ("rest.bind-address".into(), "127.0.0.1".into()),
         ("rest.port".into(), rest_port.to_string()),
         ("blob.server.port".into(), blob_port.to_string()),
+        // Fat jars run to 300 MB; Flink refuses uploads above 100 MiB by default.
+        ("rest.server.max-content-length".into(), "536870912".into()),
         ("jobmanager.memory.process.size".into(), "1024m".into()),
         ("taskmanager.memory.process.size".into(), "1024m".into()),
         ("taskmanager.memory.managed.fraction".into(), "0.1".into()),

@@ -222,8 +222,12 @@ impl FlinkClient for RecordingClient {
         self.recorded("savepoint_status", Some(job_id), self.inner.savepoint_status(job_id, trigger_id))
     }
 
-    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>> {
-        self.recorded("upload_jar", None, self.inner.upload_jar(file_name, bytes))
+    fn upload_jar<'a>(
+        &'a self,
+        file_name: &'a str,
+        jar: rescaler_backend::flink::JarBody,
+    ) -> BoxFuture<'a, FlinkResult<String>> {
+        self.recorded("upload_jar", None, self.inner.upload_jar(file_name, jar))
     }
 
     fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>> {

@@ -175,7 +175,7 @@ pub async fn adopt_sample_job(
     let jar = flink.sample_job_jar()?;
     let bytes = Bytes::from(std::fs::read(&jar)?);
     let artifact = records.put_artifact("keyed-counter.jar", bytes.clone(), "test", now_ms()).await?;
-    let jar_id = client.upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec()).await?;
+    let jar_id = client.upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec().into()).await?;
     let run = RunJar {
         entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
         program_args: args.iter().map(|a| (*a).to_owned()).collect(),

@@ -2,6 +2,7 @@
 //! a savepoint, resubmit the stored jar from it) and the in-place path (the adaptive
 //! scheduler's resource requirements).
 
+use futures::StreamExt as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -223,12 +224,16 @@ impl StandaloneCluster {
         {
             return Ok(jar_id);
         }
-        let bytes = self
+        // Streamed from the store to Flink: the jar is never held whole (they run to 300 MB).
+        let object = self
             .records
-            .artifact_bytes(sha256)
-            .await?
+            .artifact_stream(sha256)
+            .await
+            .map_err(|error| ClusterError::Artifact(format!("artifact {sha256}: {error}")))?
             .ok_or_else(|| ClusterError::Artifact(format!("artifact {sha256} is not in the store")))?;
-        let jar_id = self.client.upload_jar(&format!("rescaler-{sha256}.jar"), bytes.to_vec()).await?;
+        let stream = object.body.map(|chunk| chunk.map_err(std::io::Error::other)).boxed();
+        let jar = crate::flink::JarBody { len: object.len, stream };
+        let jar_id = self.client.upload_jar(&format!("rescaler-{sha256}.jar"), jar).await?;
         self.uploaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(sha256.to_owned(), jar_id.clone());
         Ok(jar_id)
     }

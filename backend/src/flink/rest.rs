@@ -210,8 +210,8 @@ impl FlinkClient for RestFlinkClient {
         Box::pin(self.fetch_savepoint_status(job_id, trigger_id))
     }
 
-    fn upload_jar<'a>(&'a self, file_name: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, FlinkResult<String>> {
-        Box::pin(self.upload(file_name, bytes))
+    fn upload_jar<'a>(&'a self, file_name: &'a str, jar: super::JarBody) -> BoxFuture<'a, FlinkResult<String>> {
+        Box::pin(self.upload(file_name, jar))
     }
 
     fn list_jars(&self) -> BoxFuture<'_, FlinkResult<Vec<JarInfo>>> {

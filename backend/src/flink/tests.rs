@@ -633,7 +633,7 @@ async fn jars_are_uploaded_listed_and_deleted() {
         .await;
     let client = client(&server);
 
-    let jar_id = client.upload_jar("job.jar", b"PK\x03\x04".to_vec()).await.expect("upload");
+    let jar_id = client.upload_jar("job.jar", b"PK\x03\x04".to_vec().into()).await.expect("upload");
     assert_eq!(jar_id, "82579b48-7e16_job.jar");
     let jars = client.list_jars().await.expect("list");
     assert_eq!(

@@ -3,6 +3,8 @@
 //! Conditional writes hold across threads and processes: each check-and-write runs under an
 //! exclusive lock on `<root>/.lock`, and documents are replaced by an atomic rename.
 
+mod large;
+
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -157,6 +159,10 @@ impl Store for DirStore {
             .await
             .map_err(|error| StoreError::Unavailable { detail: error.to_string() })?
         })
+    }
+
+    fn large_objects(&self) -> Option<&dyn super::large::LargeObjects> {
+        Some(self)
     }
 
     fn kind(&self) -> &'static str {

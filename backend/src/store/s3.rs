@@ -4,6 +4,8 @@
 //! A failed condition is a 412 `PreconditionFailed`; real S3 may also answer a concurrent
 //! conditional write with 409 `ConditionalRequestConflict`. Both mean "lost the race".
 
+mod large;
+
 use std::time::Duration;
 
 use aws_sdk_s3::config::timeout::TimeoutConfig;
@@ -272,6 +274,10 @@ impl Store for S3Store {
             keys.truncate(limit);
             Ok(keys)
         })
+    }
+
+    fn large_objects(&self) -> Option<&dyn super::large::LargeObjects> {
+        Some(self)
     }
 
     fn kind(&self) -> &'static str {

@@ -416,7 +416,7 @@ async fn a_jar_planted_under_the_products_jar_name_is_never_run() -> anyhow::Res
         .arg("README")
         .status()?;
     anyhow::ensure!(status.success(), "jar cf failed");
-    let planted = direct.upload_jar(&name, std::fs::read(work.join("planted.jar"))?).await?;
+    let planted = direct.upload_jar(&name, std::fs::read(work.join("planted.jar"))?.into()).await?;
     let operation = rig.drive(&operation_id, Duration::from_secs(120)).await?;
     assert_completed_with_state(&rig, &job_id, &operation, max_before).await?;
     let same_name: Vec<String> =

@@ -190,7 +190,7 @@ async fn job_lifecycle(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyh
     // Upload.
     let jar_path = cluster.sample_job_jar()?;
     let bytes = std::fs::read(&jar_path).with_context(|| format!("reading {}", jar_path.display()))?;
-    let jar_id = client.upload_jar("keyed-counter.jar", bytes).await?;
+    let jar_id = client.upload_jar("keyed-counter.jar", bytes.into()).await?;
     let jars = client.list_jars().await?;
     let jar = jars.iter().find(|jar| jar.id == jar_id).context("uploaded jar not listed")?;
     ensure!(jar.name == "keyed-counter.jar", "{jar:?}");
@@ -357,7 +357,7 @@ async fn job_lifecycle(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyh
 /// A savepoint path Flink cannot read leaves a FAILED job (or a refused submission).
 async fn bad_savepoint_path(client: &RestFlinkClient, cluster: &FlinkCluster) -> anyhow::Result<()> {
     let bytes = std::fs::read(cluster.sample_job_jar()?)?;
-    let jar_id = client.upload_jar("keyed-counter.jar", bytes).await?;
+    let jar_id = client.upload_jar("keyed-counter.jar", bytes.into()).await?;
     let job_id = fresh_id();
     let missing = local_path(&cluster.savepoint_dir())?.join(format!("no-such-savepoint-{}", fresh_id()));
     let run = RunJar {

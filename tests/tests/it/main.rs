@@ -4,6 +4,8 @@
 mod api_flow;
 /// Schemathesis fuzzes the running backend from its OpenAPI document, on real Flink: no 5xx.
 mod api_fuzz;
+/// Jars in parts straight to the store (LocalStack presigned URLs, the embedded store's signed URLs), streamed to real Flink.
+mod jar_upload;
 /// OIDC sign-in: real RS256 tokens and a JWKS on loopback, checked by the backend.
 mod auth_oidc;
 /// Headless Chromium loads the console served by the local binary and reads it.

@@ -9,10 +9,12 @@ use crate::flink::error::flink_errors;
 use crate::flink::{FlinkError, FlinkResult, JarInfo, RunJar, wire};
 
 impl RestFlinkClient {
-    pub(super) async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> FlinkResult<String> {
+    pub(super) async fn upload(&self, file_name: &str, jar: crate::flink::JarBody) -> FlinkResult<String> {
         let what = format!("the upload of {file_name}");
-        // Flink keeps only files whose name ends with `.jar`.
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
+        // Flink keeps only files whose name ends with `.jar`. Its `rest.server.max-content-length`
+        // (100 MiB by default) must exceed the jar.
+        let body = reqwest::Body::wrap_stream(jar.stream);
+        let part = reqwest::multipart::Part::stream_with_length(body, jar.len).file_name(file_name.to_owned());
         let form = reqwest::multipart::Form::new().part("jarfile", part);
         let request = self.request(Method::POST, "/jars/upload").multipart(form).timeout(self.upload_timeout);
         let (status, body) = self.exchange(&what, request).await?;
