@@ -52,7 +52,7 @@ DIST = ROOT / "frontend/dist"
 # What the template's ${…} stand for in this test.
 STACK = {"AWS::Region": "eu-west-1", "AWS::StackName": "rescaler", "AWS::Partition": "aws",
          "AWS::AccountId": "111122223333", "UserPool": "eu-west-1_TestPool", "UserPoolClient": "console-client",
-         "SignInDomainPrefix": "team-rescaler"}
+         "SignInDomainPrefix": "team-rescaler", "RecordsBucket": "rescaler-recordsbucket-1a2b3c4d5e6f"}
 SECURITY_HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
                     "strict-transport-security")
 NODE_RUNNER = r"""
@@ -307,7 +307,11 @@ def oidc_environment(template):
     """The API Lambda's OIDC variables from the template, resolved for this test."""
     variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
     variables.update(template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"])
-    return {k: str(substitute(v)) for k, v in variables.items() if k.startswith("RESCALER_OIDC_")}
+    chosen = {k: str(substitute(v)) for k, v in variables.items() if k.startswith("RESCALER_OIDC_")}
+    # The records bucket, where the browser puts jar parts: its origin is in connect-src too.
+    chosen["RESCALER_STORE_BUCKET"] = str(substitute(variables["RESCALER_STORE_BUCKET"]))
+    chosen["AWS_REGION"] = STACK["AWS::Region"]
+    return chosen
 
 
 def main():

@@ -195,6 +195,24 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The origins other than its own that the console's page calls (the CSP's `connect-src`):
+    /// the identity provider's ([`AuthConfig::browser_origins`]), and the records bucket's,
+    /// where the browser puts jar parts by presigned URL (`https://<bucket>.s3.<region>.amazonaws.com`
+    /// on AWS, the endpoint's origin on an S3-compatible server). `region` is the store's, else
+    /// the environment's (`AWS_REGION` on Lambda).
+    pub fn browser_origins(&self, region: Option<&str>) -> Vec<String> {
+        let mut origins = self.auth.browser_origins();
+        if let StoreConfig::S3(store) = &self.store {
+            let bucket_origin = match (&store.endpoint, store.region.as_deref().or(region)) {
+                (Some(endpoint), _) => auth::origin(endpoint),
+                (None, Some(region)) => Some(format!("https://{}.s3.{region}.amazonaws.com", store.bucket)),
+                (None, None) => None,
+            };
+            origins.extend(bucket_origin.filter(|origin| !origins.contains(origin)));
+        }
+        origins
+    }
+
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -341,6 +359,17 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::{AuthConfig, Config, StoreConfig};
+
+    #[test]
+    fn the_page_may_call_the_records_bucket_it_puts_jar_parts_in() {
+        let origins = |toml: &str, region: Option<&str>| Config::parse(toml).expect("valid").browser_origins(region);
+        let aws = "[store]\nkind = \"s3\"\nbucket = \"team-records\"\n";
+        assert_eq!(origins(aws, Some("eu-west-1")), ["https://team-records.s3.eu-west-1.amazonaws.com"]);
+        assert!(origins(aws, None).is_empty());
+        let compatible = "[store]\nkind = \"s3\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:4566/\"\n";
+        assert_eq!(origins(compatible, Some("eu-west-1")), ["http://127.0.0.1:4566"]);
+        assert!(origins("[store]\nkind = \"dir\"\npath = \"/tmp/x\"\n", Some("eu-west-1")).is_empty());
+    }
 
     #[test]
     fn environment_overrides_the_toml() {

@@ -48,7 +48,7 @@ pub struct SecurityHeaders(Arc<Vec<(HeaderName, HeaderValue)>>);
 
 impl SecurityHeaders {
     /// The headers for a backend whose console calls `connect_origins` besides itself
-    /// (`AuthConfig::browser_origins`). An origin that cannot be a header value is left out of
+    /// (`Config::browser_origins`). An origin that cannot be a header value is left out of
     /// the policy and logged (the configuration checks URLs; this never happens in practice).
     pub fn new(connect_origins: &[String]) -> Self {
         let origins: Vec<String> = connect_origins
@@ -75,7 +75,8 @@ impl SecurityHeaders {
 
     /// The headers of this configuration: its console calls the identity provider's origins.
     pub fn of(config: &crate::config::Config) -> Self {
-        Self::new(&config.auth.browser_origins())
+        let region = std::env::var("AWS_REGION").ok().or_else(|| std::env::var("AWS_DEFAULT_REGION").ok());
+        Self::new(&config.browser_origins(region.as_deref()))
     }
 
     /// The header values, by name.
