@@ -8,7 +8,7 @@ use std::rc::Rc;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use rescaler_shared::api::{
     Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
-    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, SignInSettings, VertexLoad,
+    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, SignInSettings, VertexLoad, BeginUpload, CompleteUpload, UploadPlan,
 };
 use rescaler_shared::api_page::{AwaitingCount, NEXT_CURSOR_HEADER, Page};
 use rescaler_shared::flink_rescales::FlinkRescaleAccount;
@@ -207,6 +207,16 @@ impl Client {
     /// backend lacks it; see [`ApiFailure::is_missing_endpoint`].
     pub fn metrics(self, cluster_id: &str, job_id: &str) -> ApiFuture<Vec<VertexLoad>> {
         self.get(format!("/clusters/{}/jobs/{}/metrics", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `POST /api/v1/artifacts/uploads`: where to put each part of a jar.
+    pub fn begin_upload(self, request: &BeginUpload) -> ApiFuture<UploadPlan> {
+        self.post("/artifacts/uploads".to_owned(), request)
+    }
+
+    /// `POST /api/v1/artifacts/uploads/{id}/complete`: the artifact the parts make.
+    pub fn complete_upload(self, upload_id: &str, request: &CompleteUpload) -> ApiFuture<Artifact> {
+        self.post(format!("/artifacts/uploads/{}/complete", encode(upload_id)), request)
     }
 
     /// `GET /api/v1/artifacts`: the stored jars, with their file names.

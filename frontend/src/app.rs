@@ -8,6 +8,7 @@ use leptos_router::path;
 use crate::components::backend_status::BackendStatus;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::nav_bar::NavBar;
+use crate::pages::artifacts::ArtifactsPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::clusters::ClustersPage;
 use crate::pages::inbox::InboxPage;
@@ -54,6 +55,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/schedules") view=SchedulesPage/>
                             <Route path=path!("/schedules/:id") view=SchedulePage/>
                             <Route path=path!("/savepoints") view=SavepointsPage/>
+                            <Route path=path!("/artifacts") view=ArtifactsPage/>
                             <Route path=path!("/audit") view=AuditPage/>
                         </Routes>
                     }.into_any(),

@@ -9,6 +9,7 @@ mod metrics;
 mod oidc;
 mod pages;
 mod session;
+mod upload;
 
 fn main() {
     console_error_panic_hook::set_once();

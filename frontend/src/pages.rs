@@ -1,5 +1,6 @@
 //! One page per route, one file per page.
 
+pub mod artifacts;
 pub mod audit;
 pub mod clusters;
 pub mod inbox;

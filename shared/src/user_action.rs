@@ -51,6 +51,12 @@ pub fn may_link_jobs(identity: &Identity, cluster_id: &str) -> bool {
     identity.can(cluster_id, LINKS_JOBS)
 }
 
+/// Whether `identity` may upload jars: a requester on some cluster (artifacts belong to no
+/// cluster; running one takes [`may_link_jobs`] on the cluster it runs on).
+pub fn may_upload_artifacts(identity: &Identity) -> bool {
+    identity.max_role().is_some_and(|role| role >= Role::Requester)
+}
+
 /// Why a user action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionRefused {

@@ -47,7 +47,7 @@ pub async fn upload(
     // Not an extractor that rejects: the role is checked before the body.
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Artifact>), ApiError> {
-    if identity.max_role().is_none_or(|role| role < Role::Requester) {
+    if !rescaler_shared::user_action::may_upload_artifacts(&identity) {
         return Err(ApiError::Forbidden("uploading an artifact needs the requester role".to_owned()));
     }
     let mut multipart = multipart?;

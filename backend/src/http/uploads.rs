@@ -19,7 +19,6 @@ use rescaler_shared::api::{Artifact, BeginUpload, CompleteUpload, ErrorEnvelope,
 use super::extract::{Body, Caller, PathParams};
 use super::schema::{StoreUnavailable, Unauthenticated};
 use super::{ApiError, AppState};
-use crate::auth::Role;
 use crate::notify::sign::hmac_sha256;
 use crate::reconcile::now_ms;
 use crate::records::{PART_BYTES, UploadError};
@@ -75,7 +74,7 @@ pub async fn begin(
     Caller(identity): Caller,
     Body(request): Body<BeginUpload>,
 ) -> Result<(StatusCode, Json<UploadPlan>), ApiError> {
-    if identity.max_role().is_none_or(|role| role < Role::Requester) {
+    if !rescaler_shared::user_action::may_upload_artifacts(&identity) {
         return Err(ApiError::Forbidden("uploading an artifact needs the requester role".to_owned()));
     }
     let file_name = safe_file_name(&request.file_name);

@@ -75,6 +75,7 @@ pub fn NavBar() -> impl IntoView {
                     </A>
                     <A href="/schedules">"Schedules"</A>
                     <A href="/savepoints">"Savepoints"</A>
+                    <A href="/artifacts">"Artifacts"</A>
                     <A href="/audit">"Audit"</A>
                 </nav>
                 <div class="who">

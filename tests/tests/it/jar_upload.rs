@@ -5,11 +5,15 @@
 use std::path::Path;
 use std::time::Duration;
 
+use harness::Browser;
 use harness::api::Api;
 use harness::backend::LocalBackend;
+use harness::browser::{PAGE_TIMEOUT, element, texts_until};
 use harness::config::TestConfig;
 use harness::rig::{self, Rig};
 use harness::{FlinkOptions, Scheduler};
+use rescaler_backend::config::StoreConfig;
+use rescaler_backend::store::S3StoreConfig;
 use rescaler_shared::api::{Artifact, UploadPlan};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -171,12 +175,48 @@ fn peak_rss_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
+/// Lets the console's origin `PUT` parts into the rig's bucket and read their ETags, as the
+/// template's CORS rule does for the records bucket.
+async fn allow_console_uploads(rig: &Rig, console_origin: &str) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let rule = CorsRule::builder()
+        .allowed_origins(console_origin)
+        .allowed_methods("PUT")
+        .allowed_headers("*")
+        .expose_headers("ETag")
+        .max_age_seconds(3600)
+        .build()?;
+    rig.s3
+        .client()
+        .put_bucket_cors()
+        .bucket(&rig.bucket)
+        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+        .send()
+        .await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_160_mb_jar_goes_by_presigned_urls_to_localstack_then_streams_to_flink_for_deploy_and_rescale()
--> anyhow::Result<()> {
+async fn a_160_mb_jar_goes_from_the_console_by_presigned_urls_to_localstack_then_streams_to_flink() -> anyhow::Result<()>
+{
     harness::init_tracing();
+    let _console = harness::browser::CONSOLE_TEST.lock().await;
     let rig = Rig::start(FlinkOptions::default().with_scheduler(Scheduler::Default)).await?;
-    let config = TestConfig::new().with_cluster(rig::cluster_config(&rig.flink)).build();
+    let port = harness::ports::free_port()?;
+    let console_origin = format!("http://127.0.0.1:{port}");
+    let mut config = TestConfig::new()
+        .with_console()?
+        .with_cluster(rig::cluster_config(&rig.flink))
+        .with_listen(format!("127.0.0.1:{port}"))
+        .build();
+    // The records are in the rig's bucket: the page's connect-src names its server.
+    config.store = StoreConfig::S3(S3StoreConfig {
+        bucket: rig.bucket.clone(),
+        endpoint: Some(rig.s3.endpoint().to_owned()),
+        region: Some(harness::s3::REGION.to_owned()),
+        ..S3StoreConfig::default()
+    });
+    allow_console_uploads(&rig, &console_origin).await?;
     let backend = LocalBackend::start(config, rig.records.store().clone(), true).await?;
     let base = backend.url();
     let work = harness::paths::scratch_dir("large-jar")?;
@@ -189,16 +229,35 @@ async fn a_160_mb_jar_goes_by_presigned_urls_to_localstack_then_streams_to_flink
         std::io::copy(&mut std::fs::File::open(&jar_path)?, &mut hasher)?;
         hex::encode(hasher.finalize())
     };
-    let (plan, etags) = send_file_parts(&base, "alice-token", "keyed-counter-fat.jar", &jar_path).await?;
-    assert!(
-        plan.part_urls.iter().all(|url| url.starts_with(rig.s3.endpoint())),
-        "presigned S3 URLs: {:?}",
-        plan.part_urls[0]
-    );
     let before = peak_rss_mib();
-    let (status, body) = complete(&base, "alice-token", &plan.upload_id, &etags).await?;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["sha256"], sha256);
+
+    // alice uploads it in the console: the parts go from Chromium to LocalStack directly.
+    let browser = Browser::start().await?;
+    let client = &browser.client;
+    client.goto(&base).await?;
+    element(client, "#token-input").await?.send_keys("alice-token").await?;
+    element(client, "#sign-in-button").await?.click().await?;
+    texts_until(client, "#signed-in-user", PAGE_TIMEOUT, |names| names == ["alice"]).await?;
+    client.goto(&format!("{base}/artifacts")).await?;
+    element(client, "#jar-file").await?.send_keys(&jar_path.display().to_string()).await?;
+    element(client, "#upload-button").await?.click().await?;
+    let uploaded = texts_until(client, "#uploaded-sha256", Duration::from_secs(240), |shas| !shas[0].is_empty()).await;
+    if uploaded.is_err() {
+        browser.screenshot("jar-upload-failed").await?;
+    }
+    assert_eq!(uploaded?, [sha256.clone()], "the console's artifact is the file's");
+    browser.screenshot("jar-upload-done").await?;
+    element(client, &format!("#artifacts-table tr[data-artifact-sha256='{sha256}']")).await?;
+    let suffix = format!("artifacts/{sha256}/jar");
+    let mut pages = rig.s3.client().list_objects_v2().bucket(&rig.bucket).into_paginator().send();
+    let mut stored = None;
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        stored =
+            stored.or_else(|| page.contents().iter().find(|o| o.key().is_some_and(|k| k.ends_with(&suffix))).cloned());
+    }
+    assert_eq!(stored.and_then(|object| object.size()), Some(i64::try_from(size)?), "the jar is in the bucket");
+    browser.close().await?;
 
     // An admin deploys a job from it: the backend streams the jar from S3 to Flink.
     let api = Api::new(base.clone());
@@ -237,7 +296,7 @@ async fn a_160_mb_jar_goes_by_presigned_urls_to_localstack_then_streams_to_flink
     // The backend runs in this process (tests beside it add to the figure): a jar held whole
     // by the completion, the deploy or the resubmission would add its 160 MiB.
     println!(
-        "peak RSS of the test process: {before} MiB before completing, {after} MiB after deploy and rescale ({size} byte jar)"
+        "peak RSS of the test process: {before} MiB before the upload, {after} MiB after the upload, the deploy and the rescale ({size} byte jar)"
     );
     assert!(after < before + 100, "the jar was held in memory: peak RSS {before} → {after} MiB");
     Ok(())
