@@ -164,6 +164,27 @@ async fn token_request(client: &OidcSignIn, form: String) -> Result<Tokens, Sign
     }
 }
 
+/// Revokes the kept refresh token at the provider (RFC 7009), so that a copy of it is worth
+/// nothing after signing out; answers whether the provider took the revocation.
+pub async fn revoke(client: &OidcSignIn) -> bool {
+    let (Some(endpoint), Some(refresh_token)) = (
+        client.revocation_endpoint.as_ref(),
+        storage().and_then(|storage| storage.get_item(REFRESH_KEY).ok().flatten()),
+    ) else {
+        return false;
+    };
+    let form = format!(
+        "token={}&token_type_hint=refresh_token&client_id={}",
+        encode(&refresh_token),
+        encode(&client.client_id)
+    );
+    let request = Request::post(endpoint).header("Content-Type", "application/x-www-form-urlencoded").body(form);
+    match request {
+        Ok(request) => request.send().await.is_ok_and(|response| response.ok()),
+        Err(_) => false,
+    }
+}
+
 /// Keeps what must survive a reload of this tab (the access token stays in memory).
 pub fn keep(tokens: &Tokens) {
     let Some(storage) = storage() else { return };

@@ -131,14 +131,21 @@ impl Session {
         self.token.set(Some(token));
     }
 
-    /// Signs out of the console, and of the provider when it signed the user in.
+    /// Signs out of the console, and of the provider when it signed the user in: its refresh
+    /// token revoked first, then its session ended.
     pub fn sign_out(self) {
-        let provider_sign_out = self.provider_sign_out_url();
-        self.forget();
-        self.notice.set(Some("You signed out.".to_owned()));
-        if let (Some(url), Some(window)) = (provider_sign_out, web_sys::window()) {
-            let _ = window.location().assign(&url);
-        }
+        let Some((client, url)) = self.provider_sign_out() else {
+            self.forget();
+            self.notice.set(Some("You signed out.".to_owned()));
+            return;
+        };
+        spawn_local(async move {
+            crate::oidc::revoke(&client).await;
+            self.forget();
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().assign(&url);
+            }
+        });
     }
 
     /// The server refused the session's token: sign out and say why.

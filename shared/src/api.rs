@@ -42,6 +42,9 @@ pub struct OidcSignIn {
     pub token_endpoint: String,
     /// Where signing out ends the provider's session too; `None` when the provider has none.
     pub end_session_endpoint: Option<String>,
+    /// Where signing out revokes the refresh token (RFC 7009); `None` when the provider has none.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// `POST /api/v1/artifacts/uploads`: a jar to upload in parts, straight to the store.

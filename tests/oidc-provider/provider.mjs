@@ -40,6 +40,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => resource,
@@ -84,4 +85,9 @@ for (const event of ['grant.success', 'grant.error', 'end_session.success', 'aut
     console.log(`oidc-event ${event} ${grantType} ${error ? `${error.name}: ${error.message}` : ''}`.trimEnd());
   });
 }
+// Revocation answers 200 whether or not the token existed (RFC 7009): log each call.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token/revocation') console.log(`oidc-event revocation ${ctx.status}`);
+});
 provider.listen(settings.port, '127.0.0.1', () => console.log(`oidc-provider listening on ${issuer}`));

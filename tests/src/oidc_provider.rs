@@ -119,6 +119,7 @@ impl OidcProvider {
                 authorization_endpoint: None,
                 token_endpoint: None,
                 end_session_endpoint: None,
+                revocation_endpoint: None,
             }),
         }
     }

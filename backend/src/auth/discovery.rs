@@ -32,6 +32,7 @@ struct ProviderMetadata {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     end_session_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
 }
 
 pub(super) struct ConsoleClient {
@@ -69,9 +70,12 @@ impl ConsoleClient {
             )?,
             token_endpoint: required(pick(&configured.token_endpoint, |m| &m.token_endpoint), "token_endpoint")?,
             end_session_endpoint: pick(&configured.end_session_endpoint, |m| &m.end_session_endpoint),
+            revocation_endpoint: pick(&configured.revocation_endpoint, |m| &m.revocation_endpoint),
         };
-        for url in
-            [&client.authorization_endpoint, &client.token_endpoint].into_iter().chain(&client.end_session_endpoint)
+        for url in [&client.authorization_endpoint, &client.token_endpoint]
+            .into_iter()
+            .chain(&client.end_session_endpoint)
+            .chain(&client.revocation_endpoint)
         {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(DiscoveryError::Invalid(format!("{url:?} is not an http(s) URL")));
@@ -116,6 +120,7 @@ mod tests {
             authorization_endpoint: None,
             token_endpoint: token_endpoint.map(str::to_owned),
             end_session_endpoint: None,
+            revocation_endpoint: None,
         }
     }
 

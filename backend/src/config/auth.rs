@@ -53,6 +53,9 @@ pub struct ConsoleSignIn {
     /// publishes none: the template names its hosted UI's `/logout`).
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// Where signing out revokes the refresh token (RFC 7009); discovered when absent.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -67,7 +70,7 @@ impl AuthConfig {
     /// `RESCALER_OIDC_ROLES_CLAIM`, `RESCALER_OIDC_USERNAME_CLAIM`, and the console's
     /// `RESCALER_OIDC_CLIENT_ID`, `RESCALER_OIDC_SCOPES` (space-separated),
     /// `RESCALER_OIDC_AUTHORIZATION_ENDPOINT`, `RESCALER_OIDC_TOKEN_ENDPOINT`,
-    /// `RESCALER_OIDC_END_SESSION_ENDPOINT`.
+    /// `RESCALER_OIDC_END_SESSION_ENDPOINT`, `RESCALER_OIDC_REVOCATION_ENDPOINT`.
     pub(super) fn from_env(var: &impl Fn(&str) -> Option<String>) -> Option<Self> {
         let (jwks_url, issuer, audience) =
             (var("RESCALER_OIDC_JWKS_URL")?, var("RESCALER_OIDC_ISSUER")?, var("RESCALER_OIDC_AUDIENCE")?);
@@ -80,6 +83,7 @@ impl AuthConfig {
             authorization_endpoint: set("RESCALER_OIDC_AUTHORIZATION_ENDPOINT"),
             token_endpoint: set("RESCALER_OIDC_TOKEN_ENDPOINT"),
             end_session_endpoint: set("RESCALER_OIDC_END_SESSION_ENDPOINT"),
+            revocation_endpoint: set("RESCALER_OIDC_REVOCATION_ENDPOINT"),
         });
         Some(Self::Oidc {
             jwks_url,
@@ -107,12 +111,14 @@ impl AuthConfig {
         let Self::Oidc { issuer, console: Some(console), .. } = self else {
             return Vec::new();
         };
-        let mut origins: Vec<String> = [Some(issuer.as_str()), console.token_endpoint.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter_map(origin)
-            .collect();
-        origins.dedup();
+        let mut origins: Vec<String> =
+            [Some(issuer.as_str()), console.token_endpoint.as_deref(), console.revocation_endpoint.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter_map(origin)
+                .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        origins.retain(|origin| seen.insert(origin.clone()));
         origins
     }
 }

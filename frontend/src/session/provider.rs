@@ -75,10 +75,13 @@ impl Session {
         self.settings.with_untracked(|settings| settings.as_ref().and_then(|settings| settings.oidc.clone()))
     }
 
-    pub(super) fn provider_sign_out_url(self) -> Option<String> {
+    /// The provider's client and where to end its session, when the provider signed this tab in.
+    pub(super) fn provider_sign_out(self) -> Option<(OidcSignIn, String)> {
         // Signed in with a pasted token: no ID token, nothing to end at the provider.
         let id_token = oidc::kept_id_token()?;
-        oidc::sign_out_url(&self.provider_client()?, Some(&id_token))
+        let client = self.provider_client()?;
+        let url = oidc::sign_out_url(&client, Some(&id_token))?;
+        Some((client, url))
     }
 
     /// The server refused the access token: renew it once from the provider, else sign out.

@@ -149,7 +149,10 @@ async fn console_signs_in_renews_and_signs_out_through_a_real_openid_provider() 
     assert_eq!(count(&events, "grant.error"), 0, "{events:?}");
     browser.screenshot("console-signed-in-oidc").await?;
 
-    // Sign out: the provider's session ends too, so signing in again asks for the login.
+    // Sign out: the refresh token is revoked and the provider's session ends too, so signing in
+    // again asks for the login.
+    let kept = stored(client).await?;
+    let refresh_token = kept.iter().find(|(_, key, _)| key.contains("refresh")).map(|(_, _, value)| value.clone());
     client.find(Locator::Css("#sign-out")).await?.click().await?;
     let confirm = element(client, "button[name=logout][value=yes]").await?;
     confirm.click().await?;
@@ -158,6 +161,17 @@ async fn console_signs_in_renews_and_signs_out_through_a_real_openid_provider() 
     let entries = stored(client).await?;
     assert!(entries.iter().all(|(_, key, _)| !key.contains("refresh") && !key.contains("id-token")), "{entries:?}");
     assert!(count(&provider.events(), "end_session.success") >= 1, "{:?}", provider.events());
+    assert_eq!(count(&provider.events(), "revocation 200"), 1, "{:?}", provider.events());
+    let renewed = reqwest::Client::new()
+        .post(format!("{}/token", provider.issuer()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_deref().unwrap_or_default()),
+            ("client_id", harness::oidc_provider::CLIENT_ID),
+        ])
+        .send()
+        .await?;
+    assert_eq!(renewed.status(), 400, "the signed-out refresh token still works");
     element(client, "#sign-in-provider").await?.click().await?;
     element(client, "input[name=login]").await?;
     browser.screenshot("console-provider-login-after-sign-out").await?;
