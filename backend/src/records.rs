@@ -210,6 +210,10 @@ fn wall_clock_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Where audit events live: written by [`Records::audit`] only, create-only (the template's
+/// bucket policy refuses overwrites and deletes under it).
+pub(crate) const AUDIT_PREFIX: &str = "audit/";
+
 fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {
     match result {
         Ok(_) => Ok(()),

@@ -25,6 +25,7 @@ mod cursor;
 mod listing;
 mod page;
 
+use super::AUDIT_PREFIX;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -79,14 +80,15 @@ pub fn operation_entry_keys(operation: &Operation) -> Vec<String> {
     ]
 }
 
-/// The key of an audit event, `audit/<at_ms>-<dedup>.json`.
+/// The key of an audit event, `audit/<at_ms>-<dedup>.json` (the prefix is `records.rs`'s: only
+/// `Records::audit` writes there, which `infra/check_template.py` checks).
 pub fn audit_key(at_ms: u64, dedup: &str) -> String {
-    format!("audit/{at_ms:013}-{dedup}.json")
+    format!("{AUDIT_PREFIX}{at_ms:013}-{dedup}.json")
 }
 
 /// The index key of the audit event at `audit_key`, if it is one.
 pub fn audit_entry_key(audit_key: &str) -> Option<String> {
-    let name = audit_key.strip_prefix("audit/")?.strip_suffix(".json")?;
+    let name = audit_key.strip_prefix(AUDIT_PREFIX)?.strip_suffix(".json")?;
     let (at_ms, dedup) = name.split_at_checked(13)?;
     let at_ms = at_ms.parse::<u64>().ok().filter(|_| at_ms.bytes().all(|b| b.is_ascii_digit()))?;
     let entry = entry_name(at_ms, dedup.strip_prefix('-')?);
@@ -163,17 +165,16 @@ impl Records {
 
 #[cfg(test)]
 mod tests {
-    use super::{AUDIT_INDEX, audit_entry_key, audit_key, entry_name};
+    use super::{AUDIT_INDEX, AUDIT_PREFIX, audit_entry_key, audit_key, entry_name};
 
     #[test]
     fn an_audit_key_maps_to_its_entry_and_back() {
         let key = audit_key(1_764_600_000_123, "op1-0003");
-        assert_eq!(key, "audit/1764600000123-op1-0003.json");
+        assert_eq!(key, format!("{AUDIT_PREFIX}1764600000123-op1-0003.json"));
         assert_eq!(audit_entry_key(&key), Some(format!("{AUDIT_INDEX}{}", entry_name(1_764_600_000_123, "op1-0003"))));
-        for bad in
-            ["audit/x.json", "audit/12345678901234-a.json", "audit/1764600000123-a", "other/1764600000123-a.json"]
-        {
-            assert_eq!(audit_entry_key(bad), None, "{bad:?}");
+        for bad in ["x.json", "12345678901234-a.json", "1764600000123-a"] {
+            assert_eq!(audit_entry_key(&format!("{AUDIT_PREFIX}{bad}")), None, "{bad:?}");
         }
+        assert_eq!(audit_entry_key("other/1764600000123-a.json"), None);
     }
 }

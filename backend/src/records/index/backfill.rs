@@ -82,7 +82,7 @@ impl Records {
 
     /// One batch of the audit log; `true` when it was the last.
     async fn backfill_audit(&self, progress: &mut Progress) -> StoreResult<bool> {
-        let keys = self.store.list_page("audit/", progress.audit_after.as_deref(), BATCH).await?;
+        let keys = self.store.list_page(super::super::AUDIT_PREFIX, progress.audit_after.as_deref(), BATCH).await?;
         self.index_audit_keys(&keys).await?;
         progress.audit_after = keys.last().cloned().or(progress.audit_after.take());
         Ok(keys.len() < BATCH)

@@ -144,7 +144,7 @@ impl Records {
         .await
     }
 
-    /// The audit page from the listing of `audit/`, as before the index.
+    /// The audit page from the listing of the audit prefix, as before the index.
     async fn audit_page_unindexed(
         &self,
         after: Option<&Cursor>,
@@ -152,7 +152,7 @@ impl Records {
         keep: &(dyn Fn(&AuditEvent) -> bool + Sync),
     ) -> StoreResult<IndexPage<AuditEvent>> {
         let mut events = Vec::new();
-        for key in self.store.list("audit/").await?.iter().rev() {
+        for key in self.store.list(super::super::AUDIT_PREFIX).await?.iter().rev() {
             let Some(name) =
                 super::audit_entry_key(key).and_then(|entry| entry.strip_prefix(AUDIT_INDEX).map(str::to_owned))
             else {
