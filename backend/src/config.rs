@@ -14,7 +14,7 @@ mod limits;
 mod msf;
 mod notifications;
 
-pub use auth::{AuthConfig, ConsoleSignIn, UserConfig};
+pub use auth::{AuthConfig, ConsoleSignIn, UserConfig, origin};
 pub use limits::LimitsConfig;
 pub use msf::{ApplicationTag, ClusterKind, MsfSettings};
 pub use notifications::{ChannelConfig, ChannelKind, EmailTransport, NotificationsConfig};

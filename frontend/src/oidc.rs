@@ -111,12 +111,13 @@ pub async fn complete(client: &OidcSignIn, query: &str) -> Result<(Tokens, Strin
     let Some(pending) = pending else {
         return Err(SignInFailure::Refused("this tab started no sign-in (open the console and sign in again)".into()));
     };
+    // The state first: only then is an error from the provider shown as the provider's.
+    if param("state").as_deref() != Some(pending.state.as_str()) {
+        return Err(SignInFailure::Refused("the answer does not belong to this sign-in (state differs)".into()));
+    }
     if let Some(error) = param("error") {
         let description = param("error_description").map(|text| format!(": {text}")).unwrap_or_default();
         return Err(SignInFailure::Refused(format!("{error}{description}")));
-    }
-    if param("state").as_deref() != Some(pending.state.as_str()) {
-        return Err(SignInFailure::Refused("the answer does not belong to this sign-in (state differs)".into()));
     }
     let code = param("code").ok_or_else(|| SignInFailure::Refused("the answer carries no code".into()))?;
     let form = format!(

@@ -44,9 +44,8 @@ pub struct Session {
     starting: RwSignal<bool>,
     /// The timer that renews the provider's access token before it expires.
     renewal: StoredValue<Option<gloo_timers::callback::Timeout>, LocalStorage>,
-    /// A refused token was renewed and not yet accepted: a second refusal signs out rather
-    /// than renewing again (a backend that refuses every token of the provider).
-    renewed_after_refusal: StoredValue<bool>,
+    /// Where renewing the provider's tokens stands (`provider::Renewals`).
+    renewals: StoredValue<provider::Renewals>,
 }
 
 /// A pasted token stays for this tab only (`sessionStorage`), never in `localStorage`.
@@ -58,6 +57,10 @@ impl Session {
     /// The session of this tab: a pasted token kept for it, else the provider's sign-in (the
     /// callback from the provider, or the kept refresh token), else signed out.
     pub fn restore() -> Self {
+        // Earlier consoles kept a pasted token in localStorage: no longer.
+        if let Some(local) = web_sys::window().and_then(|window| window.local_storage().ok().flatten()) {
+            let _ = local.remove_item(TOKEN_KEY);
+        }
         let stored =
             storage().and_then(|storage| storage.get_item(TOKEN_KEY).ok().flatten()).filter(|token| !token.is_empty());
         let session = Self {
@@ -70,7 +73,7 @@ impl Session {
             settings: RwSignal::new(None),
             starting: RwSignal::new(stored.is_none()),
             renewal: StoredValue::new_local(None),
-            renewed_after_refusal: StoredValue::new(false),
+            renewals: StoredValue::new(provider::Renewals::default()),
         };
         if stored.is_some() {
             session.check();
@@ -85,7 +88,7 @@ impl Session {
         spawn_local(async move {
             match self.client().me().await {
                 Ok(me) => {
-                    self.renewed_after_refusal.set_value(false);
+                    self.renewals.update_value(|renewals| renewals.after_refusal = None);
                     self.me.set(Some(me));
                 }
                 // A 401 already signed out (see `expire`).
@@ -101,7 +104,7 @@ impl Session {
         Client::new(self.token.get_untracked()).on_refused_token(move |refused| {
             // Only if the token was not replaced meanwhile.
             if self.token.with_untracked(|token| token.as_deref() == Some(refused)) {
-                self.refused();
+                self.refused(refused);
             }
         })
     }
@@ -134,15 +137,18 @@ impl Session {
     /// Signs out of the console, and of the provider when it signed the user in: its refresh
     /// token revoked first, then its session ended.
     pub fn sign_out(self) {
-        let Some((client, url)) = self.provider_sign_out() else {
+        let Some((client, end_session)) = self.provider_sign_out() else {
             self.forget();
             self.notice.set(Some("You signed out.".to_owned()));
             return;
         };
+        // No renewal may answer into the signed-out tab.
+        self.stop_renewals();
         spawn_local(async move {
             crate::oidc::revoke(&client).await;
             self.forget();
-            if let Some(window) = web_sys::window() {
+            self.notice.set(Some("You signed out.".to_owned()));
+            if let (Some(url), Some(window)) = (end_session, web_sys::window()) {
                 let _ = window.location().assign(&url);
             }
         });
@@ -159,7 +165,7 @@ impl Session {
             let _ = storage.remove_item(TOKEN_KEY);
         }
         crate::oidc::forget();
-        self.renewal.set_value(None);
+        self.stop_renewals();
         self.token.set(None);
         self.me.set(None);
         self.me_failure.set(None);

@@ -12,7 +12,7 @@ use rescaler_shared::api::{OidcSignIn, SignInSettings};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::config::ConsoleSignIn;
+use crate::config::{ConsoleSignIn, origin};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -49,7 +49,15 @@ impl ConsoleClient {
 
     pub(super) async fn settings(&self) -> Result<SignInSettings, DiscoveryError> {
         let configured = &self.settings;
-        let discovered = if configured.authorization_endpoint.is_none() || configured.token_endpoint.is_none() {
+        let discovered = if [
+            &configured.authorization_endpoint,
+            &configured.token_endpoint,
+            &configured.end_session_endpoint,
+            &configured.revocation_endpoint,
+        ]
+        .iter()
+        .any(|endpoint| endpoint.is_none())
+        {
             Some(self.metadata.get_or_try_init(|| self.fetch()).await?)
         } else {
             None
@@ -60,7 +68,7 @@ impl ConsoleClient {
         let required = |value: Option<String>, name: &str| {
             value.ok_or_else(|| DiscoveryError::Invalid(format!("it names no {name}")))
         };
-        let client = OidcSignIn {
+        let mut client = OidcSignIn {
             issuer: self.issuer.clone(),
             client_id: configured.client_id.clone(),
             scopes: configured.scopes.clone(),
@@ -72,16 +80,45 @@ impl ConsoleClient {
             end_session_endpoint: pick(&configured.end_session_endpoint, |m| &m.end_session_endpoint),
             revocation_endpoint: pick(&configured.revocation_endpoint, |m| &m.revocation_endpoint),
         };
+        self.check_endpoints(&mut client)?;
+        Ok(SignInSettings { mode: "oidc".to_owned(), oidc: Some(client) })
+    }
+
+    /// Every endpoint is https (http only on loopback, for tests); the ones the page calls
+    /// (token, revocation) are on origins its Content-Security-Policy allows — the issuer's and
+    /// the configured endpoints' (`AuthConfig::browser_origins`). A discovered token endpoint
+    /// elsewhere is an error that says what to configure; a discovered revocation endpoint
+    /// elsewhere is left out (signing out then only ends the session).
+    fn check_endpoints(&self, client: &mut OidcSignIn) -> Result<(), DiscoveryError> {
         for url in [&client.authorization_endpoint, &client.token_endpoint]
             .into_iter()
             .chain(&client.end_session_endpoint)
             .chain(&client.revocation_endpoint)
         {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(DiscoveryError::Invalid(format!("{url:?} is not an http(s) URL")));
+            if !secure_enough(url) {
+                return Err(DiscoveryError::Invalid(format!("{url:?} is not an https URL")));
             }
         }
-        Ok(SignInSettings { mode: "oidc".to_owned(), oidc: Some(client) })
+        let configured = &self.settings;
+        let allowed: Vec<String> =
+            [Some(&self.issuer), configured.token_endpoint.as_ref(), configured.revocation_endpoint.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|url| origin(url))
+                .collect();
+        let allowed_url = |url: &str| origin(url).is_some_and(|origin| allowed.contains(&origin));
+        if !allowed_url(&client.token_endpoint) {
+            return Err(DiscoveryError::Invalid(format!(
+                "its token endpoint {} is on another origin than the issuer: name it as [auth.console] \
+                 token_endpoint (RESCALER_OIDC_TOKEN_ENDPOINT), so that the page may call it",
+                client.token_endpoint
+            )));
+        }
+        if client.revocation_endpoint.as_deref().is_some_and(|url| !allowed_url(url)) {
+            tracing::warn!(auth.revocation_endpoint = ?client.revocation_endpoint, "revocation endpoint on another origin left out: configure it to use it");
+            client.revocation_endpoint = None;
+        }
+        Ok(())
     }
 
     async fn fetch(&self) -> Result<ProviderMetadata, DiscoveryError> {
@@ -104,6 +141,20 @@ impl ConsoleClient {
         }
         Ok(metadata)
     }
+}
+
+/// https, or http to a loopback address (the tests' provider).
+fn secure_enough(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(host, _)| host);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 #[cfg(test)]
@@ -154,6 +205,39 @@ mod tests {
             assert_eq!(oidc.client_id, "console");
         }
         // `expect(1)`: the metadata was fetched once for both answers.
+    }
+
+    #[test]
+    fn endpoints_are_https_but_on_loopback() {
+        assert!(secure_enough("https://idp.example.com/token"));
+        assert!(secure_enough("http://127.0.0.1:4011/token"));
+        assert!(secure_enough("http://localhost/token"));
+        assert!(!secure_enough("http://idp.example.com/token"));
+        assert!(!secure_enough("http://127.0.0.1.evil.example/token"));
+        assert!(!secure_enough("ftp://127.0.0.1/token"));
+    }
+
+    #[tokio::test]
+    async fn a_discovered_token_endpoint_on_another_origin_must_be_configured() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": server.uri(),
+                "authorization_endpoint": "https://login.example.com/authorize",
+                "token_endpoint": "https://login.example.com/token",
+                "revocation_endpoint": "https://login.example.com/revoke",
+            })))
+            .mount(&server)
+            .await;
+        let client = ConsoleClient::new(server.uri(), console(None), reqwest::Client::new());
+        let error = client.settings().await.expect_err("token endpoint elsewhere");
+        assert!(error.to_string().contains("RESCALER_OIDC_TOKEN_ENDPOINT"), "{error}");
+        let client =
+            ConsoleClient::new(server.uri(), console(Some("https://login.example.com/token")), reqwest::Client::new());
+        let oidc = client.settings().await.expect("configured").oidc.expect("oidc");
+        // Revocation is on the configured token endpoint's origin: kept.
+        assert_eq!(oidc.revocation_endpoint.as_deref(), Some("https://login.example.com/revoke"));
     }
 
     #[tokio::test]

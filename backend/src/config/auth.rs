@@ -124,7 +124,7 @@ impl AuthConfig {
 }
 
 /// `scheme://authority` of an absolute http(s) URL.
-pub(super) fn origin(url: &str) -> Option<String> {
+pub fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     if !matches!(scheme, "http" | "https") {
         return None;

@@ -129,18 +129,20 @@ pub async fn put_part(
     State(state): State<AppState>,
     PathParams((upload_id, part_number)): PathParams<(String, u32)>,
     query: Result<Query<PartQuery>, axum::extract::rejection::QueryRejection>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
     let Query(query) = query.map_err(|_| ApiError::BadRequest("a part URL needs expires and signature".to_owned()))?;
-    let body = body.map_err(|rejection| {
-        ApiError::Unprocessable(format!("the part cannot be read: {}", rejection.body_text().to_lowercase()))
-    })?;
+    // The signature before the body: nobody without a part URL makes the server read one.
     let expected = part_signature(&upload_id, part_number, query.expires);
     if query.expires < now_ms()
         || !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), query.signature.as_bytes()))
     {
         return Err(ApiError::Forbidden("this part URL is not valid (signature or expiry)".to_owned()));
     }
+    let limit = usize::try_from(PART_BYTES).unwrap_or(usize::MAX);
+    let body: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::Unprocessable(format!("a part has at most {PART_BYTES} bytes")))?;
     let etag = state.records.put_upload_part(&upload_id, part_number, body).await?;
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
@@ -173,6 +175,10 @@ pub async fn complete(
     PathParams(upload_id): PathParams<String>,
     Body(request): Body<CompleteUpload>,
 ) -> Result<(StatusCode, Json<Artifact>), ApiError> {
+    // The role again: it may have been taken away since the upload began.
+    if !rescaler_shared::user_action::may_upload_artifacts(&identity) {
+        return Err(ApiError::Forbidden("uploading an artifact needs the requester role".to_owned()));
+    }
     let etags: Vec<String> = request.etags.iter().map(|etag| etag.trim().trim_matches('"').to_owned()).collect();
     let artifact = state.records.complete_upload(&upload_id, &etags, &identity.name, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(artifact)))

@@ -182,14 +182,17 @@ impl Records {
         }
         let object = large.read_stream(&staging).await?.ok_or_else(|| UploadError::NotFound(id.to_owned()))?;
         let (sha256, size, zip) = digest(object).await?;
-        if size != record.size_bytes {
-            return Err(UploadError::Invalid(format!(
-                "the upload has {size} bytes, not the {} announced",
-                record.size_bytes
-            )));
-        }
-        if !zip {
-            return Err(UploadError::Invalid(format!("{} is not a jar (zip) file", record.file_name)));
+        let refusal = if size != record.size_bytes {
+            Some(format!("the upload has {size} bytes, not the {} announced", record.size_bytes))
+        } else if !zip {
+            Some(format!("{} is not a jar (zip) file", record.file_name))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            // Nothing of a refused upload stays (the bucket's lifecycle rule backs this up).
+            self.store.delete(&staging).await?;
+            return Err(UploadError::Invalid(refusal));
         }
         if self.artifact(&sha256).await?.is_none() {
             large.copy(&staging, &format!("artifacts/{sha256}/jar")).await?;

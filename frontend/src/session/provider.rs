@@ -16,6 +16,17 @@ const RENEW_AT_PERCENT: u64 = 75;
 /// Never renew more often than this, whatever the provider says.
 const MIN_RENEW_AFTER_MS: u64 = 5_000;
 
+/// Where renewing the provider's tokens stands, for one tab.
+#[derive(Debug, Default)]
+pub(super) struct Renewals {
+    /// Bumped when the tab signs out: a renewal started before then answers into nothing.
+    generation: u32,
+    /// A renewal is under way: another would spend a refresh token the provider has rotated.
+    in_flight: bool,
+    /// The access token the renewal after a refusal gave, until the server accepts it.
+    pub(super) after_refusal: Option<String>,
+}
+
 impl Session {
     /// Asks the backend how to sign in; then completes a sign-in the provider answered, or
     /// renews a session this tab kept, or leaves the user signed out.
@@ -49,7 +60,7 @@ impl Session {
                 Err(failure) => self.notice.set(Some(format!("Signing in did not work: {failure}"))),
             }
         } else if let Some(renewed) = oidc::renew(&client).await {
-            self.renewed(&client, renewed);
+            self.renewed(&client, renewed, false);
         }
         self.starting.set(false);
     }
@@ -75,42 +86,89 @@ impl Session {
         self.settings.with_untracked(|settings| settings.as_ref().and_then(|settings| settings.oidc.clone()))
     }
 
-    /// The provider's client and where to end its session, when the provider signed this tab in.
-    pub(super) fn provider_sign_out(self) -> Option<(OidcSignIn, String)> {
-        // Signed in with a pasted token: no ID token, nothing to end at the provider.
+    /// The provider's client, and where to end its session if it has an end-session endpoint,
+    /// when the provider signed this tab in.
+    pub(super) fn provider_sign_out(self) -> Option<(OidcSignIn, Option<String>)> {
+        // Signed in with a pasted token: no ID token, nothing to do at the provider.
         let id_token = oidc::kept_id_token()?;
         let client = self.provider_client()?;
-        let url = oidc::sign_out_url(&client, Some(&id_token))?;
-        Some((client, url))
+        let end_session = oidc::sign_out_url(&client, Some(&id_token));
+        Some((client, end_session))
     }
 
-    /// The server refused the access token: renew it once from the provider, else sign out.
-    pub(super) fn refused(self) {
+    /// Cancels the renewal timer, and makes any renewal under way answer into nothing.
+    pub(super) fn stop_renewals(self) {
+        self.renewal.set_value(None);
+        self.renewals.update_value(|renewals| {
+            renewals.generation = renewals.generation.wrapping_add(1);
+            renewals.in_flight = false;
+            renewals.after_refusal = None;
+        });
+    }
+
+    /// The server refused `refused`: renew once from the provider, unless a renewal is under way
+    /// already (it replaces the token) or `refused` is what the last refusal's renewal gave (the
+    /// server does not take this provider's tokens: sign out with the reason).
+    pub(super) fn refused(self, refused: &str) {
         let Some(client) = self.provider_client().filter(|_| oidc::kept_id_token().is_some()) else {
             self.expire();
             return;
         };
-        if self.renewed_after_refusal.get_value() {
+        let (in_flight, again) = self
+            .renewals
+            .with_value(|renewals| (renewals.in_flight, renewals.after_refusal.as_deref() == Some(refused)));
+        if again {
             self.forget();
             self.notice.set(Some(
                 "The server refuses the identity provider's tokens (its audience or issuer differs): \
                  ask an administrator."
                     .to_owned(),
             ));
-            return;
+        } else if !in_flight {
+            self.renew_now(client, true);
         }
-        self.renewed_after_refusal.set_value(true);
+    }
+
+    /// Renews now, one renewal at a time; a renewal that answers after a sign-out is dropped.
+    fn renew_now(self, client: OidcSignIn, after_refusal: bool) {
+        let Some(generation) = self
+            .renewals
+            .try_update_value(|renewals| {
+                (!renewals.in_flight).then(|| {
+                    renewals.in_flight = true;
+                    renewals.generation
+                })
+            })
+            .flatten()
+        else {
+            return;
+        };
         spawn_local(async move {
-            match oidc::renew(&client).await {
-                Some(renewed) => self.renewed(&client, renewed),
-                None => self.expire(),
+            let renewed = oidc::renew(&client).await;
+            let current = self.renewals.try_update_value(|renewals| {
+                let current = renewals.generation == generation;
+                if current {
+                    renewals.in_flight = false;
+                }
+                current
+            });
+            match (current, renewed) {
+                (Some(true), Some(renewed)) => self.renewed(&client, renewed, after_refusal),
+                (Some(true), None) => self.expire(),
+                _ => {}
             }
         });
     }
 
-    fn renewed(self, client: &OidcSignIn, renewed: Result<Tokens, SignInFailure>) {
+    fn renewed(self, client: &OidcSignIn, renewed: Result<Tokens, SignInFailure>, after_refusal: bool) {
         match renewed {
-            Ok(tokens) => self.signed_in_by_provider(client, tokens),
+            Ok(tokens) => {
+                if after_refusal {
+                    let token = tokens.access_token.clone();
+                    self.renewals.update_value(|renewals| renewals.after_refusal = Some(token));
+                }
+                self.signed_in_by_provider(client, tokens);
+            }
             Err(SignInFailure::Refused(_)) => {
                 self.forget();
                 self.notice.set(Some("Your session at the identity provider ended: sign in again.".to_owned()));
@@ -128,21 +186,16 @@ impl Session {
         let lifetime_ms = tokens.expires_in.unwrap_or(300).saturating_mul(1_000);
         self.renew_after(client.clone(), (lifetime_ms * RENEW_AT_PERCENT / 100).max(MIN_RENEW_AFTER_MS));
         let first = self.token.with_untracked(Option::is_none) || self.me.with_untracked(Option::is_none);
+        let checking = self.renewals.with_value(|renewals| renewals.after_refusal.is_some());
         self.token.set(Some(tokens.access_token));
         // A token renewed after a refusal is checked at once (see `refused`).
-        if first || self.renewed_after_refusal.get_value() {
+        if first || checking {
             self.check();
         }
     }
 
     fn renew_after(self, client: OidcSignIn, delay_ms: u64) {
-        let timer = Timeout::new(u32::try_from(delay_ms).unwrap_or(u32::MAX), move || {
-            spawn_local(async move {
-                if let Some(renewed) = oidc::renew(&client).await {
-                    self.renewed(&client, renewed);
-                }
-            });
-        });
+        let timer = Timeout::new(u32::try_from(delay_ms).unwrap_or(u32::MAX), move || self.renew_now(client, false));
         self.renewal.set_value(Some(timer));
     }
 }

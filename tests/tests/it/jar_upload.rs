@@ -138,6 +138,9 @@ async fn a_jar_uploads_in_parts_through_signed_urls_to_the_embedded_store() -> a
     let (status, body) = complete(&base, "alice-token", &plan.upload_id, &etags).await?;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["message"].as_str().unwrap_or_default().contains("not a jar"), "{body}");
+    // Nothing of a refused upload stays in the store.
+    let staging = format!("uploads/{}/jar", plan.upload_id);
+    assert!(backend.state.records.store().get(&staging).await?.is_none(), "{staging} kept");
     Ok(())
 }
 

@@ -49,8 +49,7 @@ fn etag_of(path: &Path) -> StoreResult<String> {
 fn join_parts(parts_dir: &Path, target: &Path, etags: &[String]) -> StoreResult<()> {
     let parent = target.parent().ok_or_else(|| unavailable("an object needs a parent directory"))?;
     std::fs::create_dir_all(parent).map_err(unavailable)?;
-    let temporary =
-        parent.join(format!(".{}.joining", target.file_name().and_then(|n| n.to_str()).unwrap_or("object")));
+    let temporary = parent.join(format!(".{}.joining", uuid::Uuid::new_v4().simple()));
     let mut out = std::fs::File::create(&temporary).map_err(unavailable)?;
     for (index, expected) in etags.iter().enumerate() {
         let part = parts_dir.join((index + 1).to_string());
@@ -150,7 +149,7 @@ impl LargeObjects for DirStore {
             blocking(move || {
                 let parent = to.parent().ok_or_else(|| unavailable("an object needs a parent directory"))?;
                 std::fs::create_dir_all(parent).map_err(unavailable)?;
-                let temporary = parent.join(".copying");
+                let temporary = parent.join(format!(".{}.copying", uuid::Uuid::new_v4().simple()));
                 std::fs::copy(&from, &temporary).map_err(unavailable)?;
                 std::fs::rename(&temporary, &to).map_err(unavailable)
             })

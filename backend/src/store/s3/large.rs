@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::StreamExt;
@@ -82,7 +83,13 @@ impl LargeObjects for S3Store {
                 .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                 .send()
                 .await
-                .map_err(|error| classify(key, error))?;
+                .map_err(|error| match error.as_service_error().and_then(|service| service.code()) {
+                    // The parts sent differ from the ETags given: the caller's to fix.
+                    Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
+                        StoreError::Conflict { key: format!("a part of {key}") }
+                    }
+                    _ => classify(key, error),
+                })?;
             Ok(())
         })
     }
@@ -97,7 +104,10 @@ impl LargeObjects for S3Store {
                 }
                 Err(error) => return Err(classify(key, error)),
             };
-            let len = output.content_length().and_then(|len| u64::try_from(len).ok()).unwrap_or(0);
+            let len = output
+                .content_length()
+                .and_then(|len| u64::try_from(len).ok())
+                .ok_or_else(|| unavailable(format!("{key}: S3 answered no Content-Length")))?;
             let key = key.to_owned();
             let body = futures::stream::unfold(Some(output.body), move |body| {
                 let key = key.clone();
