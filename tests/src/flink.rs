@@ -493,6 +493,11 @@ fn render_config(
         ("parallelism.default".into(), "1".into()),
         ("web.refresh-interval".into(), "500".into()),
         ("metrics.fetcher.update-interval".into(), "1000".into()),
+        // The REST metric fetcher starts no new round until the last one ended, and a round
+        // that asked a TaskManager killed under it waits for this timeout (600 s by default):
+        // the rollback tests' metrics never came back under load. 30 s still lets the REST
+        // handlers' own asks (a large jar's run) finish.
+        ("web.timeout".into(), "30000".into()),
         ("heartbeat.interval".into(), "2000".into()),
         ("heartbeat.timeout".into(), "10000".into()),
         ("restart-strategy.type".into(), "fixed-delay".into()),
