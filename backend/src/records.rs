@@ -35,13 +35,13 @@ use rescaler_shared::api::{Artifact, AuditEvent, SavepointRecord};
 use rescaler_shared::operation::Operation;
 use sha2::{Digest, Sha256};
 
-use crate::store::{JsonStore, Store, StoreError, StoreResult, Version};
+use crate::store::{JsonStore, Store, StoreResult, Version};
 
 pub use active::{ActiveMarker, Claim, CreateError};
 pub use index::{BadCursor, Cursor, IndexPage, OperationSource};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
 pub use outbox::{EmailRouting, OutboxMarker, Routing};
-pub use uploads::{ArtifactUploadRecord, MAX_UPLOAD_BYTES, PART_BYTES, UPLOAD_VALID_FOR_MS, UploadError};
+pub use uploads::{ArtifactUploadRecord, MAX_UPLOAD_BYTES, PART_BYTES, UPLOAD_VALID_FOR_MS, UploadError, ZIP_MAGIC};
 pub use users::{SeenUsers, UserRecord, user_key};
 
 /// The typed record layer.
@@ -119,16 +119,6 @@ impl Records {
 
     pub async fn artifact(&self, sha256: &str) -> StoreResult<Option<Artifact>> {
         Ok(self.store.get_json(&format!("artifacts/{sha256}/meta.json")).await?.map(|(a, _)| a))
-    }
-
-    /// The jar's bytes, checked against its sha256.
-    pub async fn artifact_bytes(&self, sha256: &str) -> StoreResult<Option<Bytes>> {
-        let key = format!("artifacts/{sha256}/jar");
-        let Some((bytes, _)) = self.store.get(&key).await? else { return Ok(None) };
-        if hex::encode(Sha256::digest(&bytes)) != sha256 {
-            return Err(StoreError::Corrupt { key, detail: "sha256 does not match".to_owned() });
-        }
-        Ok(Some(bytes))
     }
 
     pub async fn artifacts(&self) -> StoreResult<Vec<Artifact>> {

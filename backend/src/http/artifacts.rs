@@ -54,11 +54,10 @@ pub async fn upload(
     while let Some(field) = multipart.next_field().await? {
         let Some(file_name) = field.file_name().map(str::to_owned) else { continue };
         let bytes = field.bytes().await?;
-        if !bytes.starts_with(b"PK\x03\x04") {
+        if !bytes.starts_with(crate::records::ZIP_MAGIC) {
             return Err(ApiError::Unprocessable(format!("{file_name} is not a jar (zip) file")));
         }
-        let safe_name: String =
-            file_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(128).collect();
+        let safe_name = super::uploads::safe_file_name(&file_name);
         let artifact = state.records.put_artifact(&safe_name, bytes, &identity.name, now_ms()).await?;
         return Ok((StatusCode::CREATED, Json(artifact)));
     }

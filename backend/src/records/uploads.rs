@@ -17,6 +17,9 @@ use super::{Records, ignore_conflict};
 use crate::store::large::{LargeObjects, ObjectStream, UploadTarget};
 use crate::store::{JsonStore, StoreError};
 
+/// How every jar (a zip file) starts: the local file header's signature.
+pub const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
 /// Size of every part but the last (S3 wants at least 5 MiB but for the last part).
 pub const PART_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest jar accepted (Flink fat jars are commonly 50–300 MB).
@@ -253,5 +256,5 @@ async fn digest(object: ObjectStream) -> Result<(String, u64, bool), UploadError
         size += chunk.len() as u64;
         hasher.update(&chunk);
     }
-    Ok((hex::encode(hasher.finalize()), size, head.as_slice() == b"PK\x03\x04"))
+    Ok((hex::encode(hasher.finalize()), size, head.as_slice() == ZIP_MAGIC))
 }
