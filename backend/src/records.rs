@@ -10,6 +10,7 @@
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
 //! | `audit/<at_ms>-<op or id>-<n>.json` | one append-only audit event, never rewritten |
 //! | `deployments/…`, `deployment-of/…` | a managed job's identity and lineage (see `deployments`) |
+//! | `history/<cluster>/<deployment>/{recent,day}.json` | a managed job's load history: the last 2 h as sampled, 5-minute points for 24 h (see `history`) |
 //! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
 //! | `users/<name>.json` | a signed-in user's email and roles, for mail to people (see `users`) |
 //! | `schedules/<id>.json`, `live-schedules/<id>.json` | a recurring schedule; the marker while it awaits approval or is active (see `schedules`) |
@@ -21,6 +22,7 @@
 
 mod active;
 mod deployments;
+mod history;
 pub mod index;
 mod links;
 mod outbox;

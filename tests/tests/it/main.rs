@@ -38,6 +38,8 @@ mod lambda_adapter;
 mod lambda_bootstrap;
 /// The reconcile Lambda ends its invocation while requests only wait, and runs them once their window opens.
 mod lambda_reconcile_wait;
+/// Load history per deployment: two hours as sampled, five-minute points for a day, across rescales, on both stores.
+mod load_history;
 /// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
 mod msf_standin;
 /// MSF applications rescaled by the product on the stand-in: approval, snapshot, update under the token, rollback, crashes.
