@@ -14,7 +14,7 @@
 //! | `notifications/<op>/<n>-<channel>.json`, `outbox/<delivery>.json` | one notification delivery and its attempts; the marker while it is pending (see `outbox`) |
 //! | `users/<name>.json` | a signed-in user's email and roles, for mail to people (see `users`) |
 //! | `schedules/<id>.json`, `live-schedules/<id>.json` | a recurring schedule; the marker while it awaits approval or is active (see `schedules`) |
-//! | `index/…` | the listing index: operations newest first, by phase group, job and deployment; the audit log newest first (see `index`) |
+//! | `index/…` | the listing index: operations newest first, by phase group, job and deployment; the audit log newest first; the requests awaiting approval whole, for the badge (see `index`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
 //! store calls that grows with active operations, not with stored ones; listings read the
@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rescaler_shared::api::{Artifact, AuditEvent, SavepointRecord};
+use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 use sha2::{Digest, Sha256};
 
@@ -75,9 +76,17 @@ impl Records {
     /// so the index entry of its phase group is written before it, and those of earlier groups
     /// removed after it.
     pub async fn replace_operation(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
+        let known = self.memo_group(&operation.id);
         self.index_group_before_write(operation).await?;
         let version = self.store.replace_json(&operation_key(&operation.id), operation, expected).await?;
         self.index_group_after_write(operation).await;
+        // The badge's document holds requests awaiting approval: this one's copy follows when
+        // it awaits, or when this process does not know yet that it left (once per request).
+        if index::group_of(operation) == PhaseGroup::AwaitingApproval
+            || known.is_none_or(|group| group == PhaseGroup::AwaitingApproval)
+        {
+            self.awaiting_view_after_write(operation).await;
+        }
         Ok(version)
     }
 

@@ -110,7 +110,10 @@ impl Records {
                 }
             }
             match self.store.replace_json(&key, &confirmed, &version).await {
-                Ok(_) => return Ok(stored.expect("stored above")),
+                Ok(_) => {
+                    self.awaiting_view_after_write(operation).await;
+                    return Ok(stored.expect("stored above"));
+                }
                 // Taken over while the operation was being stored: claim again.
                 Err(error) if error.is_conflict() => continue,
                 Err(error) => return Err(self.withdraw(operation, true, error.into()).await),

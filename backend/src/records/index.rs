@@ -8,6 +8,7 @@
 //! | `index/operations/job/<job>/<entry>` | operations by the Flink job they name |
 //! | `index/operations/deployment/<cluster>/<deployment>/<entry>` | operations by deployment (by job id for records from before deployments) |
 //! | `index/audit/<entry>` | every audit event |
+//! | `index/awaiting.json` | the requests awaiting approval, whole, for the inbox badge (`awaiting.rs`) |
 //! | `index/version.json`, `index/backfill.json` | the index serves listings; how far the backfill of older records got |
 //!
 //! An entry is an empty document named `<inverted ms>-<id>` (`cursor.rs`): a page is one list
@@ -20,6 +21,7 @@
 //! after [`MISSING_GRACE_MS`], those whose record does not exist. Until the backfill has indexed
 //! every record stored before the index existed, listings read every record as they used to.
 
+mod awaiting;
 mod backfill;
 mod cursor;
 mod listing;
@@ -34,6 +36,7 @@ use bytes::Bytes;
 use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 
+pub use awaiting::{AWAITING_VIEW_KEY, AwaitingView, REBUILT_EVERY_MS, VIEW_LIMIT};
 pub use cursor::{BadCursor, Cursor, entry_name, parse_entry_name};
 pub use listing::OperationSource;
 pub use page::IndexPage;
@@ -158,7 +161,7 @@ impl Records {
         }
     }
 
-    fn memo_group(&self, operation_id: &str) -> Option<PhaseGroup> {
+    pub(super) fn memo_group(&self, operation_id: &str) -> Option<PhaseGroup> {
         self.index.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(operation_id).copied()
     }
 }

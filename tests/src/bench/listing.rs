@@ -17,9 +17,12 @@ use harness::backend::LocalBackend;
 use harness::config::{TestConfig, unreachable_cluster};
 use harness::rig::CLUSTER_ID;
 use rescaler_backend::reconcile::now_ms;
-use rescaler_backend::records::index::{INDEX_VERSION_KEY, audit_entry_key, audit_key, operation_entry_keys};
+use rescaler_backend::records::index::{
+    AWAITING_VIEW_KEY, INDEX_VERSION_KEY, audit_entry_key, audit_key, operation_entry_keys, operations_in,
+};
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::api::AuditEvent;
+use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::Phase;
 use serde::Serialize;
@@ -59,6 +62,17 @@ pub struct Listings {
     pub stored_audit_events: usize,
     pub seed_seconds: f64,
     pub endpoints: Vec<ListingLatency>,
+    /// Single store calls on the same bucket, alone: where a listing's fixed part goes.
+    pub store_calls_alone: Vec<StoreCallLatency>,
+}
+
+/// One store call timed alone, one after another.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreCallLatency {
+    pub call: String,
+    pub runs: usize,
+    pub median_ms: f64,
+    pub p95_ms: f64,
 }
 
 /// Unconditional puts straight to the bucket, under the store's prefix: the cheapest writes the
@@ -154,17 +168,31 @@ async fn drain(writes: impl futures::Stream<Item = anyhow::Result<()>>) -> anyho
     Ok(())
 }
 
-/// Times `runs` calls of `path` as `user` after `warmup` unmeasured ones.
+/// How one endpoint is called: as whom, and whether the badge's document is removed before
+/// each call (so every call rebuilds it, as one poll in [`REBUILT_EVERY_MS`] does).
+///
+/// [`REBUILT_EVERY_MS`]: rescaler_backend::records::index::REBUILT_EVERY_MS
+struct Endpoint<'a> {
+    path: &'a str,
+    user: &'a str,
+    drop_document: Option<&'a dyn Store>,
+}
+
+/// Times `runs` calls of the endpoint after 3 unmeasured ones.
 async fn measure(
     http: &reqwest::Client,
     base: &str,
-    path: &str,
-    user: &str,
+    endpoint: &Endpoint<'_>,
     runs: usize,
     counts: &StoreCallCounts,
     target_ms: f64,
 ) -> anyhow::Result<ListingLatency> {
+    let Endpoint { path, user, drop_document } = *endpoint;
     let call = async || -> anyhow::Result<(f64, serde_json::Value)> {
+        if let Some(raw) = drop_document {
+            raw.delete(AWAITING_VIEW_KEY).await?;
+            counts.reset();
+        }
         let started = Instant::now();
         let response = http.get(format!("{base}/api/v1{path}")).bearer_auth(format!("{user}-token")).send().await?;
         let status = response.status();
@@ -188,11 +216,12 @@ async fn measure(
     }
     let median_ms = round1(crate::report::median(&times).unwrap_or(f64::NAN));
     let p95_ms = round1(percentile(&times, 95.0).unwrap_or(f64::NAN));
+    let label = if drop_document.is_some() { format!("{path} (document rebuilt)") } else { path.to_owned() };
     eprintln!(
-        "[bench] P8 {path} as {user}: median {median_ms} ms, p95 {p95_ms} ms, {store_calls} store calls, {answered} answered"
+        "[bench] P8 {label} as {user}: median {median_ms} ms, p95 {p95_ms} ms, {store_calls} store calls, {answered} answered"
     );
     Ok(ListingLatency {
-        endpoint: path.to_owned(),
+        endpoint: label,
         user: user.to_owned(),
         runs,
         median_ms,
@@ -219,7 +248,7 @@ pub async fn listings(s3: &S3Server, operations: usize, audit_events: usize, run
     eprintln!("[bench] P8 seeded {operations} requests and {audit_events} audit events in {seed_seconds} s");
 
     let counts = Arc::new(StoreCallCounts::default());
-    let store: Arc<dyn Store> = Arc::new(CountingStore::new(raw, counts.clone()));
+    let store: Arc<dyn Store> = Arc::new(CountingStore::new(raw.clone(), counts.clone()));
     let config = TestConfig::new().with_cluster(unreachable_cluster(CLUSTER_ID, "Bench")).build();
     let backend = LocalBackend::start(config, store, false).await?;
     let base = backend.url();
@@ -230,15 +259,53 @@ pub async fn listings(s3: &S3Server, operations: usize, audit_events: usize, run
         response.headers().get("x-next-cursor").and_then(|value| value.to_str().ok()).map(str::to_owned)
     };
     let second_page = format!("/rescales?cursor={}", cursor_of_first_page.unwrap_or_default());
-    for (path, user) in [
-        ("/rescales", "victor"),
-        (second_page.as_str(), "victor"),
-        ("/rescales/awaiting-me/count", "bob"),
-        ("/rescales?awaiting_me=true", "bob"),
-        ("/audit?limit=50", "victor"),
-        ("/audit", "victor"),
+    let badge = "/rescales/awaiting-me/count";
+    for (path, user, drop_document) in [
+        ("/rescales", "victor", None),
+        (second_page.as_str(), "victor", None),
+        (badge, "bob", None),
+        (badge, "bob", Some(raw.as_ref())),
+        ("/rescales?awaiting_me=true", "bob", None),
+        ("/audit?limit=50", "victor", None),
+        ("/audit", "victor", None),
     ] {
-        endpoints.push(measure(&http, &base, path, user, runs, &counts, 300.0).await?);
+        let endpoint = Endpoint { path, user, drop_document };
+        endpoints.push(measure(&http, &base, &endpoint, runs, &counts, 300.0).await?);
     }
-    Ok(Listings { stored_operations: operations, stored_audit_events: audit_events, seed_seconds, endpoints })
+    let store_calls_alone = store_calls_alone(raw.as_ref(), runs).await?;
+    Ok(Listings {
+        stored_operations: operations,
+        stored_audit_events: audit_events,
+        seed_seconds,
+        endpoints,
+        store_calls_alone,
+    })
+}
+
+/// One listing of the awaiting group (51 keys, as a page asks) and one read of a request, each
+/// alone on the seeded bucket.
+async fn store_calls_alone(raw: &dyn Store, runs: usize) -> anyhow::Result<Vec<StoreCallLatency>> {
+    let prefix = operations_in(PhaseGroup::AwaitingApproval);
+    let first = raw.list_page(&prefix, None, 1).await?;
+    let entry = first.first().and_then(|key| key.strip_prefix(prefix.as_str())).unwrap_or_default();
+    let id = rescaler_backend::records::index::parse_entry_name(entry).map(|(_, id)| id.to_owned()).unwrap_or_default();
+    let record = format!("operations/{id}.json");
+    let mut figures = Vec::new();
+    for (call, list) in [(format!("ListObjectsV2 {prefix} (51 keys)"), true), (format!("GetObject {record}"), false)] {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            if list {
+                raw.list_page(&prefix, None, 51).await?;
+            } else {
+                anyhow::ensure!(raw.get(&record).await?.is_some(), "{record} is not stored");
+            }
+            times.push(ms(started.elapsed()));
+        }
+        let median_ms = round1(crate::report::median(&times).unwrap_or(f64::NAN));
+        let p95_ms = round1(percentile(&times, 95.0).unwrap_or(f64::NAN));
+        eprintln!("[bench] P8 store call alone, {call}: median {median_ms} ms, p95 {p95_ms} ms");
+        figures.push(StoreCallLatency { call, runs, median_ms, p95_ms });
+    }
+    Ok(figures)
 }

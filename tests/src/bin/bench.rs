@@ -379,6 +379,14 @@ fn listing_rows(figures: &listing::Listings) -> Vec<Row> {
                 if endpoint.target_met { "p95 ≤ 300 ms: met" } else { "p95 ≤ 300 ms: MISSED" },
             )
         })
+        .chain(figures.store_calls_alone.iter().map(|alone| {
+            Row::new(
+                "P8",
+                &format!("store call alone: {}", alone.call),
+                format!("median {} ms, p95 {} ms ({} runs)", alone.median_ms, alone.p95_ms, alone.runs),
+                "",
+            )
+        }))
         .collect()
 }
 

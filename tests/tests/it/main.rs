@@ -6,6 +6,8 @@ mod api_flow;
 mod api_fuzz;
 /// Jars in parts straight to the store (LocalStack presigned URLs, the embedded store's signed URLs), streamed to real Flink.
 mod jar_upload;
+/// The inbox badge's document: kept current by writers, rebuilt from the index, on both stores.
+mod awaiting_view;
 /// OIDC sign-in: real RS256 tokens and a JWKS on loopback, checked by the backend.
 mod auth_oidc;
 /// Headless Chromium loads the console served by the local binary and reads it.

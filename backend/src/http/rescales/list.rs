@@ -123,10 +123,10 @@ pub async fn awaiting_me_count(
     Caller(identity): Caller,
 ) -> Result<Json<AwaitingCount>, ApiError> {
     let now = now_ms();
-    let keep = |op: &Operation| awaits(&identity, op, now);
-    let source = OperationSource::Group(PhaseGroup::AwaitingApproval);
-    let page = state.records.operations_page(&source, None, COUNT_LIMIT, &keep, now).await?;
-    Ok(Json(AwaitingCount { count: page.items.len() }))
+    // One read of the badge's document (`records/index/awaiting.rs`) on most polls.
+    let awaiting = state.records.awaiting_operations(now).await?;
+    let count = awaiting.iter().filter(|op| awaits(&identity, op, now)).take(COUNT_LIMIT).count();
+    Ok(Json(AwaitingCount { count }))
 }
 
 fn awaits(identity: &Identity, op: &Operation, now: u64) -> bool {
