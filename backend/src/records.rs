@@ -85,7 +85,7 @@ impl Records {
         if index::group_of(operation) == PhaseGroup::AwaitingApproval
             || known.is_none_or(|group| group == PhaseGroup::AwaitingApproval)
         {
-            self.awaiting_view_after_write(operation).await;
+            self.awaiting_view_after_write(operation, false).await;
         }
         Ok(version)
     }
@@ -204,7 +204,7 @@ impl Records {
     }
 }
 
-fn wall_clock_ms() -> u64 {
+pub(crate) fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| since.as_millis() as u64)

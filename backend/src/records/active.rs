@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +112,9 @@ impl Records {
             }
             match self.store.replace_json(&key, &confirmed, &version).await {
                 Ok(_) => {
-                    self.awaiting_view_after_write(operation).await;
+                    if super::index::group_of(operation) == PhaseGroup::AwaitingApproval {
+                        self.awaiting_view_after_write(operation, false).await;
+                    }
                     return Ok(stored.expect("stored above"));
                 }
                 // Taken over while the operation was being stored: claim again.
@@ -170,7 +173,11 @@ impl Records {
     async fn withdraw(&self, operation: &Operation, stored: bool, error: CreateError) -> CreateError {
         if stored {
             match self.store.delete(&operation_key(&operation.id)).await {
-                Ok(()) => self.unindex_withdrawn(operation).await,
+                Ok(()) => {
+                    self.unindex_withdrawn(operation).await;
+                    // A rebuild may have read it while it was stored.
+                    self.awaiting_view_after_write(operation, true).await;
+                }
                 Err(delete_error) => {
                     tracing::error!(operation.id = %operation.id, error = %delete_error, "cannot remove a request that lost its job");
                 }

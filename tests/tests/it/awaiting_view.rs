@@ -1,7 +1,7 @@
 //! The inbox badge's document (`records/index/awaiting.rs`) on the directory store and on
-//! LocalStack: built by the first reader, kept current by every create and phase change (also
-//! when writers race), behind by a crashed writer only until the next rebuild, and never created
-//! by a writer.
+//! LocalStack: built by the first reader (a writer leaves only a placeholder), kept current by
+//! every create and phase change (also when writers race), a rebuild that read the records before
+//! a write refused, behind by a crashed writer only until the next rebuild.
 
 use std::sync::Arc;
 
@@ -51,8 +51,9 @@ async fn the_document_follows_the_requests(store: Arc<dyn Store>) -> anyhow::Res
     records.backfill_index().await?;
     let now = now_ms();
     records.create_operation(&operation(1, now - 3_000)).await?;
-    assert_eq!(stored_view(store.as_ref()).await?, None, "a writer never creates the document");
-    assert_eq!(ids(&records.awaiting_operations(now).await?), [1]);
+    let placeholder = store.get_json::<AwaitingView>(AWAITING_VIEW_KEY).await?.expect("a placeholder");
+    assert_eq!((placeholder.0.rebuilt_at_ms, placeholder.0.operations.len()), (0, 0), "a writer leaves a placeholder");
+    assert_eq!(ids(&records.awaiting_operations(&|_| true, usize::MAX, now).await?), [1]);
     assert_eq!(stored_view(store.as_ref()).await?, Some(vec![1]), "the first reader builds it");
 
     // Creates and phase changes keep it current, also from another process.
@@ -63,7 +64,7 @@ async fn the_document_follows_the_requests(store: Arc<dyn Store>) -> anyhow::Res
     set_phase(&other, &format!("{:032x}", 2), Phase::Approved).await?;
     set_phase(&records, &format!("{:032x}", 1), Phase::Cancelled { by: "alice".into(), comment: "no".into() }).await?;
     assert_eq!(stored_view(store.as_ref()).await?, Some(vec![3]));
-    assert_eq!(ids(&records.awaiting_operations(now).await?), [3]);
+    assert_eq!(ids(&records.awaiting_operations(&|_| true, usize::MAX, now).await?), [3]);
 
     // Eight creates at once, each its own compare-and-swap: none is lost.
     let creates = (10..18).map(|n| {
@@ -74,16 +75,35 @@ async fn the_document_follows_the_requests(store: Arc<dyn Store>) -> anyhow::Res
     let expected: Vec<u64> = (10..18).rev().chain([3]).collect();
     assert_eq!(stored_view(store.as_ref()).await?, Some(expected.clone()));
 
+    // A rebuild that read the records before a write: the writer, finding the document due,
+    // writes it even when its own change is none, so the rebuild's compare-and-swap is refused.
+    let (mut old, version) = store.get_json::<AwaitingView>(AWAITING_VIEW_KEY).await?.expect("stored");
+    let leaving_id = format!("{:032x}", 10);
+    old.rebuilt_at_ms = now - REBUILT_EVERY_MS - 1;
+    old.operations.retain(|op| op.id != leaving_id);
+    let in_flight = store.replace_json(AWAITING_VIEW_KEY, &old, &version).await?;
+    let leaving = Records::new(store.clone());
+    set_phase(&leaving, &leaving_id, Phase::Cancelled { by: "alice".into(), comment: "no".into() }).await?;
+    let stale_rebuild = store.replace_json(AWAITING_VIEW_KEY, &old, &in_flight).await;
+    assert!(stale_rebuild.is_err_and(|error| error.is_conflict()), "the rebuild in flight loses");
+    let expected: Vec<u64> = expected.into_iter().filter(|n| *n != 10).collect();
+    assert_eq!(ids(&records.awaiting_operations(&|_| true, usize::MAX, now).await?), expected, "rebuilt");
+    assert_eq!(stored_view(store.as_ref()).await?, Some(expected.clone()));
+
     // A writer that crashed between its request and the document: behind until the rebuild.
     let crashed = operation(20, now);
     for key in operation_entry_keys(&crashed) {
         store.create(&key, Bytes::from_static(b"{}")).await?;
     }
     store.create_json(&format!("operations/{}.json", crashed.id), &crashed).await?;
-    assert_eq!(ids(&records.awaiting_operations(now).await?), expected, "served from the document");
+    assert_eq!(
+        ids(&records.awaiting_operations(&|_| true, usize::MAX, now).await?),
+        expected,
+        "served from the document"
+    );
     let later = now + REBUILT_EVERY_MS;
     let rebuilt: Vec<u64> = [20].into_iter().chain(expected).collect();
-    assert_eq!(ids(&records.awaiting_operations(later).await?), rebuilt);
+    assert_eq!(ids(&records.awaiting_operations(&|_| true, usize::MAX, later).await?), rebuilt);
     assert_eq!(stored_view(store.as_ref()).await?, Some(rebuilt));
     Ok(())
 }

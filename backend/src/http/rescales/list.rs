@@ -124,8 +124,8 @@ pub async fn awaiting_me_count(
 ) -> Result<Json<AwaitingCount>, ApiError> {
     let now = now_ms();
     // One read of the badge's document (`records/index/awaiting.rs`) on most polls.
-    let awaiting = state.records.awaiting_operations(now).await?;
-    let count = awaiting.iter().filter(|op| awaits(&identity, op, now)).take(COUNT_LIMIT).count();
+    let keep = |op: &Operation| awaits(&identity, op, now);
+    let count = state.records.awaiting_operations(&keep, COUNT_LIMIT, now).await?.len();
     Ok(Json(AwaitingCount { count }))
 }
 
