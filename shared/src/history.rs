@@ -13,7 +13,8 @@
 //!
 //! History belongs to a deployment, not to a Flink job id: a rescale resubmits the job under a
 //! new id, and the history runs across it. Every sample carries its job id and each vertex's
-//! parallelism, so a reader sees the change ([`LoadHistory::rescales`]).
+//! parallelism, so a reader sees the change ([`LoadHistory::rescales`]), with the processing rate
+//! on each side of it.
 //!
 //! Size: keys are short (documented on the fields), values are kept to a thousandth and a
 //! vertex's name is stored once per document. A sample of 10 vertices takes about 1.4 KB of
@@ -22,6 +23,7 @@
 //! [`MAX_DAY_POINTS`], about 560 KB); a test measures it.
 
 mod fold;
+mod rescales;
 
 #[cfg(test)]
 mod tests;
@@ -30,7 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::recommend::{MetricsSample, MetricsWindow, Rescale, VertexMetrics, VertexRescale};
+use crate::recommend::{MetricsSample, MetricsWindow, Rescale, VertexMetrics};
 
 pub use fold::{fold_into, fold_out};
 
@@ -223,29 +225,23 @@ impl LoadHistory {
     }
 
     /// Where the parallelism of a vertex changed between two consecutive samples, oldest first:
-    /// the rescales a chart marks and the recommendation's history (without processing rates).
-    pub fn rescales(&self) -> Vec<Rescale> {
-        self.samples
-            .windows(2)
-            .filter_map(|pair| {
-                let vertices: BTreeMap<String, VertexRescale> = pair[1]
-                    .vertices
-                    .iter()
-                    .filter_map(|after| {
-                        let before = pair[0].vertices.iter().find(|before| before.id == after.id)?;
-                        (before.parallelism != after.parallelism).then(|| {
-                            let rescale = VertexRescale {
-                                before: before.parallelism,
-                                after: after.parallelism,
-                                ..VertexRescale::default()
-                            };
-                            (after.id.clone(), rescale)
-                        })
-                    })
-                    .collect();
-                (!vertices.is_empty()).then_some(Rescale { at_ms: pair[1].at_ms, vertices })
-            })
-            .collect()
+    /// the rescales a chart marks and the recommendation's history, with each vertex's processing
+    /// rate over its run of samples before and after the change (without the first
+    /// `stabilisation_ms` after a change; see [`Policy::stabilisation_ms`](crate::recommend::Policy)).
+    pub fn rescales(&self, stabilisation_ms: u64) -> Vec<Rescale> {
+        rescales::rescales(&self.samples, stabilisation_ms)
+    }
+
+    /// Puts the samples in time order and keeps one sample per time (the first stored), as
+    /// every rule here expects. Returns whether anything had to change: a document written out
+    /// of order (by hand, or by an older writer) is repaired rather than refused.
+    pub fn put_in_order(&mut self) -> bool {
+        let in_order = self.samples.windows(2).all(|pair| pair[0].at_ms < pair[1].at_ms);
+        if !in_order {
+            self.samples.sort_by_key(|sample| sample.at_ms);
+            self.samples.dedup_by_key(|sample| sample.at_ms);
+        }
+        !in_order
     }
 }
 
@@ -257,6 +253,7 @@ impl From<&LoadSample> for MetricsSample {
             .map(|vertex| {
                 let metrics = VertexMetrics {
                     busy_ms_per_s: vertex.busy_ms_per_s_avg,
+                    busy_max_ms_per_s: vertex.busy_ms_per_s_max,
                     backpressured_ms_per_s: vertex.backpressured_ms_per_s_avg,
                     records_in_per_s: vertex.records_in_per_s,
                     records_out_per_s: vertex.records_out_per_s,

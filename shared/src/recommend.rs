@@ -11,8 +11,9 @@
 //! (a minimum interval), delay a scale-down until the lower need has held for the damping
 //! interval, and refuse more of an earlier scale-up that did not raise the processing rate.
 //!
-//! Only samples after the last change count: earlier ones describe another parallelism and the
-//! restart. Everything here is pure; the caller passes the time.
+//! Only samples after the last change and its stabilisation interval count: earlier ones describe
+//! another parallelism, and the first minutes after it the restart and its catch-up. Everything
+//! here is pure; the caller passes the time.
 
 mod decide;
 mod holds;
@@ -28,28 +29,33 @@ mod words;
 mod tests;
 
 pub use input::{
-    GraphVertex, JobGraph, MetricsSample, MetricsWindow, Policy, RecommendationInput, Rescale, VertexMetrics,
-    VertexRescale,
+    BusyAggregation, GraphVertex, JobGraph, MetricsSample, MetricsWindow, Policy, RecommendationInput, Rescale,
+    VertexMetrics, VertexRescale,
 };
 pub use output::{Recommendation, Verdict, VertexFigures, VertexRecommendation};
 
 /// The recommendation for the job of `input` at `input.now_ms`.
 pub fn recommend(input: &RecommendationInput) -> Recommendation {
     let policy = &input.policy;
-    let since_ms = holds::last_change(&input.history).map_or(0, |rescale| rescale.at_ms);
+    let since_ms =
+        holds::last_change(&input.history).map_or(0, |rescale| rescale.at_ms.saturating_add(policy.stabilisation_ms));
     let usable: Vec<&MetricsSample> =
         input.window.samples.iter().filter(|sample| sample.at_ms >= since_ms && sample.at_ms <= input.now_ms).collect();
     let window_start_ms = input.now_ms.saturating_sub(policy.evaluation_window_ms);
     let recent: Vec<&MetricsSample> = usable.iter().copied().filter(|sample| sample.at_ms >= window_start_ms).collect();
     let plans = plan::plan(&input.graph, &recent, policy);
     let wants_fewer = plans.iter().any(|plan| plan.wanted().is_some_and(|wanted| wanted < plan.vertex.parallelism));
-    let low_need =
-        if wants_fewer { holds::low_need(&input.graph, &usable, input.now_ms, policy) } else { Default::default() };
+    let low_need = if wants_fewer {
+        holds::low_need(&input.graph, &usable, input.now_ms, since_ms, policy)
+    } else {
+        Default::default()
+    };
     let context = decide::Context {
         policy,
         history: &input.history,
         too_soon: holds::too_soon(&input.history, input.now_ms, policy),
         low_need: &low_need,
+        settling: since_ms > window_start_ms,
     };
     let vertices: Vec<VertexRecommendation> = plans.iter().map(|plan| decide::decide(plan, &context)).collect();
     let (verdict, summary) = overall(&vertices, context.too_soon.as_deref());

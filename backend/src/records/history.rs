@@ -100,15 +100,24 @@ impl Records {
     }
 
     /// A history document and its version, or `empty()` and no version when there is none yet.
+    /// Samples out of time order (or twice at one time) are put in order and the reader carries
+    /// on, with a warning: the next write stores the repaired document. Only JSON that does not
+    /// parse as a history is an error.
     async fn history_document(
         &self,
         key: &str,
         empty: fn() -> LoadHistory,
     ) -> StoreResult<(LoadHistory, Option<Version>)> {
         Ok(match self.store.get_json::<LoadHistory>(key).await? {
-            Some((document, version)) => {
-                if !document.samples.is_sorted_by_key(|sample| sample.at_ms) {
-                    return Err(StoreError::Corrupt { key: key.to_owned(), detail: "samples out of order".to_owned() });
+            Some((mut document, version)) => {
+                let stored = document.samples.len();
+                if document.put_in_order() {
+                    tracing::warn!(
+                        history.key = key,
+                        samples.stored = stored,
+                        samples.kept = document.samples.len(),
+                        "load history samples were out of time order: sorted on read, the next write stores them so"
+                    );
                 }
                 (document, Some(version))
             }

@@ -95,7 +95,7 @@ fn point(run: &[&LoadSample]) -> LoadSample {
     LoadSample {
         at_ms: newest.at_ms,
         job_id: newest.job_id.clone(),
-        folded: run.iter().map(|sample| sample.folded.max(1)).sum(),
+        folded: run.iter().fold(0u32, |total, sample| total.saturating_add(sample.folded.max(1))),
         vertices,
     }
 }

@@ -230,6 +230,8 @@ fn the_window_carries_every_figure_the_recommendation_reads() {
     let source = window.samples[0].vertices["source"];
     let stored = &history.samples[0].vertices[0];
     assert_eq!(source.busy_ms_per_s, stored.busy_ms_per_s_avg);
+    assert_eq!(source.busy_max_ms_per_s, stored.busy_ms_per_s_max);
+    assert_eq!(source.busy_max_ms_per_s, Some(112.5));
     assert_eq!(source.backpressured_ms_per_s, stored.backpressured_ms_per_s_avg);
     assert_eq!(source.records_in_per_s, stored.records_in_per_s);
     assert_eq!(source.records_out_per_s, stored.records_out_per_s);
@@ -241,7 +243,7 @@ fn the_window_carries_every_figure_the_recommendation_reads() {
 fn rescales_are_where_a_vertex_changed_parallelism() {
     let mut all = samples(START, START + 3 * STEP, 2, |_| 1.0);
     all.extend(samples(START + 3 * STEP, START + 6 * STEP, 4, |_| 1.0));
-    let rescales = recent_of(all).rescales();
+    let rescales = recent_of(all).rescales(0);
     assert_eq!(rescales.len(), 1);
     assert_eq!(rescales[0].at_ms, START + 3 * STEP);
     assert_eq!((rescales[0].vertices["map"].before, rescales[0].vertices["map"].after), (2, 4));
@@ -293,4 +295,112 @@ fn a_document_of_ten_vertices_is_as_small_as_documented() {
     // Round trip: what is stored is what is read.
     let bytes = serde_json::to_vec(&recent).expect("encode");
     assert_eq!(serde_json::from_slice::<LoadHistory>(&bytes).expect("decode"), recent);
+}
+
+/// `map` at `parallelism`, `busy` ms a second, taking `records_in` a second: its true processing
+/// rate is `records_in / (busy / 1000)`.
+fn map_at(at_ms: u64, parallelism: u32, busy: f64, records_in: f64) -> LoadSample {
+    let map = VertexSample { records_in_per_s: Some(records_in), ..vertex("map", parallelism, busy) };
+    let source =
+        VertexSample { records_in_per_s: Some(0.0), records_out_per_s: Some(records_in), ..vertex("source", 1, 10.0) };
+    sample(at_ms, "job1", vec![source, map])
+}
+
+/// 20 min at 2 subtasks, 90 % busy at 900 rec/s (1000 at full busy time); then at 4: the first 5
+/// minutes 100 % busy at 3000 (the restart catching up), then `busy_after` at 1000 rec/s.
+fn rescaled_history(busy_after: f64) -> LoadHistory {
+    let change_ms = START + 20 * MINUTE;
+    let all = (START..change_ms + 30 * MINUTE).step_by(STEP as usize).map(|at_ms| match at_ms {
+        at_ms if at_ms < change_ms => map_at(at_ms, 2, 900.0, 900.0),
+        at_ms if at_ms < change_ms + 5 * MINUTE => map_at(at_ms, 4, 1000.0, 3000.0),
+        at_ms => map_at(at_ms, 4, busy_after, 1000.0),
+    });
+    recent_of(all.collect())
+}
+
+#[test]
+fn rescales_carry_the_processing_rate_before_and_after_without_the_settling_time() {
+    let history = rescaled_history(500.0);
+    // (stabilisation, rate before, rate after): without the 5 min of settling, the catch-up
+    // (10 samples at 3000 rec/s, 100 % busy) counts after, with the 50 at 1000, 50 % busy.
+    let table =
+        [(5 * MINUTE, 1000.0, 2000.0), (0, 1000.0, (10.0 * 3000.0 + 50.0 * 1000.0) / (10.0 * 1.0 + 50.0 * 0.5))];
+    for (stabilisation_ms, before, after) in table {
+        let rescales = history.rescales(stabilisation_ms);
+        assert_eq!(rescales.len(), 1);
+        let map = rescales[0].vertices["map"];
+        assert_eq!((map.before, map.after), (2, 4));
+        let (rate_before, rate_after) = (map.rate_before.unwrap_or(f64::NAN), map.rate_after.unwrap_or(f64::NAN));
+        assert!((rate_before - before).abs() < 0.01, "{stabilisation_ms}: before {rate_before}, not {before}");
+        assert!((rate_after - after).abs() < 0.01, "{stabilisation_ms}: after {rate_after}, not {after}");
+    }
+    // A run that follows a change loses its settling time too: 2 → 4 → 2.
+    let mut flipped = history.samples.clone();
+    let back_ms = START + 50 * MINUTE;
+    flipped.extend((back_ms..back_ms + 10 * MINUTE).step_by(STEP as usize).map(|at_ms| {
+        if at_ms < back_ms + 5 * MINUTE { map_at(at_ms, 2, 1000.0, 100.0) } else { map_at(at_ms, 2, 800.0, 1200.0) }
+    }));
+    let rescales = recent_of(flipped).rescales(5 * MINUTE);
+    let back = rescales[1].vertices["map"];
+    assert_eq!((back.before, back.after), (4, 2));
+    assert!(back.rate_before.is_some_and(|rate| (rate - 2000.0).abs() < 0.01), "{back:?}");
+    assert!(back.rate_after.is_some_and(|rate| (rate - 1500.0).abs() < 0.01), "{back:?}");
+    // Never busy: no rate to judge by.
+    let idle = rescaled_history(0.0).rescales(5 * MINUTE);
+    assert_eq!(idle[0].vertices["map"].rate_after, None);
+}
+
+#[test]
+fn an_ineffective_scale_up_in_the_stored_history_holds_back_another() {
+    use crate::recommend::{GraphVertex, JobGraph, Policy, RecommendationInput, Verdict, recommend};
+    // After 2 → 4 the map is 95 % busy at 1000 rec/s: 1053 at full busy time, from 1000 before.
+    let history = rescaled_history(950.0);
+    let graph_vertex = |id: &str, parallelism: u32, inputs: &[&str]| GraphVertex {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        parallelism,
+        max_parallelism: 128,
+        inputs: inputs.iter().map(|input| (*input).to_owned()).collect(),
+        keyed: false,
+        source: inputs.is_empty(),
+    };
+    let job = |history_rescales| RecommendationInput {
+        now_ms: START + 50 * MINUTE - STEP,
+        graph: JobGraph { vertices: vec![graph_vertex("source", 1, &[]), graph_vertex("map", 4, &["source"])] },
+        window: history.window(),
+        history: history_rescales,
+        policy: Policy::default(),
+    };
+    let held = recommend(&job(history.rescales(Policy::default().stabilisation_ms)));
+    let map = held.vertices.iter().find(|vertex| vertex.id == "map").expect("map");
+    assert_eq!((map.verdict, map.target), (Verdict::HeldBack, 4), "{}", map.reason);
+    assert!(map.reason.contains("did not raise its throughput (1k → 1.1k rec/s, 2k rec/s expected)"), "{}", map.reason);
+    // The same change without its rates: nothing to judge by, the scale-up goes ahead.
+    let mut unrated = history.rescales(0);
+    unrated.iter_mut().flat_map(|rescale| rescale.vertices.values_mut()).for_each(|change| {
+        (change.rate_before, change.rate_after) = (None, None);
+    });
+    let map_up = recommend(&job(unrated)).vertices.into_iter().find(|vertex| vertex.id == "map").expect("map");
+    assert_eq!(map_up.verdict, Verdict::ScaleUp, "{}", map_up.reason);
+}
+
+#[test]
+fn samples_out_of_order_are_put_in_order_once_each() {
+    let mut history = recent_of(samples(START, START + 4 * STEP, 2, |_| 1.0));
+    assert!(!history.put_in_order(), "in order already: nothing to do");
+    let in_order = history.clone();
+    history.samples.swap(0, 3);
+    history.samples.push(history.samples[1].clone());
+    assert!(history.put_in_order());
+    assert_eq!(history, in_order);
+}
+
+#[test]
+fn points_that_fold_more_samples_than_a_u32_holds_do_not_overflow() {
+    let mut huge = samples(START, START + 2 * STEP, 2, |_| 1.0);
+    huge.iter_mut().for_each(|sample| sample.folded = u32::MAX);
+    let leaving = LoadHistory { samples: huge, ..LoadHistory::recent() };
+    let mut day = LoadHistory::day();
+    assert!(fold_into(&mut day, &leaving, START + 3 * HOUR));
+    assert_eq!(day.samples[0].folded, u32::MAX);
 }

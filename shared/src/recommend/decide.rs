@@ -18,13 +18,16 @@ pub(super) struct Context<'a> {
     pub too_soon: Option<String>,
     /// Vertices whose need is below their parallelism, and for how long.
     pub low_need: &'a BTreeMap<String, LowNeed>,
+    /// The last change (with its stabilisation interval) is more recent than the evaluation
+    /// window's start: only the samples after it counted.
+    pub settling: bool,
 }
 
 /// The recommendation for the vertex of `plan`.
 pub(super) fn decide(plan: &VertexPlan<'_>, context: &Context<'_>) -> VertexRecommendation {
     let vertex = plan.vertex;
     let (verdict, target, reason) = match (plan.load, plan.sizing) {
-        (None, _) => (Verdict::NotEnoughData, vertex.parallelism, not_enough_samples(plan, context.policy)),
+        (None, _) => (Verdict::NotEnoughData, vertex.parallelism, not_enough_samples(plan, context)),
         (Some(load), _) if load.busy.is_none() => {
             let verb = if vertex.source { "emits" } else { "takes" };
             let reason = format!(
@@ -34,6 +37,17 @@ pub(super) fn decide(plan: &VertexPlan<'_>, context: &Context<'_>) -> VertexReco
                 words::subtasks(vertex.parallelism)
             );
             (Verdict::NoChange, vertex.parallelism, reason)
+        }
+        (Some(load), _) if load.busy_without_records() => {
+            let verb = if vertex.source { "emits" } else { "takes" };
+            let reason = format!(
+                "{} is {} busy but {verb} no records (its time goes to timers, or it is stuck), so what it \
+                 could take is unknown; keep {}",
+                vertex.name,
+                words::percent(load.busy.unwrap_or(0.0)),
+                words::subtasks(vertex.parallelism)
+            );
+            (Verdict::NotEnoughData, vertex.parallelism, reason)
         }
         (Some(_), None) => {
             let input = plan.missing_input.map_or("an input", |input| input.name.as_str());
@@ -160,15 +174,16 @@ fn at_target(name: &str, sizing: Sizing) -> String {
     text
 }
 
-fn not_enough_samples(plan: &VertexPlan<'_>, policy: &Policy) -> String {
+fn not_enough_samples(plan: &VertexPlan<'_>, context: &Context<'_>) -> String {
+    let policy = context.policy;
     let samples =
         if plan.samples == 1 { "1 usable sample".to_owned() } else { format!("{} usable samples", plan.samples) };
-    format!(
-        "{} has {samples} in the last {}; {} are needed",
-        plan.vertex.name,
-        words::duration(policy.evaluation_window_ms),
-        policy.min_samples.max(1)
-    )
+    let range = if context.settling {
+        format!("since the last change and its {} to settle", words::duration(policy.stabilisation_ms))
+    } else {
+        format!("in the last {}", words::duration(policy.evaluation_window_ms))
+    };
+    format!("{} has {samples} {range}; {} are needed", plan.vertex.name, policy.min_samples.max(1))
 }
 
 /// The band in words: `60–80 %`.

@@ -74,16 +74,25 @@ pub(super) struct LowNeed {
     pub peak: u32,
 }
 
+/// The most slices the damping interval is cut into; past it, slices grow wider than the
+/// evaluation window.
+const MAX_SLICES: u64 = 1_000;
+
 /// For every vertex whose latest slice of the damping interval asks for fewer subtasks than it
-/// runs at: how far back, slice by slice (each as long as the evaluation window), the need stayed
-/// below, and its highest need over those slices. A slice without enough data ends the run.
+/// runs at: how far back, slice by slice (each as long as the evaluation window, wider when that
+/// would take more than [`MAX_SLICES`]), the need stayed below, and its highest need over those
+/// slices. A slice without enough data ends the run. The lower need has held from the start of
+/// the oldest slice of the run (the slices cover the damping interval, so a run through all of
+/// them has held for all of it, wherever the samples fall inside them), but never from before
+/// `data_from_ms`, where the usable samples begin.
 pub(super) fn low_need(
     graph: &JobGraph,
     samples: &[&MetricsSample],
     now_ms: u64,
+    data_from_ms: u64,
     policy: &Policy,
 ) -> BTreeMap<String, LowNeed> {
-    let width_ms = policy.evaluation_window_ms.max(1);
+    let width_ms = policy.evaluation_window_ms.max(policy.scale_down_damping_ms.div_ceil(MAX_SLICES)).max(1);
     let slices = policy.scale_down_damping_ms.div_ceil(width_ms).max(1);
     let mut runs: BTreeMap<String, (LowNeed, bool)> = BTreeMap::new();
     for index in 0..slices {
@@ -94,16 +103,19 @@ pub(super) fn low_need(
             .copied()
             .filter(|sample| sample.at_ms >= start_ms && (sample.at_ms < end_ms || index == 0))
             .collect();
-        let earliest_ms = in_slice.iter().map(|sample| sample.at_ms).min().unwrap_or(start_ms);
+        let held_ms = now_ms.saturating_sub(start_ms.max(data_from_ms));
         for vertex_plan in plan(graph, &in_slice, policy) {
             let vertex = vertex_plan.vertex;
             let run = runs.entry(vertex.id.clone()).or_insert((LowNeed { held_ms: 0, peak: 0 }, index == 0));
             match vertex_plan.wanted() {
                 Some(wanted) if run.1 && wanted < vertex.parallelism => {
-                    run.0 = LowNeed { held_ms: now_ms - earliest_ms, peak: run.0.peak.max(wanted) };
+                    run.0 = LowNeed { held_ms, peak: run.0.peak.max(wanted) };
                 }
                 _ => run.1 = false,
             }
+        }
+        if start_ms <= data_from_ms || runs.values().all(|(_, going)| !going) {
+            break;
         }
     }
     runs.into_iter().filter(|(_, (need, _))| need.peak > 0).map(|(id, (need, _))| (id, need)).collect()

@@ -78,6 +78,10 @@ pub struct VertexMetrics {
     /// report NaN).
     #[serde(default)]
     pub busy_ms_per_s: Option<f64>,
+    /// `busyTimeMsPerSecond` of the busiest subtask, for [`BusyAggregation::Max`]. `None` when not
+    /// reported (then the average stands in).
+    #[serde(default)]
+    pub busy_max_ms_per_s: Option<f64>,
     /// `backPressuredTimeMsPerSecond`, the average over the subtasks.
     #[serde(default)]
     pub backpressured_ms_per_s: Option<f64>,
@@ -137,6 +141,12 @@ pub struct Policy {
     pub scale_down_damping_ms: u64,
     /// No change within this time of the last one.
     pub min_interval_ms: u64,
+    /// Samples within this time after the last change are ignored: the job restarts, catches up
+    /// and warms its caches (the Flink operator's `stabilization.interval`, 5 min by default).
+    pub stabilisation_ms: u64,
+    /// Which subtasks' busy time sizes a vertex: their average, or the busiest one's (for keyed
+    /// vertices with skewed keys, as the Flink operator does by default).
+    pub busy_aggregation: BusyAggregation,
     pub min_parallelism: u32,
     /// `None`: only the vertex's `max_parallelism` caps it.
     pub max_parallelism: Option<u32>,
@@ -158,6 +168,8 @@ impl Default for Policy {
             evaluation_window_ms: 10 * 60_000,
             scale_down_damping_ms: 60 * 60_000,
             min_interval_ms: 10 * 60_000,
+            stabilisation_ms: 5 * 60_000,
+            busy_aggregation: BusyAggregation::Average,
             min_parallelism: 1,
             max_parallelism: None,
             align_keyed: true,
@@ -165,4 +177,18 @@ impl Default for Policy {
             effectiveness_threshold: 0.1,
         }
     }
+}
+
+/// How the busy times of a vertex's subtasks make its busy ratio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BusyAggregation {
+    /// The average over the subtasks: the vertex's true processing rate when its keys spread
+    /// evenly.
+    #[default]
+    Average,
+    /// The busiest subtask's: a skewed vertex is sized so that its hottest subtask keeps up.
+    /// Samples without the figure fall back to the average.
+    Max,
 }

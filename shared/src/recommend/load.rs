@@ -1,7 +1,7 @@
 //! One vertex's load over a range of samples: averages of what it reported, with the samples
 //! where it did not run or reported no rate left out.
 
-use super::input::{GraphVertex, MetricsSample, VertexMetrics};
+use super::input::{BusyAggregation, GraphVertex, MetricsSample, VertexMetrics};
 
 /// A vertex's averaged metrics over the usable samples of a range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,30 +24,48 @@ pub(super) struct VertexLoad {
     pub backlog_growth: f64,
 }
 
+/// A busy ratio at or below this (1 ms of every second) is idle: the vertex could take any rate.
+const IDLE_BUSY: f64 = 0.001;
+
 impl VertexLoad {
     /// The vertex's true processing rate per subtask: what one subtask takes per second when it
-    /// is busy all the time (rate in / busy ratio / parallelism). Infinite for a vertex that takes
-    /// nothing or is never busy; `None` without busy time.
+    /// is busy all the time (rate in / busy ratio / parallelism). Infinite for a vertex that is
+    /// (nearly) never busy; `None` without busy time, or when it is busy but takes no records
+    /// (see [`VertexLoad::busy_without_records`]).
     pub fn rate_per_subtask(&self, parallelism: u32) -> Option<f64> {
         let busy = self.busy?;
-        if self.rate_in <= 0.0 || busy <= 0.0 {
+        if busy <= IDLE_BUSY {
             return Some(f64::INFINITY);
         }
+        if self.busy_without_records() {
+            return None;
+        }
         Some(self.rate_in / busy / f64::from(parallelism.max(1)))
+    }
+
+    /// Busy, yet it takes no records: its time goes to timers, or it is stuck. What it could take
+    /// is unknown, not infinite.
+    pub fn busy_without_records(&self) -> bool {
+        self.busy.is_some_and(|busy| busy > IDLE_BUSY) && self.rate_in <= 0.0
     }
 
     /// Records out per record in, the factor from what it should take to what it should send;
     /// 1 when not known.
     pub fn output_ratio(&self) -> f64 {
         match self.rate_out {
-            Some(out) if self.rate_in > 0.0 => out / self.rate_in,
+            Some(out) if self.rate_in > 0.0 && (out / self.rate_in).is_finite() => out / self.rate_in,
             _ => 1.0,
         }
     }
 }
 
-/// `vertex`'s load over `samples`; `None` when no sample is usable.
-pub(super) fn measure(samples: &[&MetricsSample], vertex: &GraphVertex) -> Option<VertexLoad> {
+/// `vertex`'s load over `samples`, its busy time aggregated over the subtasks as `aggregation`
+/// says; `None` when no sample is usable. Rates and backlogs below 0 count as 0.
+pub(super) fn measure(
+    samples: &[&MetricsSample],
+    vertex: &GraphVertex,
+    aggregation: BusyAggregation,
+) -> Option<VertexLoad> {
     let mut usable: Vec<(u64, &VertexMetrics)> = samples
         .iter()
         .filter_map(|sample| sample.vertices.get(&vertex.id).map(|metrics| (sample.at_ms, metrics)))
@@ -57,14 +75,18 @@ pub(super) fn measure(samples: &[&MetricsSample], vertex: &GraphVertex) -> Optio
         return None;
     }
     usable.sort_by_key(|(at_ms, _)| *at_ms);
-    let rate_in = average(usable.iter().map(|(_, metrics)| rate_taken(metrics, vertex.source)))?;
+    let rate_in = average(usable.iter().map(|(_, metrics)| rate_taken(metrics, vertex.source)))?.max(0.0);
+    let busy = |metrics: &VertexMetrics| match aggregation {
+        BusyAggregation::Average => metrics.busy_ms_per_s,
+        BusyAggregation::Max => finite(metrics.busy_max_ms_per_s).or(metrics.busy_ms_per_s),
+    };
     Some(VertexLoad {
         samples: u32::try_from(usable.len()).unwrap_or(u32::MAX),
-        busy: average(usable.iter().map(|(_, metrics)| metrics.busy_ms_per_s)).map(ratio_of_second),
+        busy: average(usable.iter().map(|(_, metrics)| busy(metrics))).map(ratio_of_second),
         backpressured: average(usable.iter().map(|(_, metrics)| metrics.backpressured_ms_per_s)).map(ratio_of_second),
         rate_in,
-        rate_out: average(usable.iter().map(|(_, metrics)| metrics.records_out_per_s)),
-        backlog: usable.iter().rev().find_map(|(_, metrics)| finite(metrics.pending_records)),
+        rate_out: average(usable.iter().map(|(_, metrics)| metrics.records_out_per_s)).map(|out| out.max(0.0)),
+        backlog: usable.iter().rev().find_map(|(_, metrics)| finite(metrics.pending_records)).map(|b| b.max(0.0)),
         backlog_growth: backlog_growth(&usable),
     })
 }
@@ -79,10 +101,10 @@ fn ratio_of_second(ms_per_s: f64) -> f64 {
     (ms_per_s / 1000.0).clamp(0.0, 1.0)
 }
 
-/// The mean of the finite values; `None` without any.
+/// The mean of the finite values; `None` without any (or when huge values sum past `f64::MAX`).
 fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let (sum, count) = values.filter_map(finite).fold((0.0, 0u32), |(sum, count), value| (sum + value, count + 1));
-    (count > 0).then(|| sum / f64::from(count))
+    finite((count > 0).then(|| sum / f64::from(count)))
 }
 
 fn finite(value: Option<f64>) -> Option<f64> {
@@ -96,7 +118,8 @@ fn backlog_growth(usable: &[(u64, &VertexMetrics)]) -> f64 {
         usable.iter().filter_map(|(at_ms, metrics)| finite(metrics.pending_records).map(|b| (*at_ms, b))).collect();
     match (reported.first(), reported.last()) {
         (Some(&(first_ms, first)), Some(&(last_ms, last))) if last_ms > first_ms => {
-            (last - first) / ((last_ms - first_ms) as f64 / 1000.0)
+            let growth = (last.max(0.0) - first.max(0.0)) / ((last_ms - first_ms) as f64 / 1000.0);
+            if growth.is_finite() { growth } else { 0.0 }
         }
         _ => 0.0,
     }

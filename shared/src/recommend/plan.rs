@@ -37,7 +37,7 @@ pub(super) fn plan<'a>(graph: &'a JobGraph, samples: &[&MetricsSample], policy: 
     let measured: BTreeMap<String, VertexLoad> = graph
         .vertices
         .iter()
-        .filter_map(|vertex| measure(samples, vertex).map(|load| (vertex.id.clone(), load)))
+        .filter_map(|vertex| measure(samples, vertex, policy.busy_aggregation).map(|load| (vertex.id.clone(), load)))
         .collect();
     let loads: BTreeMap<String, VertexLoad> = measured
         .iter()

@@ -1,8 +1,15 @@
 //! Target rates along the graph: what each vertex should take per second so that nothing backs
 //! up. A source should take what arrives (what it reads plus how fast its backlog grows) and work
 //! off its backlog within the catch-up time; a downstream vertex should take what its inputs
-//! should send, each input's target times its observed records out per record in. Sizing every
-//! vertex for its target at once is what lets one rescale reach the right parallelism (DS2).
+//! should send along the edge to it. Sizing every vertex for its target at once is what lets one
+//! rescale reach the right parallelism (DS2).
+//!
+//! The factor along an edge, from what the input should take to what it should send to this
+//! consumer: for a consumer with one input, the consumer's observed records in per record its
+//! input takes (so that an input that sends to several consumers, or only part of its output to
+//! this one, carries only this consumer's share; the Flink autoscaler does the same). For a
+//! consumer with several inputs the share of each cannot be told apart: the input's records out
+//! per record in, which overstates the target when that input also sends elsewhere.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -65,7 +72,9 @@ pub(super) fn target_rates(
         } else {
             downstream_target(vertex, graph, loads, &targets)
         };
-        if let Some(target) = target {
+        // A target that is not a number is no target; an infinite one asks for the most allowed.
+        if let Some(target) = target.filter(|target| !target.rate.is_nan() && !target.catch_up.is_nan()) {
+            let target = TargetRate { rate: target.rate.max(0.0), catch_up: target.catch_up.max(0.0) };
             targets.insert(vertex.id.clone(), target);
         }
     }
@@ -96,14 +105,28 @@ fn downstream_target(
     if inputs.is_empty() {
         return loads.get(&vertex.id).map(|load| TargetRate { rate: load.rate_in, catch_up: 0.0 });
     }
+    let single_input = inputs.len() == 1;
     let mut sum = TargetRate { rate: 0.0, catch_up: 0.0 };
     for input in inputs {
         let (target, load) = (targets.get(input)?, loads.get(input)?);
-        let ratio = load.output_ratio();
-        sum.rate += target.rate * ratio;
-        sum.catch_up += target.catch_up * ratio;
+        let edge_share = loads.get(&vertex.id).filter(|_| single_input).and_then(|own| share_of(own, load));
+        let ratio = edge_share.unwrap_or_else(|| load.output_ratio());
+        sum.rate += scaled(target.rate, ratio);
+        sum.catch_up += scaled(target.catch_up, ratio);
     }
     Some(sum)
+}
+
+/// What `consumer` takes per record its single `input` takes; `None` when the input takes
+/// nothing (the ratio is not known).
+fn share_of(consumer: &VertexLoad, input: &VertexLoad) -> Option<f64> {
+    let share = consumer.rate_in / input.rate_in;
+    (input.rate_in > 0.0 && share.is_finite()).then_some(share.max(0.0))
+}
+
+/// `rate × ratio`, where a rate of 0 stays 0 (never 0 × ∞).
+fn scaled(rate: f64, ratio: f64) -> f64 {
+    if rate == 0.0 || ratio == 0.0 { 0.0 } else { rate * ratio }
 }
 
 /// The first input of `vertex` without a target rate or a load, for the reason a vertex cannot

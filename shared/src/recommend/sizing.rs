@@ -85,9 +85,10 @@ fn need(capacity_now: f64, target: TargetRate, policy: &Policy) -> Need {
     }
 }
 
-/// The policy's target utilisation, kept to a usable 1–100 %.
+/// The policy's target utilisation, kept to a usable 1–100 % (the default when not a number).
 pub(super) fn target_utilisation(policy: &Policy) -> f64 {
-    policy.target_utilisation.clamp(0.01, 1.0)
+    let wanted = policy.target_utilisation;
+    if wanted.is_nan() { Policy::default().target_utilisation } else { wanted.clamp(0.01, 1.0) }
 }
 
 fn utilisation(rate: f64, capacity: f64) -> f64 {
@@ -115,16 +116,36 @@ pub(super) fn limits(vertex: &GraphVertex, policy: &Policy) -> (u32, u32) {
 }
 
 /// For a keyed vertex, the smallest divisor of its key groups from `parallelism` up to `highest`,
-/// so that every subtask gets as many key groups. Without one, or when rounding up would undo a
-/// scale-down (or turn no change into a scale-up), `parallelism` stays.
+/// so that every subtask gets as many key groups. Without one, `parallelism` stays. A scale-down
+/// whose divisor is not below the current parallelism is no change: rounding up would undo it
+/// (and the unrounded value would leave the divisor the last scale-up rounded to). Likewise no
+/// change is not turned into a scale-up.
 fn align(vertex: &GraphVertex, parallelism: u32, highest: u32, policy: &Policy) -> u32 {
     if !(policy.align_keyed && vertex.keyed && vertex.max_parallelism > 0) {
         return parallelism;
     }
-    let divisor =
-        (parallelism.max(1)..=highest.min(vertex.max_parallelism)).find(|d| vertex.max_parallelism.is_multiple_of(*d));
-    match divisor {
-        Some(divisor) if parallelism > vertex.parallelism || divisor < vertex.parallelism => divisor,
-        _ => parallelism,
+    let current = vertex.parallelism;
+    match smallest_divisor(vertex.max_parallelism, parallelism.max(1), highest) {
+        Some(divisor) if parallelism > current || divisor < current => divisor,
+        Some(_) => current,
+        None => parallelism,
     }
+}
+
+/// The smallest divisor of `n` in `from..=to`, in about √n steps.
+fn smallest_divisor(n: u32, from: u32, to: u32) -> Option<u32> {
+    let to = to.min(n);
+    let mut best: Option<u32> = None;
+    let mut small = 1u32;
+    while u64::from(small) * u64::from(small) <= u64::from(n) {
+        if n.is_multiple_of(small) {
+            for divisor in [small, n / small] {
+                if (from..=to).contains(&divisor) && best.is_none_or(|best| divisor < best) {
+                    best = Some(divisor);
+                }
+            }
+        }
+        small += 1;
+    }
+    best
 }

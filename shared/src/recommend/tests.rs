@@ -30,6 +30,7 @@ fn source(rate: f64, pending: Option<f64>) -> VertexMetrics {
 fn busy(busy: f64, rate_in: f64, rate_out: f64) -> VertexMetrics {
     VertexMetrics {
         busy_ms_per_s: Some(busy * 1000.0),
+        busy_max_ms_per_s: None,
         backpressured_ms_per_s: Some(0.0),
         records_in_per_s: Some(rate_in),
         records_out_per_s: Some(rate_out),
@@ -286,6 +287,12 @@ fn targets_are_clamped_to_the_limits() {
 /// `counter` at 4 subtasks, 30 % busy at 1000 rec/s (it needs 2) for the last `low_minutes`,
 /// and before that (back to 70 minutes ago) `earlier` busy; `peak` busy from 40 to 30 minutes ago.
 fn quiet_job(low_minutes: u64, earlier: Option<f64>, peak: Option<f64>) -> RecommendationInput {
+    quiet_job_offset(0, low_minutes, earlier, peak)
+}
+
+/// `quiet_job` with every sample `offset_ms` later than on the 30 s grid from NOW − 70 min (real
+/// samples do not fall on the slices' edges).
+fn quiet_job_offset(offset_ms: u64, low_minutes: u64, earlier: Option<f64>, peak: Option<f64>) -> RecommendationInput {
     let at = move |at_ms: u64| {
         let ratio = if at_ms >= NOW - low_minutes * MINUTE { Some(0.3) } else { earlier };
         let in_peak = (NOW - 40 * MINUTE..NOW - 30 * MINUTE).contains(&at_ms);
@@ -293,7 +300,7 @@ fn quiet_job(low_minutes: u64, earlier: Option<f64>, peak: Option<f64>) -> Recom
         let counter = ratio.map(|ratio| ("counter", busy(ratio, 1000.0, 1000.0)));
         [Some(("s", source(1000.0, None))), counter].into_iter().flatten().collect()
     };
-    input(vec![vertex("s", 1, &[]), vertex("counter", 4, &["s"])], samples(NOW - 70 * MINUTE, NOW, at))
+    input(vec![vertex("s", 1, &[]), vertex("counter", 4, &["s"])], samples(NOW - 70 * MINUTE + offset_ms, NOW, at))
 }
 
 #[test]
@@ -307,17 +314,20 @@ fn a_scale_down_waits_until_the_lower_need_held_for_the_damping_interval() {
         (70, None, Some(0.7), 4, Verdict::HeldBack, "has held for 30 min of the 1 h"),
         (70, None, Some(0.45), 3, Verdict::ScaleDown, "it needed 3 subtasks within the last 1 h"),
     ];
-    for (low_minutes, earlier, peak, expected, verdict, words) in cases {
-        let recommendation = recommend(&quiet_job(low_minutes, earlier, peak));
-        let counter = of(&recommendation, "counter");
-        assert_eq!(
-            (counter.target, counter.verdict),
-            (expected, verdict),
-            "{low_minutes}/{peak:?}: {}",
-            counter.reason
-        );
-        assert!(counter.reason.contains(words), "{}", counter.reason);
-        assert_eq!(recommendation.verdict, verdict);
+    // Samples on the slices' edges, 1 ms and 7 s past them: the lower need lets go all the same.
+    for offset_ms in [0, 1, 7 * SECOND] {
+        for (low_minutes, earlier, peak, expected, verdict, words) in cases {
+            let recommendation = recommend(&quiet_job_offset(offset_ms, low_minutes, earlier, peak));
+            let counter = of(&recommendation, "counter");
+            assert_eq!(
+                (counter.target, counter.verdict),
+                (expected, verdict),
+                "+{offset_ms} ms, {low_minutes}/{peak:?}: {}",
+                counter.reason
+            );
+            assert!(counter.reason.contains(words), "+{offset_ms} ms: {}", counter.reason);
+            assert_eq!(recommendation.verdict, verdict);
+        }
     }
 }
 
@@ -337,6 +347,8 @@ fn no_change_is_recommended_within_the_minimum_interval_of_the_last_one() {
         let change = VertexRescale { before: 1, after: 2, rate_before: None, rate_after: None };
         job.history = vec![Rescale { at_ms: changed_ms, vertices: BTreeMap::from([("counter".to_owned(), change)]) }];
         job.policy.min_interval_ms = interval * MINUTE;
+        // The samples right after the change count here; the stabilisation interval has its own test.
+        job.policy.stabilisation_ms = 0;
         let recommendation = recommend(&job);
         let counter = of(&recommendation, "counter");
         assert_eq!((counter.target, counter.verdict), (expected, verdict), "{minutes}: {}", counter.reason);
@@ -475,4 +487,240 @@ fn figures_read_as_an_operator_expects() {
         (words::percent(0.613), words::subtasks(1), words::subtasks(3)),
         ("61 %".to_owned(), "1 subtask".to_owned(), "3 subtasks".to_owned())
     );
+}
+
+#[test]
+fn the_lower_need_counts_only_from_when_the_job_settled_after_its_last_change() {
+    // (minutes since the change to 4, expected target, verdict, words): 5 min of settling first.
+    let cases = [
+        (62, 4, Verdict::HeldBack, "has held for 57 min of the 1 h"),
+        (66, 2, Verdict::ScaleDown, "at 2 subtasks it would run at 60 %"),
+    ];
+    for (minutes, expected, verdict, words) in cases {
+        let mut job = quiet_job_offset(7 * SECOND, 70, None, None);
+        let change = VertexRescale { before: 2, after: 4, rate_before: None, rate_after: None };
+        job.history =
+            vec![Rescale { at_ms: NOW - minutes * MINUTE, vertices: BTreeMap::from([("counter".to_owned(), change)]) }];
+        let counter = of(&recommend(&job), "counter").clone();
+        assert_eq!((counter.target, counter.verdict), (expected, verdict), "{minutes}: {}", counter.reason);
+        assert!(counter.reason.contains(words), "{minutes}: {}", counter.reason);
+    }
+}
+
+#[test]
+fn a_damping_interval_of_many_windows_ends_and_holds() {
+    // Damping of half of u64 over a 1 ms window: without a cap on the slices this never ends.
+    let mut job = quiet_job(70, None, None);
+    job.policy.evaluation_window_ms = 1;
+    job.policy.min_samples = 1;
+    job.policy.scale_down_damping_ms = u64::MAX / 2;
+    let counter = of(&recommend(&job), "counter").clone();
+    assert_eq!((counter.target, counter.verdict), (4, Verdict::HeldBack), "{}", counter.reason);
+    assert!(counter.reason.contains("a scale-down waits for"), "{}", counter.reason);
+    assert_eq!(words::duration(u64::MAX), format!("{} min", (u64::MAX / 1000 + 30) / 60));
+}
+
+/// `counter` keyed over `key_groups`, at `parallelism`, taking what `busy_ratio` of 2 subtasks'
+/// worth takes: the same load at every parallelism.
+fn keyed_counter(key_groups: u32, parallelism: u32, load_of_two: f64) -> RecommendationInput {
+    let busy_ratio = load_of_two * 2.0 / f64::from(parallelism);
+    let mut job = counter_job(parallelism, busy_ratio, 1000.0);
+    job.graph.vertices[1].max_parallelism = key_groups;
+    job.graph.vertices[1].keyed = true;
+    job.policy.scale_down_damping_ms = 0;
+    job
+}
+
+#[test]
+fn a_keyed_scale_up_rounded_to_a_divisor_is_not_undone_by_the_next_recommendation() {
+    // (key groups, start, busy at 2 subtasks' worth, first target): 3 rounds up to 4 of 128;
+    // 33 to 64 of 64 (no divisor between).
+    let cases = [(128, 2, 0.92, 4), (64, 24, 0.95 * 12.0, 64), (120, 5, 0.95 * 2.5, 8)];
+    for (key_groups, start, load_of_two, first) in cases {
+        let recommendation = recommend(&keyed_counter(key_groups, start, load_of_two));
+        let target = of(&recommendation, "counter").target;
+        assert_eq!(target, first, "{key_groups}/{start}: {}", of(&recommendation, "counter").reason);
+        assert!(key_groups.is_multiple_of(target));
+        // At the rounded-up parallelism the same load is below the band; the computed need rounds
+        // up to where it runs: no change, never a restart to a non-divisor.
+        let again = recommend(&keyed_counter(key_groups, target, load_of_two));
+        let counter = of(&again, "counter");
+        assert_eq!((counter.target, counter.verdict), (target, Verdict::NoChange), "{key_groups}: {}", counter.reason);
+        assert!(counter.reason.contains("key groups"), "{}", counter.reason);
+    }
+    // A scale-down to a smaller divisor still happens: 8 of 128 at 30 % needs 4.
+    let down = recommend(&keyed_counter(128, 8, 0.3 * 4.0));
+    assert_eq!(of(&down, "counter").target, 4, "{}", of(&down, "counter").reason);
+    // Key groups that are a large prime: its only divisor above 2 is itself, found without a loop
+    // over every number up to it.
+    let mut prime = counter_job(2, 0.92, 1000.0);
+    prime.graph.vertices[1].max_parallelism = 4_294_967_291;
+    prime.graph.vertices[1].keyed = true;
+    assert_eq!(of(&recommend(&prime), "counter").target, 4_294_967_291);
+}
+
+#[test]
+fn a_vertex_busy_without_records_in_is_not_enough_data_and_an_idle_one_shrinks() {
+    // (busy, rate in, expected target, verdict)
+    let cases =
+        [(0.4, 0.0, 4, Verdict::NotEnoughData), (0.0, 0.0, 1, Verdict::ScaleDown), (0.0, 500.0, 1, Verdict::ScaleDown)];
+    for (busy_ratio, rate_in, expected, verdict) in cases {
+        let mut job = input(
+            vec![vertex("s", 1, &[]), vertex("timers", 4, &["s"])],
+            steady(vec![("s", source(1000.0, None)), ("timers", busy(busy_ratio, rate_in, 10.0))]),
+        );
+        job.policy.scale_down_damping_ms = 0;
+        let recommendation = recommend(&job);
+        let timers = of(&recommendation, "timers");
+        assert_eq!((timers.target, timers.verdict), (expected, verdict), "{busy_ratio}/{rate_in}: {}", timers.reason);
+        if verdict == Verdict::NotEnoughData {
+            assert_eq!(
+                timers.reason,
+                "timers is 40 % busy but takes no records (its time goes to timers, or it is stuck), so what it \
+                 could take is unknown; keep 4 subtasks"
+            );
+        }
+    }
+}
+
+/// A change of `counter` from 1 to 2 `minutes` ago; 100 % busy for the 5 minutes after it (the
+/// restart catching up), 70 % since.
+fn just_rescaled(minutes: u64) -> RecommendationInput {
+    let changed_ms = NOW - minutes * MINUTE;
+    let at = move |at_ms: u64| {
+        let ratio = if at_ms < changed_ms + 5 * MINUTE { 1.0 } else { 0.7 };
+        vec![("s", source(1400.0, None)), ("counter", busy(ratio, 1400.0, 1400.0))]
+    };
+    let mut job = input(vec![vertex("s", 1, &[]), vertex("counter", 2, &["s"])], samples(changed_ms, NOW, at));
+    let change = VertexRescale { before: 1, after: 2, rate_before: None, rate_after: None };
+    job.history = vec![Rescale { at_ms: changed_ms, vertices: BTreeMap::from([("counter".to_owned(), change)]) }];
+    job
+}
+
+#[test]
+fn samples_within_the_stabilisation_interval_after_a_change_do_not_count() {
+    // (minutes since the change, stabilisation in minutes, expected target, verdict); changes are
+    // at least 5 min apart here.
+    let cases = [(8, 5, 2, Verdict::NoChange), (8, 0, 3, Verdict::ScaleUp), (3, 5, 2, Verdict::NotEnoughData)];
+    for (minutes, stabilisation, expected, verdict) in cases {
+        let mut job = just_rescaled(minutes);
+        job.policy.min_interval_ms = 5 * MINUTE;
+        job.policy.stabilisation_ms = stabilisation * MINUTE;
+        let recommendation = recommend(&job);
+        let counter = of(&recommendation, "counter");
+        assert_eq!(
+            (counter.target, counter.verdict),
+            (expected, verdict),
+            "{minutes}/{stabilisation}: {}",
+            counter.reason
+        );
+    }
+    let mut settling = just_rescaled(3);
+    settling.policy.min_interval_ms = 5 * MINUTE;
+    let settling = recommend(&settling);
+    assert_eq!(
+        settling.summary,
+        "not enough data: s has 0 usable samples since the last change and its 5 min to settle; 3 are \
+         needed (the last change was 3 min ago; changes are at least 5 min apart)"
+    );
+    assert_eq!(Policy::default().stabilisation_ms, 5 * MINUTE);
+}
+
+#[test]
+fn a_consumer_of_a_fan_out_takes_its_own_share_of_the_inputs_target() {
+    // s emits 1000 rec/s while its backlog grows by 500/s: 1500 arrive. a takes 600 of them,
+    // b 400. a: 333 per subtask, 900 / 0.7 / 333 = 3.9; b: 444, 600 / 0.7 / 444 = 1.9.
+    let start = NOW - 10 * MINUTE;
+    let at = move |at_ms: u64| {
+        let pending = 500.0 * (at_ms - start) as f64 / 1000.0;
+        vec![("s", source(1000.0, Some(pending))), ("a", busy(0.9, 600.0, 600.0)), ("b", busy(0.9, 400.0, 0.0))]
+    };
+    let mut job =
+        input(vec![vertex("s", 1, &[]), vertex("a", 2, &["s"]), vertex("b", 1, &["s"])], samples(start, NOW, at));
+    job.policy.catch_up_ms = 0;
+    let recommendation = recommend(&job);
+    let (a, b) = (of(&recommendation, "a"), of(&recommendation, "b"));
+    assert_eq!((a.target, b.target), (4, 2), "{} / {}", a.reason, b.reason);
+    assert!(a.reason.contains("should take 900 rec/s"), "{}", a.reason);
+    assert!(b.reason.contains("should take 600 rec/s"), "{}", b.reason);
+}
+
+#[test]
+fn a_skewed_keyed_vertex_is_sized_by_its_busiest_subtask_when_the_policy_says_so() {
+    // 4 subtasks of 128 key groups at 1000 rec/s: 50 % busy on average, the hottest one 95 %.
+    let skewed = VertexMetrics { busy_max_ms_per_s: Some(950.0), ..busy(0.5, 1000.0, 1000.0) };
+    let mut job = input(
+        vec![vertex("s", 1, &[]), GraphVertex { keyed: true, ..vertex("counter", 4, &["s"]) }],
+        steady(vec![("s", source(1000.0, None)), ("counter", skewed)]),
+    );
+    job.policy.scale_down_damping_ms = 0;
+    // (aggregation, expected target, verdict): the average asks for 3, which rounds up to the 4
+    // it runs at; the busiest subtask asks for 1000 / 0.7 / 263 = 5.4, rounded up to 8.
+    let cases = [(BusyAggregation::Average, 4, Verdict::NoChange), (BusyAggregation::Max, 8, Verdict::ScaleUp)];
+    for (aggregation, expected, verdict) in cases {
+        job.policy.busy_aggregation = aggregation;
+        let recommendation = recommend(&job);
+        let counter = of(&recommendation, "counter");
+        assert_eq!((counter.target, counter.verdict), (expected, verdict), "{aggregation:?}: {}", counter.reason);
+    }
+    assert_eq!(Policy::default().busy_aggregation, BusyAggregation::Average);
+    // Without the busiest subtask's figure, the average stands in.
+    job.window.samples.iter_mut().for_each(|sample| {
+        sample.vertices.insert("counter".to_owned(), busy(0.5, 1000.0, 1000.0));
+    });
+    assert_eq!(of(&recommend(&job), "counter").target, 4);
+}
+
+#[test]
+fn odd_figures_never_panic_and_targets_stay_within_the_limits() {
+    let odd = [0.0, -1.0, -1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e-300, 5e-324, 1e300, f64::MAX, 700.0];
+    let parallelisms = [0, 1, 7, u32::MAX];
+    let key_groups = [0, 1, 128, u32::MAX];
+    // A small linear congruential generator picks the combinations: the same ones every run.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut pick = |len: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % len
+    };
+    for round in 0..2_000 {
+        let figure = |pick: &mut dyn FnMut(usize) -> usize| Some(odd[pick(odd.len())]);
+        let metrics = |pick: &mut dyn FnMut(usize) -> usize| VertexMetrics {
+            busy_ms_per_s: figure(pick),
+            busy_max_ms_per_s: figure(pick),
+            backpressured_ms_per_s: figure(pick),
+            records_in_per_s: figure(pick),
+            records_out_per_s: figure(pick),
+            pending_records: figure(pick),
+        };
+        let (s, m, k) = (metrics(&mut pick), metrics(&mut pick), metrics(&mut pick));
+        let mut graph = vec![vertex("s", 1, &[]), vertex("m", 1, &["s"]), vertex("k", 1, &["m", "s"])];
+        for vertex in &mut graph {
+            vertex.parallelism = parallelisms[pick(parallelisms.len())];
+            vertex.max_parallelism = key_groups[pick(key_groups.len())];
+            vertex.keyed = pick(2) == 0;
+        }
+        let mut job = input(graph, steady(vec![("s", s), ("m", m), ("k", k)]));
+        job.policy.target_utilisation = [0.7, 0.0, f64::NAN, 5.0][pick(4)];
+        job.policy.utilisation_band = [0.1, f64::NAN, 10.0][pick(3)];
+        job.policy.scale_down_damping_ms = [0, 60 * MINUTE, u64::MAX][pick(3)];
+        job.policy.busy_aggregation = [BusyAggregation::Average, BusyAggregation::Max][pick(2)];
+        job.policy.max_parallelism = [None, Some(0), Some(9)][pick(3)];
+        let recommendation = recommend(&job);
+        for vertex in &recommendation.vertices {
+            let graph_vertex = job.graph.vertices.iter().find(|other| other.id == vertex.id).expect("in the graph");
+            let (lowest, highest) = sizing::limits(graph_vertex, &job.policy);
+            let within = (lowest..=highest).contains(&vertex.target) || vertex.target == vertex.current;
+            assert!(
+                within,
+                "round {round}: {} at {} of {lowest}–{highest}: {}",
+                vertex.id, vertex.target, vertex.reason
+            );
+            assert!(vertex.target >= 1 || vertex.target == vertex.current, "round {round}: {}", vertex.reason);
+            let figures = vertex.figures.map(|f| [f.rate_per_subtask, f.target_rate, f.utilisation_at_target]);
+            for figure in figures.into_iter().flatten().flatten() {
+                assert!(!figure.is_nan(), "round {round}: {} has a figure that is not a number", vertex.id);
+            }
+        }
+        serde_json::to_string(&recommendation).expect("the recommendation serialises");
+    }
 }

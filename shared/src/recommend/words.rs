@@ -28,7 +28,7 @@ pub(super) fn percent(ratio: f64) -> String {
 
 /// A duration, rounded: `45 s`, `90 s`, `20 min`, `1 h`.
 pub(super) fn duration(ms: u64) -> String {
-    let seconds = (ms + 500) / 1000;
+    let seconds = ms.saturating_add(500) / 1000;
     if seconds < 120 && !seconds.is_multiple_of(60) {
         return format!("{seconds} s");
     }

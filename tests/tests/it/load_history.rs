@@ -2,8 +2,8 @@
 //! hours of samples every 30 s read back at full resolution for the last two hours and in
 //! five-minute points before, nothing older than a day later on; a rescale inside a bucket not
 //! averaged across; a retried sample stored once; two writers at once losing no sample; a writer
-//! stopped between the day write and the recent trim showing no sample twice; corrupt documents
-//! refused with an error.
+//! stopped between the day write and the recent trim showing no sample twice; documents that do
+//! not parse refused with an error, documents out of time order repaired on read.
 
 use std::sync::{Arc, Mutex};
 
@@ -52,6 +52,11 @@ fn sample(at_ms: u64, job_id: &str, parallelism: u32, busy: f64) -> LoadSample {
         folded: 1,
         vertices: vec![vertex("source", 1, 5.0), vertex("map", parallelism, busy)],
     }
+}
+
+/// The usual sample of job1 at 2 subtasks at `at_ms`.
+fn sample_at(at_ms: u64) -> LoadSample {
+    sample(at_ms, "job1", 2, busy_at(at_ms))
 }
 
 fn map_busy(sample: &LoadSample) -> Option<f64> {
@@ -138,7 +143,7 @@ async fn a_rescale_inside_a_bucket_is_not_averaged_across(store: Arc<dyn Store>)
         .collect();
     assert_eq!(points, [("job1".to_owned(), 4, 2, Some(900.0)), ("job2".to_owned(), 6, 4, Some(300.0))]);
     assert_eq!(history.samples.len(), 3);
-    let rescales = history.rescales();
+    let rescales = history.rescales(0);
     assert_eq!(rescales.len(), 1);
     assert_eq!((rescales[0].vertices["map"].before, rescales[0].vertices["map"].after), (2, 4));
     Ok(())
@@ -222,12 +227,22 @@ async fn corrupt_documents_are_an_error(store: Arc<dyn Store>) -> anyhow::Result
     assert!(matches!(written, Err(StoreError::Corrupt { .. })), "{written:?}");
     let read = records.load_history(CLUSTER, "corrupt", START).await;
     assert!(matches!(read, Err(StoreError::Corrupt { .. })), "{read:?}");
-    // Well-formed JSON whose samples are out of order is refused too.
-    let mut unordered = LoadHistory::day();
-    unordered.samples = vec![sample.clone(), LoadSample { at_ms: START - BUCKET_MS, ..sample.clone() }];
-    store.create_json(&day_key("unordered"), &unordered).await?;
-    let read = records.load_history(CLUSTER, "unordered", START).await;
-    assert!(matches!(&read, Err(StoreError::Corrupt { detail, .. }) if detail.contains("order")), "{read:?}");
+    // Well-formed JSON whose samples are out of order (and one twice) is put in order on read,
+    // and the deployment's history carries on.
+    let mut unordered = LoadHistory::recent();
+    let older = LoadSample { at_ms: START - BUCKET_MS, ..sample.clone() };
+    unordered.samples = vec![sample.clone(), older.clone(), sample.clone()];
+    store.create_json(&recent_key("unordered"), &unordered).await?;
+    let read = records.load_history(CLUSTER, "unordered", START).await?;
+    assert_eq!(times(&read), [START - BUCKET_MS, START]);
+    let later = sample_at(START + STEP);
+    records.record_load_sample(CLUSTER, "unordered", &later, START + STEP).await?;
+    let read = records.load_history(CLUSTER, "unordered", START + STEP).await?;
+    assert_eq!(times(&read), [START - BUCKET_MS, START, START + STEP]);
+    let Some((stored, _)) = store.get_json::<LoadHistory>(&recent_key("unordered")).await? else {
+        anyhow::bail!("no recent document");
+    };
+    assert_eq!(times(&stored), [START - BUCKET_MS, START, START + STEP], "stored in order by the next write");
     Ok(())
 }
 
