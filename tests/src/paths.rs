@@ -54,3 +54,31 @@ pub fn console_dir() -> anyhow::Result<PathBuf> {
     anyhow::ensure!(dir.join("index.html").exists(), "the console is not built: run scripts/build-console.sh");
     Ok(dir)
 }
+
+/// Fresh directory stores for one test, each in its own scratch folder, removed when this is
+/// dropped.
+pub struct ScratchStores {
+    kind: &'static str,
+    dirs: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl ScratchStores {
+    pub fn new(kind: &'static str) -> Self {
+        Self { kind, dirs: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    /// A new, empty directory store.
+    pub fn store(&self) -> anyhow::Result<std::sync::Arc<dyn rescaler_backend::store::Store>> {
+        let dir = scratch_dir(self.kind)?;
+        self.dirs.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(dir.clone());
+        Ok(std::sync::Arc::new(rescaler_backend::store::DirStore::open(dir)?))
+    }
+}
+
+impl Drop for ScratchStores {
+    fn drop(&mut self) {
+        for dir in self.dirs.lock().map(|dirs| dirs.clone()).unwrap_or_default() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use harness::S3Server;
 use rescaler_backend::reconcile::now_ms;
 use rescaler_backend::records::Records;
 use rescaler_backend::records::index::{AWAITING_VIEW_KEY, AwaitingView, REBUILT_EVERY_MS, operation_entry_keys};
-use rescaler_backend::store::{DirStore, JsonStore, S3Store, Store};
+use rescaler_backend::store::{JsonStore, S3Store, Store};
 use rescaler_shared::operation::{Operation, OperationRequest, Phase, Strategy, Target};
 
 fn operation(n: u64, at_ms: u64) -> Operation {
@@ -110,10 +110,8 @@ async fn the_document_follows_the_requests(store: Arc<dyn Store>) -> anyhow::Res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_badge_document_on_the_directory_store() -> anyhow::Result<()> {
-    let dir = harness::paths::scratch_dir("awaiting-view")?;
-    let result = the_document_follows_the_requests(Arc::new(DirStore::open(&dir)?)).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dirs = harness::paths::ScratchStores::new("awaiting-view");
+    the_document_follows_the_requests(dirs.store()?).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use rescaler_backend::records::index::{
     AUDIT_INDEX, INDEX_VERSION_KEY, entry_name, operations_all, operations_in, operations_of_job,
 };
 use rescaler_backend::records::{Cursor, OperationSource, Records};
-use rescaler_backend::store::{DirStore, JsonStore, S3Store, Store};
+use rescaler_backend::store::{JsonStore, S3Store, Store};
 use rescaler_shared::api::AuditEvent;
 use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::{Operation, OperationRequest, Phase, Strategy, Target};
@@ -233,28 +233,9 @@ async fn every_scenario(fresh_store: impl AsyncFn() -> anyhow::Result<Arc<dyn St
     Ok(())
 }
 
-/// Fresh directory stores, removed at the end.
-struct ScratchDirs(std::sync::Mutex<Vec<std::path::PathBuf>>);
-
-impl Drop for ScratchDirs {
-    fn drop(&mut self) {
-        for dir in self.0.lock().map(|dirs| dirs.clone()).unwrap_or_default() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl ScratchDirs {
-    fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        let dir = harness::paths::scratch_dir("listing")?;
-        self.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(dir.clone());
-        Ok(Arc::new(DirStore::open(dir)?))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listing_index_on_the_directory_store() -> anyhow::Result<()> {
-    let dirs = ScratchDirs(std::sync::Mutex::new(Vec::new()));
+    let dirs = harness::paths::ScratchStores::new("listing");
     every_scenario(async || dirs.store()).await
 }
 
@@ -271,7 +252,7 @@ async fn the_listing_index_on_localstack() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_cut_off_resumes_where_it_left_off() -> anyhow::Result<()> {
-    let dirs = ScratchDirs(std::sync::Mutex::new(Vec::new()));
+    let dirs = harness::paths::ScratchStores::new("listing");
     let store = dirs.store()?;
     // More than one batch (500) of requests stored before the index.
     let writes: Vec<_> = (1..=1_200u64)

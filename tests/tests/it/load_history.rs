@@ -5,11 +5,11 @@
 //! stopped between the day write and the recent trim showing no sample twice; documents that do
 //! not parse refused with an error, documents out of time order repaired on read.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use harness::S3Server;
 use rescaler_backend::records::Records;
-use rescaler_backend::store::{DirStore, JsonStore, S3Store, Store, StoreError};
+use rescaler_backend::store::{JsonStore, S3Store, Store, StoreError};
 use rescaler_shared::history::{self, BUCKET_MS, DAY_MS, LoadHistory, LoadSample, RECENT_MS, VertexSample};
 
 const CLUSTER: &str = "history";
@@ -255,28 +255,9 @@ async fn every_scenario(make_store: impl AsyncFn() -> anyhow::Result<Arc<dyn Sto
     corrupt_documents_are_an_error(make_store().await?).await
 }
 
-/// Scratch directories, removed when the test ends.
-struct ScratchDirs(Mutex<Vec<std::path::PathBuf>>);
-
-impl Drop for ScratchDirs {
-    fn drop(&mut self) {
-        for dir in self.0.lock().map(|dirs| dirs.clone()).unwrap_or_default() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-impl ScratchDirs {
-    fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        let dir = harness::paths::scratch_dir("history")?;
-        self.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(dir.clone());
-        Ok(Arc::new(DirStore::open(dir)?))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_history_on_the_directory_store() -> anyhow::Result<()> {
-    let dirs = ScratchDirs(Mutex::new(Vec::new()));
+    let dirs = harness::paths::ScratchStores::new("history");
     every_scenario(async || dirs.store()).await
 }
 
