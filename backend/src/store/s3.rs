@@ -2,8 +2,10 @@
 //!
 //! `If-None-Match: *` makes a put create-only and `If-Match: <etag>` makes it a compare-and-swap.
 //! A failed condition is a 412 `PreconditionFailed`; real S3 may also answer a concurrent
-//! conditional write with 409 `ConditionalRequestConflict`. Both mean "lost the race".
+//! conditional write with 409 `ConditionalRequestConflict`. Both mean "lost the race", unless
+//! our own earlier attempt of the same put landed (see [`conditional`]).
 
+mod conditional;
 mod large;
 
 use std::time::Duration;
@@ -11,7 +13,6 @@ use std::time::Duration;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
 use super::{Store, StoreError, StoreFuture, StoreResult, Version, validate_key};
@@ -163,43 +164,11 @@ impl Store for S3Store {
     }
 
     fn create<'a>(&'a self, key: &'a str, body: Bytes) -> StoreFuture<'a, Version> {
-        Box::pin(async move {
-            let output = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(self.object_key(key)?)
-                .if_none_match("*")
-                .content_type("application/json")
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|error| classify(key, error))?;
-            etag(output.e_tag(), key)
-        })
+        Box::pin(self.put_conditional(key, body, conditional::Condition::Absent))
     }
 
     fn replace<'a>(&'a self, key: &'a str, body: Bytes, expected: &'a Version) -> StoreFuture<'a, Version> {
-        Box::pin(async move {
-            let result = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(self.object_key(key)?)
-                .if_match(&expected.0)
-                .content_type("application/json")
-                .body(ByteStream::from(body))
-                .send()
-                .await;
-            match result {
-                Ok(output) => etag(output.e_tag(), key),
-                // If-Match on a key that is gone: the version we hold is no longer current.
-                Err(SdkError::ServiceError(service)) if service.raw().status().as_u16() == 404 => {
-                    Err(StoreError::Conflict { key: key.to_owned() })
-                }
-                Err(error) => Err(classify(key, error)),
-            }
-        })
+        Box::pin(self.put_conditional(key, body, conditional::Condition::Matches(expected)))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
