@@ -24,8 +24,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
 use rescaler_shared::flink_rescales::{ExecutionWindow, FlinkRescaleAccount};
+use rescaler_shared::history::LoadSample;
 use rescaler_shared::operation::{ArtifactRef, Operation};
 use rescaler_shared::phase::{Action, Needs, Observation};
+use rescaler_shared::recommend::JobGraph;
 
 use crate::config::{ClusterConfig, ClusterKind, Config};
 use crate::flink::{FlinkError, JobSummary, VertexMetrics};
@@ -92,6 +94,25 @@ pub trait Cluster: Send + Sync {
     /// The load of one vertex now.
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str)
     -> BoxFuture<'a, ClusterResult<VertexMetrics>>;
+
+    /// The job graph a recommendation reads: every vertex with its parallelism and key groups,
+    /// the edges, which inputs are hash-partitioned by key, which vertices are sources. `None`
+    /// when the cluster does not know the job.
+    fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobGraph>>> {
+        let _ = job_id;
+        Box::pin(async { Err(ClusterError::Unsupported(format!("cluster {} shows no job graph", self.config().id))) })
+    }
+
+    /// One load sample of every vertex of job `job_id`, stamped `now_ms`: busy and
+    /// back-pressured time (average and busiest subtask), records in and out per second, a
+    /// source's backlog where it reports one, and each vertex's parallelism and name. `None` when
+    /// the job is not running (a stopped or restarting job has no load to sample).
+    fn load_sample<'a>(&'a self, job_id: &'a str, now_ms: u64) -> BoxFuture<'a, ClusterResult<Option<LoadSample>>> {
+        let _ = (job_id, now_ms);
+        Box::pin(async {
+            Err(ClusterError::Unsupported(format!("cluster {} shows no per-vertex load", self.config().id)))
+        })
+    }
 
     /// Reads what the operation's phase needs into an observation at `now_ms`. An error means
     /// the cluster is unavailable for this pass; the engine records it as such.
