@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use rescaler_shared::phase::Observation;
+use rescaler_shared::recommend::RecommendationSettings;
 use rescaler_shared::schedule::{Freeze, MaintenanceWindow, Schedule};
 
 use crate::store::S3StoreConfig;
@@ -110,6 +111,12 @@ pub struct ClusterConfig {
     /// "2027-01-03T00:00:00Z", reason = "holidays"`.
     #[serde(default)]
     pub freezes: Vec<Freeze>,
+    /// What the product does with recommendations for this cluster's jobs: `mode = "off"`,
+    /// `"recommend"` (the default: shown on the job page) or `"request"` (filed as requests a
+    /// person approves), with `[clusters.recommendations.policy]` overrides (target
+    /// utilisation, band, intervals in milliseconds; see `rescaler_shared::recommend::Policy`).
+    #[serde(default)]
+    pub recommendations: RecommendationSettings,
 }
 
 impl ClusterConfig {

@@ -7,6 +7,7 @@ mod deliveries;
 mod error;
 mod extract;
 mod flink_rescales;
+mod load;
 pub mod headers;
 pub mod openapi;
 mod preflight;
@@ -64,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/clusters/{cluster}/jobs/{job}", get(clusters::job))
         .route("/clusters/{cluster}/jobs/{job}/savepoints", get(clusters::savepoints))
         .route("/clusters/{cluster}/jobs/{job}/metrics", get(artifacts::metrics))
+        .route("/clusters/{cluster}/jobs/{job}/history", get(load::history))
+        .route("/clusters/{cluster}/jobs/{job}/recommendation", get(load::recommendation))
         .route("/clusters/{cluster}/jobs/{job}/link", post(artifacts::link))
         .route("/clusters/{cluster}/deployments", post(artifacts::deploy))
         .route(

@@ -64,6 +64,8 @@ pub struct Engine {
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Notices changes made outside the product; run from [`Engine::pass`] every few seconds.
     pub drift: crate::drift::DriftCheck,
+    /// Samples every managed job's load into its history; run beside every pass, every 30 s.
+    pub sampler: crate::sampler::LoadSampler,
     /// Delivers the notification outbox, in the background of every pass (`notify.rs`).
     pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
@@ -90,6 +92,7 @@ impl Engine {
             unavailable_streaks: Mutex::new(HashMap::new()),
             clock: Arc::new(now_ms),
             drift: crate::drift::DriftCheck::default(),
+            sampler: crate::sampler::LoadSampler::default(),
             notifier: None,
         }
     }
@@ -102,7 +105,9 @@ impl Engine {
     pub async fn pass(&self) -> Result<PassReport, StoreError> {
         self.recurring_pass().await; // due occurrences first: their requests go in this pass
         let ids = self.records.active_operation_ids().await?;
-        let outcomes = futures::future::join_all(ids.iter().map(|id| async move {
+        // Sampling runs beside the operations' steps, never in front of them.
+        let sampling = self.sampler.sample_if_due(&self.records, &self.clusters, self.now());
+        let steps = futures::future::join_all(ids.iter().map(|id| async move {
             // A step that wrote a new phase is followed at once by the next one (a few at
             // most per pass), without listing the store again.
             for _ in 0..MAX_STEPS_PER_PASS {
@@ -113,8 +118,8 @@ impl Engine {
                 }
             }
             ReconcileAction::Requeue(Duration::ZERO)
-        }))
-        .await;
+        }));
+        let (outcomes, _) = futures::future::join(steps, sampling).await;
         let next_in = outcomes
             .iter()
             .filter_map(|action| match action {

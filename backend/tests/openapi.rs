@@ -24,6 +24,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/clusters/{cluster}/jobs/{job}"),
     ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/savepoints"),
     ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/metrics"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/history"),
+    ("GET", "/api/v1/clusters/{cluster}/jobs/{job}/recommendation"),
     ("POST", "/api/v1/clusters/{cluster}/jobs/{job}/link"),
     ("POST", "/api/v1/clusters/{cluster}/deployments"),
     ("GET", "/api/v1/artifacts"),

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod load;
+
+pub use load::{JobLoadHistory, JobRecommendation};
+
 /// The one JSON envelope every error response carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -52,6 +52,17 @@ pub const MAX_RECENT_SAMPLES: usize = ((RECENT_MS + BUCKET_MS) / MIN_SPACING_MS)
 /// rescale. Past it, the oldest are dropped.
 pub const MAX_DAY_POINTS: usize = (DAY_MS / BUCKET_MS) as usize + 112;
 
+/// Whose history a Flink job's samples go to: the deployment that runs or ran it (in its
+/// lineage, or seen replacing its job), else the job itself, by its id — a job the product does
+/// not manage yet. Adopting such a job later makes a deployment with that same id (a
+/// deployment's id is its first job's), so its history carries over.
+pub fn owner<'a>(deployments: &'a [crate::deployment::Deployment], job_id: &'a str) -> &'a str {
+    deployments
+        .iter()
+        .find(|deployment| deployment.has_job(job_id) || deployment.watched_job_id() == job_id)
+        .map_or(job_id, |deployment| deployment.id.as_str())
+}
+
 /// A deployment's load over time, oldest first: a stored document, or what the API answers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -22,6 +22,7 @@ mod load;
 mod output;
 mod plan;
 mod rates;
+mod settings;
 mod sizing;
 mod words;
 
@@ -33,6 +34,7 @@ pub use input::{
     VertexMetrics, VertexRescale,
 };
 pub use output::{Recommendation, Verdict, VertexFigures, VertexRecommendation};
+pub use settings::{RecommendationMode, RecommendationSettings};
 
 /// The recommendation for the job of `input` at `input.now_ms`.
 pub fn recommend(input: &RecommendationInput) -> Recommendation {

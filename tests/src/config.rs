@@ -44,6 +44,7 @@ pub fn unreachable_cluster(id: &str, name: &str) -> ClusterConfig {
         required_approvals: None,
         windows: Vec::new(),
         freezes: Vec::new(),
+        recommendations: Default::default(),
     }
 }
 

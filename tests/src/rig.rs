@@ -45,6 +45,7 @@ pub fn cluster_config(flink: &FlinkCluster) -> ClusterConfig {
         required_approvals: None,
         windows: Vec::new(),
         freezes: Vec::new(),
+        recommendations: Default::default(),
     }
 }
 

@@ -161,7 +161,7 @@ pub async fn jobs(
 }
 
 /// Refuses a path segment that cannot be a Flink job id.
-fn check_job_id(job_id: &str) -> Result<(), ApiError> {
+pub(super) fn check_job_id(job_id: &str) -> Result<(), ApiError> {
     if rescaler_shared::operation::is_flink_id(job_id) {
         Ok(())
     } else {

@@ -29,6 +29,8 @@ pub const BEARER: &str = "bearer";
         super::clusters::job,
         super::clusters::savepoints,
         super::artifacts::metrics,
+        super::load::history,
+        super::load::recommendation,
         super::artifacts::link,
         super::artifacts::deploy,
         super::artifacts::list,

@@ -42,6 +42,7 @@ impl TestApp {
                 required_approvals: None,
                 windows: Vec::new(),
                 freezes: Vec::new(),
+                recommendations: Default::default(),
             }],
             auth: AuthConfig::Tokens {
                 users: vec![

@@ -127,7 +127,7 @@ pub struct VertexRescale {
 /// How a recommendation sizes vertices. Every field has a default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// The busy ratio a vertex is sized for (0.7: 30 % headroom for bursts).
     pub target_utilisation: f64,

@@ -63,6 +63,8 @@ async fn every_role_on_every_endpoint() -> anyhow::Result<()> {
         ("GET", format!("/api/v1/clusters/prod/jobs/{JOB}"), String::new(), Needs::Viewer),
         ("GET", format!("/api/v1/clusters/prod/jobs/{JOB}/savepoints"), String::new(), Needs::Viewer),
         ("GET", format!("/api/v1/clusters/prod/jobs/{JOB}/metrics"), String::new(), Needs::Viewer),
+        ("GET", format!("/api/v1/clusters/prod/jobs/{JOB}/history"), String::new(), Needs::Viewer),
+        ("GET", format!("/api/v1/clusters/prod/jobs/{JOB}/recommendation"), String::new(), Needs::Viewer),
         ("POST", "/api/v1/preflight".into(), body_rescale.clone(), Needs::Viewer),
         ("POST", "/api/v1/rescales".into(), body_rescale.clone(), Needs::Requester),
         ("GET", "/api/v1/rescales".into(), String::new(), Needs::AnyRole),
