@@ -29,6 +29,8 @@ use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions};
+use rescaler_shared::history::LoadSample;
+use rescaler_shared::recommend::JobGraph;
 
 pub use error::FlinkError;
 pub use model::{
@@ -66,8 +68,8 @@ pub type FlinkResult<T> = Result<T, FlinkError>;
 /// client, another kind of cluster) implements only these. Tests and the bench read more
 /// through [`FlinkClientExt`].
 ///
-/// Every method has at most one side effect on the cluster (reads may take two requests), so a
-/// caller knows which side effect may have happened when a call fails. Usable as
+/// Every method has at most one side effect on the cluster (reads may take several requests), so
+/// a caller knows which side effect may have happened when a call fails. Usable as
 /// `Arc<dyn FlinkClient>`.
 pub trait FlinkClient: Send + Sync {
     /// Version, TaskManagers and slots (`GET /overview`).
@@ -88,8 +90,22 @@ pub trait FlinkClient: Send + Sync {
         Box::pin(async move { Ok(self.job_detail(job_id).await?.map(|detail| detail.job)) })
     }
 
-    /// Busy time, back-pressure and input rate of one vertex, aggregated over its subtasks.
+    /// Busy time (busiest subtask), back-pressure (most back-pressured subtask) and input rate
+    /// (summed) of one vertex: the console's live figures.
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>>;
+
+    /// The job graph (one `GET /jobs/:id`, its plan): every vertex in Flink's order (upstream
+    /// first) with its parallelism, `maxParallelism` and input vertices; a vertex is keyed when
+    /// an input's ship strategy is `HASH`, a source when it has no input. `None` when Flink does
+    /// not know the job.
+    fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobGraph>>>;
+
+    /// One load sample of every vertex, stamped `now_ms`: `GET /jobs/:id`, then for every vertex
+    /// at once one `subtasks/metrics` call (busy and back-pressured time averaged and at the
+    /// busiest subtask, records in and out summed), and for a source two more (its
+    /// `pendingRecords`, summed). Values Flink reports as NaN or not at all are `None`. `None`
+    /// when the job is unknown, not RUNNING, or has a vertex not RUNNING yet.
+    fn load_sample<'a>(&'a self, job_id: &'a str, now_ms: u64) -> BoxFuture<'a, FlinkResult<Option<LoadSample>>>;
 
     /// The latest completed checkpoint and savepoint, and what the job restored from; `None`
     /// when the job is unknown. Finished jobs keep this, so a forgotten trigger result can be

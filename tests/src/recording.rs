@@ -14,6 +14,8 @@ use rescaler_backend::flink::{
     VertexMetrics,
 };
 use rescaler_shared::flink::{ClusterView, JobView, SavepointStatus, WebUiActions};
+use rescaler_shared::history::LoadSample;
+use rescaler_shared::recommend::JobGraph;
 
 /// How a recorded call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +185,14 @@ impl FlinkClient for RecordingClient {
 
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
         self.recorded("vertex_metrics", Some(job_id), self.inner.vertex_metrics(job_id, vertex_id))
+    }
+
+    fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobGraph>>> {
+        self.recorded("job_graph", Some(job_id), self.inner.job_graph(job_id))
+    }
+
+    fn load_sample<'a>(&'a self, job_id: &'a str, now_ms: u64) -> BoxFuture<'a, FlinkResult<Option<LoadSample>>> {
+        self.recorded("load_sample", Some(job_id), self.inner.load_sample(job_id, now_ms))
     }
 
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {

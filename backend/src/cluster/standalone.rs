@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rescaler_shared::flink::{ClusterView, JobView};
+use rescaler_shared::history::LoadSample;
 use rescaler_shared::operation::{ArtifactRef, Operation, normalize_location, savepoint_target};
 use rescaler_shared::phase::{
     Action, CheckpointFacts, FoundSavepoint, Needs, Observation, SavepointSearch, SavepointSource, Seen,
 };
+use rescaler_shared::recommend::JobGraph;
 
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
@@ -266,6 +268,14 @@ impl Cluster for StandaloneCluster {
         vertex_id: &'a str,
     ) -> BoxFuture<'a, ClusterResult<VertexMetrics>> {
         Box::pin(async move { Ok(self.client.vertex_metrics(job_id, vertex_id).await?) })
+    }
+
+    fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobGraph>>> {
+        Box::pin(async move { Ok(self.client.job_graph(job_id).await?) })
+    }
+
+    fn load_sample<'a>(&'a self, job_id: &'a str, now_ms: u64) -> BoxFuture<'a, ClusterResult<Option<LoadSample>>> {
+        Box::pin(async move { Ok(self.client.load_sample(job_id, now_ms).await?) })
     }
 
     fn observe<'a>(

@@ -2,13 +2,15 @@
 //!
 //! This file holds the configuration, the client and its cached Flink version, and the two trait
 //! implementations, which hand each call to the submodule of its subject: [`jobs`] (cluster
-//! overview, jobs, cancelling), [`metrics`] (vertex metrics), [`savepoints`] (triggers, their
+//! overview, jobs, cancelling), [`metrics`] (vertex metrics), [`load`] (the job graph and load
+//! samples), [`savepoints`] (triggers, their
 //! status, checkpoint history), [`jars`], [`requirements`] (the adaptive scheduler's resource
 //! requirements), [`rescales`] (its rescale history), all over the HTTP plumbing of [`http`].
 
 mod http;
 mod jars;
 mod jobs;
+mod load;
 mod metrics;
 mod requirements;
 mod rescales;
@@ -21,6 +23,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rescaler_shared::flink::{ClusterView, RescalePacing, SavepointStatus, SchedulerKind, WebUiActions};
+use rescaler_shared::history::LoadSample;
+use rescaler_shared::recommend::JobGraph;
 
 #[cfg(test)]
 pub(super) use http::segment;
@@ -172,6 +176,14 @@ impl FlinkClient for RestFlinkClient {
 
     fn vertex_metrics<'a>(&'a self, job_id: &'a str, vertex_id: &'a str) -> BoxFuture<'a, FlinkResult<VertexMetrics>> {
         Box::pin(self.load_metrics(job_id, vertex_id))
+    }
+
+    fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<JobGraph>>> {
+        Box::pin(self.fetch_job_graph(job_id))
+    }
+
+    fn load_sample<'a>(&'a self, job_id: &'a str, now_ms: u64) -> BoxFuture<'a, FlinkResult<Option<LoadSample>>> {
+        Box::pin(self.fetch_load_sample(job_id, now_ms))
     }
 
     fn checkpoint_history<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, FlinkResult<Option<CheckpointHistory>>> {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rescaler_shared::flink::{JobStatus, SavepointStatus, SchedulerKind, TaskStatus};
+use rescaler_shared::history::VertexSample;
+use rescaler_shared::recommend::GraphVertex;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -706,12 +708,13 @@ async fn vertex_metrics_pick_max_load_and_summed_input() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/jobs/{JOB}/vertices/{COUNTER}/subtasks/metrics")))
-        .and(query_param("get", "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsInPerSecond"))
-        .and(query_param("agg", "max,sum"))
+        .and(query_param("get", LOAD_QUERY))
+        .and(query_param("agg", "avg,max,sum"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            {"id": "busyTimeMsPerSecond", "max": 800.0, "sum": 1200.0},
-            {"id": "backPressuredTimeMsPerSecond", "max": "NaN", "sum": "NaN"},
-            {"id": "numRecordsInPerSecond", "max": 500.0, "sum": 1000.5}
+            {"id": "busyTimeMsPerSecond", "avg": 600.0, "max": 800.0, "sum": 1200.0},
+            {"id": "backPressuredTimeMsPerSecond", "avg": "NaN", "max": "NaN", "sum": "NaN"},
+            {"id": "numRecordsInPerSecond", "avg": 500.25, "max": 500.0, "sum": 1000.5},
+            {"id": "numRecordsOutPerSecond", "avg": 20.0, "max": 30.0, "sum": 40.0}
         ])))
         .mount(&server)
         .await;
@@ -822,4 +825,265 @@ fn versions_parse_and_decide_the_wire_fields() {
 fn path_segments_are_percent_encoded() {
     assert_eq!(segment("82579b48-7e16_job.jar"), "82579b48-7e16_job.jar");
     assert_eq!(segment("../a b"), "..%2Fa%20b");
+}
+
+/// The one `subtasks/metrics` query of a vertex's load.
+const LOAD_QUERY: &str =
+    "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsInPerSecond,numRecordsOutPerSecond";
+const WINDOW: &str = "5b7e2e5a1a0f4c4b9a4f4e1c2d3b4a50";
+const ENRICH: &str = "ab8f2b4c7d6e5f4a3b2c1d0e9f8a7b61";
+const CLICKS: &str = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1";
+const SINK: &str = "dddddddddddddddddddddddddddddddd";
+
+/// A plan input edge as Flink writes it.
+fn plan_input(id: &str, ship_strategy: &str) -> serde_json::Value {
+    json!({"num": 0, "id": id, "ship_strategy": ship_strategy, "exchange": "pipelined_bounded"})
+}
+
+/// A plan node; a source's has no `inputs` at all, as 2.3.0 writes it.
+fn plan_node(id: &str, inputs: &[serde_json::Value]) -> serde_json::Value {
+    let mut node = json!({
+        "id": id, "parallelism": 2, "operator": "", "operator_strategy": "",
+        "description": "an operator<br/>", "optimizer_properties": {}
+    });
+    if !inputs.is_empty() {
+        node["inputs"] = json!(inputs);
+    }
+    node
+}
+
+/// Two sources (events, clicks) joined by key (fan-in), then enriched through a rebalance that
+/// Flink lists twice, then sunk through a forward edge: listed upstream first, as Flink does,
+/// with the plan's nodes in another order.
+fn fan_in_job(state: &str, statuses: [&str; 5]) -> serde_json::Value {
+    let mut window = vertex(WINDOW, "Window(join)", 4, statuses[2], json!({"RUNNING": 4}));
+    window["maxParallelism"] = json!(256);
+    let mut details = job_details_2_3();
+    details["state"] = json!(state);
+    details["vertices"] = json!([
+        vertex(SOURCE, "Source: events", 2, statuses[0], json!({"RUNNING": 2})),
+        vertex(CLICKS, "Source: clicks", 1, statuses[1], json!({"RUNNING": 1})),
+        window,
+        vertex(ENRICH, "Enrich", 3, statuses[3], json!({"RUNNING": 3})),
+        vertex(SINK, "Sink: out", 1, statuses[4], json!({"RUNNING": 1})),
+    ]);
+    details["plan"]["nodes"] = json!([
+        plan_node(SINK, &[plan_input(ENRICH, "FORWARD")]),
+        plan_node(WINDOW, &[plan_input(SOURCE, "HASH"), plan_input(CLICKS, "HASH")]),
+        plan_node(SOURCE, &[]),
+        plan_node(ENRICH, &[plan_input(WINDOW, "REBALANCE"), plan_input(WINDOW, "REBALANCE")]),
+        plan_node(CLICKS, &[]),
+    ]);
+    details
+}
+
+const ALL_RUNNING: [&str; 5] = ["RUNNING"; 5];
+
+async fn mount_details(server: &MockServer, details: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path(format!("/jobs/{JOB}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(details))
+        .mount(server)
+        .await;
+}
+
+fn graph_vertex(id: &str, name: &str, parallelism: u32, inputs: &[&str], keyed: bool) -> GraphVertex {
+    GraphVertex {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        parallelism,
+        max_parallelism: if id == WINDOW { 256 } else { 128 },
+        inputs: inputs.iter().map(|input| (*input).to_owned()).collect(),
+        keyed,
+        source: inputs.is_empty(),
+    }
+}
+
+#[tokio::test]
+async fn job_graph_reads_sources_keyed_fan_in_and_edges_in_the_jobs_order() {
+    let server = MockServer::start().await;
+    mount_details(&server, fan_in_job("RUNNING", ALL_RUNNING)).await;
+
+    let graph = client(&server).job_graph(JOB).await.expect("graph").expect("known job");
+    let expected = vec![
+        graph_vertex(SOURCE, "Source: events", 2, &[], false),
+        graph_vertex(CLICKS, "Source: clicks", 1, &[], false),
+        graph_vertex(WINDOW, "Window(join)", 4, &[SOURCE, CLICKS], true),
+        graph_vertex(ENRICH, "Enrich", 3, &[WINDOW], false),
+        graph_vertex(SINK, "Sink: out", 1, &[ENRICH], false),
+    ];
+    assert_eq!(graph.vertices, expected);
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 1, "one call");
+}
+
+#[tokio::test]
+async fn job_graph_reads_a_plan_sent_as_a_string_and_answers_none_for_an_unknown_job() {
+    let server = MockServer::start().await;
+    let mut details = fan_in_job("FINISHED", ["FINISHED"; 5]);
+    details["plan"] = json!(details["plan"].to_string());
+    mount_details(&server, details).await;
+    let client = client(&server);
+
+    let graph = client.job_graph(JOB).await.expect("graph").expect("known job");
+    assert_eq!(graph.vertices.len(), 5);
+    assert!(graph.vertices[2].keyed && graph.vertices[2].inputs == [SOURCE, CLICKS]);
+    assert_eq!(client.job_graph("00000000000000000000000000000bad").await.expect("answer"), None);
+}
+
+#[tokio::test]
+async fn a_plan_that_misses_a_vertex_is_undecodable_rather_than_a_source() {
+    let server = MockServer::start().await;
+    let mut details = fan_in_job("RUNNING", ALL_RUNNING);
+    details["plan"]["nodes"].as_array_mut().expect("nodes").remove(1);
+    mount_details(&server, details).await;
+
+    let error = client(&server).job_graph(JOB).await.expect_err("a vertex without a plan node");
+    assert!(matches!(&error, FlinkError::Undecodable { detail, .. } if detail.contains(WINDOW)), "{error}");
+}
+
+/// Each vertex's answer to the load query; the events source's busy time is NaN (a legacy
+/// source), the clicks source reports no back-pressure at all.
+async fn mount_vertex_loads(server: &MockServer, delay: Duration) {
+    let loads = [
+        (
+            SOURCE,
+            json!([
+                {"id": "busyTimeMsPerSecond", "avg": "NaN", "max": "NaN", "sum": "NaN"},
+                {"id": "backPressuredTimeMsPerSecond", "avg": 12.5, "max": 25.0, "sum": 25.0},
+                {"id": "numRecordsInPerSecond", "avg": 0.0, "max": 0.0, "sum": 0.0},
+                {"id": "numRecordsOutPerSecond", "avg": 150.0, "max": 160.0, "sum": 300.0}
+            ]),
+        ),
+        (
+            CLICKS,
+            json!([
+                {"id": "busyTimeMsPerSecond", "avg": 10.0, "max": 10.0, "sum": 10.0},
+                {"id": "numRecordsOutPerSecond", "avg": 5.0, "max": 5.0, "sum": 5.0}
+            ]),
+        ),
+        (
+            WINDOW,
+            json!([
+                {"id": "busyTimeMsPerSecond", "avg": 700.0, "max": 910.0, "sum": 2800.0},
+                {"id": "backPressuredTimeMsPerSecond", "avg": 0.0, "max": 0.0, "sum": 0.0},
+                {"id": "numRecordsInPerSecond", "avg": 76.25, "max": 90.0, "sum": 305.0},
+                {"id": "numRecordsOutPerSecond", "avg": 10.0, "max": 12.0, "sum": 40.0}
+            ]),
+        ),
+        (ENRICH, json!([])),
+        (SINK, json!([{"id": "numRecordsInPerSecond", "avg": 40.0, "max": 40.0, "sum": 40.0}])),
+    ];
+    for (vertex_id, body) in loads {
+        Mock::given(method("GET"))
+            .and(path(format!("/jobs/{JOB}/vertices/{vertex_id}/subtasks/metrics")))
+            .and(query_param("get", LOAD_QUERY))
+            .and(query_param("agg", "avg,max,sum"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body).set_delay(delay))
+            .mount(server)
+            .await;
+    }
+    // The events source reports its backlog under its operator's name; the clicks source none.
+    let events_metrics = format!("/jobs/{JOB}/vertices/{SOURCE}/subtasks/metrics");
+    Mock::given(method("GET"))
+        .and(path(events_metrics.clone()))
+        .and(query_param("get", "Source__events.pendingRecords"))
+        .and(query_param("agg", "sum"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": "Source__events.pendingRecords", "sum": 1234.0}
+        ])))
+        .mount(server)
+        .await;
+    for (vertex_id, listing) in [
+        (SOURCE, json!([{"id": "busyTimeMsPerSecond"}, {"id": "Source__events.pendingRecords"}])),
+        (CLICKS, json!([{"id": "busyTimeMsPerSecond"}, {"id": "numRecordsOutPerSecond"}])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/jobs/{JOB}/vertices/{vertex_id}/subtasks/metrics")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(listing))
+            .with_priority(10)
+            .mount(server)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_load_sample_maps_every_figure_and_reads_backlog_for_sources_only() {
+    let server = MockServer::start().await;
+    mount_details(&server, fan_in_job("RUNNING", ALL_RUNNING)).await;
+    mount_vertex_loads(&server, Duration::ZERO).await;
+
+    let sample = client(&server).load_sample(JOB, 1_795_506_300_000).await.expect("sample").expect("running");
+    assert_eq!((sample.at_ms, sample.job_id.as_str(), sample.folded), (1_795_506_300_000, JOB, 1));
+    let ids: Vec<_> = sample.vertices.iter().map(|vertex| vertex.id.as_str()).collect();
+    assert_eq!(ids, [SOURCE, CLICKS, WINDOW, ENRICH, SINK], "the graph's order");
+    let events = &sample.vertices[0];
+    assert_eq!((events.name.as_str(), events.parallelism), ("Source: events", 2));
+    assert_eq!((events.busy_ms_per_s_avg, events.busy_ms_per_s_max), (None, None), "NaN is no value");
+    assert_eq!((events.backpressured_ms_per_s_avg, events.backpressured_ms_per_s_max), (Some(12.5), Some(25.0)));
+    assert_eq!((events.records_in_per_s, events.records_out_per_s), (Some(0.0), Some(300.0)), "sums");
+    assert_eq!(events.pending_records, Some(1234.0));
+    let clicks = &sample.vertices[1];
+    assert_eq!((clicks.busy_ms_per_s_avg, clicks.backpressured_ms_per_s_max), (Some(10.0), None));
+    assert_eq!((clicks.records_out_per_s, clicks.pending_records), (Some(5.0), None), "no backlog reported");
+    let window = &sample.vertices[2];
+    assert_eq!(
+        *window,
+        VertexSample {
+            id: WINDOW.to_owned(),
+            name: "Window(join)".to_owned(),
+            parallelism: 4,
+            busy_ms_per_s_avg: Some(700.0),
+            busy_ms_per_s_max: Some(910.0),
+            backpressured_ms_per_s_avg: Some(0.0),
+            backpressured_ms_per_s_max: Some(0.0),
+            records_in_per_s: Some(305.0),
+            records_out_per_s: Some(40.0),
+            pending_records: None,
+        }
+    );
+    assert_eq!(
+        sample.vertices[3],
+        VertexSample { id: ENRICH.to_owned(), name: "Enrich".to_owned(), parallelism: 3, ..VertexSample::default() }
+    );
+    assert_eq!(sample.vertices[4].records_in_per_s, Some(40.0));
+
+    // One call for the detail, one per vertex, two more per source.
+    let requests = server.received_requests().await.expect("recorded");
+    let to = |vertex_id: &str| requests.iter().filter(|request| request.url.path().contains(vertex_id)).count();
+    assert_eq!((to(SOURCE), to(CLICKS), to(WINDOW), to(ENRICH), to(SINK)), (3, 2, 1, 1, 1));
+    assert_eq!(requests.len(), 1 + 8);
+}
+
+#[tokio::test]
+async fn the_vertices_of_a_sample_are_read_at_once() {
+    let server = MockServer::start().await;
+    mount_details(&server, fan_in_job("RUNNING", ALL_RUNNING)).await;
+    let delay = Duration::from_millis(400);
+    mount_vertex_loads(&server, delay).await;
+
+    let started = std::time::Instant::now();
+    let sample = client(&server).load_sample(JOB, 1).await.expect("sample").expect("running");
+    let elapsed = started.elapsed();
+    assert_eq!(sample.vertices.len(), 5);
+    // One after the other, five delayed answers would take five times the delay.
+    assert!(elapsed < delay * 3, "took {elapsed:?} for five vertices answering after {delay:?} each");
+}
+
+#[tokio::test]
+async fn no_sample_of_a_job_that_is_not_running_or_unknown() {
+    let not_running = [
+        fan_in_job("RESTARTING", ALL_RUNNING),
+        fan_in_job("CANCELED", ["CANCELED"; 5]),
+        fan_in_job("RUNNING", ["RUNNING", "RUNNING", "DEPLOYING", "RUNNING", "CREATED"]),
+    ];
+    for details in not_running {
+        let server = MockServer::start().await;
+        let state = details["state"].clone();
+        mount_details(&server, details).await;
+        let sample = client(&server).load_sample(JOB, 1).await.expect("answer");
+        assert_eq!(sample, None, "job {state}");
+        assert_eq!(server.received_requests().await.expect("recorded").len(), 1, "no metrics read");
+    }
+    let server = MockServer::start().await;
+    assert_eq!(client(&server).load_sample(JOB, 1).await.expect("answer"), None, "an unknown job (404)");
 }

@@ -64,6 +64,50 @@ pub(super) struct JobDetails {
     #[serde(default)]
     pub timestamps: std::collections::BTreeMap<String, i64>,
     pub vertices: Vec<JobVertex>,
+    /// The job's dataflow plan, loosely typed in Flink's REST spec: an object (`{"jid", "name",
+    /// "type", "nodes": [...]}`) on the versions verified, kept raw here so that an odd plan never
+    /// fails the rest of the detail; [`JobPlan::from_raw`] reads it (a JSON string too).
+    #[serde(default)]
+    pub plan: serde_json::Value,
+}
+
+/// The `plan` of `GET /jobs/:id`: one node per job vertex, with the edges that feed it.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct JobPlan {
+    #[serde(default)]
+    pub nodes: Vec<PlanNode>,
+}
+
+impl JobPlan {
+    /// The plan from the raw field: an object, or a string holding one; `None` when absent or
+    /// unreadable.
+    pub fn from_raw(raw: &serde_json::Value) -> Option<Self> {
+        match raw {
+            serde_json::Value::String(text) => serde_json::from_str(text).ok(),
+            serde_json::Value::Object(_) => serde_json::from_value(raw.clone()).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// One node of the plan: a job vertex (its `id` is the vertex id).
+#[derive(Debug, Deserialize)]
+pub(super) struct PlanNode {
+    pub id: String,
+    /// Absent for a source.
+    #[serde(default)]
+    pub inputs: Vec<PlanInput>,
+}
+
+/// One input edge of a plan node.
+#[derive(Debug, Deserialize)]
+pub(super) struct PlanInput {
+    /// The upstream vertex's id.
+    pub id: String,
+    /// The partitioner's name: `HASH` (keyBy), `FORWARD`, `REBALANCE`, `RESCALE`, `BROADCAST`,
+    /// `GLOBAL`, `SHUFFLE`, `CUSTOM`.
+    #[serde(default)]
+    pub ship_strategy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,6 +42,8 @@ mod lambda_bootstrap;
 mod lambda_reconcile_wait;
 /// Load history per deployment: two hours as sampled, five-minute points for a day, across rescales, on both stores.
 mod load_history;
+/// A self-run cluster's job graph and load samples on real Flink: the sample job's known rate.
+mod load_sample;
 /// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
 mod msf_standin;
 /// MSF applications rescaled by the product on the stand-in: approval, snapshot, update under the token, rollback, crashes.
