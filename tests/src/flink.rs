@@ -308,6 +308,24 @@ impl FlinkCluster {
         Ok(answer["jobid"].as_str().context("run answer has no jobid")?.to_owned())
     }
 
+    /// Submits the load-test job (`LoadTestJob`, in the sample job's jar) over REST with
+    /// `parallelism` as the job's default (the parallelism of its "Work" vertex; its "Source"
+    /// stays at 1) and returns its job id. Arguments: `--rate`, `--rate-file`, `--cost-us`,
+    /// `--keys`.
+    pub async fn submit_load_test_job(&self, parallelism: u32, program_args: &[&str]) -> anyhow::Result<String> {
+        let jar_id = self.upload_sample_job().await?;
+        let body = serde_json::json!({
+            "entryClass": sample_job::LOAD_TEST_ENTRY_CLASS,
+            "parallelism": parallelism,
+            "programArgsList": program_args,
+        });
+        let response = self.http.post(format!("{}/jars/{jar_id}/run", self.rest_url)).json(&body).send().await?;
+        let status = response.status();
+        let answer: Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "jar run answered {status}: {answer}");
+        Ok(answer["jobid"].as_str().context("run answer has no jobid")?.to_owned())
+    }
+
     /// Waits until the job is RUNNING with every vertex RUNNING; returns the job detail.
     pub async fn wait_job_running(&self, job_id: &str, timeout: Duration) -> anyhow::Result<Value> {
         let deadline = Instant::now() + timeout;

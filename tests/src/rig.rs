@@ -163,8 +163,6 @@ impl Rig {
 }
 
 /// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
-/// and links the job to it, as an operator adopting a running job would.
-/// Stores the sample job's jar as an artifact, runs it at `parallelism` from that artifact
 /// and links the job to it (cluster [`CLUSTER_ID`]), as an operator adopting a job would.
 pub async fn adopt_sample_job(
     records: &Records,
@@ -173,12 +171,25 @@ pub async fn adopt_sample_job(
     parallelism: u32,
     args: &[&str],
 ) -> anyhow::Result<(String, ArtifactRef)> {
+    adopt_sample_job_class(records, client, flink, sample_job::ENTRY_CLASS, parallelism, args).await
+}
+
+/// [`adopt_sample_job`] for another main class of the sample jar (the load-test job:
+/// [`sample_job::LOAD_TEST_ENTRY_CLASS`]).
+pub async fn adopt_sample_job_class(
+    records: &Records,
+    client: &dyn FlinkClient,
+    flink: &FlinkCluster,
+    entry_class: &str,
+    parallelism: u32,
+    args: &[&str],
+) -> anyhow::Result<(String, ArtifactRef)> {
     let jar = flink.sample_job_jar()?;
     let bytes = Bytes::from(std::fs::read(&jar)?);
     let artifact = records.put_artifact("keyed-counter.jar", bytes.clone(), "test", now_ms()).await?;
     let jar_id = client.upload_jar(&format!("rescaler-{}.jar", artifact.sha256), bytes.to_vec().into()).await?;
     let run = RunJar {
-        entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
+        entry_class: Some(entry_class.to_owned()),
         program_args: args.iter().map(|a| (*a).to_owned()).collect(),
         parallelism: Some(parallelism),
         ..RunJar::default()

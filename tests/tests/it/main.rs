@@ -42,8 +42,12 @@ mod lambda_bootstrap;
 mod lambda_reconcile_wait;
 /// Load history per deployment: two hours as sampled, five-minute points for a day, across rescales, on both stores.
 mod load_history;
+/// The loop samples a running job on real Flink; the job page's history and recommendation endpoints read it.
+mod load_recommendation;
 /// A self-run cluster's job graph and load samples on real Flink: the sample job's known rate.
 mod load_sample;
+/// The load-test job on real Flink: busy time and throughput as its rate and cost per record predict; back-pressure once the rate outgrows one subtask.
+mod load_test_job;
 /// The local MSF endpoint on real Flink, through the real AWS SDK: snapshots, rescale with state, refusals, rollback.
 mod msf_standin;
 /// MSF applications rescaled by the product on the stand-in: approval, snapshot, update under the token, rollback, crashes.
