@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use rescaler_shared::api::{
-    Artifact, AuditEvent, BreakGlassBody, ClusterSummary, CommentBody, CreateRescale, ErrorEnvelope, Health,
-    JobDetailResponse, JobListEntry, Me, PreflightResponse, SavepointRecord, SignInSettings, VertexLoad, BeginUpload, CompleteUpload, UploadPlan,
+    Artifact, AuditEvent, BeginUpload, BreakGlassBody, ClusterSummary, CommentBody, CompleteUpload, CreateRescale,
+    ErrorEnvelope, Health, JobDetailResponse, JobListEntry, JobLoadHistory, JobRecommendation, Me, PreflightResponse,
+    SavepointRecord, SignInSettings, UploadPlan, VertexLoad,
 };
 use rescaler_shared::api_page::{AwaitingCount, NEXT_CURSOR_HEADER, Page};
 use rescaler_shared::flink_rescales::FlinkRescaleAccount;
@@ -123,7 +124,12 @@ impl Client {
 
     /// Sends a request and answers the body of a successful response, with the cursor of the
     /// next page when it is one of a paged listing. Not generic on purpose.
-    async fn send(self, method: Method, path: String, body: Option<String>) -> Result<(String, Option<String>), ApiFailure> {
+    async fn send(
+        self,
+        method: Method,
+        path: String,
+        body: Option<String>,
+    ) -> Result<(String, Option<String>), ApiFailure> {
         let url = format!("/api/v1{path}");
         let mut builder = RequestBuilder::new(&url).method(method);
         if let Some(token) = &self.token {
@@ -209,6 +215,18 @@ impl Client {
         self.get(format!("/clusters/{}/jobs/{}/metrics", encode(cluster_id), encode(job_id)))
     }
 
+    /// `GET /api/v1/clusters/{cluster}/jobs/{job}/history`: the load the backend stored, oldest
+    /// first, with the rescales within it. An older backend lacks it.
+    pub fn history(self, cluster_id: &str, job_id: &str) -> ApiFuture<JobLoadHistory> {
+        self.get(format!("/clusters/{}/jobs/{}/history", encode(cluster_id), encode(job_id)))
+    }
+
+    /// `GET /api/v1/clusters/{cluster}/jobs/{job}/recommendation`: the recommended parallelism
+    /// of each vertex, or why there is none. An older backend lacks it.
+    pub fn recommendation(self, cluster_id: &str, job_id: &str) -> ApiFuture<JobRecommendation> {
+        self.get(format!("/clusters/{}/jobs/{}/recommendation", encode(cluster_id), encode(job_id)))
+    }
+
     /// `POST /api/v1/artifacts/uploads`: where to put each part of a jar.
     pub fn begin_upload(self, request: &BeginUpload) -> ApiFuture<UploadPlan> {
         self.post("/artifacts/uploads".to_owned(), request)
@@ -244,7 +262,9 @@ impl Client {
     pub fn rescales_page(self, filter: &RescaleFilter, cursor: Option<&str>) -> ApiFuture<Page<Operation>> {
         let query = filter.query();
         let path = match cursor {
-            Some(cursor) => format!("/rescales{}{}cursor={}", query, if query.is_empty() { "?" } else { "&" }, encode(cursor)),
+            Some(cursor) => {
+                format!("/rescales{}{}cursor={}", query, if query.is_empty() { "?" } else { "&" }, encode(cursor))
+            }
             None => format!("/rescales{query}"),
         };
         self.get_page(path)

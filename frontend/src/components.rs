@@ -18,5 +18,6 @@ pub mod operations_table;
 pub mod pager;
 pub mod phase_badge;
 pub mod phase_progress;
+pub mod recommendation_panel;
 pub mod rescale_form;
 pub mod schedule_note;

@@ -1,4 +1,5 @@
-//! A small SVG line chart over a time window ending now.
+//! A small SVG line chart over a time window ending now, with vertical markers at moments (the
+//! job's rescales).
 
 use leptos::prelude::*;
 
@@ -19,12 +20,24 @@ pub struct Series {
     pub points: Vec<(u64, f64)>,
 }
 
+/// A moment marked across the plot: a short label drawn at its top, a longer title for its
+/// tooltip and accessible name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub at_ms: u64,
+    pub label: String,
+    pub title: String,
+}
+
 /// Lines over `[now - window_ms, now]`, a y axis from 0 to `y_max` (or the data's maximum).
 #[component]
 pub fn LineChart(
     /// What the chart shows, also its accessible name.
     #[prop(into)]
     title: String,
+    /// The figure's id.
+    #[prop(into)]
+    id: String,
     /// The lines.
     series: Vec<Series>,
     /// The top of the y axis; `None` scales to the data.
@@ -36,6 +49,9 @@ pub fn LineChart(
     now_ms: u64,
     /// The width of the x axis.
     window_ms: u64,
+    /// Moments to mark; those outside the window are left out.
+    #[prop(optional)]
+    markers: Vec<Marker>,
 ) -> impl IntoView {
     let data_max = series.iter().flat_map(|line| line.points.iter().map(|point| point.1)).fold(0.0_f64, f64::max);
     let top = y_max.unwrap_or_else(|| nice_ceiling(data_max));
@@ -56,38 +72,59 @@ pub fn LineChart(
             }
         })
         .collect_view();
-    let lines = series
-        .iter()
-        .map(|line| {
-            let points = line
-                .points
-                .iter()
-                .filter(|point| point.0 >= start_ms)
-                .map(|&(at_ms, value)| format!("{:.1},{:.1}", x(at_ms), y(value)))
-                .collect::<Vec<_>>()
-                .join(" ");
-            // The latest reading as a dot, so that a single sample shows too.
-            let last = line.points.last().map(|&(at_ms, value)| (x(at_ms), y(value)));
-            let color = line.color % 6;
-            view! {
-                <polyline class=format!("chart-line series-{color}") class:chart-dashed=line.dashed points=points></polyline>
-                {last.map(|(cx, cy)| view! { <circle class=format!("chart-dot series-{color}") cx=cx cy=cy r="3"></circle> })}
-            }
-        })
-        .collect_view();
+    let lines = series.iter().map(|line| line_view(line, start_ms, x, y)).collect_view();
     let legend = series.into_iter().map(|line| legend_item(line, format_value)).collect_view();
-    let minutes = window_ms / 60_000;
+    let markers: Vec<Marker> = markers.into_iter().filter(|marker| marker.at_ms >= start_ms).collect();
+    // The svg is one image to assistive technology: its name carries the markers' titles.
+    let label =
+        std::iter::once(title.clone()).chain(markers.iter().map(|marker| marker.title.clone())).collect::<Vec<_>>();
+    let markers = markers.into_iter().map(|marker| marker_view(x(marker.at_ms), marker)).collect_view();
     view! {
-        <figure class="chart">
-            <figcaption>{title.clone()}</figcaption>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=title>
+        <figure class="chart" id=id>
+            <figcaption>{title}</figcaption>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=label.join("; ")>
                 {grid}
-                <text class="chart-axis" x=LEFT y=HEIGHT - 6.0>{format!("−{minutes} min")}</text>
+                <text class="chart-axis" x=LEFT y=HEIGHT - 6.0>{format!("−{}", window_label(window_ms))}</text>
                 <text class="chart-axis" x=WIDTH - RIGHT y=HEIGHT - 6.0 text-anchor="end">"now"</text>
+                {markers}
                 {lines}
             </svg>
             <ul class="legend">{legend}</ul>
         </figure>
+    }
+}
+
+/// One line's points from `start_ms` on (`x` and `y` place them), with the number drawn and the
+/// first one's time as data attributes, and its latest reading as a dot, so that a single sample
+/// shows too.
+fn line_view<X: Fn(u64) -> f64, Y: Fn(f64) -> f64>(
+    line: &Series,
+    start_ms: u64,
+    x: X,
+    y: Y,
+) -> impl IntoView + use<X, Y> {
+    let shown: Vec<(u64, f64)> = line.points.iter().copied().filter(|point| point.0 >= start_ms).collect();
+    let first_ms = shown.first().map(|point| point.0);
+    let count = shown.len();
+    let points =
+        shown.iter().map(|&(at_ms, value)| format!("{:.1},{:.1}", x(at_ms), y(value))).collect::<Vec<_>>().join(" ");
+    let last = line.points.last().map(|&(at_ms, value)| (x(at_ms), y(value)));
+    let color = line.color % 6;
+    view! {
+        <polyline class=format!("chart-line series-{color}") class:chart-dashed=line.dashed points=points
+            data-series=line.label.clone() data-points=count data-first-ms=first_ms></polyline>
+        {last.map(|(cx, cy)| view! { <circle class=format!("chart-dot series-{color}") cx=cx cy=cy r="3"></circle> })}
+    }
+}
+
+/// A marker's dashed line across the plot at `at` (its x), its label at the top.
+fn marker_view(at: f64, marker: Marker) -> impl IntoView {
+    view! {
+        <g class="chart-marker" data-at-ms=marker.at_ms>
+            <title>{marker.title}</title>
+            <line x1=at x2=at y1=TOP y2=HEIGHT - BOTTOM></line>
+            <text x=at + 3.0 y=TOP + 9.0>{marker.label}</text>
+        </g>
     }
 }
 
@@ -101,6 +138,12 @@ fn legend_item(line: Series, format_value: fn(f64) -> String) -> impl IntoView {
             <span class="legend-value">{latest}</span>
         </li>
     }
+}
+
+/// A window's width, `10 min` or `6 h`.
+pub fn window_label(window_ms: u64) -> String {
+    let minutes = window_ms / 60_000;
+    if minutes >= 60 && minutes.is_multiple_of(60) { format!("{} h", minutes / 60) } else { format!("{minutes} min") }
 }
 
 /// 1, 2 or 5 times a power of ten, at or above `value` (at least 1).

@@ -8,6 +8,7 @@ mod strategy_choice;
 mod target_picker;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -26,11 +27,22 @@ use preflight_result::{PreflightResult, live_preflight};
 use strategy_choice::StrategyChoice;
 use target_picker::{TargetInputs, TargetPicker};
 
+/// Per-vertex targets (by vertex id) and a reason to fill the form with, as a recommendation
+/// proposes them. The form applies each value set, and the user still edits and submits it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prefill {
+    pub targets: BTreeMap<String, u32>,
+    pub reason: String,
+}
+
 /// The form to request a rescale of one job.
 #[component]
 pub fn RescaleForm(
     /// The job, its limits and the strategies possible now.
     detail: JobDetailResponse,
+    /// Set to fill the form in (and bring it into view).
+    #[prop(optional)]
+    prefill: Option<RwSignal<Option<Prefill>>>,
 ) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
@@ -47,18 +59,11 @@ pub fn RescaleForm(
         live_preflight(session, cluster_id.clone(), job.id.clone(), move || inputs.target(), strategy, autoscaling);
     let submitting = RwSignal::new(false);
     let submit_failure = RwSignal::new(None::<ApiFailure>);
+    if let Some(prefill) = prefill {
+        apply_prefill(prefill, inputs, reason, limits.kpus.is_some());
+    }
 
-    let blocker = move || {
-        if !check.with(|check| check.passed()) {
-            Some("The pre-flight check must pass first.")
-        } else if reason.with(|reason| reason.trim().is_empty()) {
-            Some("Say why this rescale is needed.")
-        } else if not_before.with(|text| not_before_ms(text).is_err()) {
-            Some("Give the not-before as a date and time (UTC), or leave it empty.")
-        } else {
-            None
-        }
-    };
+    let blocker = move || blocker_of(check, reason, not_before);
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         if blocker().is_some() || submitting.get_untracked() {
@@ -109,13 +114,62 @@ pub fn RescaleForm(
     }
 }
 
+/// What keeps the form from being submitted now, if anything; tracked.
+fn blocker_of(
+    check: RwSignal<preflight_result::Check>,
+    reason: RwSignal<String>,
+    not_before: RwSignal<String>,
+) -> Option<&'static str> {
+    if !check.with(|check| check.passed()) {
+        Some("The pre-flight check must pass first.")
+    } else if reason.with(|reason| reason.trim().is_empty()) {
+        Some("Say why this rescale is needed.")
+    } else if not_before.with(|text| not_before_ms(text).is_err()) {
+        Some("Give the not-before as a date and time (UTC), or leave it empty.")
+    } else {
+        None
+    }
+}
+
+/// Fills the target and the reason whenever `prefill` is set, then shows the form with the
+/// first target input focused (once the per-vertex table is no longer hidden).
+fn apply_prefill(
+    prefill: RwSignal<Option<Prefill>>,
+    inputs: TargetInputs,
+    reason: RwSignal<String>,
+    uniform_only: bool,
+) {
+    Effect::new(move |_| {
+        let Some(Prefill { targets, reason: text }) = prefill.get() else { return };
+        inputs.prefill(&targets, uniform_only);
+        reason.set(text);
+        let first = if uniform_only { "uniform-parallelism" } else { "vertex-parallelism-0" };
+        set_timeout(
+            move || {
+                use wasm_bindgen::JsCast;
+                let document = document();
+                if let Some(form) = document.get_element_by_id("rescale-form") {
+                    form.scroll_into_view();
+                }
+                if let Some(input) = document.get_element_by_id(first) {
+                    let _ = input.unchecked_into::<web_sys::HtmlElement>().focus();
+                }
+            },
+            Duration::ZERO,
+        );
+    });
+}
+
 /// The strategies as radio choices.
 fn strategy_options(
     strategies: Vec<rescaler_shared::api::StrategyOption>,
     selected: RwSignal<Strategy>,
     msf: bool,
 ) -> impl IntoView {
-    strategies.into_iter().map(|option| view! { <StrategyChoice option=option selected=selected msf=msf/> }).collect_view()
+    strategies
+        .into_iter()
+        .map(|option| view! { <StrategyChoice option=option selected=selected msf=msf/> })
+        .collect_view()
 }
 
 /// Sends the request; on success opens it, if the user is still on the form's page.

@@ -21,7 +21,8 @@ use crate::api::RescaleFilter;
 use crate::components::job_charts::JobCharts;
 use crate::components::loaded::loaded;
 use crate::components::operations_table::OperationsTable;
-use crate::components::rescale_form::RescaleForm;
+use crate::components::recommendation_panel::RecommendationPanel;
+use crate::components::rescale_form::{Prefill, RescaleForm};
 use crate::fetch::Fetch;
 use crate::format::short_id;
 use crate::metrics::MetricsFeed;
@@ -72,6 +73,8 @@ fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
     let (sp_cluster, sp_job) = (cluster_id.clone(), job_id.clone());
     let savepoints = Fetch::new(move || session.client().savepoints(&sp_cluster, &sp_job));
     let feed = MetricsFeed::start(session, cluster_id.clone(), job_id.clone());
+    // What the recommendation's button fills the rescale form with.
+    let prefill = RwSignal::new(None::<Prefill>);
     let cluster_for_view = cluster_id.clone();
 
     view! {
@@ -84,7 +87,7 @@ fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
         </nav>
         {move || {
             let cluster_id = cluster_for_view.clone();
-            loaded(detail.get(), "the job", move |detail| job_body(detail, cluster_id, feed, operations, savepoints))
+            loaded(detail.get(), "the job", move |detail| job_body(detail, cluster_id, feed, prefill, operations, savepoints))
         }}
     }
 }
@@ -109,6 +112,7 @@ fn job_body(
     detail: JobDetailResponse,
     cluster_id: String,
     feed: MetricsFeed,
+    prefill: RwSignal<Option<Prefill>>,
     operations: Fetch<Vec<Operation>>,
     savepoints: Fetch<Vec<SavepointRecord>>,
 ) -> impl IntoView {
@@ -125,8 +129,12 @@ fn job_body(
     let not_running = (!running).then(|| {
         view! { <NotRunningNotice cluster_id=cluster_id.clone() job_id=job.id.clone() status=job.status operations=operations/> }
     });
-    let form = (running && detail.active_operation.is_none())
-        .then(|| request_form(detail.clone(), session.can(&cluster_id, Role::Requester)));
+    let can_request = session.can(&cluster_id, Role::Requester);
+    let form_shown = running && detail.active_operation.is_none();
+    let form = form_shown.then(|| request_form(detail.clone(), can_request, prefill));
+    let recommendation = view! {
+        <RecommendationPanel cluster_id=cluster_id.clone() job_id=job.id.clone() can_fill=form_shown && can_request prefill=prefill/>
+    };
 
     view! {
         <JobHead job=job.clone() link=detail.link.clone()/>
@@ -142,6 +150,7 @@ fn job_body(
                 {running.then(|| view! { <JobCharts feed=feed vertices=vertices.clone()/> })}
             }.into_any(),
         }}
+        {recommendation}
         {form}
         <section class="panel" aria-labelledby="job-requests-title">
             <h2 id="job-requests-title">"Rescale requests for this job"</h2>
@@ -165,9 +174,9 @@ fn active_notice(operation_id: String) -> impl IntoView {
 }
 
 /// The rescale form, or why the user may not request one.
-fn request_form(detail: JobDetailResponse, can_request: bool) -> AnyView {
+fn request_form(detail: JobDetailResponse, can_request: bool, prefill: RwSignal<Option<Prefill>>) -> AnyView {
     if can_request {
-        return view! { <RescaleForm detail=detail/> }.into_any();
+        return view! { <RescaleForm detail=detail prefill=prefill/> }.into_any();
     }
     view! {
         <section class="panel"><h2>"Request a rescale"</h2>

@@ -42,6 +42,25 @@ impl TargetInputs {
         }
     }
 
+    /// Fills the inputs with `targets` by vertex id: per vertex, every other vertex at its
+    /// current parallelism; or, when only a uniform target is possible, the highest of them.
+    pub fn prefill(self, targets: &BTreeMap<String, u32>, uniform_only: bool) {
+        if uniform_only {
+            if let Some(highest) = targets.values().max() {
+                self.uniform.set(highest.to_string());
+            }
+            self.kind.set(TargetKind::Uniform);
+            return;
+        }
+        self.per_vertex.with_value(|per_vertex| {
+            for (vertex, input) in per_vertex {
+                let parallelism = targets.get(&vertex.vertex_id).copied().unwrap_or(vertex.current_parallelism);
+                input.set(parallelism.to_string());
+            }
+        });
+        self.kind.set(TargetKind::PerVertex);
+    }
+
     /// The target the inputs describe, or why they do not describe one; tracked.
     pub fn target(self) -> Result<Target, String> {
         match self.kind.get() {
