@@ -18,6 +18,8 @@ mod console_deployment;
 mod console_e2e;
 /// An MSF application beside a Flink cluster in the console: requested, approved and watched in two browsers.
 mod console_msf;
+/// Load history and the recommendation on the job page, on real Flink: a saturated job's scale-up requested from the panel, approved, then no change.
+mod console_recommendation;
 /// Sign-in through a real OpenID Provider (oidc-provider) in headless Chromium: PKCE, roles from groups, reload, renewal, sign-out.
 mod console_sign_in;
 /// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
