@@ -12,6 +12,7 @@ pub mod kick;
 pub mod notify;
 pub mod recommendations;
 pub mod reconcile;
+pub mod requests;
 pub mod records;
 pub mod sampler;
 pub mod savepoint_storage;

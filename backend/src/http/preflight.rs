@@ -4,40 +4,23 @@
 use axum::Json;
 use axum::extract::State;
 use rescaler_shared::api::{CreateRescale, ErrorEnvelope, PreflightResponse};
-use rescaler_shared::operation::ArtifactRef;
-use rescaler_shared::preflight;
 
-use super::clusters::{cluster, job_view};
+use super::clusters::{check_job_id, cluster};
 use super::extract::{Body, Caller};
 use super::schema::{CannotViewCluster, FlinkOrStoreUnavailable, NoSuchClusterOrJob, Unauthenticated};
 use super::{ApiError, AppState, require};
 use crate::auth::Role;
-use crate::records::link_artifact;
+use crate::requests::{self, Checked};
 
-/// Pre-flight against live Flink, as at execution time.
-pub(super) async fn check(
-    state: &AppState,
-    request: &CreateRescale,
-) -> Result<(PreflightResponse, Option<ArtifactRef>, String), ApiError> {
+/// Pre-flight against live Flink, as at execution time (`requests::preflight`, with the API's
+/// answers: a malformed job id 400, an unknown cluster or job 404).
+pub(super) async fn check(state: &AppState, request: &CreateRescale) -> Result<Checked, ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
-    let job = job_view(handle, &request.job_id).await?;
-    let cluster_view = handle.overview().await.map_err(|error| ApiError::from_cluster(&request.cluster_id, error))?;
-    let link = state.records.job_link(&request.cluster_id, &request.job_id).await?;
-    let artifact = link.as_ref().map(link_artifact);
-    let result = preflight::check(
-        &request.target,
-        request.strategy,
-        &job,
-        &cluster_view,
-        handle.config().savepoint_dir.as_deref(),
-        artifact.is_some(),
-        request.autoscaling,
-    );
-    let response = match result {
-        Ok(plan) => PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new() },
-        Err(failures) => PreflightResponse { ok: false, plan: None, failures },
-    };
-    Ok((response, artifact, job.name))
+    check_job_id(&request.job_id)?;
+    let checked = requests::preflight(&state.records, handle, request)
+        .await
+        .map_err(|error| ApiError::from_cluster(&request.cluster_id, error))?;
+    checked.ok_or_else(|| ApiError::NotFound(format!("no job {}", request.job_id)))
 }
 
 /// Checks a rescale against the job and cluster as they are now, without storing anything.
@@ -63,5 +46,5 @@ pub async fn preflight(
 ) -> Result<Json<PreflightResponse>, ApiError> {
     cluster(&state, &request.cluster_id)?;
     require(&identity, &request.cluster_id, Role::Viewer)?;
-    Ok(Json(check(&state, &request).await?.0))
+    Ok(Json(check(&state, &request).await?.response))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use rescaler_shared::api::{BreakGlassBody, CommentBody, CreateRescale, ErrorEnvelope};
-use rescaler_shared::operation::{Operation, OperationRequest};
+use rescaler_shared::operation::Operation;
 use rescaler_shared::schedule::not_before_refusal;
 use rescaler_shared::user_action::{self, UserAction};
 
@@ -26,6 +26,7 @@ use super::schema::{
 use super::{ApiError, AppState, require};
 use crate::auth::{Identity, Role};
 use crate::reconcile::now_ms;
+use crate::requests::{self, Filed};
 
 fn validate(request: &CreateRescale) -> Result<(), ApiError> {
     if request.reason.trim().is_empty() {
@@ -72,35 +73,13 @@ pub async fn create(
     if let Some(refusal) = refusal {
         return Err(ApiError::Unprocessable(refusal));
     }
-    let (checked, artifact, job_name) = check(&state, &request).await?;
-    if !checked.ok {
-        let reasons: Vec<_> = checked.failures.iter().map(|f| f.message.as_str()).collect();
-        return Err(ApiError::Unprocessable(format!("pre-flight failed: {}", reasons.join("; "))));
+    let checked = check(&state, &request).await?;
+    if let Some(refusal) = checked.refusal() {
+        return Err(ApiError::Unprocessable(refusal));
     }
-    let operation = Operation::new(
-        uuid::Uuid::new_v4().simple().to_string(),
-        OperationRequest {
-            cluster_id: request.cluster_id.clone(),
-            job_id: request.job_id.clone(),
-            job_name,
-            target: request.target.clone(),
-            strategy: request.strategy,
-            reason: request.reason.trim().to_owned(),
-            requested_by: identity.name.clone(),
-            required_approvals: handle.config().required_approvals.unwrap_or(approvals.default_required).max(1),
-            approval_window_ms,
-            verify_timeout_ms: approvals.verify_timeout_secs.saturating_mul(1000),
-            artifact,
-            autoscaling: request.autoscaling,
-        },
-        now,
-    );
-    let deployment = state.records.adopt_job(&request.cluster_id, &request.job_id, &operation.job_name, now).await?;
-    let stable_for_ms = approvals.stable_for_secs.saturating_mul(1000);
-    let operation =
-        Operation { deployment_id: deployment.id, stable_for_ms, not_before_ms: request.not_before_ms, ..operation };
-    state.records.create_operation(&operation).await?;
-    audit(&state, &operation, 0).await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let filed = Filed { id: &id, by: &identity.name, at_ms: now };
+    let operation = requests::store_request(&state.records, handle, approvals, &request, checked, filed).await?;
     // The reconciler delivers the `requested` notification now, not at the next schedule.
     state.kick.kick().await;
     // A link written since the pre-flight read it: the request resubmits what the job is linked

@@ -68,9 +68,10 @@ async fn check_steps(state: &AppState, request: &CreateSchedule) -> Result<Strin
             not_before_ms: None,
             autoscaling: None,
         };
-        let (checked, _, name) = check(state, &as_request).await?;
-        job_name = name;
+        let checked = check(state, &as_request).await?;
+        job_name = checked.job_name;
         let refused: Vec<&str> = checked
+            .response
             .failures
             .iter()
             .filter(|failure| refuses_schedule(&failure.code))
