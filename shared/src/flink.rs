@@ -14,6 +14,16 @@ pub use adaptive::{
     ConfiguredScheduler, ParallelismBounds, RescalePacing, describe_bounds, parse_duration_ms, rescale_bounds,
 };
 
+/// The span Flink's per-second task metrics average over (`numRecordsInPerSecond` and the other
+/// meters are `MeterView`s of 60 s; busy and back-pressured time per second are measured over
+/// the same span): until a job has run this long, its rates still count the time before it ran.
+pub const METRIC_WINDOW_MS: u64 = 60_000;
+
+/// How long after a job (re)starts its load figures are Flink's own: one [`METRIC_WINDOW_MS`],
+/// and one round of the JobManager's metric fetcher (`metrics.fetcher.update-interval`, 10 s)
+/// for the figures to reach the REST API.
+pub const METRICS_SETTLED_AFTER_MS: u64 = METRIC_WINDOW_MS + 10_000;
+
 /// A job's status as Flink reports it (`GET /jobs/:id` `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

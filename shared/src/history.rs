@@ -269,6 +269,7 @@ impl From<&LoadSample> for MetricsSample {
                     records_in_per_s: vertex.records_in_per_s,
                     records_out_per_s: vertex.records_out_per_s,
                     pending_records: vertex.pending_records,
+                    parallelism: Some(vertex.parallelism),
                 };
                 (vertex.id.clone(), metrics)
             })

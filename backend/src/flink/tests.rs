@@ -1012,8 +1012,8 @@ async fn a_load_sample_maps_every_figure_and_reads_backlog_for_sources_only() {
     mount_details(&server, fan_in_job("RUNNING", ALL_RUNNING)).await;
     mount_vertex_loads(&server, Duration::ZERO).await;
 
-    let sample = client(&server).load_sample(JOB, 1_795_506_300_000).await.expect("sample").expect("running");
-    assert_eq!((sample.at_ms, sample.job_id.as_str(), sample.folded), (1_795_506_300_000, JOB, 1));
+    let sample = client(&server).load_sample(JOB, SETTLED_AT).await.expect("sample").expect("running");
+    assert_eq!((sample.at_ms, sample.job_id.as_str(), sample.folded), (SETTLED_AT, JOB, 1));
     let ids: Vec<_> = sample.vertices.iter().map(|vertex| vertex.id.as_str()).collect();
     assert_eq!(ids, [SOURCE, CLICKS, WINDOW, ENRICH, SINK], "the graph's order");
     let events = &sample.vertices[0];
@@ -1062,11 +1062,24 @@ async fn the_vertices_of_a_sample_are_read_at_once() {
     mount_vertex_loads(&server, delay).await;
 
     let started = std::time::Instant::now();
-    let sample = client(&server).load_sample(JOB, 1).await.expect("sample").expect("running");
+    let sample = client(&server).load_sample(JOB, SETTLED_AT).await.expect("sample").expect("running");
     let elapsed = started.elapsed();
     assert_eq!(sample.vertices.len(), 5);
     // One after the other, five delayed answers would take five times the delay.
     assert!(elapsed < delay * 3, "took {elapsed:?} for five vertices answering after {delay:?} each");
+}
+
+/// When the job of `job_details_2_3` has run long enough for its rates to be Flink's own.
+const SETTLED_AT: u64 = 1_795_506_256_840 + rescaler_shared::flink::METRICS_SETTLED_AFTER_MS;
+
+#[tokio::test]
+async fn no_sample_of_a_job_whose_rates_still_count_the_time_before_it_ran() {
+    let server = MockServer::start().await;
+    mount_details(&server, fan_in_job("RUNNING", ALL_RUNNING)).await;
+    mount_vertex_loads(&server, Duration::ZERO).await;
+    let client = client(&server);
+    assert_eq!(client.load_sample(JOB, SETTLED_AT - 1).await.expect("answer"), None, "just short of settled");
+    assert!(client.load_sample(JOB, SETTLED_AT).await.expect("answer").is_some(), "settled");
 }
 
 #[tokio::test]

@@ -95,6 +95,11 @@ pub struct VertexMetrics {
     /// A source's backlog (`pendingRecords`, summed over the subtasks), where the source reports it.
     #[serde(default)]
     pub pending_records: Option<f64>,
+    /// The vertex's parallelism when sampled, where known. A sample at another parallelism than
+    /// the graph's says nothing about the vertex as it runs now (the job was rescaled after it,
+    /// and no sample of the new job may be stored yet), so it is not read.
+    #[serde(default)]
+    pub parallelism: Option<u32>,
 }
 
 /// An earlier rescale of the job.

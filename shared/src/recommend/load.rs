@@ -69,6 +69,7 @@ pub(super) fn measure(
     let mut usable: Vec<(u64, &VertexMetrics)> = samples
         .iter()
         .filter_map(|sample| sample.vertices.get(&vertex.id).map(|metrics| (sample.at_ms, metrics)))
+        .filter(|(_, metrics)| metrics.parallelism.is_none_or(|parallelism| parallelism == vertex.parallelism))
         .filter(|(_, metrics)| finite(rate_taken(metrics, vertex.source)).is_some())
         .collect();
     if usable.is_empty() {

@@ -35,6 +35,7 @@ fn busy(busy: f64, rate_in: f64, rate_out: f64) -> VertexMetrics {
         records_in_per_s: Some(rate_in),
         records_out_per_s: Some(rate_out),
         pending_records: None,
+        parallelism: None,
     }
 }
 
@@ -691,6 +692,7 @@ fn odd_figures_never_panic_and_targets_stay_within_the_limits() {
             records_in_per_s: figure(pick),
             records_out_per_s: figure(pick),
             pending_records: figure(pick),
+            parallelism: None,
         };
         let (s, m, k) = (metrics(&mut pick), metrics(&mut pick), metrics(&mut pick));
         let mut graph = vec![vertex("s", 1, &[]), vertex("m", 1, &["s"]), vertex("k", 1, &["m", "s"])];
@@ -723,4 +725,24 @@ fn odd_figures_never_panic_and_targets_stay_within_the_limits() {
         }
         serde_json::to_string(&recommendation).expect("the recommendation serialises");
     }
+}
+
+#[test]
+fn samples_at_another_parallelism_than_the_graph_s_are_not_read() {
+    // The job was rescaled 1 → 2 and only samples of the old job (a saturated subtask) are
+    // stored: read as if taken at 2, they would ask for 4.
+    let at = |sampled: Option<u32>| {
+        let counter = VertexMetrics { parallelism: sampled, ..busy(1.0, 1000.0, 1000.0) };
+        let mut job = counter_job(2, 1.0, 1000.0);
+        job.window.samples = steady(vec![("s", source(1000.0, None)), ("counter", counter)]);
+        recommend(&job)
+    };
+    let old = at(Some(1));
+    assert_eq!(of(&old, "counter").target, 2, "{old:?}");
+    assert_eq!(of(&old, "counter").verdict, Verdict::NotEnoughData, "{old:?}");
+    assert_eq!(old.verdict, Verdict::NotEnoughData, "nothing to file: {old:?}");
+    assert!(of(&old, "counter").figures.is_none(), "no figures read: {old:?}");
+    // The same samples taken at 2 are the job as it runs: it is saturated.
+    let current = at(Some(2));
+    assert!(of(&current, "counter").target > 2, "{current:?}");
 }

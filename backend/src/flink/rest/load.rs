@@ -9,6 +9,7 @@
 //! the load-test test reads fresh figures by asking twice (`it/load_test_job.rs`).
 
 use futures::future::{try_join, try_join_all};
+use rescaler_shared::flink::METRICS_SETTLED_AFTER_MS;
 use rescaler_shared::history::{LoadSample, VertexSample};
 use rescaler_shared::recommend::{GraphVertex, JobGraph};
 
@@ -36,11 +37,17 @@ impl RestFlinkClient {
     }
 
     /// One sample of every vertex, stamped `now_ms`; `None` when the job is unknown, not
-    /// RUNNING, or has a vertex that is not RUNNING yet (deploying after a restart: its metrics
-    /// would be missing or the previous attempt's).
+    /// RUNNING, has a vertex that is not RUNNING yet (deploying after a restart: its metrics
+    /// would be missing or the previous attempt's), or entered RUNNING less than
+    /// `METRICS_SETTLED_AFTER_MS` ago (its rates would still average in the time before).
     pub(super) async fn fetch_load_sample(&self, job_id: &str, now_ms: u64) -> FlinkResult<Option<LoadSample>> {
         let Some(details) = self.job_details(job_id).await? else { return Ok(None) };
         if details.state != RUNNING || details.vertices.iter().any(|vertex| vertex.status != RUNNING) {
+            return Ok(None);
+        }
+        // Rates of a job that has not run a full metric window yet still count the time before.
+        let running_since_ms = details.timestamps.get(RUNNING).copied().unwrap_or(0).max(0) as u64;
+        if now_ms < running_since_ms.saturating_add(METRICS_SETTLED_AFTER_MS) {
             return Ok(None);
         }
         let graph = graph_from_wire(&details)?;
