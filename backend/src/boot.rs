@@ -37,6 +37,7 @@ pub async fn build(config: Config, owner: String) -> anyhow::Result<(AppState, A
     let clusters = ClusterRegistry::from_config(&config, &records, &savepoints).await?;
     let mut engine = Engine::new(records.clone(), clusters.clone(), owner);
     engine.notifier = Some(Arc::new(crate::notify::Notifier::new(records.clone(), &config.notifications)));
+    engine.approvals = config.approvals.clone();
     let engine = Arc::new(engine);
     let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
     let state = AppState {

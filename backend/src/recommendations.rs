@@ -12,6 +12,8 @@ use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::records::Records;
 use crate::sampler::SAMPLE_INTERVAL;
 
+pub mod filing;
+
 /// Whose history job `job_id` has, and the deployment when the product manages the job.
 async fn owner_of(records: &Records, cluster_id: &str, job_id: &str) -> ClusterResult<(String, Option<String>)> {
     let deployments: Vec<Deployment> = records.deployments(cluster_id).await?;

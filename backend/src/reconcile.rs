@@ -68,6 +68,8 @@ pub struct Engine {
     pub sampler: crate::sampler::LoadSampler,
     /// Delivers the notification outbox, in the background of every pass (`notify.rs`).
     pub notifier: Option<Arc<crate::notify::Notifier>>,
+    /// The approval terms of the requests the engine files (`request` mode).
+    pub approvals: crate::config::ApprovalConfig,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -94,6 +96,7 @@ impl Engine {
             drift: crate::drift::DriftCheck::default(),
             sampler: crate::sampler::LoadSampler::default(),
             notifier: None,
+            approvals: crate::config::ApprovalConfig::default(),
         }
     }
 
@@ -106,7 +109,11 @@ impl Engine {
         self.recurring_pass().await; // due occurrences first: their requests go in this pass
         let ids = self.records.active_operation_ids().await?;
         // Sampling runs beside the operations' steps, never in front of them.
-        let sampling = self.sampler.sample_if_due(&self.records, &self.clusters, self.now());
+        let sampling = async {
+            if let Some(report) = self.sampler.sample_if_due(&self.records, &self.clusters, self.now()).await {
+                self.file_recommended(&report).await;
+            }
+        };
         let steps = futures::future::join_all(ids.iter().map(|id| async move {
             // A step that wrote a new phase is followed at once by the next one (a few at
             // most per pass), without listing the store again.
@@ -130,6 +137,24 @@ impl Engine {
         self.drift.check_if_due(&self.records, &self.clusters, self.now()).await;
         self.notifier.iter().for_each(|notifier| notifier.spawn_pass(&self.owner));
         Ok(PassReport { operations: ids.len(), next_in })
+    }
+
+    /// `request` mode: the recommended request of every job just sampled, where one is due
+    /// (`recommendations::filing`); errors are logged, never fail the pass.
+    async fn file_recommended(&self, report: &crate::sampler::SampleReport) {
+        for (cluster_id, job_id) in &report.jobs {
+            let Some(cluster) = self.clusters.get(cluster_id) else { continue };
+            let filing = crate::recommendations::filing::file_if_due(
+                &self.records,
+                cluster.as_ref(),
+                &self.approvals,
+                job_id,
+                self.now(),
+            );
+            if let Err(error) = filing.await {
+                tracing::warn!(cluster.id = %cluster_id, job.id = %job_id, %error, "recommended request not filed");
+            }
+        }
     }
 
     /// Logs an error and says when to try again.

@@ -36,6 +36,8 @@ pub struct SampleReport {
     pub not_running: usize,
     /// Clusters or jobs that could not be sampled (tried again next round).
     pub failures: usize,
+    /// The jobs sampled, as (cluster id, job id): what `request` mode looks at next.
+    pub jobs: Vec<(String, String)>,
 }
 
 /// The sampler with its own pace (see the module documentation).
@@ -121,9 +123,12 @@ async fn sample_cluster(records: &Records, cluster: &dyn Cluster, now_ms: u64, r
     // higher-ranked `Send` check in the engine's spawned loop.
     let samples = running.into_iter().map(|(job_id, owner)| sample_job(records, cluster, job_id, owner, now_ms));
     let mut outcomes = futures::stream::iter(samples).buffer_unordered(CONCURRENT_JOBS);
-    while let Some(outcome) = outcomes.next().await {
+    while let Some((job_id, outcome)) = outcomes.next().await {
         match outcome {
-            Outcome::Sampled => report.sampled += 1,
+            Outcome::Sampled => {
+                report.sampled += 1;
+                report.jobs.push((cluster_id.clone(), job_id));
+            }
             Outcome::NotRunning => report.not_running += 1,
             Outcome::Unsupported => return,
             Outcome::Failed => report.failures += 1,
@@ -132,9 +137,20 @@ async fn sample_cluster(records: &Records, cluster: &dyn Cluster, now_ms: u64, r
 }
 
 /// Samples job `job_id` into the history of `owner` (see `history::owner`).
-async fn sample_job(records: &Records, cluster: &dyn Cluster, job_id: String, owner: String, now_ms: u64) -> Outcome {
+async fn sample_job(
+    records: &Records,
+    cluster: &dyn Cluster,
+    job_id: String,
+    owner: String,
+    now_ms: u64,
+) -> (String, Outcome) {
+    let outcome = sample_job_into(records, cluster, &job_id, &owner, now_ms).await;
+    (job_id, outcome)
+}
+
+async fn sample_job_into(records: &Records, cluster: &dyn Cluster, job_id: &str, owner: &str, now_ms: u64) -> Outcome {
     let cluster_id = &cluster.config().id;
-    let sample = match cluster.load_sample(&job_id, now_ms).await {
+    let sample = match cluster.load_sample(job_id, now_ms).await {
         Ok(Some(sample)) => sample,
         Ok(None) => return Outcome::NotRunning,
         Err(ClusterError::Unsupported(_)) => return Outcome::Unsupported,
@@ -143,7 +159,7 @@ async fn sample_job(records: &Records, cluster: &dyn Cluster, job_id: String, ow
             return Outcome::Failed;
         }
     };
-    match records.record_load_sample(cluster_id, &owner, &sample, now_ms).await {
+    match records.record_load_sample(cluster_id, owner, &sample, now_ms).await {
         Ok(()) => Outcome::Sampled,
         Err(error) => {
             tracing::warn!(cluster.id = %cluster_id, job.id = %job_id, history.owner = %owner, %error, "load sample not stored");

@@ -31,6 +31,18 @@ pub struct Deployment {
     /// the deployment again.
     #[serde(default)]
     pub out_of_band: Option<OutOfBand>,
+    /// The latest request the recommender filed for it (`request` mode), written before the
+    /// request is: the intent a crashed filing resumes, and the clock of the rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommended_request: Option<RecommendedRequest>,
+}
+
+/// A request the recommender filed, or is filing: under this id, at this time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecommendedRequest {
+    pub operation_id: String,
+    pub at_ms: u64,
 }
 
 /// What the drift check should do about a deployment, from one look at its job.
@@ -67,6 +79,7 @@ impl Deployment {
             lineage: vec![LineageEntry { job_id: job_id.to_owned(), since_ms: now_ms, operation_id: None }],
             approved: None,
             out_of_band: None,
+            recommended_request: None,
         }
     }
 

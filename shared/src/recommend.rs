@@ -34,7 +34,7 @@ pub use input::{
     VertexMetrics, VertexRescale,
 };
 pub use output::{Recommendation, Verdict, VertexFigures, VertexRecommendation};
-pub use settings::{RecommendationMode, RecommendationSettings};
+pub use settings::{RECOMMENDER, RecommendationMode, RecommendationSettings};
 
 /// The recommendation for the job of `input` at `input.now_ms`.
 pub fn recommend(input: &RecommendationInput) -> Recommendation {

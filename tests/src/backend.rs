@@ -46,6 +46,7 @@ impl LocalBackend {
         let mut engine = Engine::new(records.clone(), clusters.clone(), "test-backend");
         engine.notifier =
             Some(Arc::new(rescaler_backend::notify::Notifier::new(records.clone(), &config.notifications)));
+        engine.approvals = config.approvals.clone();
         let engine = Arc::new(engine);
         let auth = Arc::new(Authenticator::new(&config.auth, reqwest::Client::new())?);
         let kick = rescaler_backend::kick::Kicker::local();

@@ -36,3 +36,7 @@ impl Default for RecommendationSettings {
         Self { mode: RecommendationMode::default(), policy: Policy::default(), min_request_interval_ms: 60 * 60_000 }
     }
 }
+
+/// Who files the requests of `request` mode: the requester they name. A person still approves
+/// them; no user may approve as this name's requester is not a person.
+pub const RECOMMENDER: &str = "recommender";

@@ -46,6 +46,8 @@ mod lambda_reconcile_wait;
 mod load_history;
 /// The loop samples a running job on real Flink; the job page's history and recommendation endpoints read it.
 mod load_recommendation;
+/// `request` mode on real Flink: one recommended request per sustained overload, the rate limit, a crashed filing completed.
+mod load_request_mode;
 /// A self-run cluster's job graph and load samples on real Flink: the sample job's known rate.
 mod load_sample;
 /// The load-test job on real Flink: busy time and throughput as its rate and cost per record predict; back-pressure once the rate outgrows one subtask.
