@@ -46,6 +46,10 @@ pub enum AuthError {
     /// access tokens only.
     #[error("token is not an access token")]
     NotAnAccessToken,
+    /// The token names the product's own requester (`recommend::RECOMMENDER`): no person may
+    /// act under that name.
+    #[error("the user name is reserved for the requests the product files itself")]
+    ReservedName,
     /// The token's `kid` is not in the JWKS, even after a refetch.
     #[error("token is signed by a key the JWKS does not list")]
     UnknownKey,
@@ -125,10 +129,14 @@ impl Authenticator {
     /// Authenticates the value of an `Authorization` header (`None` when absent).
     pub async fn authenticate(&self, authorization_header: Option<&str>) -> Result<Identity, AuthError> {
         let token = bearer(authorization_header)?;
-        match &self.mode {
+        let identity = match &self.mode {
             Mode::Tokens(users) => users.authenticate(token),
             Mode::Oidc(verifier) => verifier.authenticate(token).await,
+        }?;
+        if rescaler_shared::access::same_user(&identity.name, rescaler_shared::recommend::RECOMMENDER) {
+            return Err(AuthError::ReservedName);
         }
+        Ok(identity)
     }
 }
 

@@ -314,6 +314,7 @@ mod tests {
             AuthError::WrongAudience,
             AuthError::UnknownKey,
             AuthError::JwksUnavailable,
+            AuthError::ReservedName,
         ];
         for error in errors {
             assert!(matches!(ApiError::from(error), ApiError::Unauthenticated), "{error}");

@@ -8,8 +8,10 @@
 //! deployment and the newest sample, and the time) by compare-and-swap, then the request is
 //! created under that id. A crash between the two leaves the intent, which the next round
 //! completes under the same id; two reconcilers race for the intent and one wins. The intent's
-//! time is the rate limit: no second request for the deployment within
-//! `min_request_interval_ms`, even when the first was rejected, expired or failed. One request
+//! time, or the time the request ended if that is later, is the rate limit: no second request
+//! for the deployment within `min_request_interval_ms` of either, even when the first was
+//! rejected, expired or failed. Two filers of one intent create one request (the second's
+//! create finds the id taken and answers the job busy). One request
 //! per sustained overload, then: while it is open nothing else is filed, after it ran the
 //! recommendation says "no change" if it helped, and the interval holds back a rejected one.
 
@@ -95,10 +97,21 @@ async fn claim(
         return Ok(None);
     };
     if let Some(previous) = &deployment.recommended_request {
-        if now_ms < previous.at_ms.saturating_add(interval_ms) {
-            // Within the interval: finish an intent a crash left, else wait.
-            let exists = records.operation(&previous.operation_id).await?.is_some();
-            return Ok((!exists).then(|| previous.operation_id.clone()));
+        match records.operation(&previous.operation_id).await? {
+            // An intent a crash left without its request: finish it within the interval.
+            None if now_ms < previous.at_ms.saturating_add(interval_ms) => {
+                return Ok(Some(previous.operation_id.clone()));
+            }
+            None => {}
+            // Never a second request while the last one is open; after it ended (rejected,
+            // expired, failed, done), not before the interval has passed since it ended.
+            Some((operation, _)) if !operation.is_terminal() => return Ok(None),
+            Some((operation, _)) => {
+                let ended_ms = operation.phase_history.last().map_or(previous.at_ms, |span| span.started_at_ms);
+                if now_ms < ended_ms.max(previous.at_ms).saturating_add(interval_ms) {
+                    return Ok(None);
+                }
+            }
         }
     }
     let id = derive_flink_id(&deployment.id, &format!("recommendation-{newest_sample_ms}"));

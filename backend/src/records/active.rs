@@ -106,6 +106,12 @@ impl Records {
             if stored.is_none() {
                 match self.store.create_json(&operation_key(&operation.id), operation).await {
                     Ok(version) => stored = Some(version),
+                    // Another writer created this very id (two filers of one intent, see
+                    // `recommendations::filing`): the request is theirs, and so is the claim.
+                    Err(error) if error.is_conflict() => {
+                        let operation_id = operation.id.clone();
+                        return Err(CreateError::JobBusy { job_id: operation.job_id.clone(), operation_id });
+                    }
                     // The write may have happened even so: remove it.
                     Err(error) => return Err(self.withdraw(operation, true, error.into()).await),
                 }
@@ -373,5 +379,15 @@ mod tests {
         records.replace_operation(&second, &version).await.expect("cancel");
         records.release_job(&second).await.expect("release");
         assert!(records.store().list("active/").await.expect("list").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_second_create_of_a_stored_request_leaves_it_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records = Records::new(GatedStore::open(&dir));
+        records.create_operation(&request("a1", "job1")).await.expect("first create");
+        let again = records.create_operation(&request("a1", "job1")).await;
+        assert!(matches!(again, Err(CreateError::JobBusy { ref operation_id, .. }) if operation_id == "a1"), "{again:?}");
+        assert!(records.operation("a1").await.expect("read").is_some(), "the first filer's request stays");
     }
 }
