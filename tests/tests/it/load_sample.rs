@@ -100,7 +100,12 @@ async fn sample_at_rate(
     let started = Instant::now();
     let deadline = started + Duration::from_secs(150);
     loop {
-        let sample = cluster.load_sample(job_id, now_ms()).await?.context("no sample of the running job")?;
+        // None until the job has run Flink's 60 s metric window (`METRICS_SETTLED_AFTER_MS`).
+        let Some(sample) = cluster.load_sample(job_id, now_ms()).await? else {
+            ensure!(Instant::now() < deadline, "no sample of the running job in 150 s");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        };
         ensure!(sample.job_id == job_id && sample.vertices.len() == 2, "{sample:?}");
         let find = |id: &str| sample.vertices.iter().find(|vertex| vertex.id == id).cloned();
         let (source, counter) = (find(source_id).context("no source")?, find(counter_id).context("no counter")?);
