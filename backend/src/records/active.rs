@@ -387,7 +387,10 @@ mod tests {
         let records = Records::new(GatedStore::open(&dir));
         records.create_operation(&request("a1", "job1")).await.expect("first create");
         let again = records.create_operation(&request("a1", "job1")).await;
-        assert!(matches!(again, Err(CreateError::JobBusy { ref operation_id, .. }) if operation_id == "a1"), "{again:?}");
+        assert!(
+            matches!(again, Err(CreateError::JobBusy { ref operation_id, .. }) if operation_id == "a1"),
+            "{again:?}"
+        );
         assert!(records.operation("a1").await.expect("read").is_some(), "the first filer's request stays");
     }
 }
