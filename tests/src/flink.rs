@@ -296,16 +296,7 @@ impl FlinkCluster {
 
     /// Submits the sample job at `parallelism` over REST and returns its job id.
     pub async fn submit_sample_job(&self, parallelism: u32, program_args: &[&str]) -> anyhow::Result<String> {
-        let jar_id = self.upload_sample_job().await?;
-        let body = serde_json::json!({
-            "parallelism": parallelism,
-            "programArgsList": program_args,
-        });
-        let response = self.http.post(format!("{}/jars/{jar_id}/run", self.rest_url)).json(&body).send().await?;
-        let status = response.status();
-        let answer: Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "jar run answered {status}: {answer}");
-        Ok(answer["jobid"].as_str().context("run answer has no jobid")?.to_owned())
+        self.run_sample_jar(None, parallelism, program_args).await
     }
 
     /// Submits the load-test job (`LoadTestJob`, in the sample job's jar) over REST with
@@ -313,12 +304,25 @@ impl FlinkCluster {
     /// stays at 1) and returns its job id. Arguments: `--rate`, `--rate-file`, `--cost-us`,
     /// `--keys`.
     pub async fn submit_load_test_job(&self, parallelism: u32, program_args: &[&str]) -> anyhow::Result<String> {
+        self.run_sample_jar(Some(sample_job::LOAD_TEST_ENTRY_CLASS), parallelism, program_args).await
+    }
+
+    /// Uploads the sample jar and runs `entry_class` from it (the manifest's main class when
+    /// `None`); answers the job id.
+    async fn run_sample_jar(
+        &self,
+        entry_class: Option<&str>,
+        parallelism: u32,
+        program_args: &[&str],
+    ) -> anyhow::Result<String> {
         let jar_id = self.upload_sample_job().await?;
-        let body = serde_json::json!({
-            "entryClass": sample_job::LOAD_TEST_ENTRY_CLASS,
+        let mut body = serde_json::json!({
             "parallelism": parallelism,
             "programArgsList": program_args,
         });
+        if let Some(entry_class) = entry_class {
+            body["entryClass"] = Value::from(entry_class);
+        }
         let response = self.http.post(format!("{}/jars/{jar_id}/run", self.rest_url)).json(&body).send().await?;
         let status = response.status();
         let answer: Value = response.json().await?;
