@@ -3,7 +3,7 @@
 //! takes every record; raised through the rate file to 1500 records/s, Work is saturated (about
 //! 1000 ms busy a second, about 1000 records/s) and the source is back-pressured with a growing
 //! backlog. Flink's per-second metrics average a 60 s window, so each phase is read 65 s (the
-//! overloaded one 80 s) after it began; the counters' own deltas over 15 s are checked beside them.
+//! overloaded one 80 s) after it began; the counters' own deltas over 60 s are checked beside them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,8 +24,9 @@ const SETTLE: Duration = Duration::from_secs(65);
 /// The raised phase runs longer: the network buffers between Source and Work fill first.
 const SETTLE_OVERLOADED: Duration = Duration::from_secs(80);
 /// The span over which counter deltas are taken: longer than Flink's metric fetcher interval
-/// (10 s), so that the read after it starts a new fetch round.
-const DELTA_SPAN: Duration = Duration::from_secs(15);
+/// (10 s), so that the read after it starts a new fetch round, and long enough that not knowing
+/// when within a few seconds a round ran moves the rates by a few per cent only.
+const DELTA_SPAN: Duration = Duration::from_secs(60);
 /// Long enough for one metric fetch round on a local cluster to land.
 const FETCH_ROUND: Duration = Duration::from_secs(3);
 
@@ -36,9 +37,9 @@ struct Figures {
     backpressured_avg: f64,
     records_in_per_s: f64,
     records_out_per_s: f64,
-    /// `numRecordsIn` (Work) or `numRecordsOut` (Source) per second over [`DELTA_SPAN`].
+    /// `numRecordsIn` (Work) or `numRecordsOut` (Source) per second between the two fetch rounds (about [`DELTA_SPAN`] and the reads apart).
     delta_records_per_s: f64,
-    /// `accumulateBusyTimeMs` per second over [`DELTA_SPAN`], averaged over subtasks.
+    /// `accumulateBusyTimeMs` per second between the two rounds, averaged over subtasks.
     delta_busy_ms_per_s: f64,
 }
 
@@ -82,16 +83,18 @@ async fn backlog(cluster: &FlinkCluster, job_id: &str, vertex: &str) -> anyhow::
 /// JobManager's metric store and only then start a fetch round in the background (at most one
 /// per `metrics.fetcher.update-interval`, 10 s), so the first answer after a pause is as old as
 /// the pause: ask once, and read after the round has landed.
-async fn fresh_metrics(cluster: &FlinkCluster, job_id: &str, vertex: &str) -> anyhow::Result<()> {
+async fn fresh_metrics(cluster: &FlinkCluster, job_id: &str, vertex: &str) -> anyhow::Result<std::time::Instant> {
     // The answer is the stale one (it may even be empty): only the request matters.
+    let asked = std::time::Instant::now();
     cluster.get_json(&format!("/jobs/{job_id}/vertices/{vertex}/subtasks/metrics?get=numRecordsIn")).await?;
     tokio::time::sleep(FETCH_ROUND).await;
-    Ok(())
+    // The round the request started is about this old.
+    Ok(asked)
 }
 
 /// Flink's figures for the vertex now, and counter deltas over the next [`DELTA_SPAN`].
 async fn figures(cluster: &FlinkCluster, job_id: &str, vertex: &str, count: &str) -> anyhow::Result<Figures> {
-    fresh_metrics(cluster, job_id, vertex).await?;
+    let before = fresh_metrics(cluster, job_id, vertex).await?;
     let subtasks = {
         let detail = cluster.get_json(&format!("/jobs/{job_id}/vertices/{vertex}")).await?;
         detail["parallelism"].as_f64().context("vertex without parallelism")?
@@ -103,10 +106,11 @@ async fn figures(cluster: &FlinkCluster, job_id: &str, vertex: &str, count: &str
     let records_before = metric(cluster, job_id, vertex, count, "sum").await?;
     let busy_before = metric(cluster, job_id, vertex, "accumulateBusyTimeMs", "sum").await?;
     tokio::time::sleep(DELTA_SPAN).await;
-    fresh_metrics(cluster, job_id, vertex).await?;
+    let after = fresh_metrics(cluster, job_id, vertex).await?;
     let records_after = metric(cluster, job_id, vertex, count, "sum").await?;
     let busy_after = metric(cluster, job_id, vertex, "accumulateBusyTimeMs", "sum").await?;
-    let span = DELTA_SPAN.as_secs_f64();
+    // The counters are as of the two fetch rounds, which began when each was asked for.
+    let span = after.duration_since(before).as_secs_f64();
     Ok(Figures {
         busy_avg,
         backpressured_avg,
