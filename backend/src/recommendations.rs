@@ -84,6 +84,12 @@ pub async fn job_recommendation(
         }
         Err(error) => return Err(error),
     };
+    if graph.vertices.is_empty() {
+        answer.reason = format!(
+            "no recommendation yet: Flink has not planned job {job_id} (a job still waiting for its task slots has no plan)"
+        );
+        return Ok(Some(answer));
+    }
     let history = history?;
     answer.open_request = open_request?;
     answer.recommendation = Some(recommend_from(&graph, &history, &settings.policy, now_ms, &mut answer));

@@ -941,6 +941,24 @@ async fn a_plan_that_misses_a_vertex_is_undecodable_rather_than_a_source() {
     assert!(matches!(&error, FlinkError::Undecodable { detail, .. } if detail.contains(WINDOW)), "{error}");
 }
 
+#[tokio::test]
+async fn a_job_waiting_for_slots_has_an_empty_graph_and_a_running_job_without_a_plan_is_undecodable() {
+    // What Flink 2.3's adaptive scheduler answers for a job waiting for resources: state and
+    // vertices CREATED, a plan with no nodes.
+    let server = MockServer::start().await;
+    let mut details = fan_in_job("CREATED", ["CREATED"; 5]);
+    details["plan"] = json!({"jid": "", "name": "", "type": "", "nodes": []});
+    mount_details(&server, details.clone()).await;
+    let graph = client(&server).job_graph(JOB).await.expect("graph").expect("known job");
+    assert!(graph.vertices.is_empty(), "{graph:?}");
+
+    let server = MockServer::start().await;
+    details["state"] = json!("RUNNING");
+    mount_details(&server, details).await;
+    let error = client(&server).job_graph(JOB).await.expect_err("a running job without a plan");
+    assert!(matches!(&error, FlinkError::Undecodable { .. }), "{error}");
+}
+
 /// Each vertex's answer to the load query; the events source's busy time is NaN (a legacy
 /// source), the clicks source reports no back-pressure at all.
 async fn mount_vertex_loads(server: &MockServer, delay: Duration) {

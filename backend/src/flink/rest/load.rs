@@ -80,10 +80,17 @@ impl RestFlinkClient {
 /// The graph of a job detail: its vertices in the detail's order (Flink lists them upstream
 /// first), each with the inputs its plan node names, each upstream vertex once. A vertex the
 /// plan does not describe makes the detail undecodable: it would otherwise pass for a source.
+///
+/// A job that is not running yet may have no plan at all: the adaptive scheduler answers a job
+/// waiting for its slots with an empty plan (and its vertices in no particular order). Its
+/// graph is empty until Flink has planned it.
 fn graph_from_wire(details: &wire::JobDetails) -> FlinkResult<JobGraph> {
     let what = format!("the plan of job {}", details.jid);
     let plan = wire::JobPlan::from_raw(&details.plan)
         .ok_or_else(|| FlinkError::undecodable(&what, "no readable plan in the job detail"))?;
+    if plan.nodes.is_empty() && details.state != RUNNING {
+        return Ok(JobGraph { vertices: Vec::new() });
+    }
     let mut vertices = Vec::with_capacity(details.vertices.len());
     for vertex in &details.vertices {
         let node = plan
