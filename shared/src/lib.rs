@@ -7,6 +7,7 @@ pub mod api;
 pub mod api_page;
 pub mod console_path;
 pub mod deployment;
+pub mod downtime;
 pub mod drift;
 pub mod flink;
 pub mod flink_rescales;

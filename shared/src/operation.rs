@@ -11,6 +11,7 @@ use crate::flink::msf::AutoscalingChoice;
 
 mod event;
 mod flink_id;
+mod outage;
 mod phase;
 mod target;
 
@@ -19,6 +20,7 @@ pub use flink_id::{
     RESTART_JOB_PURPOSE, ROLLBACK_JOB_PURPOSE, STOP_TRIGGER_PURPOSE, derive_flink_id, is_flink_id, location_is_under,
     msf_application_job_id, msf_snapshot_location, msf_snapshot_name, normalize_location, savepoint_target,
 };
+pub use outage::{MeasuredOutage, OutagePrediction};
 pub use phase::{Phase, PhaseName, PhaseSpan, RollbackPlan};
 pub use target::{ResolvedStrategy, Strategy, Target};
 
@@ -117,6 +119,12 @@ pub struct Operation {
     /// rescale's, then the rollback's), as MSF answered it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msf_operation_id: Option<String>,
+    /// The outage the request's rescale was predicted to cause, as its approvers saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_outage: Option<OutagePrediction>,
+    /// The outage it caused, recorded when the job was first seen at its target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<MeasuredOutage>,
 }
 
 /// A reconciler's claim on an operation while it performs one action.
@@ -225,6 +233,8 @@ impl Operation {
             schedule_id: None,
             autoscaling: request.autoscaling,
             msf_operation_id: None,
+            predicted_outage: None,
+            outage: None,
         }
     }
 

@@ -33,7 +33,7 @@ pub use msf::MSF_POLL_MS;
 pub use observation::{
     FoundSavepoint, MsfOperationQuery, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen,
 };
-pub use restore_budget::{CheckpointFacts, restore_budget_ms};
+pub use restore_budget::{CheckpointFacts, describe_bytes, restore_budget_ms};
 pub use rollback::CANCEL_ASK_AGAIN_MS;
 pub use timing::SCHEDULE_POLL_MS;
 

@@ -19,6 +19,8 @@ pub mod event_kind {
     pub const JOB_SUBMITTED: &str = "job_submitted";
     pub const JOB_FOUND: &str = "job_found";
     pub const REQUIREMENTS_SENT: &str = "requirements_sent";
+    /// The job was first seen running at its target (the outage's end); verification goes on.
+    pub const RUNS_AT_TARGET: &str = "runs_at_target";
     pub const VERIFIED: &str = "verified";
     pub const ROLLBACK_STARTED: &str = "rollback_started";
     pub const CANCEL_REQUESTED: &str = "cancel_requested";

@@ -128,6 +128,9 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
         }
         _ => {}
     }
+    if matches!(event.kind.as_str(), event_kind::RUNS_AT_TARGET | event_kind::VERIFIED) {
+        op.note_running_at_target(now_ms);
+    }
     op.enter(to.clone(), now_ms);
     op.record(event.clone());
 }

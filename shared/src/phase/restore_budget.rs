@@ -53,7 +53,8 @@ pub fn describe_budget(budget_ms: u64, configured_ms: u64, checkpoint: Option<&C
     }
 }
 
-fn describe_bytes(bytes: u64) -> String {
+/// A byte count in binary units, as operators read it: "12.0 MB".
+pub fn describe_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -28,6 +28,21 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
     };
     let target = &op.target_parallelism;
     let failure = match seen {
+        Seen::Present(job) if job.runs_at(target) && !is_stable(op, job, now_ms) && op.awaits_outage_end() => {
+            // Written once: the record keeps when the outage ended (see `Operation::outage`).
+            return transition(
+                op.phase.clone(),
+                OperationEvent::by_system(
+                    now_ms,
+                    event_kind::RUNS_AT_TARGET,
+                    format!(
+                        "job {job_id} runs at {}; done once it has run for {} without failing",
+                        describe_parallelism(job, target),
+                        describe_duration(op.stable_for_ms)
+                    ),
+                ),
+            );
+        }
         Seen::Present(job) if job.runs_at(target) && !is_stable(op, job, now_ms) => {
             return Decision::Wait {
                 requeue_after_ms: JOB_POLL_MS,
