@@ -26,7 +26,7 @@ use rescaler_shared::flink::{ClusterView, JobView};
 use rescaler_shared::flink_rescales::{ExecutionWindow, FlinkRescaleAccount};
 use rescaler_shared::history::LoadSample;
 use rescaler_shared::operation::{ArtifactRef, Operation};
-use rescaler_shared::phase::{Action, Needs, Observation};
+use rescaler_shared::phase::{Action, CheckpointFacts, Needs, Observation};
 use rescaler_shared::recommend::JobGraph;
 
 use crate::config::{ClusterConfig, ClusterKind, Config};
@@ -114,6 +114,13 @@ pub trait Cluster: Send + Sync {
         })
     }
 
+    /// The job's latest completed checkpoint (full state size, duration), for a downtime
+    /// prediction; `None` when it has none, or the cluster shows none.
+    fn latest_checkpoint<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<CheckpointFacts>>> {
+        let _ = job_id;
+        Box::pin(async { Ok(None) })
+    }
+
     /// Reads what the operation's phase needs into an observation at `now_ms`. An error means
     /// the cluster is unavailable for this pass; the engine records it as such.
     fn observe<'a>(
@@ -124,8 +131,7 @@ pub trait Cluster: Send + Sync {
     ) -> BoxFuture<'a, ClusterResult<Observation>>;
 
     /// Performs one action the phase machine decided. Repeating it is harmless.
-    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action)
-    -> BoxFuture<'a, ClusterResult<Performed>>;
+    fn perform<'a>(&'a self, operation: &'a Operation, action: &'a Action) -> BoxFuture<'a, ClusterResult<Performed>>;
 
     /// Whether the savepoint at `location` is complete in its storage, and its metadata's
     /// size (`None`: it is not there).
@@ -168,7 +174,9 @@ impl ClusterRegistry {
                 (ClusterKind::Msf, Some(settings)) => {
                     clusters.push(Arc::new(MsfCluster::from_config(cluster, settings).await?));
                 }
-                (ClusterKind::Msf, None) => anyhow::bail!("cluster {}: kind = \"msf\" needs [clusters.msf]", cluster.id),
+                (ClusterKind::Msf, None) => {
+                    anyhow::bail!("cluster {}: kind = \"msf\" needs [clusters.msf]", cluster.id)
+                }
                 (ClusterKind::Flink, _) => clusters.push(Arc::new(StandaloneCluster::from_config(
                     cluster,
                     records.clone(),

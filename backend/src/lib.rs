@@ -5,6 +5,7 @@ pub mod auth;
 pub mod boot;
 pub mod cluster;
 pub mod config;
+pub mod downtime;
 pub mod drift;
 pub mod flink;
 pub mod http;

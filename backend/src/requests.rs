@@ -5,11 +5,12 @@
 //! deployment and create the request under the one-open-request-per-job rule.
 
 use rescaler_shared::api::{CreateRescale, PreflightResponse};
-use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest};
+use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy};
 use rescaler_shared::preflight;
 
 use crate::cluster::{Cluster, ClusterResult};
 use crate::config::ApprovalConfig;
+use crate::downtime;
 use crate::records::{CreateError, Records, link_artifact};
 
 /// Pre-flight of a request against the job and cluster as they are now.
@@ -35,23 +36,38 @@ pub async fn preflight(
     records: &Records,
     cluster: &dyn Cluster,
     request: &CreateRescale,
+    now_ms: u64,
 ) -> ClusterResult<Option<Checked>> {
     let Some(job) = cluster.job(&request.job_id).await? else { return Ok(None) };
     let cluster_view = cluster.overview().await?;
     let link = records.job_link(&request.cluster_id, &request.job_id).await?;
     let artifact = link.as_ref().map(link_artifact);
-    let result = preflight::check(
-        &request.target,
-        request.strategy,
-        &job,
-        &cluster_view,
-        cluster.config().savepoint_dir.as_deref(),
-        artifact.is_some(),
-        request.autoscaling,
-    );
-    let response = match result {
-        Ok(plan) => PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new() },
-        Err(failures) => PreflightResponse { ok: false, plan: None, failures },
+    let check = |strategy: Strategy| {
+        preflight::check(
+            &request.target,
+            strategy,
+            &job,
+            &cluster_view,
+            cluster.config().savepoint_dir.as_deref(),
+            artifact.is_some(),
+            request.autoscaling,
+        )
+    };
+    let response = match check(request.strategy) {
+        Ok(plan) => {
+            // The requested strategy's outage first, then the other strategies pre-flight allows.
+            let mut strategies = vec![plan.strategy];
+            for other in [Strategy::Savepoint, Strategy::InPlace] {
+                if let Ok(other) = check(other)
+                    && !strategies.contains(&other.strategy)
+                {
+                    strategies.push(other.strategy);
+                }
+            }
+            let downtime = downtime::predictions(records, cluster, &request.job_id, &strategies, now_ms).await?;
+            PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new(), downtime }
+        }
+        Err(failures) => PreflightResponse { ok: false, plan: None, failures, downtime: Vec::new() },
     };
     Ok(Some(Checked { response, artifact, job_name: job.name }))
 }
@@ -87,7 +103,9 @@ pub async fn store_request(
         filed.at_ms,
     );
     let deployment = records.adopt_job(&request.cluster_id, &request.job_id, &operation.job_name, filed.at_ms).await?;
+    let plan_strategy = checked.response.plan.as_ref().map(|plan| plan.strategy);
     let operation = Operation {
+        predicted_outage: checked.response.downtime.iter().find(|p| Some(p.strategy) == plan_strategy).cloned(),
         deployment_id: deployment.id,
         stable_for_ms: approvals.stable_for_secs.saturating_mul(1000),
         not_before_ms: request.not_before_ms,

@@ -293,6 +293,10 @@ pub struct PreflightResponse {
     pub plan: Option<crate::preflight::Plan>,
     #[serde(default)]
     pub failures: Vec<crate::preflight::PreflightFailure>,
+    /// The outage predicted for each strategy pre-flight allows, the plan's first (see
+    /// [`crate::downtime`]); empty when pre-flight failed.
+    #[serde(default)]
+    pub downtime: Vec<crate::operation::OutagePrediction>,
 }
 
 /// A comment on approve, reject or cancel.

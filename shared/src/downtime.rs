@@ -92,8 +92,11 @@ pub fn predict(
             let expected = median + state_ms;
             // Few observations say little about the spread: at least -25 % / +50 % with one or
             // two, at least ±15 % with more.
-            let (low_floor, high_floor) =
-                if observed.len() < 3 { (expected * 3 / 4, expected * 3 / 2) } else { (expected * 85 / 100, expected * 115 / 100) };
+            let (low_floor, high_floor) = if observed.len() < 3 {
+                (expected * 3 / 4, expected * 3 / 2)
+            } else {
+                (expected * 85 / 100, expected * 115 / 100)
+            };
             let low = (observed[0] + state_ms / 2).min(low_floor);
             let high = (observed[observed.len() - 1] + state_ms * 2).max(high_floor);
             (expected, low, high)

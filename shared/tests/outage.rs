@@ -11,7 +11,11 @@ const STOP_CALLED_MS: u64 = PHASE_START_MS - 700;
 
 fn observed(job: rescaler_shared::flink::JobView, in_place: bool) -> Observation {
     let mut observation = Observation::at(NOW_MS);
-    if in_place { observation.job = present(job) } else { observation.new_job = present(job) }
+    if in_place {
+        observation.job = present(job)
+    } else {
+        observation.new_job = present(job)
+    }
     observation
 }
 

@@ -72,13 +72,18 @@ impl StandaloneCluster {
     /// duration (for the restore budget).
     async fn job_and_checkpoint(&self, job_id: &str) -> Result<Option<(JobView, Option<CheckpointFacts>)>, FlinkError> {
         let Some(mut job) = self.client.job(job_id).await? else { return Ok(None) };
+        let facts = self.checkpoint_facts(job_id).await?;
+        job.has_completed_checkpoint = Some(facts.is_some());
+        Ok(Some((job, facts)))
+    }
+
+    /// The job's latest completed checkpoint's size and duration.
+    async fn checkpoint_facts(&self, job_id: &str) -> Result<Option<CheckpointFacts>, FlinkError> {
         let latest = self.client.checkpoint_history(job_id).await?.and_then(|history| history.latest_checkpoint);
-        job.has_completed_checkpoint = Some(latest.is_some());
-        let facts = latest.map(|checkpoint| CheckpointFacts {
+        Ok(latest.map(|checkpoint| CheckpointFacts {
             size_bytes: checkpoint.state_size_bytes,
             duration_ms: checkpoint.duration_ms,
-        });
-        Ok(Some((job, facts)))
+        }))
     }
 
     async fn read(&self, operation: &Operation, needs: &Needs, now_ms: u64) -> ClusterResult<Observation> {
@@ -268,6 +273,10 @@ impl Cluster for StandaloneCluster {
         vertex_id: &'a str,
     ) -> BoxFuture<'a, ClusterResult<VertexMetrics>> {
         Box::pin(async move { Ok(self.client.vertex_metrics(job_id, vertex_id).await?) })
+    }
+
+    fn latest_checkpoint<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<CheckpointFacts>>> {
+        Box::pin(async move { Ok(self.checkpoint_facts(job_id).await?) })
     }
 
     fn job_graph<'a>(&'a self, job_id: &'a str) -> BoxFuture<'a, ClusterResult<Option<JobGraph>>> {

@@ -17,7 +17,7 @@ use crate::requests::{self, Checked};
 pub(super) async fn check(state: &AppState, request: &CreateRescale) -> Result<Checked, ApiError> {
     let handle = cluster(state, &request.cluster_id)?;
     check_job_id(&request.job_id)?;
-    let checked = requests::preflight(&state.records, handle, request)
+    let checked = requests::preflight(&state.records, handle, request, crate::reconcile::now_ms())
         .await
         .map_err(|error| ApiError::from_cluster(&request.cluster_id, error))?;
     checked.ok_or_else(|| ApiError::NotFound(format!("no job {}", request.job_id)))

@@ -58,7 +58,7 @@ pub async fn file_if_due(
         not_before_ms: None,
         autoscaling: None,
     };
-    let Some(checked) = requests::preflight(records, cluster, &request).await? else { return Ok(None) };
+    let Some(checked) = requests::preflight(records, cluster, &request, now_ms).await? else { return Ok(None) };
     if let Some(refusal) = checked.refusal() {
         tracing::warn!(cluster.id = %config.id, job.id = %job_id, %refusal, "recommended request not filed");
         return Ok(None);

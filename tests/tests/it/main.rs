@@ -24,6 +24,8 @@ mod console_recommendation;
 mod console_sign_in;
 /// SIGKILL after each side effect, restart: the operation completes exactly once (2.3 and 1.20).
 mod crash_recovery;
+/// Predicted downtime on real Flink: per strategy in pre-flight, kept on the request, learned from the job's earlier rescales, measured after.
+mod downtime_prediction;
 /// Email notifications: SMTP on loopback (aiosmtpd) to the approvers and the requester, and Amazon SES through LocalStack.
 mod email;
 /// Faults on real Flink: forgotten triggers, unreachable JobManagers, failing restores.
