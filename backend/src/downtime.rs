@@ -10,10 +10,13 @@ use crate::records::{OperationSource, Records};
 /// The newest requests of a deployment a prediction looks through for earlier outages.
 const EARLIER_REQUESTS_READ: usize = 20;
 
-/// The outage predicted for each of `strategies` (the requested one first) for job `job_id`.
+/// The outage predicted for each of `strategies` (the requested one first) for job `job_id`
+/// of deployment `deployment_id` (`None`: a job the product does not manage yet, with no
+/// earlier rescales).
 pub async fn predictions(
     records: &Records,
     cluster: &dyn Cluster,
+    deployment_id: Option<&str>,
     job_id: &str,
     strategies: &[ResolvedStrategy],
     now_ms: u64,
@@ -23,23 +26,23 @@ pub async fn predictions(
     }
     let cluster_id = cluster.config().id.as_str();
     let (earlier, checkpoint) =
-        futures::future::join(earlier_outages(records, cluster_id, job_id, now_ms), cluster.latest_checkpoint(job_id))
+        futures::future::join(earlier_outages(records, cluster_id, deployment_id, now_ms), cluster.latest_checkpoint(job_id))
             .await;
     let (earlier, checkpoint) = (earlier?, checkpoint?);
     Ok(strategies.iter().map(|strategy| predict(*strategy, &earlier, checkpoint.as_ref())).collect())
 }
 
-/// The outages of the job's deployment's newest requests that recorded one.
+/// The outages of the deployment's newest requests that recorded one.
 async fn earlier_outages(
     records: &Records,
     cluster_id: &str,
-    job_id: &str,
+    deployment_id: Option<&str>,
     now_ms: u64,
 ) -> ClusterResult<Vec<EarlierOutage>> {
-    let Some(deployment) = records.deployment_of_job(cluster_id, job_id).await? else { return Ok(Vec::new()) };
+    let Some(deployment_id) = deployment_id else { return Ok(Vec::new()) };
     let source = OperationSource::Deployment {
         cluster_id: cluster_id.to_owned(),
-        deployment_id: deployment.id,
+        deployment_id: deployment_id.to_owned(),
         job_ids: Vec::new(),
     };
     let page = records

@@ -64,7 +64,10 @@ pub async fn preflight(
                     strategies.push(other.strategy);
                 }
             }
-            let downtime = downtime::predictions(records, cluster, &request.job_id, &strategies, now_ms).await?;
+            let deployment = records.deployment_of_job(&request.cluster_id, &request.job_id).await?;
+            let deployment_id = deployment.as_ref().map(|deployment| deployment.id.as_str());
+            let downtime =
+                downtime::predictions(records, cluster, deployment_id, &request.job_id, &strategies, now_ms).await?;
             PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new(), downtime }
         }
         Err(failures) => PreflightResponse { ok: false, plan: None, failures, downtime: Vec::new() },

@@ -1,6 +1,8 @@
 //! The approvals inbox: requests, then recurring schedules, the user could approve now.
 
 use leptos::prelude::*;
+use rescaler_shared::downtime::seconds;
+use rescaler_shared::operation::OutagePrediction;
 use rescaler_shared::recurring::RecurringSchedule;
 
 use crate::api::RescaleFilter;
@@ -54,6 +56,7 @@ pub fn InboxPage() -> impl IntoView {
                             <span>{format!("{} on {}", short_id(&operation.job_id), operation.cluster_id)}</span>
                             <span>{format!("{} strategy", format::operation_strategy(&operation))}</span>
                             <span>{format!("{} of {} approvals", operation.approvals.len(), operation.required_approvals)}</span>
+                            {operation.predicted_outage.as_ref().map(downtime_chip)}
                         </p>
                     </article>
                 }
@@ -61,6 +64,18 @@ pub fn InboxPage() -> impl IntoView {
         })}
         {move || loaded(schedules.get(), "the schedules awaiting you", schedule_section)}
     }
+}
+
+/// The downtime the request was predicted to cause when it was filed: "downtime ≈ 0.8 s
+/// (0.7 s–0.9 s)".
+fn downtime_chip(prediction: &OutagePrediction) -> impl IntoView + use<> {
+    let text = format!(
+        "downtime ≈ {} ({}–{})",
+        seconds(prediction.expected_ms),
+        seconds(prediction.low_ms),
+        seconds(prediction.high_ms)
+    );
+    view! { <span data-test="inbox-downtime">{text}</span> }
 }
 
 /// "Schedules awaiting your approval", when there are any: each links to its page.

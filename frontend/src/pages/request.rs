@@ -8,6 +8,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
+use rescaler_shared::downtime;
 use rescaler_shared::operation::{ArtifactRef, Operation, ResolvedStrategy, Strategy};
 use rescaler_shared::phase::{Phase, PhaseName};
 use rescaler_shared::schedule::ScheduleHold;
@@ -324,6 +325,7 @@ fn details(operation: &Operation) -> impl IntoView + use<> {
                 <dt>"Per vertex"</dt>
                 <dd><ul class="plan">{parallelism_rows}</ul></dd>
             })}
+            {downtime_facts(operation)}
             <dt>"Savepoint"</dt>
             <dd class="mono break">{operation.savepoint.as_ref().map(|savepoint| savepoint.location.clone()).unwrap_or_else(|| "none yet".to_owned())}</dd>
             <dt>"Approval window"</dt>
@@ -332,6 +334,27 @@ fn details(operation: &Operation) -> impl IntoView + use<> {
             <dd class="mono">{operation.id.clone()}</dd>
         </dl>
     }
+}
+
+/// The downtime predicted when the request was filed (what its approvers saw) and, once the job
+/// was seen at its target, the one measured, with how far off the prediction was.
+fn downtime_facts(operation: &Operation) -> impl IntoView + use<> {
+    let predicted = operation.predicted_outage.as_ref().map(|prediction| {
+        view! {
+            <dt>"Predicted downtime"</dt>
+            <dd data-test="request-predicted-downtime">{downtime::describe(prediction)}</dd>
+        }
+    });
+    let measured = operation.outage.map(|outage| {
+        let off = operation.predicted_outage.as_ref().map(|prediction| {
+            format!(" (the prediction was {:.0} % off)", downtime::relative_error(prediction, &outage) * 100.0)
+        });
+        view! {
+            <dt>"Measured downtime"</dt>
+            <dd data-test="request-measured-downtime">{downtime::seconds(outage.duration_ms())}{off}</dd>
+        }
+    });
+    (predicted, measured)
 }
 
 fn approvals(operation: &Operation) -> impl IntoView + use<> {

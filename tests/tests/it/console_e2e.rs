@@ -2,12 +2,15 @@
 //! reconcile loop) and a real Flink: alice requests a rescale of the sample job, bob sees it in
 //! his inbox and approves it, both pages follow it live to completed, and the new job's page
 //! shows the new parallelism; bob's request page shows the delivery log of the notifications a
-//! real webhook receiver on loopback got (requested, approved, started, completed). Each step
+//! real webhook receiver on loopback got (requested, approved, started, completed). The downtime
+//! pre-flight predicts is shown in the form, the inbox, the approval confirmation and the request
+//! page, and the measured one beside it once the job ran at its target. Each step
 //! leaves a screenshot under
 //! `target/test-artifacts/screenshots/console-e2e-*.png`.
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use fantoccini::{Client, Locator};
 use harness::Browser;
 use harness::backend::LocalBackend;
@@ -17,6 +20,8 @@ use harness::rig::{self, Rig};
 use harness::webhook_receiver::WebhookReceiver;
 use harness::{FlinkOptions, Scheduler};
 use rescaler_backend::config::NotificationsConfig;
+use rescaler_shared::downtime::{describe, seconds};
+use rescaler_shared::operation::{Operation, ResolvedStrategy};
 
 /// How long the approved rescale may take to complete on real Flink.
 const RESCALE_TIMEOUT: Duration = Duration::from_secs(180);
@@ -32,6 +37,12 @@ fn every_event_to(url: &str) -> anyhow::Result<NotificationsConfig> {
         "channels": [{"id": "ops-hook", "kind": "webhook", "url": url, "secret": HOOK_SECRET}],
         "routes": [{"clusters": ["*"], "events": ["*"], "channels": ["ops-hook"]}],
     }))?)
+}
+
+/// The request as the backend stored it.
+async fn stored(rig: &Rig, operation_id: &str) -> anyhow::Result<Operation> {
+    let (operation, _) = rig.records.operation(operation_id).await?.context("the request is stored")?;
+    Ok(operation)
 }
 
 async fn screenshot(browser: &Browser, step: &str) -> anyhow::Result<()> {
@@ -133,6 +144,8 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     element(&alice.client, "#preflight-result[data-state='ok']").await?;
     let plan = element(&alice.client, "#preflight-result").await?.text().await?;
     assert!(plan.contains("savepoint") && plan.contains("1 → 2"), "pre-flight plan: {plan:?}");
+    element(&alice.client, "#preflight-result [data-test='downtime-prediction'][data-strategy='savepoint'][data-runs]")
+        .await?;
     scroll_to(&alice.client, "#preflight-result").await?;
     screenshot(&alice, "alice-03-job-and-rescale-form").await?;
     element(&alice.client, "#submit-rescale:not([disabled])").await?.click().await?;
@@ -147,6 +160,17 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
         "alice must not be offered to approve her own request"
     );
     element(&alice.client, "#cancel-button").await?;
+    // The request keeps the downtime pre-flight predicted when it was filed, and shows it.
+    let predicted = stored(&rig, &operation_id).await?.predicted_outage.context("the request keeps a prediction")?;
+    assert_eq!(predicted.strategy, ResolvedStrategy::Savepoint, "{predicted:?}");
+    assert!(
+        predicted.low_ms <= predicted.expected_ms
+            && predicted.expected_ms <= predicted.high_ms
+            && predicted.expected_ms > 0,
+        "a range around a positive figure: {predicted:?}"
+    );
+    let shown = texts_until(&alice.client, "[data-test='request-predicted-downtime']", PAGE_TIMEOUT, |_| true).await?;
+    assert_eq!(shown, [describe(&predicted)], "the request page shows the stored prediction");
     screenshot(&alice, "alice-04-request-awaiting-approval").await?;
 
     // bob, in his own browser, sees one request in his inbox badge and opens it from the inbox.
@@ -155,6 +179,15 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     screenshot(&bob, "bob-02-inbox-badge").await?;
     element(&bob.client, "#nav-inbox").await?.click().await?;
     let inbox_link = element(&bob.client, &format!("a[data-operation-id='{operation_id}']")).await?;
+    let inbox_downtime =
+        element(&bob.client, &format!("[data-inbox-operation='{operation_id}'] [data-test='inbox-downtime']"))
+            .await?
+            .text()
+            .await?;
+    assert!(
+        inbox_downtime.starts_with("downtime ≈") && inbox_downtime.contains(&seconds(predicted.expected_ms)),
+        "the inbox shows the predicted downtime {predicted:?}: {inbox_downtime:?}"
+    );
     screenshot(&bob, "bob-03-inbox").await?;
     inbox_link.click().await?;
 
@@ -176,6 +209,17 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
             && confirmation.contains("savepoint strategy")
             && confirmation.contains(&savepoint_dir),
         "the confirmation shows the plan and the savepoint directory {savepoint_dir}: {confirmation:?}"
+    );
+    // The confirmation's pre-flight predicts the downtime again, the plan's strategy first.
+    let predictions =
+        texts_until(&bob.client, "#decision-confirm [data-test='downtime-prediction']", PAGE_TIMEOUT, |_| true).await?;
+    element(&bob.client, "#decision-confirm [data-test='downtime-prediction'][data-strategy='savepoint'][data-runs]")
+        .await?;
+    assert!(
+        predictions[0].starts_with("savepoint")
+            && predictions[0].contains("this one runs")
+            && predictions[0].contains("about "),
+        "the confirmation shows the savepoint strategy's downtime first: {predictions:?}"
     );
     let sha = element(&bob.client, "#decision-confirm #artifact-sha256").await?.text().await?;
     assert_eq!(sha.trim().len(), 64, "the artifact's sha256 is shown: {sha:?}");
@@ -204,6 +248,21 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(seen_running, "bob's page never showed an execution phase: it did not update live");
+    // The measured downtime, recorded when the job was first seen at its target, beside the
+    // prediction.
+    let outage = stored(&rig, &operation_id).await?.outage.context("the completed request measured its downtime")?;
+    let measured = texts_until(&bob.client, "[data-test='request-measured-downtime']", PAGE_TIMEOUT, |_| true).await?;
+    let shown_seconds: f64 = measured[0]
+        .split_once(" s")
+        .and_then(|(number, _)| number.parse().ok())
+        .with_context(|| format!("a number of seconds: {measured:?}"))?;
+    assert!(
+        shown_seconds > 0.0
+            && (shown_seconds - outage.duration_ms() as f64 / 1000.0).abs() <= 0.051
+            && measured[0].contains("% off"),
+        "the measured downtime {outage:?} in seconds, with the prediction's error: {measured:?}"
+    );
+    element(&bob.client, "[data-test='request-predicted-downtime']").await?;
     let location = element(&bob.client, "#savepoint-location").await?.text().await?;
     assert!(!location.trim().is_empty(), "the savepoint location is shown");
     let events = element(&bob.client, "#events-timeline").await?.text().await?;

@@ -7,7 +7,8 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rescaler_shared::api::{CreateRescale, PreflightResponse};
-use rescaler_shared::operation::{Strategy, Target};
+use rescaler_shared::downtime;
+use rescaler_shared::operation::{OutagePrediction, ResolvedStrategy, Strategy, Target};
 
 use crate::api::ApiFailure;
 use crate::components::error_notice::{ErrorNotice, capitalize};
@@ -115,6 +116,8 @@ fn preflight_view(check: Check, vertex_names: &BTreeMap<String, String>) -> AnyV
         }
         Check::Answered(Err(failure)) => view! { <ErrorNotice failure=failure context="Pre-flight check"/> }.into_any(),
         Check::Answered(Ok(answer)) if answer.ok => {
+            let planned = answer.plan.as_ref().map(|plan| plan.strategy);
+            let downtime = downtime_view(answer.downtime, planned);
             let rows = answer.plan.map(|plan| {
                 let strategy = plan.strategy.as_str().replace('_', " ");
                 let rows = plan
@@ -151,6 +154,7 @@ fn preflight_view(check: Check, vertex_names: &BTreeMap<String, String>) -> AnyV
                 <div class="preflight-ok">
                     <p class="preflight-head"><span class="check-mark" aria-hidden="true">"✓"</span>" Pre-flight passed"</p>
                     {rows}
+                    {downtime}
                 </div>
             }
             .into_any()
@@ -170,4 +174,30 @@ fn preflight_view(check: Check, vertex_names: &BTreeMap<String, String>) -> AnyV
             .into_any()
         }
     }
+}
+
+/// "Predicted downtime": one line per strategy pre-flight allows, in words from
+/// [`downtime::describe`]; the plan's strategy (`planned`) is marked as the one that runs.
+fn downtime_view(predictions: Vec<OutagePrediction>, planned: Option<ResolvedStrategy>) -> Option<impl IntoView> {
+    if predictions.is_empty() {
+        return None;
+    }
+    let items = predictions
+        .into_iter()
+        .map(|prediction| {
+            let runs = Some(prediction.strategy) == planned;
+            let label = prediction.strategy.as_str().replace('_', " ");
+            view! {
+                <li data-test="downtime-prediction" data-strategy=prediction.strategy.as_str() data-runs=runs.then_some("true")>
+                    <strong>{label}</strong>
+                    {runs.then_some(" (the plan: this one runs)")}
+                    {format!(": {}", downtime::describe(&prediction))}
+                </li>
+            }
+        })
+        .collect_view();
+    Some(view! {
+        <p class="preflight-line">"Predicted downtime:"</p>
+        <ul class="downtime">{items}</ul>
+    })
 }
