@@ -25,9 +25,11 @@ pub async fn predictions(
         return Ok(Vec::new());
     }
     let cluster_id = cluster.config().id.as_str();
-    let (earlier, checkpoint) =
-        futures::future::join(earlier_outages(records, cluster_id, deployment_id, now_ms), cluster.latest_checkpoint(job_id))
-            .await;
+    let (earlier, checkpoint) = futures::future::join(
+        earlier_outages(records, cluster_id, deployment_id, now_ms),
+        cluster.latest_checkpoint(job_id),
+    )
+    .await;
     let (earlier, checkpoint) = (earlier?, checkpoint?);
     Ok(strategies.iter().map(|strategy| predict(*strategy, &earlier, checkpoint.as_ref())).collect())
 }
