@@ -10,7 +10,8 @@ use crate::records::{OperationSource, Records};
 /// The newest requests of a deployment a prediction looks through for earlier outages.
 const EARLIER_REQUESTS_READ: usize = 20;
 
-/// The outage predicted for each of `strategies` (the requested one first) for job `job_id`
+/// The outage predicted for each of `strategies` (the requested one first; a scale-up or not:
+/// `scale_up`) for job `job_id`
 /// of deployment `deployment_id` (`None`: a job the product does not manage yet, with no
 /// earlier rescales).
 pub async fn predictions(
@@ -19,6 +20,7 @@ pub async fn predictions(
     deployment_id: Option<&str>,
     job_id: &str,
     strategies: &[ResolvedStrategy],
+    scale_up: Option<bool>,
     now_ms: u64,
 ) -> ClusterResult<Vec<OutagePrediction>> {
     if strategies.is_empty() {
@@ -31,7 +33,7 @@ pub async fn predictions(
     )
     .await;
     let (earlier, checkpoint) = (earlier?, checkpoint?);
-    Ok(strategies.iter().map(|strategy| predict(*strategy, &earlier, checkpoint.as_ref())).collect())
+    Ok(strategies.iter().map(|strategy| predict(*strategy, &earlier, checkpoint.as_ref(), scale_up)).collect())
 }
 
 /// The outages of the deployment's newest requests that recorded one.

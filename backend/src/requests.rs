@@ -5,6 +5,7 @@
 //! deployment and create the request under the one-open-request-per-job rule.
 
 use rescaler_shared::api::{CreateRescale, PreflightResponse};
+use rescaler_shared::downtime::scales_up;
 use rescaler_shared::operation::{ArtifactRef, Operation, OperationRequest, Strategy};
 use rescaler_shared::preflight;
 
@@ -64,10 +65,12 @@ pub async fn preflight(
                     strategies.push(other.strategy);
                 }
             }
+            let scale_up = scales_up(&plan.original, &plan.target);
             let deployment = records.deployment_of_job(&request.cluster_id, &request.job_id).await?;
             let deployment_id = deployment.as_ref().map(|deployment| deployment.id.as_str());
             let downtime =
-                downtime::predictions(records, cluster, deployment_id, &request.job_id, &strategies, now_ms).await?;
+                downtime::predictions(records, cluster, deployment_id, &request.job_id, &strategies, scale_up, now_ms)
+                    .await?;
             PreflightResponse { ok: true, plan: Some(plan), failures: Vec::new(), downtime }
         }
         Err(failures) => PreflightResponse { ok: false, plan: None, failures, downtime: Vec::new() },

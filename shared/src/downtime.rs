@@ -10,6 +10,8 @@
 //! when there are few). A job with no earlier rescale gets the product's defaults, with a wide
 //! range that says so.
 
+use std::collections::BTreeMap;
+
 use crate::operation::{MeasuredOutage, Operation, OutagePrediction, ResolvedStrategy};
 use crate::phase::CheckpointFacts;
 
@@ -32,11 +34,22 @@ pub fn default_fixed_ms(strategy: ResolvedStrategy) -> u64 {
     }
 }
 
-/// An earlier rescale as a prediction reads it: its outage and the state it had.
+/// An earlier rescale as a prediction reads it: its outage, the state it had, and whether it
+/// scaled up (a new subtask's first start makes a scale-up slower than a scale-down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EarlierOutage {
     pub outage: MeasuredOutage,
     pub checkpoint: Option<CheckpointFacts>,
+    pub scale_up: Option<bool>,
+}
+
+/// Whether going from `original` to `target` (parallelism by vertex) adds a subtask anywhere;
+/// `None` when either is unknown.
+pub fn scales_up(original: &BTreeMap<String, u32>, target: &BTreeMap<String, u32>) -> Option<bool> {
+    if original.is_empty() || target.is_empty() {
+        return None;
+    }
+    Some(target.iter().any(|(vertex, to)| original.get(vertex).is_some_and(|from| to > from)))
 }
 
 impl EarlierOutage {
@@ -49,7 +62,11 @@ impl EarlierOutage {
                 duration_ms: prediction.checkpoint_duration_ms.unwrap_or(0),
             })
         });
-        Some(Self { outage, checkpoint })
+        Some(Self {
+            outage,
+            checkpoint,
+            scale_up: scales_up(&operation.original_parallelism, &operation.target_parallelism),
+        })
     }
 }
 
@@ -63,15 +80,21 @@ pub fn state_part_ms(strategy: ResolvedStrategy, checkpoint: Option<&CheckpointF
     }
 }
 
-/// The outage predicted for a rescale with `strategy` of a job whose latest checkpoint is
-/// `checkpoint`, from its earlier rescales (any order; other strategies are left out).
+/// The outage predicted for a rescale with `strategy` (a scale-up or not: `scale_up`) of a job
+/// whose latest checkpoint is `checkpoint`, from its earlier rescales (any order; other
+/// strategies are left out, and the other direction too when there are some in this one).
 pub fn predict(
     strategy: ResolvedStrategy,
     earlier: &[EarlierOutage],
     checkpoint: Option<&CheckpointFacts>,
+    scale_up: Option<bool>,
 ) -> OutagePrediction {
     let mut newest: Vec<&EarlierOutage> =
         earlier.iter().filter(|earlier| earlier.outage.strategy == strategy).collect();
+    let same_direction = scale_up.filter(|up| newest.iter().any(|earlier| earlier.scale_up == Some(*up)));
+    if let Some(up) = same_direction {
+        newest.retain(|earlier| earlier.scale_up == Some(up));
+    }
     newest.sort_by_key(|earlier| std::cmp::Reverse(earlier.outage.to_ms));
     newest.truncate(MAX_EARLIER_RESCALES);
     let mut fixed: Vec<u64> = newest
@@ -108,6 +131,7 @@ pub fn predict(
         low_ms,
         high_ms,
         from_rescales: fixed.len() as u32,
+        scale_up: same_direction,
         state_bytes: checkpoint.map(|checkpoint| checkpoint.size_bytes),
         checkpoint_duration_ms: checkpoint.map(|checkpoint| checkpoint.duration_ms),
     }
@@ -116,10 +140,16 @@ pub fn predict(
 /// The prediction in words: "about 0.8 s (0.7–1.2 s), from 4 earlier savepoint rescales of
 /// this job; state 12.0 MB".
 pub fn describe(prediction: &OutagePrediction) -> String {
+    let kind = strategy_words(prediction.strategy);
+    let (one, many) = match prediction.scale_up {
+        Some(true) => ("scale-up", "scale-ups"),
+        Some(false) => ("scale-down", "scale-downs"),
+        None => ("rescale", "rescales"),
+    };
     let basis = match prediction.from_rescales {
-        0 => format!("no earlier {} rescale of this job: the product's default", strategy_words(prediction.strategy)),
-        1 => format!("from 1 earlier {} rescale of this job", strategy_words(prediction.strategy)),
-        n => format!("from {n} earlier {} rescales of this job", strategy_words(prediction.strategy)),
+        0 => format!("no earlier {kind} rescale of this job: the product's default"),
+        1 => format!("from 1 earlier {kind} {one} of this job"),
+        n => format!("from {n} earlier {kind} {many} of this job"),
     };
     let state = match prediction.state_bytes {
         Some(bytes) => format!("; state {}", crate::phase::describe_bytes(bytes)),

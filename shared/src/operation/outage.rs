@@ -37,6 +37,10 @@ pub struct OutagePrediction {
     /// How many earlier rescales of this job with this strategy it learned from (0: none, the
     /// figure comes from the state alone and the product's defaults).
     pub from_rescales: u32,
+    /// Learned from earlier scale-ups only (`Some(true)`) or scale-downs only (`Some(false)`),
+    /// as this request is one; `None`: from every earlier rescale with the strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up: Option<bool>,
     /// The latest completed checkpoint it assumed: full state size and duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_bytes: Option<u64>,

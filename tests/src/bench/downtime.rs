@@ -22,12 +22,16 @@ use anyhow::Context as _;
 use harness::recording::{FlinkCallLog, RecordingClient, first_call};
 use harness::rig;
 use harness::{FlinkCluster, FlinkOptions, S3Server, Scheduler, sample_job};
+use rescaler_backend::cluster::{Cluster, StandaloneCluster};
+use rescaler_backend::downtime;
 use rescaler_backend::flink::{FlinkClient, RestoreMode, RunJar};
 use rescaler_backend::reconcile::Engine;
+use rescaler_backend::reconcile::now_ms;
 use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
+use rescaler_shared::downtime::relative_error;
 use rescaler_shared::flink::SavepointStatus;
-use rescaler_shared::operation::{ArtifactRef, Strategy, Target};
+use rescaler_shared::operation::{ArtifactRef, ResolvedStrategy, Strategy, Target};
 use rescaler_shared::phase::Phase;
 use serde::Serialize;
 use serde_json::Value;
@@ -218,6 +222,15 @@ pub struct Trial {
     /// that took the job down; negative before it).
     pub engine_calls: Vec<(String, f64)>,
     pub observer_polls: u32,
+    /// Product: the outage the product predicted before the trial (its pre-flight's figure for
+    /// the strategy), with its range and how many earlier rescales it learned from.
+    pub predicted_outage_ms: Option<u64>,
+    pub predicted_range_ms: Option<(u64, u64)>,
+    pub predicted_from_rescales: Option<u32>,
+    /// Product: the outage the operation recorded (from the step that could stop the job to the
+    /// engine's first sight of it at the target), and the prediction's error against it.
+    pub recorded_outage_ms: Option<u64>,
+    pub prediction_error: Option<f64>,
 }
 
 /// A Flink cluster running the sample job, the product's engine on the S3 store, and a direct
@@ -237,6 +250,10 @@ pub struct Scene {
     jar_id: String,
     /// Completed product operations, newest last.
     pub operation_ids: Vec<String>,
+    /// The job's deployment, which the product's requests name (their earlier outages are
+    /// what a prediction learns from), and the cluster the prediction reads checkpoints from.
+    deployment_id: String,
+    cluster: Arc<dyn Cluster>,
 }
 
 impl Scene {
@@ -270,6 +287,9 @@ impl Scene {
             .context("the sample job's jar is not on the cluster")?
             .id;
         let observer = Observer::new(&flink)?;
+        let deployment = records.adopt_job(rig::CLUSTER_ID, &job_id, &job.name, now_ms()).await?;
+        let cluster: Arc<dyn Cluster> =
+            Arc::new(StandaloneCluster::new(rig::cluster_config(&flink), direct.clone(), records.clone()));
         Ok(Self {
             flink,
             records,
@@ -284,6 +304,8 @@ impl Scene {
             vertices: u32::try_from(job.vertices.len())?,
             jar_id,
             operation_ids: Vec::new(),
+            deployment_id: deployment.id,
+            cluster,
         })
     }
 
@@ -317,16 +339,33 @@ impl Scene {
         let from = self.parallelism;
         let old_job = self.job_id.clone();
         let mark = self.engine_log.len();
+        // The product's own prediction, as pre-flight makes it when the request is filed.
+        let resolved =
+            if strategy == Strategy::InPlace { ResolvedStrategy::InPlace } else { ResolvedStrategy::Savepoint };
+        let predicted = downtime::predictions(
+            &self.records,
+            self.cluster.as_ref(),
+            Some(&self.deployment_id),
+            &old_job,
+            &[resolved],
+            Some(to > from),
+            now_ms(),
+        )
+        .await?
+        .pop();
         let watch = self.observer.watch(&old_job, self.tasks(from), self.tasks(to)).await?;
         // Built when it is stored, so that its first phase span is the product's own.
         let request = || {
-            rig::approved_operation(
+            let mut operation = rig::approved_operation(
                 &old_job,
                 &self.artifact,
                 Target::Uniform { parallelism: to },
                 strategy,
                 Duration::from_secs(120),
-            )
+            )?;
+            operation.deployment_id = self.deployment_id.clone();
+            operation.predicted_outage = predicted.clone();
+            anyhow::Ok(operation)
         };
         let (stop_loop, loop_stopped) = oneshot::channel::<()>();
         let (loop_task, kicked_at, operation) = if route == Route::ProductLocalLoop {
@@ -416,6 +455,14 @@ impl Scene {
                 })
                 .collect(),
             observer_polls: sighting.polls,
+            predicted_outage_ms: predicted.as_ref().map(|prediction| prediction.expected_ms),
+            predicted_range_ms: predicted.as_ref().map(|prediction| (prediction.low_ms, prediction.high_ms)),
+            predicted_from_rescales: predicted.as_ref().map(|prediction| prediction.from_rescales),
+            recorded_outage_ms: operation.outage.map(|outage| outage.duration_ms()),
+            prediction_error: predicted
+                .as_ref()
+                .zip(operation.outage.as_ref())
+                .map(|(prediction, outage)| (relative_error(prediction, outage) * 1000.0).round() / 1000.0),
         })
     }
 
@@ -484,6 +531,11 @@ impl Scene {
             phase_ms: BTreeMap::new(),
             engine_calls: Vec::new(),
             observer_polls: sighting.polls,
+            predicted_outage_ms: None,
+            predicted_range_ms: None,
+            predicted_from_rescales: None,
+            recorded_outage_ms: None,
+            prediction_error: None,
         })
     }
 }
@@ -536,6 +588,55 @@ fn summarize(trials: &[&Trial]) -> RouteSummary {
     }
 }
 
+/// How well the product predicted its own outages, over the trials of one strategy whose
+/// prediction learned from at least one earlier rescale (the first has only the defaults).
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictionSummary {
+    pub strategy: &'static str,
+    pub trials: usize,
+    /// |recorded − predicted| / recorded.
+    pub median_error: Option<f64>,
+    pub max_error: Option<f64>,
+    /// Trials whose recorded outage fell inside the predicted range.
+    pub within_range: usize,
+    /// The first trial's error, predicted from the defaults alone.
+    pub first_error: Option<f64>,
+}
+
+fn prediction_summary(trials: &[Trial], strategy: &'static str) -> PredictionSummary {
+    let of_strategy: Vec<&Trial> =
+        trials.iter().filter(|trial| trial.strategy == strategy && trial.prediction_error.is_some()).collect();
+    let learned: Vec<&Trial> =
+        of_strategy.iter().copied().filter(|trial| trial.predicted_from_rescales.is_some_and(|n| n > 0)).collect();
+    let errors: Vec<f64> = learned.iter().filter_map(|trial| trial.prediction_error).collect();
+    let summary = PredictionSummary {
+        strategy,
+        trials: learned.len(),
+        median_error: median(&errors),
+        max_error: errors.iter().copied().reduce(f64::max),
+        within_range: learned
+            .iter()
+            .filter(|trial| match (trial.recorded_outage_ms, trial.predicted_range_ms) {
+                (Some(recorded), Some((low, high))) => (low..=high).contains(&recorded),
+                _ => false,
+            })
+            .count(),
+        first_error: of_strategy
+            .iter()
+            .find(|trial| trial.predicted_from_rescales == Some(0))
+            .and_then(|trial| trial.prediction_error),
+    };
+    eprintln!(
+        "[bench] downtime prediction, {strategy}: median error {:.1} %, max {:.1} % over {} trials, {} within the range; first (defaults) {:.1} %",
+        summary.median_error.unwrap_or(f64::NAN) * 100.0,
+        summary.max_error.unwrap_or(f64::NAN) * 100.0,
+        summary.trials,
+        summary.within_range,
+        summary.first_error.unwrap_or(f64::NAN) * 100.0
+    );
+    summary
+}
+
 /// One product loop against the direct sequence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
@@ -557,6 +658,7 @@ pub struct Overhead {
     pub product_lambda_loop: RouteSummary,
     pub direct: RouteSummary,
     pub comparisons: Vec<Comparison>,
+    pub prediction: PredictionSummary,
     pub trials: Vec<Trial>,
 }
 
@@ -610,6 +712,7 @@ pub async fn overhead(s3: &S3Server, repetitions: usize) -> anyhow::Result<(Over
             product_lambda_loop: lambda,
             direct,
             comparisons,
+            prediction: prediction_summary(&trials, "savepoint"),
             trials,
         },
         scene,
@@ -645,6 +748,7 @@ pub struct InPlaceVsSavepoint {
     /// Both as observed (from the first poll without every task RUNNING): the savepoint figure
     /// then leaves out the savepoint itself, during which the sources are already suspended.
     pub observed_ratio: Option<f64>,
+    pub prediction: Vec<PredictionSummary>,
     pub trials: Vec<Trial>,
 }
 
@@ -711,6 +815,7 @@ pub async fn in_place_vs_savepoint(
         outage_ratio_vs_direct,
         from_trigger_ratio,
         observed_ratio,
+        prediction: vec![prediction_summary(&trials, "in_place"), prediction_summary(&trials, "savepoint")],
         trials,
     })
 }
