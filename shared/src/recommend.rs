@@ -48,7 +48,10 @@ pub fn recommend(input: &RecommendationInput) -> Recommendation {
     let plans = plan::plan(&input.graph, &recent, policy);
     let wants_fewer = plans.iter().any(|plan| plan.wanted().is_some_and(|wanted| wanted < plan.vertex.parallelism));
     let low_need = if wants_fewer {
-        holds::low_need(&input.graph, &usable, input.now_ms, since_ms, policy)
+        // The lower need holds from where the usable samples begin at the earliest: a job with a
+        // short history has not shown it for longer than that history.
+        let data_from_ms = usable.iter().map(|sample| sample.at_ms).min().unwrap_or(since_ms).max(since_ms);
+        holds::low_need(&input.graph, &usable, input.now_ms, data_from_ms, policy)
     } else {
         Default::default()
     };

@@ -746,3 +746,16 @@ fn samples_at_another_parallelism_than_the_graph_s_are_not_read() {
     let current = at(Some(2));
     assert!(of(&current, "counter").target > 2, "{current:?}");
 }
+
+#[test]
+fn a_short_history_has_not_held_a_lower_need_for_longer_than_itself() {
+    // Sampled for 20 min only, every sample low: the slice before the history starts may still
+    // hold samples of its last minutes, but the need has held for 20 min, not the whole slice.
+    let at = |_| [("s", source(1000.0, None)), ("counter", busy(0.3, 1000.0, 1000.0))].into_iter().collect();
+    let mut job = input(vec![vertex("s", 1, &[]), vertex("counter", 4, &["s"])], samples(NOW - 20 * MINUTE, NOW, at));
+    job.policy.evaluation_window_ms = 15 * MINUTE;
+    job.policy.scale_down_damping_ms = 30 * MINUTE;
+    let counter = of(&recommend(&job), "counter").clone();
+    assert_eq!((counter.target, counter.verdict), (4, Verdict::HeldBack), "{}", counter.reason);
+    assert!(counter.reason.contains("has held for 20 min of the 30 min"), "{}", counter.reason);
+}

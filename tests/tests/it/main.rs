@@ -26,6 +26,8 @@ mod console_sign_in;
 mod crash_recovery;
 /// Predicted downtime on real Flink: per strategy in pre-flight, kept on the request, learned from the job's earlier rescales, measured after.
 mod downtime_prediction;
+/// Scale-down damping on real Flink: an overprovisioned vertex's scale-down held back until its lower need held for the interval.
+mod load_scale_down;
 /// Email notifications: SMTP on loopback (aiosmtpd) to the approvers and the requester, and Amazon SES through LocalStack.
 mod email;
 /// Faults on real Flink: forgotten triggers, unreachable JobManagers, failing restores.
