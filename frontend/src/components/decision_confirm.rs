@@ -74,7 +74,7 @@ pub fn DecisionConfirm(
     let danger = action != UserAction::Approve;
     view! {
         <section class="panel confirm" id="decision-confirm" role="dialog" aria-modal="false"
-            aria-labelledby="decision-confirm-title" data-action=format!("{action:?}").to_lowercase()>
+            aria-labelledby="decision-confirm-title" data-action=format!("{action:?}").to_ascii_lowercase()>
             <h3 id="decision-confirm-title">{title}</h3>
             <p class="muted">{lead}</p>
             <dl class="facts">

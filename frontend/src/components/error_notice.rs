@@ -36,10 +36,15 @@ pub fn ErrorNotice(
 }
 
 /// The API's messages are lowercase sentences without a period; on screen they start a line.
+/// The browser capitalises (its Unicode case tables, not a copy of them in the wasm).
 pub fn capitalize(message: &str) -> String {
     let mut characters = message.chars();
     match characters.next() {
-        Some(first) => first.to_uppercase().chain(characters).collect(),
+        Some(first) if first.is_ascii() => first.to_ascii_uppercase().to_string() + characters.as_str(),
+        Some(first) => {
+            let first = web_sys::js_sys::JsString::from(first).to_upper_case();
+            String::from(first) + characters.as_str()
+        }
         None => String::new(),
     }
 }

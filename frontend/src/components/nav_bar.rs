@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use rescaler_shared::access::ALL_CLUSTERS;
 
 use crate::api::ApiFuture;
 use crate::fetch::Fetch;
+use crate::router::{is_current, use_router};
 use crate::session::use_session;
 
 /// How often the inbox count is refreshed.
@@ -52,6 +52,11 @@ pub fn NavBar() -> impl IntoView {
                     .unwrap_or_default()
             })
         };
+    let router = use_router();
+    // `aria-current="page"` on the link to the page shown (or to a section it is in).
+    let current = move |href: &'static str, exact: bool| {
+        Signal::derive(move || is_current(href, &router.path(), exact).then_some("page"))
+    };
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -60,9 +65,9 @@ pub fn NavBar() -> impl IntoView {
             </a>
             <Show when=move || session.me.with(Option::is_some)>
                 <nav class="mainnav" aria-label="Main">
-                    <A href="/" exact=true>"Clusters & jobs"</A>
-                    <A href="/rescales">"Requests"</A>
-                    <A href="/inbox" attr:id="nav-inbox">
+                    <a href="/" aria-current=current("/", true)>"Clusters & jobs"</a>
+                    <a href="/rescales" aria-current=current("/rescales", false)>"Requests"</a>
+                    <a href="/inbox" id="nav-inbox" aria-current=current("/inbox", false)>
                         "Approvals"
                         <span
                             id="inbox-count"
@@ -72,11 +77,11 @@ pub fn NavBar() -> impl IntoView {
                         >
                             {count}
                         </span>
-                    </A>
-                    <A href="/schedules">"Schedules"</A>
-                    <A href="/savepoints">"Savepoints"</A>
-                    <A href="/artifacts">"Artifacts"</A>
-                    <A href="/audit">"Audit"</A>
+                    </a>
+                    <a href="/schedules" aria-current=current("/schedules", false)>"Schedules"</a>
+                    <a href="/savepoints" aria-current=current("/savepoints", false)>"Savepoints"</a>
+                    <a href="/artifacts" aria-current=current("/artifacts", false)>"Artifacts"</a>
+                    <a href="/audit" aria-current=current("/audit", false)>"Audit"</a>
                 </nav>
                 <div class="who">
                     <span id="signed-in-user" class="who-name">{move || session.user_name().unwrap_or_default()}</span>

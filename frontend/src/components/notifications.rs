@@ -80,9 +80,11 @@ fn delivery_view(delivery: Delivery) -> impl IntoView + use<> {
         DeliveryStatus::Undeliverable => ("could not be delivered", "tone-bad"),
         DeliveryStatus::Unaddressed => ("not sent", "tone-neutral"),
     };
-    let next = (delivery.status == DeliveryStatus::Pending && !delivery.attempts.is_empty())
-        .then(|| format!(", tried again at {}", format::clock(delivery.next_attempt_at_ms)))
-        .unwrap_or_default();
+    let next = if delivery.status == DeliveryStatus::Pending && !delivery.attempts.is_empty() {
+        format!(", tried again at {}", format::clock(delivery.next_attempt_at_ms))
+    } else {
+        String::new()
+    };
     let attempts = delivery.attempts.iter().map(attempt_view).collect_view();
     let recipients = (!delivery.recipients.is_empty())
         .then(|| view! { <p class="recipients">{format!("To {}", delivery.recipients.join(", "))}</p> });

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::use_navigate;
 use rescaler_shared::api::{CreateRescale, JobDetailResponse};
 use rescaler_shared::flink::msf::AutoscalingChoice;
 use rescaler_shared::operation::Strategy;
@@ -45,7 +43,7 @@ pub fn RescaleForm(
     prefill: Option<RwSignal<Option<Prefill>>>,
 ) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
+    let router = crate::router::use_router();
     let JobDetailResponse { cluster_id, job, limits, strategies, .. } = detail;
     let inputs = TargetInputs::new(&limits);
     let default_strategy =
@@ -79,7 +77,7 @@ pub fn RescaleForm(
             not_before_ms: not_before.with_untracked(|text| not_before_ms(text).ok().flatten()),
             autoscaling: autoscaling.get_untracked(),
         };
-        submit(session, request, submitting, submit_failure, navigate.clone());
+        submit(session, request, submitting, submit_failure, router);
     };
 
     let vertex_names: BTreeMap<String, String> =
@@ -178,7 +176,7 @@ fn submit(
     request: CreateRescale,
     submitting: RwSignal<bool>,
     submit_failure: RwSignal<Option<ApiFailure>>,
-    navigate: impl Fn(&str, NavigateOptions) + 'static,
+    router: crate::router::Router,
 ) {
     submitting.set(true);
     submit_failure.set(None);
@@ -188,7 +186,7 @@ fn submit(
                 session.inbox_version.update(|version| *version += 1);
                 // Only if the user is still on the form's page.
                 if submitting.try_set(false).is_none() {
-                    navigate(&rescaler_shared::console_path::request(&operation.id), Default::default());
+                    router.navigate(&rescaler_shared::console_path::request(&operation.id), false);
                 }
             }
             Err(failure) => {

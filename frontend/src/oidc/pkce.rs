@@ -17,8 +17,8 @@ pub async fn challenge(verifier: &str) -> Result<String, String> {
         .and_then(|window| window.crypto().ok())
         .map(|crypto| crypto.subtle())
         .ok_or("this browser has no SubtleCrypto (the console needs https or localhost)")?;
-    let mut data = verifier.as_bytes().to_vec();
-    let promise = subtle.digest_with_str_and_u8_array("SHA-256", &mut data).map_err(|_| "SHA-256 is unavailable")?;
+    let promise =
+        subtle.digest_with_str_and_u8_array("SHA-256", verifier.as_bytes()).map_err(|_| "SHA-256 is unavailable")?;
     let digest = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|_| "SHA-256 failed")?;
     let buffer = digest.dyn_into::<ArrayBuffer>().map_err(|_| "SHA-256 gave no bytes")?;
     Ok(base64url(&Uint8Array::new(&buffer).to_vec()))

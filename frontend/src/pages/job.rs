@@ -10,8 +10,6 @@ mod out_of_band_notice;
 mod vertices_panel;
 
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map};
 use rescaler_shared::access::Role;
 use rescaler_shared::api::{JobDetailResponse, SavepointRecord};
 use rescaler_shared::flink::JobStatus;
@@ -26,6 +24,7 @@ use crate::components::rescale_form::{Prefill, RescaleForm};
 use crate::fetch::Fetch;
 use crate::format::short_id;
 use crate::metrics::MetricsFeed;
+use crate::router::use_router;
 use crate::session::use_session;
 use job_head::JobHead;
 use job_savepoints::JobSavepoints;
@@ -35,22 +34,10 @@ use not_running_notice::NotRunningNotice;
 use out_of_band_notice::OutOfBandNotice;
 use vertices_panel::VerticesPanel;
 
-/// `/clusters/:cluster/jobs/:job`.
+/// `/clusters/:cluster/jobs/:job`: the page for one job; built again when the address names
+/// another job.
 #[component]
-pub fn JobPage() -> impl IntoView {
-    let params = use_params_map();
-    let ids = Memo::new(move |_| {
-        params.with(|params| (params.get("cluster").unwrap_or_default(), params.get("job").unwrap_or_default()))
-    });
-    move || {
-        let (cluster_id, job_id) = ids.get();
-        view! { <JobView cluster_id=cluster_id job_id=job_id/> }
-    }
-}
-
-/// The page for one job; built again when the address names another job.
-#[component]
-fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
+pub fn JobPage(cluster_id: String, job_id: String) -> impl IntoView {
     let session = use_session();
     let (detail_cluster, detail_job) = (cluster_id.clone(), job_id.clone());
     let detail = Fetch::new(move || session.client().job(&detail_cluster, &detail_job));
@@ -95,14 +82,11 @@ fn JobView(cluster_id: String, job_id: String) -> impl IntoView {
 /// An earlier Flink job id of a deployment shows the job as it runs now: the page moves on to
 /// the deployment's current job id.
 fn follow_to_current_job(detail: Fetch<JobDetailResponse>, cluster_id: String, job_id: String) {
-    let navigate = use_navigate();
+    let router = use_router();
     Effect::new(move |_| {
         let current = detail.get().and_then(Result::ok).and_then(|detail| detail.deployment).map(|d| d.current_job_id);
         if let Some(current) = current.filter(|current| *current != job_id) {
-            navigate(
-                &rescaler_shared::console_path::job(&cluster_id, &current),
-                NavigateOptions { replace: true, ..Default::default() },
-            );
+            router.navigate(&rescaler_shared::console_path::job(&cluster_id, &current), true);
         }
     });
 }

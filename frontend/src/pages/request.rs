@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use rescaler_shared::downtime;
 use rescaler_shared::operation::{ArtifactRef, Operation, ResolvedStrategy, Strategy};
 use rescaler_shared::phase::{Phase, PhaseName};
@@ -30,17 +29,9 @@ use crate::session::{Session, use_session};
 /// How often an active request is read again.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
-/// `/rescales/:id`.
+/// `/rescales/:id`: the page for one request; built again when the address names another one.
 #[component]
-pub fn RequestPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|params| params.get("id").unwrap_or_default()));
-    move || view! { <RequestView id=id.get()/> }
-}
-
-/// The page for one request; built again when the address names another one.
-#[component]
-fn RequestView(id: String) -> impl IntoView {
+pub fn RequestPage(id: String) -> impl IntoView {
     let session = use_session();
     let operation = RwSignal::new(None::<Operation>);
     let failure = RwSignal::new(None::<ApiFailure>);

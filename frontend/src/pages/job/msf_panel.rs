@@ -65,7 +65,7 @@ fn latest_snapshots(snapshots: &[MsfSnapshot]) -> AnyView {
             view! {
                 <tr data-snapshot=snapshot.name.clone()>
                     <td class="mono break">{snapshot.name.clone()}</td>
-                    <td>{format!("{:?}", snapshot.status).to_uppercase()}</td>
+                    <td>{format!("{:?}", snapshot.status).to_ascii_uppercase()}</td>
                     <td class="num">{snapshot.version_id}</td>
                     <td>{snapshot.created_at_ms.map_or_else(|| "–".to_owned(), format::time)}</td>
                 </tr>

@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use rescaler_shared::recurring::RecurringSchedule;
 use rescaler_shared::user_action::{ScheduleAction, schedule_refusal};
 
@@ -16,13 +15,11 @@ use crate::fetch::Fetch;
 use crate::format::{self, now_ms, short_id};
 use crate::session::use_session;
 
-/// `/schedules/:id`.
+/// `/schedules/:id`; built again when the address names another schedule.
 #[component]
-pub fn SchedulePage() -> impl IntoView {
+pub fn SchedulePage(id: String) -> impl IntoView {
     let session = use_session();
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|params| params.get("id").unwrap_or_default()));
-    let schedule = Fetch::new(move || session.client().schedule(&id.get()));
+    let schedule = Fetch::new(move || session.client().schedule(&id));
     move || loaded(schedule.get(), "the schedule", move |shown| view! { <ScheduleView shown=shown reload=schedule/> })
 }
 

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use rescaler_shared::operation::{Strategy, Target};
 use rescaler_shared::recurring::{CreateSchedule, Step};
 use rescaler_shared::schedule::{ClockTime, UtcOffset, Weekday};
@@ -60,7 +59,7 @@ pub fn ScheduleForm(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
+    let router = crate::router::use_router();
     let cluster = RwSignal::new(String::new());
     let job = RwSignal::new(String::new());
     let rows = RwSignal::new(vec![StepRow::new("22:00", "2"), StepRow::new("07:00", "6")]);
@@ -85,12 +84,11 @@ pub fn ScheduleForm(
             steps,
             reason: reason.get_untracked(),
         };
-        let navigate = navigate.clone();
         spawn_local(async move {
             let answer = session.client().create_schedule(&request).await;
             busy.try_set(false);
             match answer {
-                Ok(schedule) => navigate(&format!("/schedules/{}", schedule.id), Default::default()),
+                Ok(schedule) => router.navigate(&rescaler_shared::console_path::schedule(&schedule.id), false),
                 Err(error) => drop(failure.try_set(Some(error))),
             }
         });
