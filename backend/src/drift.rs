@@ -19,13 +19,15 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use rescaler_shared::api::AuditEvent;
 use rescaler_shared::deployment::{Deployment, Drift};
 use rescaler_shared::drift::{self, JobToRead, ListedJob, OUT_OF_BAND_ACTION};
+use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
 
 use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
-use crate::records::Records;
+use crate::records::{READS_AT_ONCE, Records};
 use crate::store::{StoreError, StoreResult, Version};
 
 #[cfg(test)]
@@ -75,12 +77,13 @@ impl DriftCheck {
         Self { interval, last: Mutex::new(None) }
     }
 
-    /// Runs [`check`] unless one ran less than the interval ago.
+    /// Runs [`check_with`] unless one ran less than the interval ago.
     pub async fn check_if_due(
         &self,
         records: &Records,
         clusters: &ClusterRegistry,
         now_ms: u64,
+        busy: Option<Busy>,
     ) -> Option<DriftReport> {
         {
             let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -89,20 +92,41 @@ impl DriftCheck {
             }
             *last = Some(Instant::now());
         }
-        Some(check(records, clusters, now_ms).await)
+        Some(check_with(records, clusters, now_ms, busy).await)
     }
+}
+
+/// `(cluster, deployment)` pairs that are not compared with Flink: see [`holds_deployment`].
+pub type Busy = HashSet<(String, String)>;
+
+/// The deployment `operation` keeps from being compared, if any: an operation past approval
+/// (or ended, its marker not released yet) — what runs there is the product's doing, or about
+/// to be.
+pub fn holds_deployment(operation: &Operation) -> Option<(String, String)> {
+    (operation.phase.name() != PhaseName::AwaitingApproval)
+        .then(|| (operation.cluster_id.clone(), operation.managed_job_id().to_owned()))
 }
 
 /// Compares every idle deployment of every cluster with what Flink runs, now.
 pub async fn check(records: &Records, clusters: &ClusterRegistry, now_ms: u64) -> DriftReport {
+    check_with(records, clusters, now_ms, None).await
+}
+
+/// [`check`], with the busy deployments as a pass that has just read every active operation
+/// saw them, if it did (they are read here otherwise). Before a change is called out of band
+/// they are read again in any case: a request may have been approved since.
+pub async fn check_with(records: &Records, clusters: &ClusterRegistry, now_ms: u64, busy: Option<Busy>) -> DriftReport {
     let mut report = DriftReport::default();
-    let busy = match busy_deployments(records).await {
-        Ok(busy) => busy,
-        Err(error) => {
-            tracing::warn!(%error, "drift check: active operations unreadable");
-            report.failures += 1;
-            return report;
-        }
+    let busy = match busy {
+        Some(busy) => busy,
+        None => match busy_deployments(records).await {
+            Ok(busy) => busy,
+            Err(error) => {
+                tracing::warn!(%error, "drift check: active operations unreadable");
+                report.failures += 1;
+                return report;
+            }
+        },
     };
     for cluster in clusters.iter() {
         if let Err(error) = check_cluster(records, cluster.as_ref(), &busy, now_ms, &mut report).await {
@@ -116,18 +140,12 @@ pub async fn check(records: &Records, clusters: &ClusterRegistry, now_ms: u64) -
     report
 }
 
-/// `(cluster, deployment)` of every operation past approval that still holds its deployment:
-/// what runs there is the product's doing, or about to be.
-async fn busy_deployments(records: &Records) -> StoreResult<HashSet<(String, String)>> {
-    let mut busy = HashSet::new();
-    for operation_id in records.active_operation_ids().await? {
-        if let Some((operation, _)) = records.operation(&operation_id).await?
-            && operation.phase.name() != PhaseName::AwaitingApproval
-        {
-            busy.insert((operation.cluster_id.clone(), operation.managed_job_id().to_owned()));
-        }
-    }
-    Ok(busy)
+/// The deployments every active operation holds ([`holds_deployment`]), read now.
+async fn busy_deployments(records: &Records) -> StoreResult<Busy> {
+    let ids = records.active_operation_ids().await?;
+    let reads: Vec<_> = ids.iter().map(|id| records.operation(id)).collect();
+    let operations: Vec<_> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
+    Ok(operations.into_iter().flatten().filter_map(|(operation, _)| holds_deployment(&operation)).collect())
 }
 
 /// What became of one deployment.

@@ -18,6 +18,7 @@
 //! - checkpointing switched off shows as an interval of `Long.MAX_VALUE`, not 0.
 
 mod error;
+mod live;
 mod model;
 mod rest;
 mod wire;
@@ -33,8 +34,9 @@ use rescaler_shared::history::LoadSample;
 use rescaler_shared::recommend::JobGraph;
 
 pub use error::FlinkError;
+pub use live::freshen_views;
 pub use model::{
-    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary,
+    CheckpointConfig, CheckpointHistory, CheckpointRef, FlinkVersion, JarInfo, JobDetail, JobSummary, LiveTasks,
     MetricAggregation, RestoreMode, RunJar, TaskCounts, VERTEX_PARALLELISM_OVERRIDES_KEY, VertexMetrics,
     savepoint_failed_for_missing_job,
 };

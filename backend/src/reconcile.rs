@@ -30,10 +30,12 @@ use crate::records::Records;
 use crate::store::{StoreError, Version};
 mod crash;
 mod error;
+mod pass;
 mod recurring;
 
 pub use crash::CrashPoints;
 pub use error::ReconcileError;
+pub use pass::PassReport;
 
 /// Steps one operation may take in one pass before the others get their turn.
 const MAX_STEPS_PER_PASS: usize = 6;
@@ -77,13 +79,6 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Counts of one engine pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PassReport {
-    pub operations: usize,
-    pub next_in: Option<Duration>,
-}
-
 impl Engine {
     pub fn new(records: Records, clusters: ClusterRegistry, owner: impl Into<String>) -> Self {
         Self {
@@ -102,59 +97,6 @@ impl Engine {
 
     fn now(&self) -> u64 {
         (self.clock)()
-    }
-
-    /// One pass over every active operation, concurrently; answers when the next is due.
-    pub async fn pass(&self) -> Result<PassReport, StoreError> {
-        self.recurring_pass().await; // due occurrences first: their requests go in this pass
-        let ids = self.records.active_operation_ids().await?;
-        // Sampling runs beside the operations' steps, never in front of them.
-        let sampling = async {
-            if let Some(report) = self.sampler.sample_if_due(&self.records, &self.clusters, self.now()).await {
-                self.file_recommended(&report).await;
-            }
-        };
-        let steps = futures::future::join_all(ids.iter().map(|id| async move {
-            // A step that wrote a new phase is followed at once by the next one (a few at
-            // most per pass), without listing the store again.
-            for _ in 0..MAX_STEPS_PER_PASS {
-                match self.reconcile(id).await {
-                    Ok(ReconcileAction::Requeue(delay)) if delay.is_zero() => continue,
-                    Ok(action) => return action,
-                    Err(error) => return self.error_policy(id, &error),
-                }
-            }
-            ReconcileAction::Requeue(Duration::ZERO)
-        }));
-        let (outcomes, _) = futures::future::join(steps, sampling).await;
-        let next_in = outcomes
-            .iter()
-            .filter_map(|action| match action {
-                ReconcileAction::Requeue(delay) => Some(*delay),
-                ReconcileAction::Done => None,
-            })
-            .min();
-        self.drift.check_if_due(&self.records, &self.clusters, self.now()).await;
-        self.notifier.iter().for_each(|notifier| notifier.spawn_pass(&self.owner));
-        Ok(PassReport { operations: ids.len(), next_in })
-    }
-
-    /// `request` mode: the recommended request of every job just sampled, where one is due
-    /// (`recommendations::filing`); errors are logged, never fail the pass.
-    async fn file_recommended(&self, report: &crate::sampler::SampleReport) {
-        for (cluster_id, job_id) in &report.jobs {
-            let Some(cluster) = self.clusters.get(cluster_id) else { continue };
-            let filing = crate::recommendations::filing::file_if_due(
-                &self.records,
-                cluster.as_ref(),
-                &self.approvals,
-                job_id,
-                self.now(),
-            );
-            if let Err(error) = filing.await {
-                tracing::warn!(cluster.id = %cluster_id, job.id = %job_id, %error, "recommended request not filed");
-            }
-        }
     }
 
     /// Logs an error and says when to try again.
@@ -182,20 +124,34 @@ impl Engine {
 
     /// Takes one operation one step further.
     pub async fn reconcile(&self, operation_id: &str) -> Result<ReconcileAction, ReconcileError> {
-        let (mut operation, version) = self
-            .records
-            .operation(operation_id)
-            .await?
-            .ok_or_else(|| ReconcileError::MissingOperation(operation_id.to_owned()))?;
+        self.step(operation_id, None).await.map(|(action, _)| action)
+    }
+
+    /// One step of [`Engine::reconcile`], from `known` (the record and its version as this
+    /// engine last wrote it) or the store; answers the record it wrote, if it wrote one.
+    async fn step(
+        &self,
+        operation_id: &str,
+        known: Option<(Operation, Version)>,
+    ) -> Result<(ReconcileAction, Option<(Operation, Version)>), ReconcileError> {
+        let (mut operation, version) = match known {
+            Some(record) => record,
+            None => self
+                .records
+                .operation(operation_id)
+                .await?
+                .ok_or_else(|| ReconcileError::MissingOperation(operation_id.to_owned()))?,
+        };
         if operation.is_terminal() {
             self.finish(&operation).await?;
-            return Ok(ReconcileAction::Done);
+            return Ok((ReconcileAction::Done, None));
         }
         let now = self.now();
         if let Some(lease) = &operation.lease
             && lease.blocks(&self.owner, now)
         {
-            return Ok(ReconcileAction::Requeue(Duration::from_millis((lease.until_ms - now).min(1_000))));
+            let blocked_for = Duration::from_millis((lease.until_ms - now).min(1_000));
+            return Ok((ReconcileAction::Requeue(blocked_for), Some((operation, version))));
         }
         let cluster = self.cluster(&operation)?.clone();
         let observation = self.observe(&operation, cluster.as_ref(), now).await;
@@ -204,18 +160,19 @@ impl Engine {
         match &decision {
             Decision::Done => {
                 self.finish(&operation).await?;
-                Ok(ReconcileAction::Done)
+                Ok((ReconcileAction::Done, None))
             }
             Decision::Wait { requeue_after_ms, .. } => {
-                Ok(ReconcileAction::Requeue(Duration::from_millis(*requeue_after_ms)))
+                let wait = Duration::from_millis(*requeue_after_ms);
+                Ok((ReconcileAction::Requeue(wait), Some((operation, version))))
             }
             Decision::Transition { .. } => {
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, now);
                 operation.lease = None;
-                self.records.replace_operation(&operation, &version).await?;
+                let written = self.records.replace_operation(&operation, &version).await?;
                 self.after_write(&operation, events_before).await?;
-                Ok(ReconcileAction::Requeue(Duration::ZERO))
+                Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
             }
             Decision::Act { action, .. } => {
                 // Intent first: the lease names the action and keeps other reconcilers off.
@@ -237,9 +194,9 @@ impl Engine {
                     operation.msf_operation_id = Some(id);
                 }
                 operation.lease = None;
-                self.records.replace_operation(&operation, &leased).await?;
+                let written = self.records.replace_operation(&operation, &leased).await?;
                 self.after_write(&operation, events_before).await?;
-                Ok(ReconcileAction::Requeue(Duration::ZERO))
+                Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
             }
         }
     }
@@ -336,23 +293,23 @@ impl Engine {
     }
 
     /// After a successful write: the savepoint catalog, and the audit trail of new events.
+    /// The three are independent of each other and written at once; each is also written
+    /// again when the operation ends, should this engine stop before they land.
     async fn after_write(&self, operation: &Operation, events_before: usize) -> Result<(), ReconcileError> {
-        if let (Some(savepoint), Phase::Restarting { .. } | Phase::Updating { .. }) =
-            (&operation.savepoint, &operation.phase)
-        {
-            self.records
-                .record_savepoint(&SavepointRecord {
-                    cluster_id: operation.cluster_id.clone(),
-                    job_id: operation.job_id.clone(),
-                    operation_id: operation.id.clone(),
-                    location: savepoint.location.clone(),
-                    taken_at_ms: savepoint.taken_at_ms,
-                    storage: None,
-                })
-                .await?;
-        }
-        self.records.audit_operation_events(operation, events_before).await?;
-        self.records.follow_operation(operation, self.now()).await?;
+        let catalog = async {
+            match (&operation.savepoint, &operation.phase) {
+                (Some(savepoint), Phase::Restarting { .. } | Phase::Updating { .. }) => {
+                    self.records.record_savepoint(&savepoint_record(operation, savepoint)).await
+                }
+                _ => Ok(()),
+            }
+        };
+        futures::future::try_join3(
+            catalog,
+            self.records.audit_operation_events(operation, events_before),
+            self.records.follow_operation(operation, self.now()),
+        )
+        .await?;
         if operation.is_terminal() {
             self.finish(operation).await?;
         }
@@ -365,43 +322,22 @@ impl Engine {
         self.records.audit_operation_events(operation, 0).await?;
         self.records.follow_operation(operation, self.now()).await?;
         if let Some(savepoint) = &operation.savepoint {
-            self.records
-                .record_savepoint(&SavepointRecord {
-                    cluster_id: operation.cluster_id.clone(),
-                    job_id: operation.job_id.clone(),
-                    operation_id: operation.id.clone(),
-                    location: savepoint.location.clone(),
-                    taken_at_ms: savepoint.taken_at_ms,
-                    storage: None,
-                })
-                .await?;
+            self.records.record_savepoint(&savepoint_record(operation, savepoint)).await?;
         }
         self.records.release_job(operation).await?;
         Ok(())
     }
+}
 
-    /// Runs passes until `shutdown` resolves: as soon as the operations ask (100 ms while one
-    /// is executing, see the poll constants of `phase`), at least every 2 s, and at once when
-    /// `kick` fires (an approval).
-    pub async fn run(self: Arc<Self>, kick: Arc<tokio::sync::Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let next = match self.pass().await {
-                Ok(report) => report.next_in.unwrap_or(Duration::from_secs(2)),
-                Err(error) => {
-                    tracing::warn!(%error, "reconcile pass failed");
-                    Duration::from_secs(1)
-                }
-            };
-            // Executing phases ask for 100 ms; waiting ones for longer, capped so that a missed
-            // kick costs at most 2 s.
-            let next = next.clamp(Duration::from_millis(10), Duration::from_secs(2));
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = kick.notified() => {}
-                _ = tokio::time::sleep(next) => {}
-            }
-        }
+/// The catalog's entry for the savepoint `operation` took.
+fn savepoint_record(operation: &Operation, savepoint: &rescaler_shared::operation::SavepointRef) -> SavepointRecord {
+    SavepointRecord {
+        cluster_id: operation.cluster_id.clone(),
+        job_id: operation.job_id.clone(),
+        operation_id: operation.id.clone(),
+        location: savepoint.location.clone(),
+        taken_at_ms: savepoint.taken_at_ms,
+        storage: None,
     }
 }
 

@@ -215,6 +215,9 @@ pub(crate) fn wall_clock_ms() -> u64 {
 /// bucket policy refuses overwrites and deletes under it).
 pub(crate) const AUDIT_PREFIX: &str = "audit/";
 
+/// How many objects a reader of many (a page, the active markers) reads at once.
+pub const READS_AT_ONCE: usize = 50;
+
 fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {
     match result {
         Ok(_) => Ok(()),

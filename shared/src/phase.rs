@@ -47,6 +47,18 @@ pub const APPROVAL_POLL_MS: u64 = 10_000;
 pub const SAVEPOINT_POLL_MS: u64 = 100;
 /// Requeue while a job starts, rescales or stops (the downtime, again: keep it short).
 pub const JOB_POLL_MS: u64 = 100;
+/// Requeue in the first [`FAST_POLL_FOR_MS`] of a wait that keeps the job down (its
+/// savepoint, its start): a small job's is over within it, and every poll it is seen late
+/// adds to the outage.
+pub const FAST_POLL_MS: u64 = 20;
+/// How long a wait that keeps the job down is polled every [`FAST_POLL_MS`].
+pub const FAST_POLL_FOR_MS: u64 = 1_000;
+
+/// When to look again at such a wait, begun at `since_ms`: every [`FAST_POLL_MS`] in its
+/// first [`FAST_POLL_FOR_MS`], every `poll_ms` after.
+pub fn outage_poll_ms(poll_ms: u64, since_ms: u64, now_ms: u64) -> u64 {
+    if now_ms.saturating_sub(since_ms) < FAST_POLL_FOR_MS { FAST_POLL_MS.min(poll_ms) } else { poll_ms }
+}
 /// Requeue when this pass lacks an observation the phase needs.
 pub const MISSING_OBSERVATION_POLL_MS: u64 = 1_000;
 /// First requeue when Flink is unavailable; doubles with every further unavailable pass.
@@ -127,4 +139,24 @@ fn is_msf(op: &Operation) -> bool {
 pub fn unavailable_backoff_ms(streak: u32) -> u64 {
     let factor = 1_u64.checked_shl(streak.min(16)).unwrap_or(u64::MAX);
     UNAVAILABLE_BACKOFF_BASE_MS.saturating_mul(factor).min(UNAVAILABLE_BACKOFF_MAX_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_that_keeps_the_job_down_is_polled_fast_for_its_first_second_only() {
+        let cases = [
+            (0, FAST_POLL_MS, "just begun"),
+            (FAST_POLL_FOR_MS - 1, FAST_POLL_MS, "still in its first second"),
+            (FAST_POLL_FOR_MS, SAVEPOINT_POLL_MS, "a large state's savepoint: the usual pace"),
+            (60_000, SAVEPOINT_POLL_MS, "long after"),
+        ];
+        for (elapsed, expected, name) in cases {
+            assert_eq!(outage_poll_ms(SAVEPOINT_POLL_MS, 5_000, 5_000 + elapsed), expected, "{name}");
+        }
+        assert_eq!(outage_poll_ms(10, 5_000, 5_000), 10, "never slower than asked");
+        assert_eq!(outage_poll_ms(SAVEPOINT_POLL_MS, 9_000, 5_000), FAST_POLL_MS, "a clock behind the phase start");
+    }
 }

@@ -247,6 +247,7 @@ impl Cluster for MsfCluster {
                         status: application.status.job_status(),
                         start_time_ms: 0,
                         application: Some(application),
+                        live_tasks: None,
                     });
                 }
             }

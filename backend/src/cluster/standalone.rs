@@ -19,6 +19,7 @@ use super::{Cluster, ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
 use crate::flink::{
     FlinkClient, FlinkError, JobSummary, RestFlinkClient, RestFlinkClientConfig, RestoreMode, RunJar, VertexMetrics,
+    freshen_views,
 };
 use crate::records::Records;
 use crate::savepoint_storage::SavepointStorage;
@@ -89,26 +90,26 @@ impl StandaloneCluster {
     async fn read(&self, operation: &Operation, needs: &Needs, now_ms: u64) -> ClusterResult<Observation> {
         let client = &self.client;
         let mut observation = self.config.observation(now_ms);
-        if needs.job {
-            // Before execution starts (the phase also needs the cluster), learn whether an
-            // in-place restart has a checkpoint to restore: without one its state would be lost.
-            let job = if needs.cluster {
-                let read = self.job_and_checkpoint(&operation.job_id).await?;
-                observation.latest_checkpoint = read.as_ref().and_then(|(_, facts)| *facts);
-                read.map(|(job, _)| job)
-            } else {
-                client.job(&operation.job_id).await?
+        // Two reads at once: the jobs' details, through Flink's cache; and the stop trigger,
+        // then the live job list. The trigger before the list: a completed stop is then seen
+        // together with its job having finished, in one pass.
+        let live = async {
+            let savepoint = match &needs.savepoint {
+                Some(query) => Some(client.savepoint_status(&query.job_id, &query.trigger_id).await?),
+                None => None,
             };
-            observation.job = Some(seen(job));
-        }
-        if let Some(job_id) = &needs.new_job {
-            observation.new_job = Some(seen(client.job(job_id).await?));
-        }
-        if let Some(job_id) = &needs.rollback_job {
-            observation.rollback_job = Some(seen(client.job(job_id).await?));
-        }
-        if let Some(query) = &needs.savepoint {
-            observation.savepoint = Some(client.savepoint_status(&query.job_id, &query.trigger_id).await?);
+            let reads_jobs = needs.job || needs.new_job.is_some() || needs.rollback_job.is_some();
+            let jobs = if reads_jobs { Some(client.list_jobs().await) } else { None };
+            Ok::<_, FlinkError>((savepoint, jobs))
+        };
+        let ((savepoint, jobs), views) = futures::future::try_join(live, self.job_views(operation, needs)).await?;
+        observation.savepoint = savepoint;
+        observation.job = views.job;
+        observation.latest_checkpoint = views.latest_checkpoint;
+        observation.new_job = views.new_job;
+        observation.rollback_job = views.rollback_job;
+        if let Some(jobs) = jobs {
+            freshen(&mut observation, jobs);
         }
         if let Some(search) = &needs.savepoint_search
             && SavepointSearch::wanted(observation.job.as_ref(), observation.savepoint.as_ref())
@@ -127,6 +128,38 @@ impl StandaloneCluster {
             observation.cluster = Some(client.cluster_overview().await?);
         }
         Ok(observation)
+    }
+
+    /// The jobs `needs` names, as `GET /jobs/:id` gives them, read at once.
+    async fn job_views(&self, operation: &Operation, needs: &Needs) -> Result<JobViews, FlinkError> {
+        let job = async {
+            if !needs.job {
+                return Ok((None, None));
+            }
+            // Before execution starts (the phase also needs the cluster), learn whether an
+            // in-place restart has a checkpoint to restore: without one its state would be lost.
+            if needs.cluster {
+                let read = self.job_and_checkpoint(&operation.job_id).await?;
+                let facts = read.as_ref().and_then(|(_, facts)| *facts);
+                return Ok((Some(seen(read.map(|(job, _)| job))), facts));
+            }
+            Ok((Some(seen(self.client.job(&operation.job_id).await?)), None))
+        };
+        let ((job, latest_checkpoint), new_job, rollback_job) = futures::future::try_join3(
+            job,
+            self.job_if(needs.new_job.as_deref()),
+            self.job_if(needs.rollback_job.as_deref()),
+        )
+        .await?;
+        Ok(JobViews { job, latest_checkpoint, new_job, rollback_job })
+    }
+
+    /// Job `job_id`, if there is one to read.
+    async fn job_if(&self, job_id: Option<&str>) -> Result<Option<Seen<JobView>>, FlinkError> {
+        match job_id {
+            Some(job_id) => Ok(Some(seen(self.client.job(job_id).await?))),
+            None => Ok(None),
+        }
     }
 
     /// The completed savepoints below the operation's own directory, and the job's latest
@@ -349,6 +382,34 @@ fn action_name(action: &Action) -> &'static str {
         Action::CreateSnapshot { .. } => "CreateApplicationSnapshot",
         Action::UpdateApplication { .. } => "UpdateApplication",
         _ => "a Flink action",
+    }
+}
+
+/// The view of a job that was seen.
+/// The jobs one observation reads through `GET /jobs/:id`.
+struct JobViews {
+    job: Option<Seen<JobView>>,
+    latest_checkpoint: Option<CheckpointFacts>,
+    new_job: Option<Seen<JobView>>,
+    rollback_job: Option<Seen<JobView>>,
+}
+
+/// The observed jobs as the JobManager sees them now (`jobs`, the live job list), not as
+/// Flink's cache of `GET /jobs/:id` last saw them (see [`crate::flink::LiveTasks`]); as read
+/// should the list have failed.
+fn freshen(observation: &mut Observation, jobs: Result<Vec<JobSummary>, FlinkError>) {
+    let views =
+        [&mut observation.job, &mut observation.new_job, &mut observation.rollback_job].into_iter().filter_map(present);
+    match jobs {
+        Ok(jobs) => _ = freshen_views(&jobs, views),
+        Err(error) => tracing::warn!(error = %error, "job list not read: job views as Flink's cache gave them"),
+    }
+}
+
+fn present(seen: &mut Option<Seen<JobView>>) -> Option<&mut JobView> {
+    match seen {
+        Some(Seen::Present(view)) => Some(view),
+        _ => None,
     }
 }
 

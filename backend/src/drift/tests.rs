@@ -62,8 +62,14 @@ impl Cluster for MemoryCluster {
     }
     fn jobs(&self) -> BoxFuture<'_, ClusterResult<Vec<JobSummary>>> {
         self.listings.fetch_add(1, Ordering::SeqCst);
-        let job =
-            JobSummary { id: JOB.to_owned(), name: "counter".to_owned(), status: JobStatus::Running, start_time_ms: 1, application: None };
+        let job = JobSummary {
+            id: JOB.to_owned(),
+            name: "counter".to_owned(),
+            status: JobStatus::Running,
+            start_time_ms: 1,
+            application: None,
+            live_tasks: None,
+        };
         let other = JobSummary { id: OTHER_JOB.to_owned(), ..job.clone() };
         Box::pin(async move { Ok(vec![job, other]) })
     }
@@ -79,7 +85,11 @@ impl Cluster for MemoryCluster {
     fn observe<'a>(&'a self, _: &'a Operation, _: &'a Needs, _: u64) -> BoxFuture<'a, ClusterResult<Observation>> {
         Box::pin(async { not_here() })
     }
-    fn perform<'a>(&'a self, _: &'a Operation, _: &'a Action) -> BoxFuture<'a, ClusterResult<crate::cluster::Performed>> {
+    fn perform<'a>(
+        &'a self,
+        _: &'a Operation,
+        _: &'a Action,
+    ) -> BoxFuture<'a, ClusterResult<crate::cluster::Performed>> {
         Box::pin(async { not_here() })
     }
     fn start_job<'a>(&'a self, _: &'a ArtifactRef, _: u32) -> BoxFuture<'a, ClusterResult<String>> {

@@ -14,6 +14,21 @@ pub struct JobSummary {
     pub start_time_ms: u64,
     /// An MSF application's own facts (its job list entry); `None` for a Flink job.
     pub application: Option<rescaler_shared::flink::msf::MsfApplication>,
+    /// The job's tasks as the JobManager counts them now; `None` where the list does not give
+    /// them (an MSF application, an answer without counts).
+    pub live_tasks: Option<LiveTasks>,
+}
+
+/// A job's tasks by state, from `GET /jobs/overview`, which Flink answers from the running
+/// JobManager. `GET /jobs/:id` (and every view below it) is answered from the REST endpoint's
+/// execution-graph cache, refreshed only every `web.refresh-interval` (3 s by default): a job
+/// that finished or started running can read as it was for that long. [`LiveTasks::freshen`]
+/// corrects such a view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTasks {
+    pub counts: TaskCounts,
+    /// When a task last changed its state (or the job ended).
+    pub last_modified_ms: u64,
 }
 
 /// A job as [`JobView`] shows it, plus how many tasks of each vertex are in which state.

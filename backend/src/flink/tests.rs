@@ -185,6 +185,9 @@ async fn job_list_reads_statuses_including_unknown_ones() {
     assert_eq!(jobs[0].start_time_ms, 1795506256341);
     assert_eq!(jobs[1].status, JobStatus::Unknown);
     assert_eq!(jobs[1].start_time_ms, 0);
+    let live = jobs[0].live_tasks.as_ref().expect("the running job's task counts");
+    assert_eq!((live.counts.count(TaskStatus::Running), live.counts.total(), live.last_modified_ms), (4, 4, 1));
+    assert_eq!(jobs[1].live_tasks, None, "no counts to go by");
 }
 
 #[tokio::test]

@@ -47,6 +47,12 @@ pub(super) struct JobOverview {
     pub state: String,
     #[serde(rename = "start-time")]
     pub start_time: i64,
+    /// When a task of the job last changed its state (or the job ended), in milliseconds.
+    #[serde(rename = "last-modification", default)]
+    pub last_modification: Option<i64>,
+    /// Tasks by state, lowercase (`running`, `deploying`, …), and their `total`.
+    #[serde(default)]
+    pub tasks: Option<std::collections::BTreeMap<String, u32>>,
 }
 
 /// `GET /jobs/:id`.

@@ -20,7 +20,9 @@ use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 use serde::{Deserialize, Serialize};
 
-use super::{Records, operation_key};
+use futures::{StreamExt as _, TryStreamExt as _};
+
+use super::{READS_AT_ONCE, Records, operation_key};
 use crate::store::{JsonStore, StoreError, StoreResult, Version};
 
 /// What the `active/` marker of a deployment holds.
@@ -194,13 +196,10 @@ impl Records {
 
     /// Ids of the non-terminal operations (one per busy job).
     pub async fn active_operation_ids(&self) -> StoreResult<Vec<String>> {
-        let mut ids = Vec::new();
-        for key in self.store.list("active/").await? {
-            if let Some((marker, _)) = self.store.get_json::<ActiveMarker>(&key).await? {
-                ids.push(marker.operation_id);
-            }
-        }
-        Ok(ids)
+        let keys = self.store.list("active/").await?;
+        let reads: Vec<_> = keys.iter().map(|key| self.store.get_json::<ActiveMarker>(key)).collect();
+        let markers: Vec<_> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
+        Ok(markers.into_iter().flatten().map(|(marker, _)| marker.operation_id).collect())
     }
 
     /// The id of the non-terminal operation of a deployment (or, for records from before

@@ -5,7 +5,7 @@ use super::decision::{Action, Decision, fail, transition, wait_for_observation};
 use super::messages::describe_duration;
 use super::observation::{FoundSavepoint, Needs, Observation, SavepointQuery, SavepointSearch, SavepointSource, Seen};
 use super::rollback::start_resubmit_rollback;
-use super::{JOB_POLL_MS, SAVEPOINT_POLL_MS};
+use super::{JOB_POLL_MS, SAVEPOINT_POLL_MS, outage_poll_ms};
 use crate::flink::{JobStatus, JobView, SavepointStatus};
 use crate::operation::{
     Operation, OperationEvent, Phase, PhaseName, RESTART_JOB_PURPOSE, derive_flink_id, event_kind, location_is_under,
@@ -38,12 +38,12 @@ pub(super) fn decide_stopping(op: &Operation, obs: &Observation, trigger_id: &st
     };
     match savepoint {
         SavepointStatus::InProgress => Decision::Wait {
-            requeue_after_ms: SAVEPOINT_POLL_MS,
+            requeue_after_ms: outage_poll_ms(SAVEPOINT_POLL_MS, stopping_since(op), now_ms),
             why: format!("savepoint of job {} in progress", op.job_id),
         },
         SavepointStatus::Completed { location } => match job {
             Seen::Present(job) if !job.status.is_terminal() => Decision::Wait {
-                requeue_after_ms: JOB_POLL_MS,
+                requeue_after_ms: outage_poll_ms(JOB_POLL_MS, stopping_since(op), now_ms),
                 why: format!(
                     "savepoint completed at {location}; waiting for job {} to finish (it is {})",
                     op.job_id,

@@ -1,6 +1,6 @@
 //! Verifying: wait for the job to run at the target parallelism, or start the rollback.
 
-use super::JOB_POLL_MS;
+use super::{JOB_POLL_MS, outage_poll_ms};
 use super::decision::{Decision, fail, is_stable, transition, wait_for_observation};
 use super::in_place::flink_cooldown_until;
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
@@ -78,7 +78,7 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
             if is_restoring(job) { " (still restoring its state)" } else { "" },
             describe_progress(job, target)
         ),
-        Seen::Present(job) => return still_verifying(op, job_id, job, now_ms),
+        Seen::Present(job) => return still_verifying(op, job_id, job, since_ms, now_ms),
     };
     if in_place {
         let job_alive = matches!(seen, Seen::Present(job) if !job.status.is_terminal());
@@ -101,7 +101,7 @@ pub(super) fn decide_verifying(op: &Operation, obs: &Observation, job_id: &str, 
 
 /// The job is on its way: waiting for Flink's cooldown (in place), restoring its state, or
 /// starting.
-fn still_verifying(op: &Operation, job_id: &str, job: &JobView, now_ms: u64) -> Decision {
+fn still_verifying(op: &Operation, job_id: &str, job: &JobView, since_ms: u64, now_ms: u64) -> Decision {
     let target = &op.target_parallelism;
     let why = match flink_cooldown_until(op, now_ms) {
         Some(until_ms) => format!(
@@ -115,7 +115,7 @@ fn still_verifying(op: &Operation, job_id: &str, job: &JobView, now_ms: u64) -> 
             format!("verifying job {job_id}, {doing}: {}", describe_progress(job, target))
         }
     };
-    Decision::Wait { requeue_after_ms: JOB_POLL_MS, why }
+    Decision::Wait { requeue_after_ms: outage_poll_ms(JOB_POLL_MS, since_ms, now_ms), why }
 }
 
 /// Some of the job's tasks are reading their state back (INITIALIZING), none failed.

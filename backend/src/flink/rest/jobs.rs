@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::http::{millis, segment};
 use super::{JobScheduler, RestFlinkClient};
-use crate::flink::{CheckpointConfig, FlinkError, FlinkResult, JobDetail, JobSummary, TaskCounts, wire};
+use crate::flink::{CheckpointConfig, FlinkError, FlinkResult, JobDetail, JobSummary, LiveTasks, TaskCounts, wire};
 
 impl RestFlinkClient {
     pub(super) async fn overview(&self) -> FlinkResult<wire::Overview> {
@@ -53,6 +53,7 @@ impl RestFlinkClient {
                 name: job.name,
                 start_time_ms: millis(job.start_time),
                 application: None,
+                live_tasks: live_tasks(job.tasks.as_ref(), job.last_modification),
             })
             .collect())
     }
@@ -149,6 +150,18 @@ impl RestFlinkClient {
 /// A status string (`RUNNING`) as one of the shared enums; unknown strings become `Unknown`.
 fn parse_status<T: DeserializeOwned>(text: &str, unknown: T) -> T {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(unknown)
+}
+
+/// The task counts of a `/jobs/overview` entry (lowercase states, and their `total`), when it
+/// has them and they add up.
+fn live_tasks(tasks: Option<&BTreeMap<String, u32>>, last_modification: Option<i64>) -> Option<LiveTasks> {
+    let (tasks, last_modification) = (tasks?, last_modification?);
+    let mut counts = TaskCounts::default();
+    for (state, count) in tasks.iter().filter(|(state, _)| state.as_str() != "total") {
+        counts.add(parse_status(&state.to_ascii_uppercase(), TaskStatus::Unknown), *count);
+    }
+    let total = tasks.get("total").copied()?;
+    (counts.total() == total && total > 0).then(|| LiveTasks { counts, last_modified_ms: millis(last_modification) })
 }
 
 /// The 2.x job detail's `schedulerType`.

@@ -5,10 +5,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 
 use super::{Cursor, MISSING_GRACE_MS, parse_entry_name};
+use crate::records::READS_AT_ONCE;
 use crate::store::{JsonStore, Store, StoreResult};
-
-/// How many records a page reads at once.
-const READ_CONCURRENCY: usize = 50;
 
 /// A page of records and the cursor after it (`None` on the last page).
 #[derive(Debug, Clone)]
@@ -57,7 +55,7 @@ impl<T: DeserializeOwned + Send> Scan<'_, T> {
             // Futures collected first: a stream over a borrowing closure is not `Send` enough
             // for axum's handlers.
             let reads: Vec<_> = taken.iter().map(|name| self.read(name)).collect();
-            let records: Vec<Option<T>> = futures::stream::iter(reads).buffered(READ_CONCURRENCY).try_collect().await?;
+            let records: Vec<Option<T>> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
             for (name, record) in taken.iter().zip(records) {
                 match record {
                     Some(record) => match (self.judge)(&record) {
