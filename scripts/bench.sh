@@ -2,7 +2,7 @@
 # The bench command: sets up what is missing (Flink, LocalStack, Chromium; the console and the
 # Lambda packages only if they were never built), builds the bench binary and runs it. Prints a
 # table and writes target/bench/results.json; see BENCHMARKS.md.
-# Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p8] [--quick] [--flink VERSION …]
+# Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p10] [--quick] [--flink VERSION …]
 #   --flink    a Flink version for P2 (repeatable; by default 1.18.1, 1.20.5 and 2.3.0)
 #   --rebuild  rebuild the console (build-console.sh) and the Lambda packages (package-lambda.sh)
 #   --release  build the bench (and so the in-process backend it measures) with the release profile

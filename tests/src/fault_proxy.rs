@@ -1,8 +1,10 @@
 //! An HTTP proxy on loopback that stands between the backend and a real server (Flink's REST
 //! port, the S3 server) and injects the faults networks do: cut (every request hangs until the
 //! link is back, as behind a dropped route), and intermittent 503s — half of them before the
-//! request reaches the server, half after it did (the answer is lost).
+//! request reaches the server, half after it did (the answer is lost). It also counts the
+//! requests it forwards by kind ([`request_kind`]), to tell what a process asked S3 for.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,6 +30,26 @@ struct Shared {
     fail_every: AtomicU32,
     requests: AtomicU32,
     injected: AtomicU32,
+    /// Requests that came through (not held by a cut), by [`request_kind`].
+    by_kind: std::sync::Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// What a request is as S3 bills it: `LIST` (a `GET` with `list-type=2`: ListObjectsV2),
+/// `COPY` (a `PUT` with `x-amz-copy-source`), else its method (`GET`, `HEAD`, `PUT`, `DELETE`,
+/// `POST`; any other as `OTHER`).
+pub fn request_kind(method: &axum::http::Method, query: Option<&str>, headers: &HeaderMap) -> &'static str {
+    use axum::http::Method;
+    let listing = query.is_some_and(|query| query.split('&').any(|pair| pair == "list-type=2"));
+    match *method {
+        Method::GET if listing => "LIST",
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT if headers.contains_key("x-amz-copy-source") => "COPY",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::POST => "POST",
+        _ => "OTHER",
+    }
 }
 
 impl FaultProxy {
@@ -42,6 +64,7 @@ impl FaultProxy {
             fail_every: AtomicU32::new(0),
             requests: AtomicU32::new(0),
             injected: AtomicU32::new(0),
+            by_kind: std::sync::Mutex::new(BTreeMap::new()),
         });
         let app = axum::Router::new().fallback(forward).with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -74,6 +97,11 @@ impl FaultProxy {
     pub fn injected(&self) -> u32 {
         self.shared.injected.load(Ordering::SeqCst)
     }
+
+    /// The requests that came through so far, by [`request_kind`].
+    pub fn requests_by_kind(&self) -> BTreeMap<&'static str, u64> {
+        self.shared.by_kind.lock().map(|counts| counts.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -91,6 +119,10 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     if *cut.borrow_and_update() {
         let _ = cut.wait_for(|cut| !*cut).await;
         return unavailable();
+    }
+    let kind = request_kind(request.method(), request.uri().query(), request.headers());
+    if let Ok(mut counts) = shared.by_kind.lock() {
+        *counts.entry(kind).or_default() += 1;
     }
     let number = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let every = shared.fail_every.load(Ordering::SeqCst);

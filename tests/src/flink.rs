@@ -61,6 +61,13 @@ impl FlinkOptions {
         self.version = version.to_owned();
         self
     }
+
+    /// One more configuration key (see [`FlinkOptions::extra_config`]): a cluster of its own for
+    /// one bench or test, the defaults unchanged for the others.
+    pub fn with_config(mut self, key: &str, value: &str) -> Self {
+        self.extra_config.insert(key.to_owned(), value.to_owned());
+        self
+    }
 }
 
 /// A running cluster; dropping it kills every process it started.

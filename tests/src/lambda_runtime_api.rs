@@ -1,10 +1,11 @@
 //! A local Lambda Runtime API (the protocol a `bootstrap` speaks to AWS Lambda), to run built
 //! Lambda binaries as Lambda would: `next` hands out queued events, `response` and `error`
-//! collect the answers.
+//! collect the answers. Each invocation's duration is kept as Lambda bills it: from the event
+//! handed out by `next` to the answer received.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +19,14 @@ struct Inner {
     queue: VecDeque<(String, Bytes)>,
     waiting: std::collections::HashMap<String, oneshot::Sender<Result<Bytes, Bytes>>>,
     init_error: Option<Bytes>,
+    /// When `next` handed each waiting event out.
+    handed_out: std::collections::HashMap<String, Instant>,
+    /// From handed out to answered, by request id, until [`RuntimeApi::invoke_timed`] takes it.
+    durations: std::collections::HashMap<String, Duration>,
+    /// The function's first `next` call: its initialisation is over.
+    first_next: Option<Instant>,
+    /// The function's timeout, for the deadline header (60 s unless set).
+    timeout: Option<Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -82,24 +91,50 @@ impl RuntimeApi {
         Ok(command)
     }
 
+    /// The deadline every later event gets: `timeout` after it is handed out, as a function
+    /// configured with that timeout (60 s unless set).
+    pub fn set_function_timeout(&self, timeout: Duration) {
+        if let Ok(mut inner) = self.shared.inner.lock() {
+            inner.timeout = Some(timeout);
+        }
+    }
+
+    /// When the function first asked for an event (its initialisation ended), if it did.
+    pub fn first_next_at(&self) -> Option<Instant> {
+        self.shared.inner.lock().ok().and_then(|inner| inner.first_next)
+    }
+
     /// Queues an event and waits for the function's answer (Err = the function reported an error).
     pub async fn invoke(&self, event: &[u8], timeout: Duration) -> anyhow::Result<Result<serde_json::Value, String>> {
+        Ok(self.invoke_timed(event, timeout).await?.0)
+    }
+
+    /// [`RuntimeApi::invoke`] with the invocation's duration: from the event handed out by
+    /// `next` to the answer received (what Lambda bills, before rounding up to 1 ms).
+    pub async fn invoke_timed(
+        &self,
+        event: &[u8],
+        timeout: Duration,
+    ) -> anyhow::Result<(Result<serde_json::Value, String>, Duration)> {
         let id = uuid_like();
         let (sender, receiver) = oneshot::channel();
         {
             let mut inner = self.shared.inner.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             inner.waiting.insert(id.clone(), sender);
-            inner.queue.push_back((id, Bytes::copy_from_slice(event)));
+            inner.queue.push_back((id.clone(), Bytes::copy_from_slice(event)));
         }
         self.shared.arrived.notify_one();
         let answer = tokio::time::timeout(timeout, receiver).await.map_err(|_| {
             let init = self.shared.inner.lock().ok().and_then(|i| i.init_error.clone());
             anyhow::anyhow!("no answer within {timeout:?}; init error: {init:?}")
         })??;
-        Ok(match answer {
+        let duration =
+            self.shared.inner.lock().ok().and_then(|mut inner| inner.durations.remove(&id)).unwrap_or_default();
+        let answer = match answer {
             Ok(body) => Ok(serde_json::from_slice(&body)?),
             Err(body) => Err(String::from_utf8_lossy(&body).into_owned()),
-        })
+        };
+        Ok((answer, duration))
     }
 }
 
@@ -117,10 +152,16 @@ fn uuid_like() -> String {
 async fn next(State(shared): State<Shared>) -> (HeaderMap, Bytes) {
     loop {
         let notified = shared.arrived.notified();
-        if let Some((id, event)) = shared.inner.lock().ok().and_then(|mut inner| inner.queue.pop_front()) {
+        let popped = shared.inner.lock().ok().and_then(|mut inner| {
+            inner.first_next.get_or_insert_with(Instant::now);
+            let (id, event) = inner.queue.pop_front()?;
+            inner.handed_out.insert(id.clone(), Instant::now());
+            Some((id, event, inner.timeout.unwrap_or(Duration::from_secs(60))))
+        });
+        if let Some((id, event, timeout)) = popped {
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() + 60_000)
+                .map(|d| d.as_millis() + timeout.as_millis())
                 .unwrap_or_default();
             let mut headers = HeaderMap::new();
             let header = |value: String| HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("x"));
@@ -141,7 +182,12 @@ async fn next(State(shared): State<Shared>) -> (HeaderMap, Bytes) {
 }
 
 fn answer(shared: &Shared, id: &str, result: Result<Bytes, Bytes>) -> StatusCode {
-    let sender = shared.inner.lock().ok().and_then(|mut inner| inner.waiting.remove(id));
+    let sender = shared.inner.lock().ok().and_then(|mut inner| {
+        if let Some(handed_out) = inner.handed_out.remove(id) {
+            inner.durations.insert(id.to_owned(), handed_out.elapsed());
+        }
+        inner.waiting.remove(id)
+    });
     match sender {
         Some(sender) => {
             let _ = sender.send(result);

@@ -31,7 +31,7 @@ use rescaler_backend::records::Records;
 use rescaler_backend::store::{S3Store, Store};
 use rescaler_shared::downtime::relative_error;
 use rescaler_shared::flink::SavepointStatus;
-use rescaler_shared::operation::{ArtifactRef, ResolvedStrategy, Strategy, Target};
+use rescaler_shared::operation::{ArtifactRef, ResolvedStrategy, Strategy, Target, event_kind};
 use rescaler_shared::phase::Phase;
 use serde::Serialize;
 use serde_json::Value;
@@ -214,8 +214,12 @@ pub struct Trial {
     pub submit_to_running_ms: Option<f64>,
     /// Product: from the approval's kick until the call that takes the job down.
     pub approval_to_trigger_ms: Option<f64>,
-    /// Product: from every task RUNNING until the operation was seen `completed` in the store.
+    /// Product: from every task RUNNING until the operation was seen `completed` in the store
+    /// (the stable window, `stable_for_ms`, is part of it).
     pub running_to_completed_ms: Option<f64>,
+    /// Product: from every task RUNNING until the stored operation said so (its event that the
+    /// job runs at the target: what the console shows), 0 when it did before the observer.
+    pub running_to_shown_ms: Option<f64>,
     /// Product: the operation's phase spans, in milliseconds.
     pub phase_ms: BTreeMap<String, u64>,
     /// Product: the engine's Flink calls from the approval on, as (call, ms after the call
@@ -242,6 +246,7 @@ pub struct Scene {
     engine: Arc<Engine>,
     engine_log: Arc<FlinkCallLog>,
     direct: Arc<dyn FlinkClient>,
+    direct_log: Arc<FlinkCallLog>,
     observer: Observer,
     pub job_id: String,
     pub parallelism: u32,
@@ -265,6 +270,12 @@ impl Scene {
 
     /// The same with any cluster options (a version, say).
     pub async fn start_with(s3: &S3Server, options: FlinkOptions) -> anyhow::Result<Self> {
+        Self::start_with_args(s3, options, &[]).await
+    }
+
+    /// The same with the sample job's program arguments (`--state-mb`, say); both routes
+    /// resubmit the job with them.
+    pub async fn start_with_args(s3: &S3Server, options: FlinkOptions, args: &[&str]) -> anyhow::Result<Self> {
         let flink = FlinkCluster::start(options).await?;
         let bucket = s3.fresh_bucket().await?;
         let store: Arc<dyn Store> = Arc::new(S3Store::new(s3.client(), bucket.clone(), "rescaler"));
@@ -274,9 +285,10 @@ impl Scene {
             Arc::new(RecordingClient::new(rig::flink_client(&flink)?, engine_log.clone()));
         let engine: Arc<Engine> =
             Arc::new(rig::engine_with_client(&records, rig::cluster_config(&flink), engine_client, "bench-reconciler"));
+        let direct_log = Arc::new(FlinkCallLog::default());
         let direct: Arc<dyn FlinkClient> =
-            Arc::new(RecordingClient::new(rig::flink_client(&flink)?, Arc::new(FlinkCallLog::default())));
-        let (job_id, artifact) = rig::adopt_sample_job(&records, direct.as_ref(), &flink, 1, &[]).await?;
+            Arc::new(RecordingClient::new(rig::flink_client(&flink)?, direct_log.clone()));
+        let (job_id, artifact) = rig::adopt_sample_job(&records, direct.as_ref(), &flink, 1, args).await?;
         let job = direct.job(&job_id).await?.context("the sample job vanished")?;
         let jar_name = format!("rescaler-{}.jar", artifact.sha256);
         let jar_id = direct
@@ -297,6 +309,7 @@ impl Scene {
             engine,
             engine_log,
             direct,
+            direct_log,
             observer,
             job_id,
             parallelism: 1,
@@ -307,6 +320,16 @@ impl Scene {
             deployment_id: deployment.id,
             cluster,
         })
+    }
+
+    /// The Flink calls of the product's engine, as they started and ended.
+    pub(crate) fn engine_log(&self) -> &FlinkCallLog {
+        &self.engine_log
+    }
+
+    /// The Flink calls of the direct route (and of the job's first submission).
+    pub(crate) fn direct_log(&self) -> &FlinkCallLog {
+        &self.direct_log
     }
 
     /// The other parallelism of the 1 ↔ 2 alternation.
@@ -392,10 +415,14 @@ impl Scene {
         let deadline = Instant::now() + RESCALE_TIMEOUT;
         let finished = async {
             let sighting = sighting??;
+            let mut shown_at = None;
             loop {
                 let (operation, _) = self.records.operation(&operation.id).await?.context("the operation vanished")?;
+                if shown_at.is_none() && operation.events.iter().any(|event| event.kind == event_kind::RUNS_AT_TARGET) {
+                    shown_at = Some(Instant::now());
+                }
                 if operation.is_terminal() {
-                    return anyhow::Ok((sighting, operation, Instant::now()));
+                    return anyhow::Ok((sighting, operation, shown_at, Instant::now()));
                 }
                 anyhow::ensure!(Instant::now() < deadline, "operation {} stuck in {:?}", operation.id, operation.phase);
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -404,7 +431,7 @@ impl Scene {
         .await;
         let _ = stop_loop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(30), loop_task).await;
-        let (sighting, operation, completed_seen_at) = finished?;
+        let (sighting, operation, shown_at, completed_seen_at) = finished?;
         anyhow::ensure!(
             operation.phase == Phase::Completed,
             "the product's rescale ended {:?}: {:#?}",
@@ -440,6 +467,7 @@ impl Scene {
             submit_to_running_ms: submit.map(|submit| ms(sighting.up_at.saturating_duration_since(submit))),
             approval_to_trigger_ms: Some(ms(trigger.saturating_duration_since(kicked_at))),
             running_to_completed_ms: Some(ms(completed_seen_at.saturating_duration_since(sighting.up_at))),
+            running_to_shown_ms: shown_at.map(|at| ms(at.saturating_duration_since(sighting.up_at))),
             phase_ms: operation
                 .phase_durations()
                 .into_iter()
@@ -491,6 +519,7 @@ impl Scene {
         let submitted_at = Instant::now();
         let run = RunJar {
             entry_class: Some(sample_job::ENTRY_CLASS.to_owned()),
+            program_args: self.artifact.args.clone(),
             parallelism: Some(to),
             savepoint_path: Some(location),
             restore_mode: RestoreMode::NoClaim,
@@ -528,6 +557,7 @@ impl Scene {
             submit_to_running_ms: Some(ms(sighting.up_at.saturating_duration_since(submitted_at))),
             approval_to_trigger_ms: None,
             running_to_completed_ms: None,
+            running_to_shown_ms: None,
             phase_ms: BTreeMap::new(),
             engine_calls: Vec::new(),
             observer_polls: sighting.polls,
@@ -566,6 +596,9 @@ fn medians_of(trials: &[&Trial], pick: impl Fn(&Trial) -> Option<f64>) -> Option
     median(&trials.iter().filter_map(|trial| pick(trial)).collect::<Vec<_>>()).map(round1)
 }
 
+/// Issue 17's bound on what the product adds to a savepoint rescale's downtime (median).
+pub const OVERHEAD_TARGET_MS: f64 = 100.0;
+
 /// Medians of one route's trials, part by part.
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteSummary {
@@ -575,6 +608,7 @@ pub struct RouteSummary {
     pub submit_to_running_ms: Option<f64>,
     pub approval_to_trigger_ms: Option<f64>,
     pub running_to_completed_ms: Option<f64>,
+    pub running_to_shown_ms: Option<f64>,
 }
 
 fn summarize(trials: &[&Trial]) -> RouteSummary {
@@ -585,6 +619,7 @@ fn summarize(trials: &[&Trial]) -> RouteSummary {
         submit_to_running_ms: medians_of(trials, |trial| trial.submit_to_running_ms),
         approval_to_trigger_ms: medians_of(trials, |trial| trial.approval_to_trigger_ms),
         running_to_completed_ms: medians_of(trials, |trial| trial.running_to_completed_ms),
+        running_to_shown_ms: medians_of(trials, |trial| trial.running_to_shown_ms),
     }
 }
 
@@ -645,7 +680,7 @@ pub struct Comparison {
     pub difference_ms: f64,
     /// Median product downtime over median direct downtime.
     pub ratio: f64,
-    /// At most 2 % or 150 ms more than the direct sequence.
+    /// At most [`OVERHEAD_TARGET_MS`] more than the direct sequence.
     pub target_met: bool,
 }
 
@@ -669,7 +704,7 @@ fn downtime_median(summary: &RouteSummary) -> f64 {
 fn compare(route: Route, product: &RouteSummary, direct: &RouteSummary) -> Comparison {
     let difference_ms = round1(downtime_median(product) - downtime_median(direct));
     let ratio = (downtime_median(product) / downtime_median(direct) * 1000.0).round() / 1000.0;
-    Comparison { route, difference_ms, ratio, target_met: difference_ms <= 150.0 || ratio <= 1.02 }
+    Comparison { route, difference_ms, ratio, target_met: difference_ms <= OVERHEAD_TARGET_MS }
 }
 
 /// Runs P1 on a default-scheduler cluster: `repetitions` rounds of the three routes, each round

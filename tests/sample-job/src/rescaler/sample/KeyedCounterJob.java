@@ -8,6 +8,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 
+import java.util.concurrent.ThreadLocalRandom;
+
 /**
  * The sample stateful job the tests rescale: a keyed counter over many keys.
  *
@@ -28,7 +30,14 @@ import org.apache.flink.util.Collector;
  * (default 1000), {@code --fail-on-start} (the job throws at once: for rollback tests),
  * {@code --fail-at-parallelism N} (it throws only when running at parallelism N, so a rescale
  * to N fails and the rollback runs) with {@code --fail-after-ms M} (that long after its first
- * record; default 0).
+ * record; default 0), {@code --state-mb N} (default 0: about N MB, 10^6 bytes each, of keyed
+ * state besides the counts, for the state-size bench).
+ *
+ * <p>With {@code --state-mb N} each key also holds a "padding" value of N MB / keys random
+ * (incompressible) bytes, written once, when the key is met with no stored count: a fresh start
+ * fills all of it within the first {@code keys} records (about half a second at the default
+ * rate), a restart restores it and writes none. The padding is never read, so the count per
+ * record costs what it costs without it; a savepoint or full checkpoint carries all of it.
  */
 public final class KeyedCounterJob {
 
@@ -38,6 +47,8 @@ public final class KeyedCounterJob {
         boolean failOnStart = hasArg(args, "--fail-on-start");
         int failAtParallelism = intArg(args, "--fail-at-parallelism", -1);
         long failAfterMs = intArg(args, "--fail-after-ms", 0);
+        int stateMb = intArg(args, "--state-mb", 0);
+        int paddingBytes = (int) Math.min(Integer.MAX_VALUE - 8, (long) stateMb * 1_000_000L / Math.max(1, keys));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.enableCheckpointing(2000);
@@ -50,7 +61,7 @@ public final class KeyedCounterJob {
                 .uid("throttle")
                 .name("Throttle")
                 .keyBy(value -> value % keys)
-                .process(new CountPerKey())
+                .process(new CountPerKey(paddingBytes))
                 .uid("counter")
                 .name("Counter")
                 .filter(count -> count % 1000 == 0)
@@ -107,11 +118,21 @@ public final class KeyedCounterJob {
         }
     }
 
-    /** Keeps a count per key; reports how many keys arrived without a stored count. */
+    /**
+     * Keeps a count per key; reports how many keys arrived without a stored count. With
+     * {@code paddingBytes} above 0, a key met without a count also gets that many random bytes
+     * of padding state.
+     */
     static final class CountPerKey extends KeyedProcessFunction<Long, Long, Long> {
+        private final int paddingBytes;
         private transient ValueState<Long> count;
+        private transient ValueState<byte[]> padding;
         private transient Counter freshKeys;
         private transient long maxCount;
+
+        CountPerKey(int paddingBytes) {
+            this.paddingBytes = paddingBytes;
+        }
 
         @Override
         public void processElement(Long value, Context ctx, Collector<Long> out) throws Exception {
@@ -119,11 +140,19 @@ public final class KeyedCounterJob {
                 count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Long.class));
                 freshKeys = getRuntimeContext().getMetricGroup().counter("freshKeys");
                 getRuntimeContext().getMetricGroup().gauge("maxCount", () -> maxCount);
+                if (paddingBytes > 0) {
+                    padding = getRuntimeContext().getState(new ValueStateDescriptor<>("padding", byte[].class));
+                }
             }
             Long previous = count.value();
             if (previous == null) {
                 freshKeys.inc();
                 previous = 0L;
+                if (padding != null) {
+                    byte[] bytes = new byte[paddingBytes];
+                    ThreadLocalRandom.current().nextBytes(bytes);
+                    padding.update(bytes);
+                }
             }
             long next = previous + 1;
             count.update(next);
