@@ -19,7 +19,6 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt as _, TryStreamExt as _};
 use rescaler_shared::api::AuditEvent;
 use rescaler_shared::deployment::{Deployment, Drift};
 use rescaler_shared::drift::{self, JobToRead, ListedJob, OUT_OF_BAND_ACTION};
@@ -27,7 +26,7 @@ use rescaler_shared::operation::Operation;
 use rescaler_shared::phase::PhaseName;
 
 use crate::cluster::{Cluster, ClusterError, ClusterRegistry};
-use crate::records::{READS_AT_ONCE, Records};
+use crate::records::{Records, read_many};
 use crate::store::{StoreError, StoreResult, Version};
 
 #[cfg(test)]
@@ -144,7 +143,7 @@ pub async fn check_with(records: &Records, clusters: &ClusterRegistry, now_ms: u
 async fn busy_deployments(records: &Records) -> StoreResult<Busy> {
     let ids = records.active_operation_ids().await?;
     let reads: Vec<_> = ids.iter().map(|id| records.operation(id)).collect();
-    let operations: Vec<_> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
+    let operations = read_many(reads).await?;
     Ok(operations.into_iter().flatten().filter_map(|(operation, _)| holds_deployment(&operation)).collect())
 }
 

@@ -33,6 +33,7 @@ mod users;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
 use rescaler_shared::api::{Artifact, AuditEvent, SavepointRecord};
 use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
@@ -217,6 +218,13 @@ pub(crate) const AUDIT_PREFIX: &str = "audit/";
 
 /// How many objects a reader of many (a page, the active markers) reads at once.
 pub const READS_AT_ONCE: usize = 50;
+
+/// Runs `reads` [`READS_AT_ONCE`] at a time; answers their results in order, or the first error.
+/// (Callers collect the futures first: a stream over a borrowing closure is not `Send` enough
+/// for axum's handlers.)
+pub async fn read_many<T>(reads: Vec<impl Future<Output = StoreResult<T>>>) -> StoreResult<Vec<T>> {
+    futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await
+}
 
 fn ignore_conflict<T>(result: StoreResult<T>) -> StoreResult<()> {
     match result {

@@ -20,9 +20,7 @@ use rescaler_shared::api_page::PhaseGroup;
 use rescaler_shared::operation::Operation;
 use serde::{Deserialize, Serialize};
 
-use futures::{StreamExt as _, TryStreamExt as _};
-
-use super::{READS_AT_ONCE, Records, operation_key};
+use super::{Records, operation_key};
 use crate::store::{JsonStore, StoreError, StoreResult, Version};
 
 /// What the `active/` marker of a deployment holds.
@@ -198,7 +196,7 @@ impl Records {
     pub async fn active_operation_ids(&self) -> StoreResult<Vec<String>> {
         let keys = self.store.list("active/").await?;
         let reads: Vec<_> = keys.iter().map(|key| self.store.get_json::<ActiveMarker>(key)).collect();
-        let markers: Vec<_> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
+        let markers = super::read_many(reads).await?;
         Ok(markers.into_iter().flatten().map(|(marker, _)| marker.operation_id).collect())
     }
 

@@ -1,11 +1,10 @@
 //! Reading a page through the index: entries from the cursor on, newest first, merged across
 //! one or more index prefixes, each record read concurrently and judged by the caller.
 
-use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 
 use super::{Cursor, MISSING_GRACE_MS, parse_entry_name};
-use crate::records::READS_AT_ONCE;
+use crate::records::read_many;
 use crate::store::{JsonStore, Store, StoreResult};
 
 /// A page of records and the cursor after it (`None` on the last page).
@@ -52,10 +51,8 @@ impl<T: DeserializeOwned + Send> Scan<'_, T> {
             let more = names.len() > need;
             let taken: Vec<String> = names.into_iter().take(need).collect();
             let Some(last) = taken.last().cloned() else { break };
-            // Futures collected first: a stream over a borrowing closure is not `Send` enough
-            // for axum's handlers.
             let reads: Vec<_> = taken.iter().map(|name| self.read(name)).collect();
-            let records: Vec<Option<T>> = futures::stream::iter(reads).buffered(READS_AT_ONCE).try_collect().await?;
+            let records: Vec<Option<T>> = read_many(reads).await?;
             for (name, record) in taken.iter().zip(records) {
                 match record {
                     Some(record) => match (self.judge)(&record) {
