@@ -30,7 +30,9 @@ if [ "$profile" = release ]; then
   cargo build -q --release -p rescaler-tests --bin bench
   bench="$CARGO_TARGET_DIR/release/bench"
 else
-  cargo build -q -p rescaler-tests --bin bench
+  # With the tests, as scripts/test.sh builds: one feature set, so a tested tree builds no
+  # dependency again.
+  cargo build -q --bin bench --tests
   bench="$CARGO_TARGET_DIR/debug/bench"
 fi
 exec "$bench" "${args[@]}"

@@ -15,7 +15,10 @@ python3 "$here/scripts/check_layers.py"
 cd "$here"
 # The CDN rules: CloudFront modelled from the template in front of the real binary and the built
 # console (API errors keep their status, deep links load the console, the same security headers).
-cargo build -q -p rescaler-backend --bin rescaler
+# Built with the tests, as `harness::backend::rescaler_binary` builds it: one feature set for the
+# dependencies of both (a build of the binary alone would resolve other features and build every
+# dependency twice), and the test run below finds it all built.
+cargo build -q --bin rescaler --tests
 "$RESCALER_CACHE/cfn-lint-venv/bin/python" "$here/infra/test_cdn.py"
 # Flink clusters take ~1 GiB and a core each: at most two tests run at once.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"

@@ -79,13 +79,15 @@ impl Drop for LocalBackend {
 }
 
 /// The `rescaler` binary, built if needed (tests of other packages cannot rely on cargo
-/// having built it).
+/// having built it). Built as `scripts/test.sh` builds it, with the default members' tests:
+/// cargo resolves the dependencies' features per build, and `-p rescaler-backend` alone would
+/// resolve other ones than the test build did and build every dependency again.
 pub fn rescaler_binary() -> anyhow::Result<PathBuf> {
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = BUILD.lock().map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = std::process::Command::new(cargo)
-        .args(["build", "-q", "-p", "rescaler-backend", "--bin", "rescaler"])
+        .args(["build", "-q", "--bin", "rescaler", "--tests"])
         .current_dir(repo_root())
         .status()?;
     anyhow::ensure!(status.success(), "cannot build the rescaler binary");
