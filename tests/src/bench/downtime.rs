@@ -357,6 +357,42 @@ impl Scene {
         Ok(())
     }
 
+    /// `error` (the observer gave up), with what the product's operation and Flink said of the
+    /// job meanwhile.
+    async fn explain(&self, operation_id: &str, job_id: &str, error: anyhow::Error) -> anyhow::Error {
+        let operation = match self.records.operation(operation_id).await {
+            Ok(Some((operation, _))) => {
+                let events: Vec<String> = operation
+                    .events
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .map(|event| format!("{}: {}", event.kind, event.message))
+                    .collect();
+                format!("{:?}, last events {events:?}", operation.phase)
+            }
+            other => format!("unreadable: {other:?}"),
+        };
+        let job = match self.flink.get_json(&format!("/jobs/{job_id}")).await {
+            Ok(job) => {
+                let vertices: Vec<String> = job["vertices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|vertex| format!("{} ×{} {}", vertex["name"], vertex["parallelism"], vertex["status"]))
+                    .collect();
+                format!("{} {vertices:?}", job["state"])
+            }
+            Err(error) => format!("unreadable: {error:#}"),
+        };
+        let exceptions = self.flink.get_json(&format!("/jobs/{job_id}/exceptions?maxExceptions=1")).await;
+        let root = exceptions
+            .ok()
+            .and_then(|body| body["exceptionHistory"]["entries"][0]["exceptionName"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "none".to_owned());
+        error.context(format!("operation {operation}; Flink job {job_id}: {job}; latest exception {root}"))
+    }
+
     /// Rescales the current job to `to` through the product's engine, driven by `route`'s loop.
     pub async fn product(&mut self, route: Route, to: u32, strategy: Strategy) -> anyhow::Result<Trial> {
         let from = self.parallelism;
@@ -414,7 +450,10 @@ impl Scene {
         let sighting = watch.await;
         let deadline = Instant::now() + RESCALE_TIMEOUT;
         let finished = async {
-            let sighting = sighting??;
+            let sighting = match sighting? {
+                Ok(sighting) => sighting,
+                Err(error) => return Err(self.explain(&operation.id, &old_job, error).await),
+            };
             let mut shown_at = None;
             loop {
                 let (operation, _) = self.records.operation(&operation.id).await?.context("the operation vanished")?;

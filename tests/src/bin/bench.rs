@@ -1,7 +1,7 @@
 //! The benchmarks (issue 6), on real Flink, the real S3 server and headless Chromium: prints a
 //! table and writes `target/bench/results.json`. `scripts/bench.sh` sets up and runs it.
 //!
-//! usage: bench [p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 ...] [--quick] [--flink VERSION ...]
+//! usage: bench [p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 ...] [--quick] [--flink VERSION ...] [--state-mb N ...]
 //!
 //! - p1: rescale downtime through the product against a minimal direct REST sequence
 //! - p2: in-place against savepoint-restart downtime (adaptive scheduler), on each Flink version
@@ -13,9 +13,9 @@
 //! - p7: one reconcile pass over many stored operations, few active: time and S3 calls
 //! - p8: listings that scale: first pages of `GET /rescales` and `GET /audit` and the inbox badge
 //!   with 10,000 requests and 100,000 audit events stored (S3 store)
-//! - p9: downtime against keyed state size (0, 100, 500 MB, RocksDB): savepoint restart by the
-//!   direct route and the product, and in place, split into phases; writes
-//!   `docs/bench/state-sweep.svg`
+//! - p9: downtime against keyed state size (0, 100, 500 MB, RocksDB; other sizes with
+//!   `--state-mb`): savepoint restart by the direct route and the product, and in place, split
+//!   into phases; writes `docs/bench/state-sweep.svg`
 //! - p10: cost on AWS (issue 17): the packaged Lambda bootstraps' invocations (GB-s, S3
 //!   requests) idle, with a request awaiting approval, and for one rescale, at list prices
 //!
@@ -60,7 +60,7 @@ const PARTS: [&str; 10] = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9",
 const P2_VERSIONS: [&str; 3] = ["1.18.1", "1.20.5", "2.3.0"];
 
 fn usage() -> String {
-    format!("usage: bench [{}] [--quick] [--flink VERSION ...]", PARTS.join(" "))
+    format!("usage: bench [{}] [--quick] [--flink VERSION ...] [--state-mb N ...]", PARTS.join(" "))
 }
 
 /// How much of each part to run.
@@ -82,6 +82,8 @@ struct Settings {
     listing_runs: usize,
     /// P9: rounds per state size (each rescales 1→2 and 2→1 by every route).
     state_sweep_rounds: usize,
+    /// P9: the state sizes (MB) swept; by default [`state_sweep::STATE_SIZES_MB`].
+    state_sizes_mb: Vec<u32>,
     /// P10: scheduled invocations of the idle and awaiting-approval scenarios each.
     cost_invocations: usize,
 }
@@ -91,12 +93,19 @@ impl Settings {
         let mut parts = BTreeSet::new();
         let mut quick = false;
         let mut p2_versions = Vec::new();
+        let mut state_sizes_mb = Vec::new();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
                 "--flink" => {
                     let version = args.next().ok_or_else(|| anyhow::anyhow!("--flink needs a version; {}", usage()))?;
                     p2_versions.push(version);
+                }
+                "--state-mb" => {
+                    let size = args.next().and_then(|size| size.parse().ok());
+                    let size =
+                        size.ok_or_else(|| anyhow::anyhow!("--state-mb needs a whole number of MB; {}", usage()))?;
+                    state_sizes_mb.push(size);
                 }
                 "-h" | "--help" => {
                     println!("{}", usage());
@@ -114,6 +123,9 @@ impl Settings {
         if p2_versions.is_empty() {
             p2_versions = P2_VERSIONS.iter().map(|version| (*version).to_owned()).collect();
         }
+        if state_sizes_mb.is_empty() {
+            state_sizes_mb = state_sweep::STATE_SIZES_MB.to_vec();
+        }
         Ok(Self {
             parts,
             overhead_repetitions: if quick { 1 } else { 5 },
@@ -130,6 +142,7 @@ impl Settings {
             listing_audit_events: if quick { 5_000 } else { 100_000 },
             listing_runs: if quick { 10 } else { 50 },
             state_sweep_rounds: if quick { 1 } else { 2 },
+            state_sizes_mb,
             cost_invocations: if quick { 3 } else { 10 },
         })
     }
@@ -534,7 +547,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         if settings.wants("p9") {
-            let figures = state_sweep::state_sweep(s3, settings.state_sweep_rounds).await;
+            let figures = state_sweep::state_sweep(s3, &settings.state_sizes_mb, settings.state_sweep_rounds).await;
             results.record("p9", figures, state_sweep::rows);
         }
         if settings.wants("p10") {

@@ -127,12 +127,13 @@ pub struct StateSweep {
     pub plot: String,
 }
 
-/// Runs P9: every size of [`STATE_SIZES_MB`], one cluster after the other; writes the plot.
-pub async fn state_sweep(s3: &S3Server, rounds: usize) -> anyhow::Result<StateSweep> {
+/// Runs P9: every size of `sizes_mb` (by default [`STATE_SIZES_MB`]), one cluster after the
+/// other; writes the plot.
+pub async fn state_sweep(s3: &S3Server, sizes_mb: &[u32], rounds: usize) -> anyhow::Result<StateSweep> {
     let options = sweep_options();
     let mut sizes = Vec::new();
     let mut failed = Vec::new();
-    for state_mb in STATE_SIZES_MB {
+    for &state_mb in sizes_mb {
         match sweep_size(s3, options.clone(), state_mb, rounds).await {
             Ok(figures) => sizes.push(figures),
             Err(error) => {
