@@ -78,18 +78,36 @@ impl Drop for LocalBackend {
     }
 }
 
+/// What cargo sets in the environment of a test it runs (names, or their beginnings), beside
+/// what a user sets for cargo itself (`CARGO_HOME`, `CARGO_TARGET_DIR`, which stay).
+const CARGO_RUN_VARS: [&str; 7] = [
+    "CARGO_PKG_",
+    "CARGO_MANIFEST_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
+
 /// The `rescaler` binary, built if needed (tests of other packages cannot rely on cargo
 /// having built it). Built as `scripts/test.sh` builds it, with the default members' tests:
 /// cargo resolves the dependencies' features per build, and `-p rescaler-backend` alone would
-/// resolve other ones than the test build did and build every dependency again.
+/// resolve other ones than the test build did and build every dependency again. Without the
+/// variables cargo sets for a test process ([`CARGO_RUN_VARS`]): build scripts that watch them
+/// (`rerun-if-env-changed`) would run again, and every crate above them be rebuilt.
 pub fn rescaler_binary() -> anyhow::Result<PathBuf> {
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = BUILD.lock().map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-q", "--bin", "rescaler", "--tests"])
-        .current_dir(repo_root())
-        .status()?;
+    let mut command = std::process::Command::new(cargo);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if CARGO_RUN_VARS.iter().any(|prefix| key.starts_with(prefix)) {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command.args(["build", "-q", "--bin", "rescaler", "--tests"]).current_dir(repo_root()).status()?;
     anyhow::ensure!(status.success(), "cannot build the rescaler binary");
     let target_dir =
         std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
