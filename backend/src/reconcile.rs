@@ -95,6 +95,13 @@ impl Engine {
         }
     }
 
+    /// The same engine on another clock (milliseconds since the Unix epoch), for tests that
+    /// need time to pass.
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     fn now(&self) -> u64 {
         (self.clock)()
     }
@@ -170,7 +177,7 @@ impl Engine {
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, now);
                 operation.lease = None;
-                let written = self.records.replace_operation(&operation, &version).await?;
+                let written = self.records.replace_operation_in_pass(&operation, &version).await?;
                 self.after_write(&operation, events_before).await?;
                 Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
             }
@@ -181,7 +188,7 @@ impl Engine {
                     until_ms: now + LEASE_MS,
                     action: action_label(action).to_owned(),
                 });
-                let leased = self.records.replace_operation(&operation, &version).await?;
+                let leased = self.records.replace_operation_in_pass(&operation, &version).await?;
                 if let Action::SubmitJob { job_id, .. } = action {
                     // The job will belong to the operation's deployment from its first moment.
                     self.records.reserve_job_id(&operation, job_id, now).await?;
@@ -194,7 +201,7 @@ impl Engine {
                     operation.msf_operation_id = Some(id);
                 }
                 operation.lease = None;
-                let written = self.records.replace_operation(&operation, &leased).await?;
+                let written = self.records.replace_operation_in_pass(&operation, &leased).await?;
                 self.after_write(&operation, events_before).await?;
                 Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
             }
@@ -249,7 +256,7 @@ impl Engine {
                     if let Some(lease) = &mut operation.lease {
                         lease.until_ms = self.now() + LEASE_MS;
                     }
-                    version = self.records.replace_operation(operation, &version).await?;
+                    version = self.records.replace_operation_in_pass(operation, &version).await?;
                     tracing::debug!(operation.id = %operation.id, "lease renewed while the action runs");
                 }
             }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `operations/<op>.json` | an [`Operation`], rewritten by compare-and-swap |
 //! | `active/<cluster>/<deployment>.json` | the id of the deployment's one non-terminal operation and how far its claim got (see `active`; keyed by job id for records from before deployments) |
+//! | `active/<cluster>/<deployment>.next/…` | whether a pass must read that operation: quiet until a time, or woken (see `quiet`) |
 //! | `artifacts/<sha256>/meta.json`, `artifacts/<sha256>/jar` | an uploaded jar |
 //! | `links/<cluster>/<job>.json` | how to resubmit a job: artifact, entry class, arguments (see `links`) |
 //! | `savepoints/<cluster>/<job>/<op>.json` | a savepoint the product took |
@@ -17,8 +18,10 @@
 //! | `index/…` | the listing index: operations newest first, by phase group, job and deployment; the audit log newest first; the requests awaiting approval whole, for the badge (see `index`) |
 //!
 //! Architecture Invariant: the reconciler lists `active/` only, so a pass costs a number of
-//! store calls that grows with active operations, not with stored ones; listings read the
-//! index, so a page costs a number of calls that grows with the page.
+//! store calls that grows with active operations, not with stored ones — with the operations
+//! due, in fact: one that is quiet (awaiting approval, not before a time) is not read (see
+//! `quiet`); listings read the index, so a page costs a number of calls that grows with the
+//! page.
 
 mod active;
 mod deployments;
@@ -26,6 +29,7 @@ mod history;
 pub mod index;
 mod links;
 mod outbox;
+pub mod quiet;
 mod schedules;
 mod uploads;
 mod users;
@@ -45,6 +49,7 @@ pub use active::{ActiveMarker, Claim, CreateError};
 pub use index::{BadCursor, Cursor, IndexPage, OperationSource};
 pub use links::{JOB_DEPLOYED, JOB_LINKED, LinkError, link_artifact};
 pub use outbox::{EmailRouting, OutboxMarker, Routing};
+pub use quiet::ActiveDeployment;
 pub use uploads::{ArtifactUploadRecord, MAX_UPLOAD_BYTES, PART_BYTES, UPLOAD_VALID_FOR_MS, UploadError, ZIP_MAGIC};
 pub use users::{SeenUsers, UserRecord, user_key};
 
@@ -73,10 +78,22 @@ impl Records {
         self.store.get_json(&operation_key(id)).await
     }
 
-    /// Compare-and-swap write of an operation: every write of an operation goes through here,
-    /// so the index entry of its phase group is written before it, and those of earlier groups
-    /// removed after it.
+    /// Compare-and-swap write of an operation outside a reconcile pass (the API's decisions, a
+    /// re-link): a wake key first, so that no pass leaves the operation unread (`quiet`).
     pub async fn replace_operation(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
+        self.wake(operation).await?;
+        self.write_operation(operation, expected).await
+    }
+
+    /// Compare-and-swap write of an operation by the reconcile pass stepping it: no wake key
+    /// (a pass moves an operation only when it is due, and looks again itself).
+    pub async fn replace_operation_in_pass(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
+        self.write_operation(operation, expected).await
+    }
+
+    /// Every write of an operation goes through here, so the index entry of its phase group is
+    /// written before it, and those of earlier groups removed after it.
+    async fn write_operation(&self, operation: &Operation, expected: &Version) -> StoreResult<Version> {
         let known = self.memo_group(&operation.id);
         self.index_group_before_write(operation).await?;
         let version = self.store.replace_json(&operation_key(&operation.id), operation, expected).await?;

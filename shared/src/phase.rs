@@ -130,6 +130,24 @@ pub fn decide(op: &Operation, obs: &Observation) -> Decision {
     }
 }
 
+/// Until when `op`'s next step depends on nothing but its record and the clock: before then
+/// [`decide`] answers [`Decision::Wait`] whatever a pass observes, so a pass need not read it
+/// while its record is unchanged (the backend's `records::quiet` keeps that promise: every
+/// write outside a pass wakes it). A request awaiting approval until it expires; an approved
+/// one until its not-before. Waits that depend on what Flink or the cluster's schedule say
+/// are never quiet.
+pub fn quiet_until(op: &Operation, now_ms: u64) -> Option<u64> {
+    let until = match &op.phase {
+        Phase::AwaitingApproval if op.break_glass.is_none() && op.approval_count() < op.required_approvals => {
+            op.expires_at_ms
+        }
+        // `timing::wait_until`: a not-before at or after the expiry expires the request now.
+        Phase::Approved => op.not_before_ms.filter(|not_before_ms| *not_before_ms < op.expires_at_ms)?,
+        _ => return None,
+    };
+    (now_ms < until && op.lease.is_none()).then_some(until)
+}
+
 /// The operation runs on the MSF path.
 fn is_msf(op: &Operation) -> bool {
     op.strategy == Some(ResolvedStrategy::MsfUpdate)

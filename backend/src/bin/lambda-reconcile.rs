@@ -39,20 +39,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let deadline = Instant::now()
                 + event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
             let mut passes = 0u32;
-            let next_in = loop {
+            let last = loop {
                 let report = engine.pass().await?;
                 passes += 1;
                 match next_sleep(&report, Instant::now(), deadline) {
                     Some(next) => tokio::time::sleep(next).await,
-                    None => break report.next_in,
+                    None => break report,
                 }
             };
             // Awaited here, not left in the background: the invocation freezes once it answers.
             if let Some(notifier) = &engine.notifier {
                 notifier.deliver_due(&engine.owner).await;
             }
-            let next_in_ms = next_in.map(|next| next.as_millis() as u64);
-            Ok::<Value, lambda_runtime::Error>(json!({ "passes": passes, "next_in_ms": next_in_ms }))
+            let next_in_ms = last.next_in.map(|next| next.as_millis() as u64);
+            let answer = json!({
+                "passes": passes,
+                "next_in_ms": next_in_ms,
+                "operations": last.operations,
+                "quiet": last.quiet,
+            });
+            Ok::<Value, lambda_runtime::Error>(answer)
         }
     }))
     .await
@@ -66,7 +72,8 @@ mod tests {
     fn an_invocation_passes_again_only_when_an_operation_is_due_soon() {
         let now = Instant::now();
         let deadline = now + Duration::from_secs(60);
-        let report = |next_in: Option<u64>| PassReport { operations: 1, next_in: next_in.map(Duration::from_millis) };
+        let report =
+            |next_in: Option<u64>| PassReport { operations: 1, quiet: 0, next_in: next_in.map(Duration::from_millis) };
         let cases = [
             (None, None, "nothing active"),
             (Some(100), Some(100), "a fast phase polls"),

@@ -1,45 +1,64 @@
-//! [`Engine::pass`]: every active operation, a few steps each, concurrently; and
+//! [`Engine::pass`]: every active operation that is due, a few steps each, concurrently; and
 //! [`Engine::run`], the local binary's loop of passes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rescaler_shared::operation::Operation;
+
 use super::{Engine, MAX_STEPS_PER_PASS, ReconcileAction};
 use crate::drift;
-use crate::store::StoreError;
+use crate::records::ActiveDeployment;
+use crate::records::quiet::{QuietKey, quiet_for};
+use crate::store::{StoreError, Version};
 
 /// Counts of one engine pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
+    /// Active operations (one per busy deployment), quiet ones included.
     pub operations: usize,
+    /// Of those, the ones left unread: quiet, their record unchanged (`records::quiet`).
+    pub quiet: usize,
     pub next_in: Option<Duration>,
 }
 
 impl Engine {
-    /// One pass over every active operation, concurrently; answers when the next is due.
+    /// One pass over every active operation that is due, concurrently; answers when the next
+    /// is due. An operation whose next step depends on its record and the clock only, and
+    /// whose record did not change, is not read (`records::quiet`).
     pub async fn pass(&self) -> Result<PassReport, StoreError> {
         self.recurring_pass().await; // due occurrences first: their requests go in this pass
-        let ids = self.records.active_operation_ids().await?;
+        let deployments = self.records.active_deployments().await?;
+        // Every read below happens after this instant.
+        let read_at = self.now();
+        let (quiet, due): (Vec<_>, Vec<_>) =
+            deployments.iter().partition(|deployment| deployment.quiet_at(read_at).is_some());
+        let quiet: Vec<&QuietKey> = quiet.iter().filter_map(|deployment| deployment.quiet_at(read_at)).collect();
+        let orphans: Vec<&ActiveDeployment> =
+            due.iter().copied().filter(|deployment| deployment.marker_key.is_none()).collect();
+        let due: Vec<&ActiveDeployment> =
+            due.into_iter().filter(|deployment| deployment.marker_key.is_some()).collect();
+        let marked = self.records.marked_operations(&due).await?;
         // Sampling runs beside the operations' steps, never in front of them.
         let sampling = async {
             if let Some(report) = self.sampler.sample_if_due(&self.records, &self.clusters, self.now()).await {
                 self.file_recommended(&report).await;
             }
-        };
-        let steps = futures::future::join_all(ids.iter().map(|id| async move {
-            // A step that wrote a new phase is followed at once by the next one (a few at
-            // most per pass), without listing the store again, from the record it wrote
-            // (every write is a compare-and-swap: one changed meanwhile fails the step, and
-            // the next pass reads it afresh).
-            let mut record = None;
-            for _ in 0..MAX_STEPS_PER_PASS {
-                match self.step(id, record.take()).await {
-                    Ok((ReconcileAction::Requeue(delay), after)) if delay.is_zero() => record = after,
-                    Ok((action, after)) => return (action, Some(after)),
-                    Err(error) => return (self.error_policy(id, &error), None),
-                }
+            for orphan in orphans {
+                self.records.remove_orphan_side_keys(orphan, read_at).await;
             }
-            (ReconcileAction::Requeue(Duration::ZERO), Some(record))
+        };
+        let steps = futures::future::join_all(due.iter().zip(&marked).filter_map(|(deployment, id)| {
+            let id = id.as_deref()?;
+            Some(async move {
+                let (action, after) = self.steps(id).await;
+                if let Some(record) = &after {
+                    let operation =
+                        record.as_ref().map(|(operation, _)| (operation, drift::holds_deployment(operation).is_some()));
+                    self.records.after_pass_read(deployment, operation, read_at).await;
+                }
+                (action, after)
+            })
         }));
         let (outcomes, _) = futures::future::join(steps, sampling).await;
         let next_in = outcomes
@@ -48,17 +67,49 @@ impl Engine {
                 ReconcileAction::Requeue(delay) => Some(*delay),
                 ReconcileAction::Done => None,
             })
+            .chain(quiet.iter().map(|quiet| quiet_for(quiet, read_at)))
             .min();
-        // What the steps left is what the drift check must leave alone; it reads that itself
-        // when a step failed before saying.
+        // What the steps left is what the drift check must leave alone, with the quiet
+        // operations that hold their deployment; it reads that itself when a step failed
+        // before saying.
         let busy: Option<crate::drift::Busy> = outcomes
             .into_iter()
             .map(|(_, after)| after.map(|record| record.and_then(|(operation, _)| drift::holds_deployment(&operation))))
             .collect::<Option<Vec<_>>>()
-            .map(|held| held.into_iter().flatten().collect());
+            .map(|held| held.into_iter().flatten().chain(self.held_quietly(&deployments, read_at)).collect());
         self.drift.check_if_due(&self.records, &self.clusters, self.now(), busy).await;
         self.notifier.iter().for_each(|notifier| notifier.spawn_pass(&self.owner));
-        Ok(PassReport { operations: ids.len(), next_in })
+        Ok(PassReport { operations: due.len() + quiet.len(), quiet: quiet.len(), next_in })
+    }
+
+    /// A few steps of one operation: a step that wrote a new phase is followed at once by the
+    /// next one (a few at most per pass), without listing the store again, from the record it
+    /// wrote (every write is a compare-and-swap: one changed meanwhile fails the step, and the
+    /// next pass reads it afresh). Answers the last action and the record it left (`None`
+    /// inside when it ended), or no record when a step failed.
+    async fn steps(&self, id: &str) -> (ReconcileAction, Option<Option<(Operation, Version)>>) {
+        let mut record = None;
+        for _ in 0..MAX_STEPS_PER_PASS {
+            match self.step(id, record.take()).await {
+                Ok((ReconcileAction::Requeue(delay), after)) if delay.is_zero() => record = after,
+                Ok((action, after)) => return (action, Some(after)),
+                Err(error) => return (self.error_policy(id, &error), None),
+            }
+        }
+        (ReconcileAction::Requeue(Duration::ZERO), Some(record))
+    }
+
+    /// The deployments quiet operations hold (`drift::holds_deployment`, as their quiet key
+    /// says).
+    fn held_quietly<'a>(
+        &self,
+        deployments: &'a [ActiveDeployment],
+        read_at: u64,
+    ) -> impl Iterator<Item = (String, String)> + 'a {
+        deployments.iter().filter_map(move |deployment| {
+            let quiet = deployment.quiet_at(read_at)?;
+            quiet.held.then(|| (deployment.cluster_id.clone(), deployment.deployment.clone()))
+        })
     }
 
     /// `request` mode: the recommended request of every job just sampled, where one is due

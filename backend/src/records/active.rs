@@ -87,6 +87,8 @@ impl Records {
         // rescale must not stop the job the first one is still verifying or rolling back.
         let key = active_key(&operation.cluster_id, operation.managed_job_id());
         let confirmed = ActiveMarker { operation_id: operation.id.clone(), claim: Claim::Confirmed };
+        // A pass reads the deployment's operation whatever an earlier one left (`quiet.rs`).
+        self.wake(operation).await?;
         // The listing index points to the request before it exists (`index.rs`).
         self.index_new_operation(operation).await?;
         let mut stored = None;
@@ -194,10 +196,9 @@ impl Records {
 
     /// Ids of the non-terminal operations (one per busy job).
     pub async fn active_operation_ids(&self) -> StoreResult<Vec<String>> {
-        let keys = self.store.list("active/").await?;
-        let reads: Vec<_> = keys.iter().map(|key| self.store.get_json::<ActiveMarker>(key)).collect();
-        let markers = super::read_many(reads).await?;
-        Ok(markers.into_iter().flatten().map(|(marker, _)| marker.operation_id).collect())
+        let deployments = self.active_deployments().await?;
+        let marked = self.marked_operations(&deployments.iter().collect::<Vec<_>>()).await?;
+        Ok(marked.into_iter().flatten().collect())
     }
 
     /// The id of the non-terminal operation of a deployment (or, for records from before
@@ -231,6 +232,7 @@ impl Records {
                 Err(error) => return Err(error),
             }
         }
+        self.remove_side_keys(operation).await?;
         self.store.delete(&key).await
     }
 }

@@ -122,8 +122,7 @@ pub fn apply(op: &mut Operation, decision: &Decision, now_ms: u64) {
         Phase::Updating { snapshot_name, .. } => {
             let location = msf_snapshot_location(&op.job_name, snapshot_name);
             if op.savepoint.as_ref().is_none_or(|savepoint| savepoint.location != location) {
-                op.savepoint =
-                    Some(SavepointRef { location, trigger_id: snapshot_name.clone(), taken_at_ms: now_ms });
+                op.savepoint = Some(SavepointRef { location, trigger_id: snapshot_name.clone(), taken_at_ms: now_ms });
             }
         }
         _ => {}

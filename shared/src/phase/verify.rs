@@ -1,11 +1,11 @@
 //! Verifying: wait for the job to run at the target parallelism, or start the rollback.
 
-use super::{JOB_POLL_MS, outage_poll_ms};
 use super::decision::{Decision, fail, is_stable, transition, wait_for_observation};
 use super::in_place::flink_cooldown_until;
 use super::messages::{describe_duration, describe_parallelism, describe_progress};
 use super::observation::{Needs, Observation, Seen};
 use super::rollback::{start_in_place_rollback, start_resubmit_rollback};
+use super::{JOB_POLL_MS, outage_poll_ms};
 use crate::flink::{JobStatus, JobView, TaskStatus};
 use crate::operation::{Operation, OperationEvent, Phase, event_kind};
 

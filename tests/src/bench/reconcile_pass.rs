@@ -4,8 +4,11 @@
 //!
 //! Terminal operations are written where the records layer keeps them (`operations/<id>.json`,
 //! no `active/` marker, as after `release_job`); active ones through `Records::create_operation`.
-//! The active ones await approval within their window, so a pass only reads them and waits: no
-//! write, no Flink call (the Flink client is logged to show it).
+//! The active ones await approval within their window: quiet (`records::quiet`), so the first
+//! pass that reads them writes their quiet keys and the passes after it leave them unread; no
+//! Flink call (the Flink client is logged to show it). The engine's clock runs
+//! `records::quiet::WAKE_HOLD_MS` ahead, as if the requests had been filed that long ago (a
+//! request just filed is read in every pass until then).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +49,12 @@ pub struct PassFigures {
     pub s3_requests: u64,
     pub flink_calls: u64,
     pub operations_in_report: usize,
+    /// Of those, left unread.
+    pub quiet_in_report: usize,
+    /// The unmeasured pass before: the first look at the requests, which writes their quiet
+    /// keys (its time and store calls).
+    pub first_pass_ms: f64,
+    pub first_pass_store_calls: StoreCallSnapshot,
     /// The same reads without the engine, as a pass makes them: the active listing, the markers
     /// `records::READS_AT_ONCE` at a time, then every active operation at once (the store's floor).
     pub reads_alone_ms: Option<Spread>,
@@ -111,7 +120,9 @@ impl Series {
             Arc::new(RestFlinkClient::new(RestFlinkClientConfig::new(&config.rest_url))?),
             flink_log.clone(),
         ));
-        let mut engine = harness::rig::engine_with_client(&records, config, client, "bench-p7");
+        let ahead = rescaler_backend::records::quiet::WAKE_HOLD_MS + 1_000;
+        let mut engine =
+            harness::rig::engine_with_client(&records, config, client, "bench-p7").with_clock(move || now_ms() + ahead);
         // The drift check (every 5 s otherwise) runs in every pass, so that every measured
         // pass makes the same calls and pays for it; the load sampling (every 30 s, one job
         // list per cluster, a sample per running job: none here) only in the unmeasured one.
@@ -165,11 +176,16 @@ impl Series {
     }
 
     async fn measure(&self) -> anyhow::Result<PassFigures> {
+        self.counts.reset();
+        let started = Instant::now();
         self.engine.pass().await?;
+        let first_pass_ms = ms(started.elapsed());
+        let first_pass_store_calls = self.counts.snapshot();
         let mut times = Vec::new();
         let mut calls = Vec::new();
         let mut requests = Vec::new();
         let mut operations = 0;
+        let mut quiet = 0;
         let flink_before: u64 = self.flink_log.counts().values().sum();
         for _ in 0..PASSES {
             self.counts.reset();
@@ -180,6 +196,7 @@ impl Series {
             calls.push(self.counts.snapshot());
             requests.push(self.requests.get());
             operations = report.operations;
+            quiet = report.quiet;
         }
         anyhow::ensure!(
             calls.windows(2).all(|pair| pair[0] == pair[1]),
@@ -203,18 +220,24 @@ impl Series {
             s3_requests: requests.iter().copied().max().unwrap_or(0),
             flink_calls,
             operations_in_report: operations,
+            quiet_in_report: quiet,
+            first_pass_ms,
+            first_pass_store_calls,
             reads_alone_ms: Spread::of(&reads_alone),
         };
         eprintln!(
-            "[bench] P7 {} stored, {} active: pass {:.1} ms, {} store calls, {} S3 requests, {} Flink calls; \
-             the reads alone {:.1} ms",
+            "[bench] P7 {} stored, {} active ({} quiet): pass {:.1} ms, {} store calls, {} S3 requests, {} Flink calls; \
+             the reads alone {:.1} ms; the first pass {:.1} ms, {} store calls",
             figures.stored,
             figures.active,
+            figures.quiet_in_report,
             figures.pass_ms.map(|spread| spread.median).unwrap_or(f64::NAN),
             figures.store_calls_total,
             figures.s3_requests,
             figures.flink_calls,
-            figures.reads_alone_ms.map(|spread| spread.median).unwrap_or(f64::NAN)
+            figures.reads_alone_ms.map(|spread| spread.median).unwrap_or(f64::NAN),
+            figures.first_pass_ms,
+            figures.first_pass_store_calls.total(),
         );
         Ok(figures)
     }

@@ -436,12 +436,17 @@ fn pass_rows(figures: &reconcile_pass::ReconcilePass) -> Vec<Row> {
                 "P7",
                 &format!("one pass, {} stored / {} active", scenario.stored, scenario.active),
                 format!(
-                    "{}, {} store calls, {} S3 requests, {} Flink calls; the reads alone {}",
+                    "{}, {} store calls, {} S3 requests, {} Flink calls, {} of {} quiet; the reads alone {}; \
+                     the first look {}, {} store calls",
                     opt_ms(scenario.pass_ms.map(|s| s.median)),
                     scenario.store_calls_total,
                     scenario.s3_requests,
                     scenario.flink_calls,
+                    scenario.quiet_in_report,
+                    scenario.operations_in_report,
                     opt_ms(scenario.reads_alone_ms.map(|s| s.median)),
+                    opt_ms(Some(scenario.first_pass_ms)),
+                    scenario.first_pass_store_calls.total(),
                 ),
                 if scenario.active >= 1000 { "≤ 1 s at 1,000 active" } else { "" },
             )

@@ -6,7 +6,10 @@
 //! (a) idle, nothing active; (b) one request awaiting approval (filed through the API Lambda);
 //! (c) that request approved through the API Lambda, then the reconcile Lambda invoked as the
 //! approval's kick invokes it, and as the schedule does (a minute apart) until the rescale is
-//! terminal. A day is 1,440 scheduled invocations of the median one of (a) or (b). Scheduled
+//! terminal. A day is 1,440 scheduled invocations of the median one of (a) or (b); for (b), the
+//! invocations that read the request (while the filing's wake key is held, then once per
+//! `records::quiet::QUIET_MAX_MS`) are counted apart from those that leave it unread, each at
+//! its measured mean (see [`reading_per_day`]). Scheduled
 //! invocations are spaced [`SCHEDULE_SPACING`] apart, not a minute: every periodic task of a
 //! pass (sampling every 30 s, the drift check every 5 s) is then due in each, as it is a minute
 //! apart.
@@ -51,6 +54,19 @@ const SCHEDULE_SPACING: Duration = Duration::from_secs(31);
 const MAX_RESCALE_INVOCATIONS: usize = 15;
 const SCHEDULED_EVENT: &[u8] = br#"{"source":"rescaler.schedule"}"#;
 const KICK_EVENT: &[u8] = br#"{"source":"rescaler.approval"}"#;
+
+/// Invocations of a day with a request awaiting approval that read it: every scheduled one
+/// while the filing's wake key is held, and those that find it quiet and write its quiet key —
+/// the first, then one per longest quiet time. The rest of the day's leave it unread.
+pub fn reading_per_day() -> (f64, f64) {
+    use rescaler_backend::records::quiet::{QUIET_MAX_MS, WAKE_HOLD_MS};
+    let held = (WAKE_HOLD_MS as f64 / SCHEDULE_PERIOD.as_millis() as f64).ceil();
+    (held, 1.0 + 86_400_000.0 / QUIET_MAX_MS as f64)
+}
+
+/// Scheduled invocations of (b) before the request is quiet, at most (the wake key's hold at
+/// [`SCHEDULE_SPACING`], and some).
+const MAX_UNTIL_QUIET: usize = 16;
 
 /// What some invocations cost, by service.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -101,12 +117,22 @@ impl Bill {
 
     /// A day of scheduled invocations, each as long as the median one and with the mean requests.
     fn day(invocations: &[Invocation], memory_mb: u64) -> Option<Self> {
-        let billed = median(&invocations.iter().map(|one| one.billed_ms as f64).collect::<Vec<_>>())?;
-        let per_invocation = 1.0 / invocations.len() as f64;
-        let s3 = S3Requests::sum(invocations.iter().flat_map(|one| [&one.s3, &one.s3_before]), per_invocation);
-        let logs = invocations.iter().map(|one| one.log_bytes as f64).sum::<f64>() * per_invocation;
-        let day = SCHEDULED_PER_DAY;
-        Some(Self::of(day, billed * day, memory_mb, S3Requests::sum([&s3], day), day, logs * day))
+        Self::day_of(&[(invocations, SCHEDULED_PER_DAY)], memory_mb)
+    }
+
+    /// A day of scheduled invocations in kinds: `count` of each like its measured ones (the
+    /// median duration, the mean requests).
+    fn day_of(kinds: &[(&[Invocation], f64)], memory_mb: u64) -> Option<Self> {
+        let (mut billed, mut logs, mut count) = (0.0, 0.0, 0.0);
+        let mut s3 = Vec::new();
+        for (invocations, times) in kinds {
+            billed += median(&invocations.iter().map(|one| one.billed_ms as f64).collect::<Vec<_>>())? * times;
+            let per_invocation = times / invocations.len() as f64;
+            s3.push(S3Requests::sum(invocations.iter().flat_map(|one| [&one.s3, &one.s3_before]), per_invocation));
+            logs += invocations.iter().map(|one| one.log_bytes as f64).sum::<f64>() * per_invocation;
+            count += times;
+        }
+        Some(Self::of(count, billed, memory_mb, S3Requests::sum(&s3, 1.0), count, logs))
     }
 }
 
@@ -202,11 +228,35 @@ pub async fn cost(s3: &S3Server, invocations: usize) -> anyhow::Result<Cost> {
     let (status, operation) = api_answer(&filed.answer)?;
     anyhow::ensure!(status == 201, "filing the request answered {status}: {operation}");
     let id = operation["id"].as_str().context("the filed request has no id")?.to_owned();
-    let awaiting = scheduled(&mut reconcile, invocations).await?;
-    let (operation, _) = scene.records.operation(&id).await?.context("the request vanished")?;
-    anyhow::ensure!(operation.phase == Phase::AwaitingApproval, "the request left approval: {:?}", operation.phase);
-    let awaiting =
-        Scenario::new("one request awaiting approval", &reconcile, awaiting, invocations, hooks_since(&scene));
+    // Read in every pass while the filing's wake key is held; then read once more, found
+    // quiet (its quiet key written); then left unread.
+    let mut reading = Vec::new();
+    let first_quiet = loop {
+        let name = format!("until quiet {}", reading.len() + 1);
+        let one = reconcile.invoke(&name, SCHEDULED_EVENT, SCHEDULE_SPACING).await?;
+        if one.answer["quiet"].as_u64() == Some(1) {
+            break one;
+        }
+        reading.push(one);
+        anyhow::ensure!(reading.len() < MAX_UNTIL_QUIET, "the request awaiting approval never became quiet");
+    };
+    let mut quiet = vec![first_quiet];
+    quiet.extend(scheduled(&mut reconcile, invocations.saturating_sub(1)).await?);
+    anyhow::ensure!(
+        quiet.iter().all(|one| one.answer["quiet"].as_u64() == Some(1)),
+        "the request awaiting approval was read again: {:?}",
+        quiet.iter().map(|one| &one.answer).collect::<Vec<_>>()
+    );
+    let found_quiet = reading.split_off(reading.len().checked_sub(1).context("no invocation read the request")?);
+    anyhow::ensure!(!reading.is_empty(), "the filing's wake key was spent in the first pass");
+    let memory = reconcile.settings.memory_mb;
+    let (held, looks) = reading_per_day();
+    let day =
+        Bill::day_of(&[(&reading, held), (&found_quiet, looks), (&quiet, SCHEDULED_PER_DAY - held - looks)], memory);
+    let all: Vec<Invocation> = reading.into_iter().chain(found_quiet).chain(quiet).collect();
+    let count = all.len();
+    let mut awaiting = Scenario::new("one request awaiting approval", &reconcile, all, count, hooks_since(&scene));
+    awaiting.day = day;
 
     let approve = api_event("POST", &format!("/api/v1/rescales/{id}/approve"), "bob", Some(&json!({"comment": "go"})))?;
     let approved = api.invoke("POST /rescales/{id}/approve", &approve, Duration::ZERO).await?;
