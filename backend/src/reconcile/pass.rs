@@ -55,7 +55,7 @@ impl Engine {
                 if let Some(record) = &after {
                     let operation =
                         record.as_ref().map(|(operation, _)| (operation, drift::holds_deployment(operation).is_some()));
-                    self.records.after_pass_read(deployment, operation, read_at).await;
+                    self.records.after_pass_read(deployment, operation, read_at, self.now()).await;
                 }
                 (action, after)
             })

@@ -17,6 +17,9 @@
 //!   time; writes by a pass need no wake key: a pass moves an operation only when it is due;
 //! - no quiet key lasts more than [`QUIET_MAX_MS`]: an operation is read at least that often.
 //!
+//! Wake keys carry the writer's wall clock and are judged by the reconciler's: clocks apart by
+//! more than a few seconds (NTP keeps Lambda's within milliseconds) would shorten the hold.
+//!
 //! Removing a side key is always safe (the operation is then read); keeping a wake key too
 //! long costs a read per pass. A crash anywhere leaves an operation read too often, never
 //! unread while it has something to do.
@@ -89,7 +92,7 @@ impl ActiveDeployment {
     /// and the wake keys old enough ([`WAKE_HOLD_MS`]).
     fn spent(&self, read_at_ms: u64) -> impl Iterator<Item = &str> {
         let quiet = self.quiet.iter().map(|quiet| quiet.key.as_str());
-        let wakes = self.wakes.iter().filter(move |wake| wake.at_ms + WAKE_HOLD_MS <= read_at_ms);
+        let wakes = self.wakes.iter().filter(move |wake| wake.at_ms.saturating_add(WAKE_HOLD_MS) <= read_at_ms);
         quiet.chain(wakes.map(|wake| wake.key.as_str()))
     }
 
@@ -204,6 +207,7 @@ impl Records {
         deployment: &ActiveDeployment,
         after: Option<(&Operation, bool)>,
         read_at_ms: u64,
+        now_ms: u64,
     ) {
         let spent: Vec<&str> = deployment.spent(read_at_ms).collect();
         let removals = futures::future::join_all(spent.iter().map(|key| self.store.delete(key))).await;
@@ -213,6 +217,11 @@ impl Records {
             }
         }
         let Some((operation, held)) = after else { return };
+        // A pass slower than this may have read a record that a write announced since has
+        // changed, its wake key spent meanwhile by a faster pass: no quiet key from it.
+        if now_ms > read_at_ms + WAKE_HOLD_MS / 2 {
+            return;
+        }
         let Some(until_ms) = rescaler_shared::phase::quiet_until(operation, read_at_ms) else { return };
         let until_ms = until_ms.min(read_at_ms + QUIET_MAX_MS);
         // A wake key still held: the operation is read in every pass until it goes anyway.
@@ -230,17 +239,8 @@ impl Records {
     /// Removes the side keys of a deployment whose marker is gone.
     pub async fn remove_orphan_side_keys(&self, deployment: &ActiveDeployment, now_ms: u64) {
         if deployment.marker_key.is_none() {
-            self.after_pass_read(deployment, None, now_ms).await;
+            self.after_pass_read(deployment, None, now_ms, now_ms).await;
         }
-    }
-
-    /// Removes every side key of `operation`'s deployment (its job is freed).
-    pub(super) async fn remove_side_keys(&self, operation: &Operation) -> StoreResult<()> {
-        let prefix = side_prefix(&operation.cluster_id, operation.managed_job_id());
-        for key in self.store.list(&prefix).await? {
-            self.store.delete(&key).await?;
-        }
-        Ok(())
     }
 }
 

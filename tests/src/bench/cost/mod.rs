@@ -2,17 +2,17 @@
 //! Lambda bootstraps (see [`scene`]): their durations (GB-seconds at the template's memory) and
 //! the S3 requests each made, priced at public us-east-1 list prices without the free tier.
 //!
-//! Scenarios, on one reconcile process kept warm as the every-minute schedule keeps it:
-//! (a) idle, nothing active; (b) one request awaiting approval (filed through the API Lambda);
-//! (c) that request approved through the API Lambda, then the reconcile Lambda invoked as the
-//! approval's kick invokes it, and as the schedule does (a minute apart) until the rescale is
-//! terminal. A day is 1,440 scheduled invocations of the median one of (a) or (b); for (b), the
-//! invocations that read the request (while the filing's wake key is held, then once per
-//! `records::quiet::QUIET_MAX_MS`) are counted apart from those that leave it unread, each at
-//! its measured mean (see [`reading_per_day`]). Scheduled
-//! invocations are spaced [`SCHEDULE_SPACING`] apart, not a minute: every periodic task of a
-//! pass (sampling every 30 s, the drift check every 5 s) is then due in each, as it is a minute
-//! apart.
+//! Scenarios, on one reconcile process kept warm as the every-minute schedule keeps it, after a
+//! few unmeasured invocations: (a) idle, nothing active; (b) one request awaiting approval
+//! (filed through the API Lambda); (c) that request approved through the API Lambda, then the
+//! reconcile Lambda invoked as the approval's kick invokes it, and as the schedule does (a
+//! minute apart) until the rescale is terminal. A day is 1,440 scheduled invocations of the
+//! median one of (a) or (b); for (b), the invocations that read the request (while the filing's
+//! wake key is held, then one per `records::quiet::QUIET_MAX_MS` that writes its quiet key) are
+//! counted apart from those that leave it unread, each kind at its measured median duration and
+//! mean requests (see [`reading_per_day`]). Scheduled invocations are spaced
+//! [`SCHEDULE_SPACING`] apart, not a minute: every periodic task of a pass (sampling every 30 s,
+//! the drift check every 5 s) is then due in each, as it is a minute apart.
 
 pub mod scene;
 
@@ -64,6 +64,8 @@ pub fn reading_per_day() -> (f64, f64) {
     (held, 1.0 + 86_400_000.0 / QUIET_MAX_MS as f64)
 }
 
+/// Scheduled invocations before (a), not measured.
+const WARM_UP_INVOCATIONS: usize = 4;
 /// Scheduled invocations of (b) before the request is quiet, at most (the wake key's hold at
 /// [`SCHEDULE_SPACING`], and some).
 const MAX_UNTIL_QUIET: usize = 16;
@@ -218,6 +220,10 @@ pub async fn cost(s3: &S3Server, invocations: usize) -> anyhow::Result<Cost> {
         std::mem::replace(&mut hooks, now).abs_diff(now)
     };
 
+    // Unmeasured: the first invocations of a fresh deployment make fewer requests (the load
+    // history of the managed job is not written yet), which would make the idle day cheaper
+    // than any day after it.
+    scheduled(&mut reconcile, WARM_UP_INVOCATIONS).await?;
     let idle = scheduled(&mut reconcile, invocations).await?;
     let idle = Scenario::new("idle: nothing active", &reconcile, idle, invocations, hooks_since(&scene));
 
