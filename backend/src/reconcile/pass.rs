@@ -31,13 +31,14 @@ impl Engine {
         let deployments = self.records.active_deployments().await?;
         // Every read below happens after this instant.
         let read_at = self.now();
-        let (quiet, due): (Vec<_>, Vec<_>) =
-            deployments.iter().partition(|deployment| deployment.quiet_at(read_at).is_some());
-        let quiet: Vec<&QuietKey> = quiet.iter().filter_map(|deployment| deployment.quiet_at(read_at)).collect();
-        let orphans: Vec<&ActiveDeployment> =
-            due.iter().copied().filter(|deployment| deployment.marker_key.is_none()).collect();
-        let due: Vec<&ActiveDeployment> =
-            due.into_iter().filter(|deployment| deployment.marker_key.is_some()).collect();
+        let (mut quiet, mut due, mut orphans) = (Vec::new(), Vec::new(), Vec::new());
+        for deployment in &deployments {
+            match (deployment.quiet_at(read_at), &deployment.marker_key) {
+                (Some(key), _) => quiet.push((deployment, key)),
+                (None, Some(_)) => due.push(deployment),
+                (None, None) => orphans.push(deployment),
+            }
+        }
         let marked = self.records.marked_operations(&due).await?;
         // Sampling runs beside the operations' steps, never in front of them.
         let sampling = async {
@@ -67,7 +68,7 @@ impl Engine {
                 ReconcileAction::Requeue(delay) => Some(*delay),
                 ReconcileAction::Done => None,
             })
-            .chain(quiet.iter().map(|quiet| quiet_for(quiet, read_at)))
+            .chain(quiet.iter().map(|(_, key)| quiet_for(key, read_at)))
             .min();
         // What the steps left is what the drift check must leave alone, with the quiet
         // operations that hold their deployment; it reads that itself when a step failed
@@ -76,7 +77,7 @@ impl Engine {
             .into_iter()
             .map(|(_, after)| after.map(|record| record.and_then(|(operation, _)| drift::holds_deployment(&operation))))
             .collect::<Option<Vec<_>>>()
-            .map(|held| held.into_iter().flatten().chain(self.held_quietly(&deployments, read_at)).collect());
+            .map(|held| held.into_iter().flatten().chain(held_quietly(&quiet)).collect());
         self.drift.check_if_due(&self.records, &self.clusters, self.now(), busy).await;
         self.notifier.iter().for_each(|notifier| notifier.spawn_pass(&self.owner));
         Ok(PassReport { operations: due.len() + quiet.len(), quiet: quiet.len(), next_in })
@@ -97,19 +98,6 @@ impl Engine {
             }
         }
         (ReconcileAction::Requeue(Duration::ZERO), Some(record))
-    }
-
-    /// The deployments quiet operations hold (`drift::holds_deployment`, as their quiet key
-    /// says).
-    fn held_quietly<'a>(
-        &self,
-        deployments: &'a [ActiveDeployment],
-        read_at: u64,
-    ) -> impl Iterator<Item = (String, String)> + 'a {
-        deployments.iter().filter_map(move |deployment| {
-            let quiet = deployment.quiet_at(read_at)?;
-            quiet.held.then(|| (deployment.cluster_id.clone(), deployment.deployment.clone()))
-        })
     }
 
     /// `request` mode: the recommended request of every job just sampled, where one is due
@@ -153,4 +141,12 @@ impl Engine {
             }
         }
     }
+}
+
+/// The deployments quiet operations hold (`drift::holds_deployment`, as their quiet key says).
+fn held_quietly<'a>(quiet: &'a [(&'a ActiveDeployment, &'a QuietKey)]) -> impl Iterator<Item = (String, String)> + 'a {
+    quiet
+        .iter()
+        .filter(|(_, key)| key.held)
+        .map(|(deployment, _)| (deployment.cluster_id.clone(), deployment.deployment.clone()))
 }

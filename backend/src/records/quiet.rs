@@ -26,6 +26,7 @@
 //!
 //! [`phase::quiet_until`]: rescaler_shared::phase::quiet_until
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,6 +75,13 @@ pub struct WakeKey {
     pub at_ms: u64,
 }
 
+impl WakeKey {
+    /// Whether a read at `read_at_ms` saw the write this key announced ([`WAKE_HOLD_MS`]).
+    fn spent_by(&self, read_at_ms: u64) -> bool {
+        self.at_ms.saturating_add(WAKE_HOLD_MS) <= read_at_ms
+    }
+}
+
 impl ActiveDeployment {
     /// Until when a pass at `now_ms` may leave this deployment's operation unread, and whether
     /// it holds the deployment: a quiet key whose time has not come (and within
@@ -92,7 +100,7 @@ impl ActiveDeployment {
     /// and the wake keys old enough ([`WAKE_HOLD_MS`]).
     fn spent(&self, read_at_ms: u64) -> impl Iterator<Item = &str> {
         let quiet = self.quiet.iter().map(|quiet| quiet.key.as_str());
-        let wakes = self.wakes.iter().filter(move |wake| wake.at_ms.saturating_add(WAKE_HOLD_MS) <= read_at_ms);
+        let wakes = self.wakes.iter().filter(move |wake| wake.spent_by(read_at_ms));
         quiet.chain(wakes.map(|wake| wake.key.as_str()))
     }
 
@@ -109,6 +117,7 @@ fn side_prefix(cluster_id: &str, deployment: &str) -> String {
 /// left out (and logged).
 pub fn group(keys: &[String]) -> Vec<ActiveDeployment> {
     let mut deployments: Vec<ActiveDeployment> = Vec::new();
+    let mut positions: HashMap<(&str, &str), usize> = HashMap::new();
     for key in keys {
         let segments: Vec<&str> = key.split('/').collect();
         let (cluster_id, deployment) = match segments.as_slice() {
@@ -119,18 +128,14 @@ pub fn group(keys: &[String]) -> Vec<ActiveDeployment> {
                 continue;
             }
         };
-        let at = match deployments.iter().position(|d| d.cluster_id == cluster_id && d.deployment == deployment) {
-            Some(at) => at,
-            None => {
-                let entry = ActiveDeployment {
-                    cluster_id: cluster_id.to_owned(),
-                    deployment: deployment.to_owned(),
-                    ..ActiveDeployment::default()
-                };
-                deployments.push(entry);
-                deployments.len() - 1
-            }
-        };
+        let at = *positions.entry((cluster_id, deployment)).or_insert_with(|| {
+            deployments.push(ActiveDeployment {
+                cluster_id: cluster_id.to_owned(),
+                deployment: deployment.to_owned(),
+                ..ActiveDeployment::default()
+            });
+            deployments.len() - 1
+        });
         let entry = &mut deployments[at];
         match segments.as_slice() {
             [_, _, _] => entry.marker_key = Some(key.clone()),
@@ -225,7 +230,7 @@ impl Records {
         let Some(until_ms) = rescaler_shared::phase::quiet_until(operation, read_at_ms) else { return };
         let until_ms = until_ms.min(read_at_ms + QUIET_MAX_MS);
         // A wake key still held: the operation is read in every pass until it goes anyway.
-        let woken = deployment.wakes.len() > spent.len() - deployment.quiet.len();
+        let woken = deployment.wakes.iter().any(|wake| !wake.spent_by(read_at_ms));
         if until_ms < read_at_ms + QUIET_MIN_MS || woken {
             return;
         }
