@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bench command: sets up what is missing (Flink, LocalStack, Chromium; the console and the
-# Lambda packages only if they were never built), builds the bench binary and runs it. Prints a
-# table and writes target/bench/results.json; see BENCHMARKS.md.
+# Lambda packages only if they were never built, or not as release), builds the bench binary and
+# runs it. Prints a table and writes target/bench/results.json; see BENCHMARKS.md.
 # Usage: scripts/bench.sh [--rebuild] [--release] [p1 … p10] [--quick] [--flink VERSION …]
 #   --flink    a Flink version for P2 (repeatable; by default 1.18.1, 1.20.5 and 2.3.0)
 #   --rebuild  rebuild the console (build-console.sh) and the Lambda packages (package-lambda.sh)
@@ -21,8 +21,9 @@ done
 if [ "$rebuild" = 1 ] || [ ! -f "$here/frontend/dist/size.json" ]; then
   "$here/scripts/build-console.sh"
 fi
-if [ "$rebuild" = 1 ] || [ ! -f "$here/target/lambda/lambda-api/bootstrap.zip" ] \
-  || [ ! -f "$here/target/lambda/lambda-reconcile/bootstrap.zip" ]; then
+# The bench measures the release packages: the test command's (`--test`) are rebuilt.
+release_package() { [ -f "$here/target/lambda/$1/bootstrap.zip" ] && [ "$(cat "$here/target/lambda/$1/profile" 2>/dev/null)" = release ]; }
+if [ "$rebuild" = 1 ] || ! release_package lambda-api || ! release_package lambda-reconcile; then
   "$here/scripts/package-lambda.sh"
 fi
 cd "$here"

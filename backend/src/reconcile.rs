@@ -5,9 +5,10 @@
 //! [`Engine::error_policy`] turns an error into a requeue. A pass assumes nothing about why it
 //! runs and checks everything afresh.
 //!
-//! Architecture Invariant: a pass performs at most one side effect on Flink per operation, and
+//! Architecture Invariant: a side effect on Flink is performed one at a time per operation, and
 //! only after a compare-and-swap write that records the intent (a lease naming the action);
-//! the status after the effect is written by compare-and-swap too. A crash anywhere leaves
+//! the status after the effect is written by compare-and-swap too, before the next step (a
+//! pass may take a few: the stop, polls of its savepoint, the resubmission). A crash anywhere leaves
 //! either the intent or the result on record, and every action is idempotent on Flink's side
 //! (caller-chosen trigger id, job ids derived from the operation id, same PUT body), so the
 //! next pass simply does the same again.
@@ -131,16 +132,17 @@ impl Engine {
 
     /// Takes one operation one step further.
     pub async fn reconcile(&self, operation_id: &str) -> Result<ReconcileAction, ReconcileError> {
-        self.step(operation_id, None).await.map(|(action, _)| action)
+        let step = self.step(operation_id, None).await?;
+        if let Some(followup) = &step.followup {
+            self.after_write(&followup.operation, followup.events_before).await?;
+        }
+        Ok(step.action)
     }
 
     /// One step of [`Engine::reconcile`], from `known` (the record and its version as this
-    /// engine last wrote it) or the store; answers the record it wrote, if it wrote one.
-    async fn step(
-        &self,
-        operation_id: &str,
-        known: Option<(Operation, Version)>,
-    ) -> Result<(ReconcileAction, Option<(Operation, Version)>), ReconcileError> {
+    /// engine last wrote it) or the store; answers the record it wrote, if it wrote one, and
+    /// the records that follow from the write, which it leaves to the caller.
+    async fn step(&self, operation_id: &str, known: Option<(Operation, Version)>) -> Result<Step, ReconcileError> {
         let (mut operation, version) = match known {
             Some(record) => record,
             None => self
@@ -151,14 +153,14 @@ impl Engine {
         };
         if operation.is_terminal() {
             self.finish(&operation).await?;
-            return Ok((ReconcileAction::Done, None));
+            return Ok(Step::done());
         }
         let now = self.now();
         if let Some(lease) = &operation.lease
             && lease.blocks(&self.owner, now)
         {
             let blocked_for = Duration::from_millis((lease.until_ms - now).min(1_000));
-            return Ok((ReconcileAction::Requeue(blocked_for), Some((operation, version))));
+            return Ok(Step::wait(blocked_for, (operation, version)));
         }
         let cluster = self.cluster(&operation)?.clone();
         let observation = self.observe(&operation, cluster.as_ref(), now).await;
@@ -167,19 +169,17 @@ impl Engine {
         match &decision {
             Decision::Done => {
                 self.finish(&operation).await?;
-                Ok((ReconcileAction::Done, None))
+                Ok(Step::done())
             }
             Decision::Wait { requeue_after_ms, .. } => {
-                let wait = Duration::from_millis(*requeue_after_ms);
-                Ok((ReconcileAction::Requeue(wait), Some((operation, version))))
+                Ok(Step::wait(Duration::from_millis(*requeue_after_ms), (operation, version)))
             }
             Decision::Transition { .. } => {
                 let events_before = operation.events.len();
                 phase::apply(&mut operation, &decision, now);
                 operation.lease = None;
                 let written = self.records.replace_operation_in_pass(&operation, &version).await?;
-                self.after_write(&operation, events_before).await?;
-                Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
+                Ok(Step::written(operation, written, events_before))
             }
             Decision::Act { action, .. } => {
                 // Intent first: the lease names the action and keeps other reconcilers off.
@@ -188,11 +188,18 @@ impl Engine {
                     until_ms: now + LEASE_MS,
                     action: action_label(action).to_owned(),
                 });
-                let leased = self.records.replace_operation_in_pass(&operation, &version).await?;
-                if let Action::SubmitJob { job_id, .. } = action {
+                let lease = self.records.replace_operation_in_pass(&operation, &version);
+                let leased = match action {
                     // The job will belong to the operation's deployment from its first moment.
-                    self.records.reserve_job_id(&operation, job_id, now).await?;
-                }
+                    // Written beside the lease (both before the submission): the job id is the
+                    // operation's own, so an entry left by a lease that lost its race names the
+                    // deployment the job would have joined, and the next attempt finds it made.
+                    Action::SubmitJob { job_id, .. } => {
+                        let reserve = self.records.reserve_job_id(&operation, job_id, now);
+                        futures::future::try_join(lease, reserve).await?.0
+                    }
+                    _ => lease.await?,
+                };
                 let (leased, performed) =
                     self.perform_under_lease(&mut operation, leased, cluster.as_ref(), action).await?;
                 let events_before = operation.events.len();
@@ -202,8 +209,7 @@ impl Engine {
                 }
                 operation.lease = None;
                 let written = self.records.replace_operation_in_pass(&operation, &leased).await?;
-                self.after_write(&operation, events_before).await?;
-                Ok((ReconcileAction::Requeue(Duration::ZERO), Some((operation, written))))
+                Ok(Step::written(operation, written, events_before))
             }
         }
     }
@@ -299,9 +305,11 @@ impl Engine {
         Ok(performed)
     }
 
-    /// After a successful write: the savepoint catalog, and the audit trail of new events.
-    /// The three are independent of each other and written at once; each is also written
-    /// again when the operation ends, should this engine stop before they land.
+    /// After a successful write: the savepoint catalog, the audit trail of new events and the
+    /// deployment's lineage. The three are independent of each other and written at once; each
+    /// is also written again when the operation ends, should this engine stop before they land.
+    /// Nothing the next step decides reads them: a pass writes them beside that step (the
+    /// resubmission of a stopped job does not wait for them).
     async fn after_write(&self, operation: &Operation, events_before: usize) -> Result<(), ReconcileError> {
         let catalog = async {
             match (&operation.savepoint, &operation.phase) {
@@ -333,6 +341,40 @@ impl Engine {
         }
         self.records.release_job(operation).await?;
         Ok(())
+    }
+}
+
+/// What one step did: the action to take next, the record it read or wrote (none once the
+/// operation ended), and after a write, the records that follow from it ([`Engine::after_write`]).
+struct Step {
+    action: ReconcileAction,
+    record: Option<(Operation, Version)>,
+    followup: Option<Followup>,
+}
+
+/// The written record and how many events it had before the step, for [`Engine::after_write`].
+struct Followup {
+    operation: Operation,
+    events_before: usize,
+}
+
+impl Step {
+    fn done() -> Self {
+        Self { action: ReconcileAction::Done, record: None, followup: None }
+    }
+
+    fn wait(delay: Duration, record: (Operation, Version)) -> Self {
+        Self { action: ReconcileAction::Requeue(delay), record: Some(record), followup: None }
+    }
+
+    /// A write: the next step follows at once.
+    fn written(operation: Operation, version: Version, events_before: usize) -> Self {
+        let followup = Followup { operation: operation.clone(), events_before };
+        Self {
+            action: ReconcileAction::Requeue(Duration::ZERO),
+            record: Some((operation, version)),
+            followup: Some(followup),
+        }
     }
 }
 

@@ -97,6 +97,9 @@ pub fn screenshots_dir() -> PathBuf {
 
 /// Held for the whole of a console end-to-end test (Flink, the backend and Chromium at once):
 /// two of them side by side on a two-core machine make each other's pages miss their timeouts.
+/// Under `cargo test`. nextest runs each test in a process of its own, where the `console` test
+/// group of `.config/nextest.toml` does this: every test with "console" in its name, so a test
+/// that takes this lock says "console" in its name.
 pub static CONSOLE_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long a page may take to show what a test waits for.
@@ -124,11 +127,16 @@ pub async fn texts_until(
     loop {
         if let Ok(elements) = client.find_all(Locator::Css(css)).await {
             let mut texts = Vec::with_capacity(elements.len());
+            let mut replaced = false;
             for element in elements {
-                // An element replaced while reading is read again on the next round.
-                texts.push(element.text().await.unwrap_or_default().trim().to_owned());
+                // An element replaced while reading (its text an error, not "") makes the whole
+                // round read again on the next one.
+                match element.text().await {
+                    Ok(text) => texts.push(text.trim().to_owned()),
+                    Err(_) => replaced = true,
+                }
             }
-            if !texts.is_empty() && accept(&texts) {
+            if !replaced && !texts.is_empty() && accept(&texts) {
                 return Ok(texts);
             }
             last = texts;

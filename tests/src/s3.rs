@@ -2,6 +2,10 @@
 //! the server whose conditional writes hold under concurrent races; with SSM Parameter Store
 //! too when a test asks ([`S3Server::start_with_ssm`]), or SES ([`S3Server::start_with_ses`],
 //! which keeps the mails it was asked to send, listed at `GET /_aws/ses`).
+//!
+//! A test run may share one server for S3 ([`SHARED_ENDPOINT_ENV`]: `scripts/test.sh` starts it
+//! with the `test-localstack` binary): every test works in buckets of its own
+//! ([`S3Server::fresh_bucket`]), so none sees another's objects. SSM and SES tests start their own.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,20 +21,36 @@ pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "test";
 pub const REGION: &str = "us-east-1";
 
-/// A running S3 server; dropping it kills the server.
+/// Names the endpoint of a LocalStack (S3) that the whole test run shares; when it is set,
+/// [`S3Server::start`] answers that server instead of starting one.
+pub const SHARED_ENDPOINT_ENV: &str = "RESCALER_TEST_S3";
+
+/// A running S3 server; dropping it kills the server (unless it is the run's shared one).
 pub struct S3Server {
     endpoint: String,
     services: Vec<&'static str>,
     log_file: std::path::PathBuf,
-    server: ChildGuard,
+    /// None for the shared server, which outlives the test.
+    _server: Option<ChildGuard>,
 }
 
 /// What LocalStack logs when its gateway did not come up.
 const GATEWAY_GAVE_UP: &str = "gave up waiting for gateway server";
 
 impl S3Server {
-    /// Starts LocalStack with only S3 and waits until S3 reports running.
+    /// The run's shared S3 server ([`SHARED_ENDPOINT_ENV`]) if there is one, else
+    /// [`S3Server::start_own`].
     pub async fn start() -> anyhow::Result<Self> {
+        match std::env::var(SHARED_ENDPOINT_ENV) {
+            Ok(endpoint) if !endpoint.is_empty() => {
+                Ok(Self { endpoint, services: vec!["s3"], log_file: std::path::PathBuf::new(), _server: None })
+            }
+            _ => Self::start_own().await,
+        }
+    }
+
+    /// Starts LocalStack with only S3 and waits until S3 reports running.
+    pub async fn start_own() -> anyhow::Result<Self> {
         Self::start_services(vec!["s3"]).await
     }
 
@@ -81,7 +101,7 @@ impl S3Server {
             .env("LS_LOG", "warn")
             .current_dir(&data_dir);
         let server = ChildGuard::spawn("localstack", command, &log_file)?;
-        let s3 = Self { endpoint: format!("http://127.0.0.1:{port}"), services, log_file, server };
+        let s3 = Self { endpoint: format!("http://127.0.0.1:{port}"), services, log_file, _server: Some(server) };
         s3.wait_ready(Duration::from_secs(120)).await?;
         Ok(s3)
     }
@@ -113,10 +133,6 @@ impl S3Server {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.server.pid()
     }
 
     /// An S3 client pointed at this server (path-style, static keys).

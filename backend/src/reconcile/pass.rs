@@ -5,12 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rescaler_shared::operation::Operation;
+use rescaler_shared::phase;
 
-use super::{Engine, MAX_STEPS_PER_PASS, ReconcileAction};
+use super::{Engine, Followup, MAX_STEPS_PER_PASS, ReconcileAction, ReconcileError, Step};
 use crate::drift;
 use crate::records::ActiveDeployment;
 use crate::records::quiet::{QuietKey, quiet_for};
 use crate::store::{StoreError, Version};
+
+/// How long one pass keeps polling an operation whose wait keeps its job down (its fast polls
+/// last [`phase::FAST_POLL_FOR_MS`] of the wait): other operations wait for the pass that long
+/// at most, and a request cancelled meanwhile is seen that late at most.
+const IN_PASS_POLL_FOR: Duration = Duration::from_millis(phase::FAST_POLL_FOR_MS);
 
 /// Counts of one engine pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,18 +92,72 @@ impl Engine {
     /// A few steps of one operation: a step that wrote a new phase is followed at once by the
     /// next one (a few at most per pass), without listing the store again, from the record it
     /// wrote (every write is a compare-and-swap: one changed meanwhile fails the step, and the
-    /// next pass reads it afresh). Answers the last action and the record it left (`None`
-    /// inside when it ended), or no record when a step failed.
+    /// next pass reads it afresh), with the records that follow from the write written beside
+    /// it. A wait polled fast because it keeps the job down (`phase::FAST_POLL_MS`) is polled
+    /// again here, from the record it has, for at most [`IN_PASS_POLL_FOR`]: the same
+    /// compare-and-swap guards whatever follows, so a change made meanwhile (a cancellation) is
+    /// found by the write that would have acted on the old record. Answers the last action and
+    /// the record it left (`None` inside when it ended), or no record when a step failed.
     async fn steps(&self, id: &str) -> (ReconcileAction, Option<Option<(Operation, Version)>>) {
         let mut record = None;
-        for _ in 0..MAX_STEPS_PER_PASS {
-            match self.step(id, record.take()).await {
-                Ok((ReconcileAction::Requeue(delay), after)) if delay.is_zero() => record = after,
-                Ok((action, after)) => return (action, Some(after)),
+        let mut followup = None;
+        let mut written = 0;
+        let polls_until = tokio::time::Instant::now() + IN_PASS_POLL_FOR;
+        loop {
+            let step = match self.step_beside(id, record.take(), followup.take()).await {
+                Ok(step) => step,
                 Err(error) => return (self.error_policy(id, &error), None),
+            };
+            match step.action {
+                ReconcileAction::Requeue(delay) if delay.is_zero() => {
+                    written += 1;
+                    if written == MAX_STEPS_PER_PASS {
+                        if let Some(Err(error)) = self.follow_up(step.followup).await {
+                            return (self.error_policy(id, &error), None);
+                        }
+                        return (step.action, Some(step.record));
+                    }
+                    (record, followup) = (step.record, step.followup);
+                }
+                ReconcileAction::Requeue(delay)
+                    if step.record.is_some()
+                        && delay <= Duration::from_millis(phase::FAST_POLL_MS)
+                        && tokio::time::Instant::now() + delay < polls_until =>
+                {
+                    tokio::time::sleep(delay).await;
+                    record = step.record;
+                }
+                action => return (action, Some(step.record)),
             }
         }
-        (ReconcileAction::Requeue(Duration::ZERO), Some(record))
+    }
+
+    /// The next step, with the records that follow from the previous one's write written
+    /// beside it; first, when that write ended the operation (the step then finishes it).
+    async fn step_beside(
+        &self,
+        id: &str,
+        record: Option<(Operation, Version)>,
+        followup: Option<Followup>,
+    ) -> Result<Step, ReconcileError> {
+        match followup {
+            Some(followup) if followup.operation.is_terminal() => {
+                self.after_write(&followup.operation, followup.events_before).await?;
+                self.step(id, record).await
+            }
+            Some(followup) => {
+                let (step, followed) =
+                    futures::future::join(self.step(id, record), self.follow_up(Some(followup))).await;
+                followed.transpose()?;
+                step
+            }
+            None => self.step(id, record).await,
+        }
+    }
+
+    async fn follow_up(&self, followup: Option<Followup>) -> Option<Result<(), ReconcileError>> {
+        let followup = followup?;
+        Some(self.after_write(&followup.operation, followup.events_before).await)
     }
 
     /// `request` mode: the recommended request of every job just sampled, where one is due

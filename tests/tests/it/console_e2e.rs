@@ -212,7 +212,10 @@ async fn alice_requests_in_the_console_bob_approves_in_his_inbox_and_both_watch_
     );
     // The confirmation's pre-flight predicts the downtime again, the plan's strategy first.
     let predictions =
-        texts_until(&bob.client, "#decision-confirm [data-test='downtime-prediction']", PAGE_TIMEOUT, |_| true).await?;
+        texts_until(&bob.client, "#decision-confirm [data-test='downtime-prediction']", PAGE_TIMEOUT, |texts| {
+            texts.iter().all(|text| !text.is_empty())
+        })
+        .await?;
     element(&bob.client, "#decision-confirm [data-test='downtime-prediction'][data-strategy='savepoint'][data-runs]")
         .await?;
     assert!(
